@@ -1,0 +1,48 @@
+# latgraph: `make demo` and `make test` set everything up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed-stamp
+NEO4J_DIR := tools/neo4j-testserver
+NEO4J_CP := $(NEO4J_DIR)/target/cp.txt
+DEMO_DIR := data/demo
+
+.PHONY: all venv demo test lint chromium neo4j-server bench clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e ".[all,dev]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Debian's chromium for the browser tests (no browser download: Playwright drives the system one).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
+
+# A real Neo4j 5.26 for the tests, from Maven Central (org.neo4j.test:neo4j-harness).
+neo4j-server: $(NEO4J_CP)
+
+$(NEO4J_CP): $(NEO4J_DIR)/pom.xml $(wildcard $(NEO4J_DIR)/src/main/java/latgraph/*.java)
+	mvn -q -B -f $(NEO4J_DIR)/pom.xml package dependency:build-classpath -Dmdep.outputFile=target/cp.txt
+
+demo: venv
+	$(VENV)/bin/latgraph simulate --seed 7 --out $(DEMO_DIR)
+	$(VENV)/bin/latgraph analyze $(DEMO_DIR)/events --json $(DEMO_DIR)/result.json
+
+test: venv chromium neo4j-server
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q -ra
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) $(NEO4J_DIR)/target .pytest_cache

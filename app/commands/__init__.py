@@ -1,0 +1,10 @@
+"""One module per CLI command (or command group); each exposes ``command``.
+
+Add a module to :data:`COMMAND_MODULES` to register it with ``latgraph``.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+COMMAND_MODULES: tuple[ModuleType, ...] = ()

@@ -1,0 +1,212 @@
+"""The analysis result model shared by the CLI, exports, UI, Neo4j store and Spark engine.
+
+Contract (change on purpose, like an API):
+
+* **Hops frame** (:data:`HOP_COLUMNS`): one row per lateral hop = (source host, destination host,
+  account) with first/last time, the kinds of evidence, ATT&CK techniques, the evidence list and a
+  score in [0, 1] with its severity. ``src_host`` is the normalised upper-case short name, or the
+  IP when only an IP is known, or missing when the logs name no source.
+* **Graph** (:func:`host_node` / :func:`account_node` ids): a ``networkx.MultiDiGraph`` with host
+  and account nodes and typed edges aggregated with counts and first/last times.
+* **AnalysisResult**: everything one run produced; :meth:`AnalysisResult.to_json` is the
+  versioned ``--json`` document.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import networkx as nx
+    import pandas as pd
+
+    from graph.config import AnalysisConfig
+    from ingest.report import IngestReport
+
+JSON_VERSION = 1
+
+
+class Severity(StrEnum):
+    """Hop severity, from the hop score and the config cut-offs."""
+
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+
+class EdgeKind(StrEnum):
+    """Kinds of evidence on a hop / graph edge."""
+
+    LOGON = "logon"                      # 4624 type 3 network logon (MDE DeviceLogonEvents)
+    ADMIN_SHARE = "admin_share"          # 5140/5145 on ADMIN$ / C$ / other X$
+    IPC_PIPE = "ipc_pipe"                # 5145 on IPC$: svcctl / atsvc / PsExec-style pipes
+    FILE_WRITE = "file_write"            # 5145 write access on an admin share, Sysmon 11 / MDE file
+    SERVICE_INSTALL = "service_install"  # 7045 / 4697
+    EXECUTION = "execution"              # process started by the remote action (Sysmon 1 / 4688)
+    EXPLICIT_CREDS = "explicit_creds"    # 4648 on the source
+    NETWORK = "network"                  # Sysmon 3 / MDE connection to 445
+    ADMIN_LOGON = "admin_logon"          # 4672 special privileges on the session
+
+
+#: Columns of the hops frame, in order.
+HOP_COLUMNS: tuple[str, ...] = (
+    "hop_id",        # int, stable within one result
+    "src_host",      # str | <NA>
+    "src_ip",        # str | <NA>
+    "dst_host",      # str
+    "account",       # str | <NA>
+    "first_seen",    # datetime64[ns, UTC]
+    "last_seen",     # datetime64[ns, UTC]
+    "kinds",         # tuple[str, ...] of EdgeKind values
+    "techniques",    # tuple[str, ...] ATT&CK ids, e.g. ("T1021.002", "T1569.002")
+    "rules",         # tuple[str, ...] rule ids that fired on the evidence
+    "evidence",      # tuple[dict, ...] {"event_id", "source_file", "record_id", "rule", "ts"}
+    "n_events",      # int
+    "score",         # float in [0, 1]
+    "severity",      # Severity value
+)
+
+
+def host_node(name: str) -> str:
+    """Graph node id of a host."""
+    return f"host:{name}"
+
+
+def account_node(name: str) -> str:
+    """Graph node id of an account."""
+    return f"account:{name}"
+
+
+@dataclass(frozen=True)
+class Path:
+    """A time-respecting chain of hops (non-decreasing times, bounded gaps)."""
+
+    hosts: tuple[str, ...]
+    accounts: tuple[str, ...]
+    hop_ids: tuple[int, ...]
+    start: datetime
+    end: datetime
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (times ISO 8601 UTC)."""
+        return {
+            "hosts": list(self.hosts),
+            "accounts": list(self.accounts),
+            "hop_ids": list(self.hop_ids),
+            "start": _iso(self.start),
+            "end": _iso(self.end),
+            "score": round(float(self.score), 4),
+        }
+
+
+@dataclass(frozen=True)
+class PatientZero:
+    """A patient-zero candidate, best first in :attr:`AnalysisResult.patient_zero`."""
+
+    host: str
+    score: float
+    confidence: float
+    first_seen: datetime
+    reason: str
+    hop_ids: tuple[int, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {
+            "host": self.host,
+            "score": round(float(self.score), 4),
+            "confidence": round(float(self.confidence), 4),
+            "first_seen": _iso(self.first_seen),
+            "reason": self.reason,
+            "hop_ids": list(self.hop_ids),
+        }
+
+
+@dataclass
+class AnalysisResult:
+    """Everything one analysis run produced."""
+
+    events: pd.DataFrame
+    report: IngestReport
+    config: AnalysisConfig
+    tags: pd.DataFrame          # long frame: event index, rule id, level
+    hops: pd.DataFrame          # HOP_COLUMNS
+    graph: nx.MultiDiGraph
+    paths: list[Path] = field(default_factory=list)
+    patient_zero: list[PatientZero] = field(default_factory=list)
+    compromised: pd.DataFrame | None = None   # host, first_seen, score
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The versioned machine-readable result (``latgraph analyze --json``)."""
+        hops = [hop_to_dict(row) for row in self.hops.to_dict("records")]
+        compromised = []
+        if self.compromised is not None:
+            compromised = [
+                {"host": r["host"], "first_seen": _iso(r["first_seen"]),
+                 "score": round(float(r["score"]), 4)}
+                for r in self.compromised.to_dict("records")
+            ]
+        return {
+            "version": JSON_VERSION,
+            "patient_zero": [p.to_dict() for p in self.patient_zero],
+            "hops": hops,
+            "paths": [p.to_dict() for p in self.paths],
+            "compromised_hosts": compromised,
+            "summary": self.summary,
+        }
+
+
+def hop_to_dict(row: dict[str, Any]) -> dict[str, Any]:
+    """One hops-frame row as the JSON hop object."""
+    return {
+        "hop_id": int(row["hop_id"]),
+        "src_host": _opt(row["src_host"]),
+        "src_ip": _opt(row["src_ip"]),
+        "dst_host": row["dst_host"],
+        "account": _opt(row["account"]),
+        "first_seen": _iso(row["first_seen"]),
+        "last_seen": _iso(row["last_seen"]),
+        "score": round(float(row["score"]), 4),
+        "severity": str(row["severity"]),
+        "kinds": list(row["kinds"]),
+        "techniques": list(row["techniques"]),
+        "rules": list(row["rules"]),
+        "n_events": int(row["n_events"]),
+        "evidence": [
+            {
+                "event_id": int(e["event_id"]),
+                "source_file": e["source_file"],
+                "record_id": None if _opt(e.get("record_id")) is None else int(e["record_id"]),
+                "rule": e.get("rule"),
+                "ts": _iso(e.get("ts")),
+            }
+            for e in row["evidence"]
+        ],
+    }
+
+
+def _opt(value: Any) -> Any:
+    """Missing values (None, NaN, pd.NA) -> None."""
+    if value is None:
+        return None
+    try:
+        if value != value:  # NaN
+            return None
+    except (TypeError, ValueError):  # pd.NA raises on bool()
+        return None
+    return value
+
+
+def _iso(value: Any) -> str | None:
+    """A timestamp as ISO 8601 UTC with a trailing Z, or None."""
+    if _opt(value) is None:
+        return None
+    ts = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    text = ts.isoformat()
+    return text.replace("+00:00", "Z")
