@@ -1,0 +1,62 @@
+package latgraph;
+
+import java.nio.file.Path;
+import java.util.Map;
+import org.neo4j.configuration.GraphDatabaseSettings;
+import org.neo4j.configuration.connectors.BoltConnector;
+import org.neo4j.configuration.helpers.SocketAddress;
+import org.neo4j.harness.Neo4j;
+import org.neo4j.harness.Neo4jBuilders;
+import org.neo4j.io.ByteUnit;
+
+/**
+ * A throw-away Neo4j 5.26 for latgraph's tests.
+ *
+ * <p>Usage: {@code java [jvm flags] -cp classes:deps latgraph.TestServer DIR PORT [PASSWORD]}.
+ * Starts an in-process Neo4j with only Bolt enabled on 127.0.0.1:PORT (HTTP off), data under DIR.
+ * With PASSWORD, authentication is on and user {@code neo4j} gets that password (no forced change);
+ * without it, authentication is off. Prints {@code READY bolt://127.0.0.1:PORT} once it accepts
+ * connections, then runs until its stdin is closed (or it gets SIGTERM), and shuts down cleanly.
+ */
+public final class TestServer {
+    private TestServer() {}
+
+    public static void main(String[] args) throws Exception {
+        if (args.length < 2 || args.length > 3) {
+            System.err.println("usage: TestServer DIR PORT [PASSWORD]");
+            System.exit(2);
+        }
+        Path dir = Path.of(args[0]);
+        int port = Integer.parseInt(args[1]);
+        String password = args.length == 3 ? args[2] : null;
+        long started = System.nanoTime();
+
+        Neo4j neo4j = Neo4jBuilders.newInProcessBuilder(dir)
+                .withDisabledServer()
+                .withConfig(BoltConnector.enabled, true)
+                .withConfig(BoltConnector.listen_address, new SocketAddress("127.0.0.1", port))
+                .withConfig(GraphDatabaseSettings.auth_enabled, password != null)
+                .withConfig(GraphDatabaseSettings.pagecache_memory, ByteUnit.mebiBytes(64))
+                .build();
+        if (password != null) {
+            neo4j.databaseManagementService()
+                    .database("system")
+                    .executeTransactionally(
+                            "ALTER USER neo4j SET PASSWORD $p CHANGE NOT REQUIRED", Map.of("p", password));
+        }
+        Runtime.getRuntime().addShutdownHook(new Thread(neo4j::close));
+
+        long millis = (System.nanoTime() - started) / 1_000_000;
+        Runtime rt = Runtime.getRuntime();
+        long usedMb = (rt.totalMemory() - rt.freeMemory()) / (1024 * 1024);
+        System.err.printf("latgraph TestServer: started in %d ms, heap used %d MB, max %d MB%n",
+                millis, usedMb, rt.maxMemory() / (1024 * 1024));
+        System.out.println("READY " + neo4j.boltURI());
+        System.out.flush();
+
+        while (System.in.read() != -1) {
+            // block until the parent closes our stdin
+        }
+        System.exit(0); // runs the shutdown hook
+    }
+}
