@@ -1,0 +1,161 @@
+"""Shared helpers of the exporters: which hops an export covers, the per-evidence detail frame,
+and value cleaning (missing values, timestamps, lists) for flat formats.
+
+No file I/O here: every exporter returns bytes and the caller writes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from graph.model import HOP_COLUMNS, _iso, _opt
+
+if TYPE_CHECKING:
+    from graph.model import AnalysisResult
+
+#: ``scope`` values every exporter accepts.
+SCOPES: tuple[str, ...] = ("suspicious", "all")
+
+#: Event columns copied next to each piece of evidence (looked up by source file + record id).
+#: All of them can be attacker-controlled text (service names, command lines, share paths).
+DETAIL_COLUMNS: tuple[str, ...] = (
+    "host", "src_ip", "logon_type", "auth_package", "share_name", "target_name", "service_name",
+    "service_image", "process", "command_line",
+)
+
+#: Columns of :func:`evidence_frame`, in order.
+EVIDENCE_COLUMNS: tuple[str, ...] = (
+    "hop_id", "ts", "event_id", "rule", "source_file", "record_id", *DETAIL_COLUMNS,
+)
+
+
+def min_score_of(result: AnalysisResult, min_score: float | None) -> float:
+    """The score cut of a suspicious-scope export: ``min_score`` or the run's ``config.min_score``."""
+    return float(result.config.min_score if min_score is None else min_score)
+
+
+def select_hops(result: AnalysisResult, scope: str = "suspicious",
+                min_score: float | None = None) -> pd.DataFrame:
+    """The hops an export covers, highest score first.
+
+    Args:
+        result: The analysis result.
+        scope: ``"suspicious"`` keeps hops scoring at least ``min_score`` (default: the run's
+            ``config.min_score``, the same cut paths and patient zero use); ``"all"`` keeps every hop.
+        min_score: Override of the suspicious cut.
+
+    Returns:
+        A copy of the hops frame (:data:`graph.model.HOP_COLUMNS`), sorted by score descending,
+        then first_seen and hop_id.
+
+    Raises:
+        ValueError: for an unknown scope.
+    """
+    if scope not in SCOPES:
+        raise ValueError(f"unknown export scope {scope!r}; expected one of {', '.join(SCOPES)}")
+    hops = result.hops
+    if hops is None or len(hops) == 0:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in HOP_COLUMNS})
+    if scope == "suspicious":
+        hops = hops[hops["score"].astype(float) >= min_score_of(result, min_score)]
+    return hops.sort_values(["score", "first_seen", "hop_id"],
+                            ascending=[False, True, True]).reset_index(drop=True)
+
+
+def selected_paths(result: AnalysisResult, hop_ids: Iterable[int]) -> list[Any]:
+    """Paths whose every hop is among ``hop_ids`` (all paths when a path lists no hop ids)."""
+    keep = {int(h) for h in hop_ids}
+    return [p for p in result.paths if not p.hop_ids or set(p.hop_ids) <= keep]
+
+
+def evidence_frame(result: AnalysisResult, hops: pd.DataFrame) -> pd.DataFrame:
+    """One row per piece of evidence of ``hops``, with the event's details joined on.
+
+    The hop's evidence dicts carry ``event_id, source_file, record_id, rule, ts``; the event's
+    share, pipe/file, service, process and command line are looked up in ``result.events`` by
+    (source_file, record_id, event_id). Evidence whose event is not in the frame keeps empty details.
+
+    Returns:
+        A frame with :data:`EVIDENCE_COLUMNS`, ordered by time.
+    """
+    rows: list[dict[str, Any]] = []
+    for hop_id, evidence in zip(hops["hop_id"], hops["evidence"], strict=True):  # small per-hop loop
+        for ev in evidence or ():
+            rows.append({"hop_id": int(hop_id), "ts": ev.get("ts"), "event_id": ev.get("event_id"),
+                         "rule": ev.get("rule"), "source_file": ev.get("source_file"),
+                         "record_id": _opt(ev.get("record_id"))})
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in EVIDENCE_COLUMNS})
+    frame = pd.DataFrame.from_records(rows)
+    frame["record_id"] = pd.to_numeric(frame["record_id"], errors="coerce").astype("Int64")
+    frame["event_id"] = pd.to_numeric(frame["event_id"], errors="coerce").astype("Int64")
+    frame["source_file"] = frame["source_file"].astype("string")
+    events = result.events
+    detail_cols = [c for c in DETAIL_COLUMNS if events is not None and c in events.columns]
+    keys = ["source_file", "record_id", "event_id"]
+    if events is not None and len(events) and all(k in events.columns for k in keys):
+        lookup = events.loc[:, [*keys, *detail_cols]].copy()
+        lookup["source_file"] = lookup["source_file"].astype("string")
+        lookup["record_id"] = lookup["record_id"].astype("Int64")
+        lookup["event_id"] = lookup["event_id"].astype("Int64")
+        lookup = lookup.dropna(subset=["record_id"]).drop_duplicates(subset=keys)
+        frame = frame.merge(lookup, on=keys, how="left")
+    for col in DETAIL_COLUMNS:
+        if col not in frame.columns:
+            frame[col] = None
+    frame = frame.loc[:, list(EVIDENCE_COLUMNS)]
+    frame["_ts"] = pd.to_datetime(frame["ts"], utc=True, errors="coerce")
+    return frame.sort_values(["_ts", "hop_id"], kind="stable").drop(columns="_ts").reset_index(drop=True)
+
+
+def scalar(value: Any) -> str | int | float | bool | None:
+    """A value as a JSON/GraphML scalar: missing -> None, times -> ISO UTC, sequences -> ``;``-joined."""
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return ";".join(str(scalar(v)) for v in value if scalar(v) is not None)
+    if isinstance(value, dict):
+        return ";".join(f"{k}={scalar(v)}" for k, v in value.items())
+    if _opt(value) is None:
+        return None
+    if isinstance(value, (datetime, pd.Timestamp)):
+        return _iso(value)
+    if isinstance(value, bool):
+        return value
+    if hasattr(value, "item") and not isinstance(value, str):  # numpy scalars
+        value = value.item()
+    if isinstance(value, (int, float, str)):
+        return value
+    return str(value)
+
+
+def text(value: Any) -> str:
+    """A value as display text (``""`` for missing)."""
+    out = scalar(value)
+    return "" if out is None else str(out)
+
+
+def iso(value: Any) -> str | None:
+    """A timestamp as ISO 8601 UTC (``...Z``) or None."""
+    return _iso(value)
+
+
+def evidence_summary(evidence: Iterable[dict[str, Any]], limit: int = 20) -> str:
+    """A one-line summary of a hop's evidence: ``4624 rec 12 (Security.evtx); 5145 rec 13 ...``."""
+    parts: list[str] = []
+    items = list(evidence or ())
+    for ev in items[:limit]:
+        rec = _opt(ev.get("record_id"))
+        part = f"{ev.get('event_id')}"
+        if rec is not None:
+            part += f" rec {int(rec)}"
+        if ev.get("rule"):
+            part += f" [{ev.get('rule')}]"
+        if ev.get("source_file"):
+            part += f" ({ev.get('source_file')})"
+        parts.append(part)
+    if len(items) > limit:
+        parts.append(f"... {len(items) - limit} more")
+    return "; ".join(parts)
