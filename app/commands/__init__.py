@@ -7,4 +7,8 @@ from __future__ import annotations
 
 from types import ModuleType
 
-COMMAND_MODULES: tuple[ModuleType, ...] = ()
+from app.commands import export_cmd
+
+COMMAND_MODULES: tuple[ModuleType, ...] = (
+    export_cmd,
+)
