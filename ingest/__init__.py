@@ -1,4 +1,257 @@
 """latgraph ingest: bytes on disk -> canonical event rows (see :mod:`ingest.schema`).
 
 This package never imports :mod:`graph` or :mod:`app`; it knows Windows semantics, not judgement.
+
+Public API::
+
+    load_events(paths, *, event_ids=None, formats=None, strict=False, workers=None,
+                on_progress=None, resolve=True, batch_size=BATCH_SIZE) -> (DataFrame, IngestReport)
+    iter_event_batches(paths, *, event_ids=None, formats=None, strict=False, report=None,
+                       on_progress=None, batch_size=BATCH_SIZE) -> Iterator[DataFrame]
+    ingest.case.write_case(frame, path) / ingest.case.read_case(path)
+    ingest.formats.FORMATS / ingest.formats.detect_format(path)
+    ingest.writers.write_events(frame, path, fmt)
+
+``paths`` may mix files, directories (recursed), ``.gz``, ``.zip`` and case files (Parquet).
 """
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ingest.errors import IngestError, LatgraphError, SourceLocation
+from ingest.report import BENIGN_REASONS, FileReport, IngestReport
+from ingest.schema import coerce_frame, empty_frame
+
+#: Raw records normalised per frame (bounded memory: one batch of Python dicts at a time).
+BATCH_SIZE = 50_000
+
+ProgressCallback = Callable[[int, int, str], None]
+PathLike = str | os.PathLike[str]
+
+
+class _StrictFileReport(FileReport):
+    """A FileReport that raises on the first real problem (``strict=True``)."""
+
+    def skip(self, reason: str, example: str | None = None) -> None:
+        super().skip(reason, example)
+        if reason not in BENIGN_REASONS:
+            raise IngestError(f"{reason}: {example or ''}".rstrip(": "), SourceLocation(self.path))
+
+
+def _new_file_report(report: IngestReport, name: str, strict: bool) -> FileReport:
+    fr = _StrictFileReport(path=name) if strict else FileReport(path=name)
+    report.files.append(fr)
+    return fr
+
+
+def _summarise(fr: FileReport, frame: pd.DataFrame) -> None:
+    """Add a batch's kept counts, event ids, hosts and time range to its file report."""
+    if frame.empty:
+        return
+    fr.kept += len(frame)
+    keys = frame["channel"].astype(str) + ":" + frame["event_id"].astype(str)
+    fr.event_ids.update(keys.value_counts().to_dict())
+    fr.hosts.update(frame["host"].value_counts().to_dict())
+    lo = frame["ts"].min().to_pydatetime(warn=False)
+    hi = frame["ts"].max().to_pydatetime(warn=False)
+    fr.first_ts = lo if fr.first_ts is None else min(fr.first_ts, lo)
+    fr.last_ts = hi if fr.last_ts is None else max(fr.last_ts, hi)
+
+
+def _source_frames(src: Any, fr: FileReport, *, fmt_name: str | None, event_ids: frozenset[int] | None,
+                   batch_size: int, threads: int) -> Iterator[pd.DataFrame]:
+    """Frames of one source (file, .gz content or zip member); problems go to ``fr``."""
+    from ingest import formats
+    from ingest.case import read_case
+    from ingest.normalize import normalize_records
+
+    if fmt_name is None and formats.is_case_file(src):
+        fr.format = "case"
+        frame = read_case(src.path)
+        fr.records_read += len(frame)
+        if event_ids is not None:
+            frame = frame[frame["event_id"].isin(list(event_ids))]
+        yield frame
+        return
+    fmt = formats.FORMATS[fmt_name] if fmt_name else formats.detect_format(src)
+    fr.format = fmt.name
+    batch: list[dict[str, Any]] = []
+    for rec in fmt.iter_records(src, event_ids=event_ids, report=fr, threads=threads):
+        batch.append(rec)
+        if len(batch) >= batch_size:
+            yield normalize_records(batch, source_file=src.name, source_format=fmt.name, report=fr,
+                                    event_ids=event_ids)
+            batch = []
+    if batch:
+        yield normalize_records(batch, source_file=src.name, source_format=fmt.name, report=fr,
+                                event_ids=event_ids)
+
+
+def _file_batches(path: str, report: IngestReport, *, fmt_name: str | None, event_ids: frozenset[int] | None,
+                  strict: bool, batch_size: int, threads: int) -> Iterator[pd.DataFrame]:
+    """Frames of one input file (all members of an archive); one bad member never stops the rest."""
+    from ingest import formats
+
+    try:
+        sources = formats.expand_paths([path])
+    except LatgraphError as exc:
+        fr = _new_file_report(report, path, False)
+        fr.error = exc.message
+        if strict:
+            raise
+        return
+    for src in sources:
+        fr = _new_file_report(report, src.name, strict)
+        try:
+            for frame in _source_frames(src, fr, fmt_name=fmt_name, event_ids=event_ids,
+                                        batch_size=batch_size, threads=threads):
+                _summarise(fr, frame)
+                yield frame
+        except LatgraphError as exc:
+            fr.error = exc.message if exc.source and exc.source.file == src.name else str(exc)
+            if strict:
+                raise
+        except Exception as exc:  # a reader bug or an unreadable container: report, go on
+            fr.error = f"{type(exc).__name__}: {exc}"
+            if strict:
+                raise IngestError(fr.error, SourceLocation(src.name)) from exc
+        if not fr.error and fr.records_read == 0 and fr.format not in {"case"}:
+            fr.error = "no records (empty file)"
+            if strict:
+                raise IngestError(fr.error, SourceLocation(src.name))
+
+
+def _input_files(paths: Iterable[PathLike] | PathLike) -> list[str]:
+    """Top-level inputs -> files (directories recursed, sorted); missing paths kept to be reported."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    files: list[str] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            files.extend(str(f) for f in sorted(path.rglob("*"))
+                         if f.is_file() and not f.name.startswith("."))
+        else:
+            files.append(str(path))
+    return files
+
+
+def _check_formats(formats_: Sequence[str] | str | None) -> str | None:
+    from ingest.errors import ConfigError
+    from ingest.formats import FORMATS
+
+    if formats_ is None:
+        return None
+    names = [formats_] if isinstance(formats_, str) else list(formats_)
+    if len(names) != 1 or names[0] not in FORMATS:
+        raise ConfigError(f"--format must be one of {', '.join(FORMATS)}; got {names}")
+    return names[0]
+
+
+def iter_event_batches(paths: Iterable[PathLike] | PathLike, *, event_ids: Iterable[int] | None = None,
+                       formats: Sequence[str] | str | None = None, strict: bool = False,
+                       report: IngestReport | None = None, on_progress: ProgressCallback | None = None,
+                       batch_size: int = BATCH_SIZE) -> Iterator[pd.DataFrame]:
+    """Stream canonical frames (at most ``batch_size`` source records each), one process, bounded memory.
+
+    Args:
+        paths: files, directories, ``.gz``/``.zip`` archives and case files, mixed.
+        event_ids: ids to keep; ``None`` = :data:`ingest.winevents.KEPT_EVENT_IDS`.
+        formats: force one format name (skips detection), e.g. ``"evtx"``.
+        strict: raise :class:`IngestError` (naming file and record) on the first problem.
+        report: filled with per-file counts as the stream is consumed.
+        on_progress: ``on_progress(done_files, total_files, path)`` after each input file.
+        batch_size: raw records per normalised frame.
+    """
+    fmt_name = _check_formats(formats)
+    ids = None if event_ids is None else frozenset(int(i) for i in event_ids)
+    report = report if report is not None else IngestReport()
+    files = _input_files(paths)
+    for done, path in enumerate(files, 1):
+        yield from (f for f in _file_batches(path, report, fmt_name=fmt_name, event_ids=ids, strict=strict,
+                                             batch_size=batch_size, threads=0) if not f.empty)
+        if on_progress:
+            on_progress(done, len(files), path)
+
+
+def _worker(path: str, fmt_name: str | None, ids: frozenset[int] | None, strict: bool,
+            batch_size: int) -> tuple[pd.DataFrame, IngestReport]:
+    """Process-pool task: one input file -> (frame, report)."""
+    report = IngestReport()
+    frames = list(_file_batches(path, report, fmt_name=fmt_name, event_ids=ids, strict=strict,
+                                batch_size=batch_size, threads=1))
+    for fr in report.files:   # plain FileReports pickle cleanly
+        fr.__class__ = FileReport
+    return _concat(frames), report
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return empty_frame()
+    if len(frames) == 1:
+        return frames[0]
+    return coerce_frame(pd.concat(frames, ignore_index=True))
+
+
+def load_events(paths: Iterable[PathLike] | PathLike, *, event_ids: Iterable[int] | None = None,
+                formats: Sequence[str] | str | None = None, strict: bool = False, workers: int | None = None,
+                on_progress: ProgressCallback | None = None, resolve: bool = True,
+                batch_size: int = BATCH_SIZE) -> tuple[pd.DataFrame, IngestReport]:
+    """Read everything under ``paths`` into one canonical frame (sorted by ``ts``) and its report.
+
+    Args:
+        paths: files, directories (recursed), ``.gz``/``.zip`` archives and case files, mixed.
+        event_ids: ids to keep; ``None`` = :data:`ingest.winevents.KEPT_EVENT_IDS`.
+        formats: force one format name (skips detection).
+        strict: fail fast: raise :class:`IngestError` naming the file (and record) on the first problem.
+        workers: processes for multi-file runs (``None`` = all cores, 1 = in-process).
+        on_progress: ``on_progress(done_files, total_files, path)`` after each input file.
+        resolve: fill missing ``src_host``/``dst_host`` from IP evidence (:func:`ingest.resolve.resolve_ips`).
+        batch_size: raw records per normalised batch.
+
+    Returns:
+        ``(events, report)``; files that fail are in ``report`` and never abort the run (unless strict).
+    """
+    fmt_name = _check_formats(formats)
+    ids = None if event_ids is None else frozenset(int(i) for i in event_ids)
+    files = _input_files(paths)
+    n_workers = min(workers or os.cpu_count() or 1, max(len(files), 1))
+    report = IngestReport()
+    frames: list[pd.DataFrame] = []
+    if n_workers <= 1:
+        for done, path in enumerate(files, 1):
+            frames.extend(_file_batches(path, report, fmt_name=fmt_name, event_ids=ids, strict=strict,
+                                        batch_size=batch_size, threads=0))
+            if on_progress:
+                on_progress(done, len(files), path)
+    else:
+        results: dict[int, tuple[pd.DataFrame, IngestReport]] = {}
+        with ProcessPoolExecutor(max_workers=n_workers) as pool:
+            futures = {pool.submit(_worker, p, fmt_name, ids, strict, batch_size): i
+                       for i, p in enumerate(files)}
+            for done, fut in enumerate(as_completed(futures), 1):
+                i = futures[fut]
+                results[i] = fut.result()
+                if on_progress:
+                    on_progress(done, len(files), files[i])
+        for i in sorted(results):   # deterministic order whatever finished first
+            frames.append(results[i][0])
+            report.merge(results[i][1])
+    events = _concat(frames)
+    if len(events):
+        events = events.sort_values("ts", kind="stable").reset_index(drop=True)
+    if resolve and len(events):
+        from ingest.resolve import resolve_ips
+        events = resolve_ips(events)
+    return events, report
+
+
+__all__ = ["BATCH_SIZE", "iter_event_batches", "load_events"]

@@ -27,6 +27,10 @@ class LatgraphError(Exception):
     def __str__(self) -> str:
         return self.message if self.source is None else f"{self.source}: {self.message}"
 
+    def __reduce__(self) -> tuple[type, tuple[str, SourceLocation | None]]:
+        # keep the source location when the error crosses a process boundary (ingest workers)
+        return (self.__class__, (self.message, self.source))
+
 
 class IngestError(LatgraphError):
     """A file or record could not be read."""

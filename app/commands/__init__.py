@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from app.commands import export_cmd
+from app.commands import export_cmd, formats_cmd, ingest_cmd
 
 COMMAND_MODULES: tuple[ModuleType, ...] = (
+    ingest_cmd,
+    formats_cmd,
     export_cmd,
 )

@@ -1,0 +1,107 @@
+"""Container formats: the :data:`FORMATS` registry, content sniffing and transparent archives.
+
+A *source* is one readable stream: a plain file, the decompressed content of a ``.gz``, or one
+member of a ``.zip`` (named ``archive.zip!member``). :func:`expand_paths` turns the user's paths
+(files, directories recursed, archives) into sources; :func:`detect_format` picks the reader by the
+first bytes of the content (never by file name alone); ``--format`` skips detection.
+
+Every reader is ``iter_records(source, *, event_ids, report) -> Iterator[dict]`` yielding flat dicts
+of Windows field names (see :mod:`ingest.winevents`); it counts what it reads and skips in
+``report`` (a :class:`~ingest.report.FileReport`) and never raises for one bad record.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from ingest.errors import IngestError, SourceLocation, UnknownFormatError
+from ingest.formats import evtx_file, otrf_json
+from ingest.formats.base import CASE_MAGIC, HEAD_BYTES, Format, Source, text_lines
+from ingest.report import FileReport
+
+#: Readers by name, tried by :func:`detect_format` in this order.
+FORMATS: dict[str, Format] = {
+    f.name: f for f in (
+        evtx_file.FORMAT,
+        otrf_json.FORMAT,
+    )
+}
+
+
+def detect_format(source: Source | str | os.PathLike[str]) -> Format:
+    """The format whose sniffer accepts the first bytes of ``source``.
+
+    Raises:
+        UnknownFormatError: naming the file and the known formats.
+        IngestError: when the file cannot be opened.
+    """
+    src = source if isinstance(source, Source) else _single_source(Path(source))
+    try:
+        head = src.head()
+    except (OSError, EOFError, zipfile.BadZipFile, gzip.BadGzipFile) as exc:
+        raise IngestError(f"cannot read: {exc}", SourceLocation(src.name)) from exc
+    for fmt in FORMATS.values():
+        if fmt.sniff(head, src.name):
+            return fmt
+    kind = "empty file" if not head.strip() else "content not recognised"
+    raise UnknownFormatError(f"{kind}; known formats: {', '.join(FORMATS)}", SourceLocation(src.name))
+
+
+def is_case_file(source: Source) -> bool:
+    """True for a Parquet file (a case written by :func:`ingest.case.write_case`)."""
+    return source.is_plain_file and source.head(4) == CASE_MAGIC
+
+
+def _single_source(path: Path) -> Source:
+    return Source(str(path), gz=path.suffix.lower() == ".gz")
+
+
+def expand_paths(paths: Iterable[str | os.PathLike[str]], report: FileReport | None = None) -> list[Source]:
+    """Files, directories (recursed, sorted) and archives -> sources.
+
+    A ``.zip`` gives one source per member (nested directories included, ``__MACOSX`` skipped); a
+    ``.gz`` gives its decompressed content. Missing paths raise :class:`IngestError`.
+    """
+    out: list[Source] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            files = sorted(f for f in path.rglob("*") if f.is_file() and not f.name.startswith("."))
+        elif path.exists():
+            files = [path]
+        else:
+            raise IngestError("no such file or directory", SourceLocation(str(path)))
+        for f in files:
+            out.extend(_sources_of(f))
+    return out
+
+
+def _sources_of(path: Path) -> list[Source]:
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as zf:
+                members = [i.filename for i in zf.infolist()
+                           if not i.is_dir() and "__MACOSX" not in i.filename]
+        except (zipfile.BadZipFile, OSError):
+            return [Source(str(path))]
+        return [Source(str(path), m, gz=m.lower().endswith(".gz")) for m in members]
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    return [Source(str(path), gz=magic == b"\x1f\x8b")]
+
+
+__all__ = [
+    "CASE_MAGIC",
+    "FORMATS",
+    "HEAD_BYTES",
+    "Format",
+    "Source",
+    "detect_format",
+    "expand_paths",
+    "is_case_file",
+    "text_lines",
+]

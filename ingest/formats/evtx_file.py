@@ -1,0 +1,138 @@
+"""Native Windows ``.evtx`` files (MS-EVEN6 binary XML) via the ``evtx`` package (pyevtx-rs).
+
+Speed: pyevtx-rs renders each record to a JSON string in Rust; the event id is found in that string
+with one regular expression and records whose id is not wanted are counted and dropped *before*
+any Python object is built (LogonTracer rendered every record to XML and re-parsed it first; see
+PEERS.md 0.5). Only kept records are decoded with ``orjson`` and flattened to Windows field names.
+
+Tolerance: a record the parser cannot decode is counted as "malformed record" with its position;
+a truncated or corrupt chunk ends the file with a problem, never the run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+from evtx import PyEvtxParser
+
+from ingest.formats.base import Format, Source
+from ingest.report import SKIP_EVENT_ID, SKIP_MALFORMED, FileReport
+from ingest.winevents import KEPT_EVENT_IDS, NEEDED_FIELDS
+
+MAGIC = b"ElfFile\x00"
+#: ``"EventID":4624`` or ``"EventID":{"#attributes":{"Qualifiers":16384},"#text":7045}``
+EVENT_ID_RE = re.compile(r'"EventID":\s*(?:"?(\d+)|\{[^{}]*(?:\{[^{}]*\}[^{}]*)*?"#text":\s*"?(\d+))')
+
+
+def sniff(head: bytes, name: str) -> bool:
+    """EVTX files start with ``ElfFile\\0``."""
+    return head.startswith(MAGIC)
+
+
+def event_id_of(data: str) -> int | None:
+    """The EventID in a pyevtx-rs JSON record string, without decoding the JSON.
+
+    Examples:
+        >>> event_id_of('{"Event":{"System":{"EventID":4624,"Version":2}}}')
+        4624
+        >>> event_id_of('{"EventID":{"#attributes":{"Qualifiers":16384},"#text":7045}}')
+        7045
+    """
+    m = EVENT_ID_RE.search(data)
+    if m is None:
+        return None
+    return int(m.group(1) or m.group(2))
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, dict):
+        return value.get("#text")
+    return value
+
+
+def flatten(event: dict[str, Any], record_id: int | None = None) -> dict[str, Any]:
+    """A decoded ``{"Event": {"System":..., "EventData":...}}`` -> flat Windows-field dict."""
+    ev = event.get("Event", event)
+    system = ev.get("System") or {}
+    created = system.get("TimeCreated") or {}
+    attrs = created.get("#attributes") or {} if isinstance(created, dict) else {}
+    out: dict[str, Any] = {
+        "EventID": _text(system.get("EventID")),
+        "Channel": system.get("Channel"),
+        "Computer": system.get("Computer"),
+        "TimeCreated": attrs.get("SystemTime"),
+        "EventRecordID": system.get("EventRecordID", record_id),
+    }
+    data = ev.get("EventData")
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key in NEEDED_FIELDS:
+                out[key] = _text(value)
+    user = ev.get("UserData")
+    if isinstance(user, dict):   # events logged with a UserData element: one wrapper level
+        for inner in user.values():
+            if isinstance(inner, dict):
+                out.update({k: _text(v) for k, v in inner.items() if k in NEEDED_FIELDS})
+    return out
+
+
+def iter_records(source: Source, *, event_ids: frozenset[int] | None, report: FileReport,
+                 threads: int = 0, **_: Any) -> Iterator[dict[str, Any]]:
+    """Flat records of the kept event ids of one EVTX source (see module docstring)."""
+    keep = KEPT_EVENT_IDS if event_ids is None else event_ids
+    tmp: str | None = None
+    try:
+        if source.is_plain_file:
+            path = source.path
+        else:  # archive member: pyevtx-rs wants a seekable file; spool it to disk, not to memory
+            fd, tmp = tempfile.mkstemp(suffix=".evtx")
+            with os.fdopen(fd, "wb") as out, source.open() as fh:
+                shutil.copyfileobj(fh, out, 1 << 20)
+            path = tmp
+        yield from _records(PyEvtxParser(path, number_of_threads=threads), source.name, keep, report)
+    finally:
+        if tmp:
+            os.unlink(tmp)
+
+
+def _records(parser: PyEvtxParser, name: str, keep: frozenset[int],
+             report: FileReport) -> Iterator[dict[str, Any]]:
+    it = parser.records_json()
+    position = 0
+    while True:
+        position += 1
+        try:
+            rec = next(it)
+        except StopIteration:
+            return
+        except Exception as exc:  # pyevtx-rs raises RuntimeError/OSError on bad chunks/records
+            report.records_read += 1
+            report.skip(SKIP_MALFORMED, f"{name}, record #{position}: {exc}")
+            if position > 1_000_000 and report.skipped[SKIP_MALFORMED] > 1000:
+                return
+            continue
+        report.records_read += 1
+        data = rec["data"]
+        eid = event_id_of(data)
+        if eid is not None and eid not in keep:
+            report.skipped[SKIP_EVENT_ID] += 1
+            continue
+        try:
+            yield flatten(orjson.loads(data), rec.get("event_record_id"))
+        except (orjson.JSONDecodeError, AttributeError, TypeError) as exc:
+            report.skip(SKIP_MALFORMED, f"{name}, record {rec.get('event_record_id')}: {exc}")
+
+
+FORMAT = Format(
+    name="evtx",
+    description="Windows event log file (.evtx), any channel; parsed by pyevtx-rs, event-id "
+                "pre-filtered before decoding",
+    sniff=sniff,
+    iter_records=iter_records,
+)
