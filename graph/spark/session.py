@@ -1,0 +1,140 @@
+"""Building the SparkSession the Spark engine runs on (``local[*]``, a cluster master, Spark Connect).
+
+PySpark is an optional extra (``pip install 'latgraph[spark]'``, plus Java 17): it is imported
+inside the functions here, never when :mod:`graph` is imported.
+
+Settings every session gets, and why:
+
+* ``spark.sql.session.timeZone=UTC``: no local-time surprises when times are printed or parsed.
+* ``spark.sql.legacy.parquet.nanosAsLong=true``: pandas writes ``ts`` as Parquet
+  ``TIMESTAMP(NANOS, UTC)``, which Spark otherwise refuses to read; as a long it is exactly the
+  epoch nanoseconds the pandas engine works with, so both engines compare the same integers.
+* For a local master: driver host and bind address ``127.0.0.1`` (without them Spark picks a
+  non-loopback address on some machines, see ENGINES.md section 3), the web UI off, and few shuffle
+  partitions (the default 200 costs more than the work on small inputs).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import warnings
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from ingest.errors import ConfigError, LatgraphError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+#: Environment variable naming the default master (``local[*]``, ``spark://...``, ``sc://...``).
+MASTER_ENV = "LATGRAPH_SPARK_MASTER"
+DEFAULT_MASTER = "local[*]"
+INSTALL_HINT = "Spark support needs: pip install 'latgraph[spark]' and Java 17 (JAVA_HOME or java on PATH)"
+
+#: Conf every session gets (SQL settings; they also apply through Spark Connect).
+SQL_CONF: dict[str, str] = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.legacy.parquet.nanosAsLong": "true",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+}
+#: Conf for a local master (the driver is the whole cluster).
+LOCAL_CONF: dict[str, str] = {
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.shuffle.partitions": "8",
+}
+
+
+def spark_unavailable_reason() -> str | None:
+    """Why the Spark engine cannot run here (no pyspark, no Java), or None when it can.
+
+    Examples:
+        >>> spark_unavailable_reason() is None or "pip install" in spark_unavailable_reason()
+        True
+    """
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return f"pyspark is not installed. {INSTALL_HINT}"
+    java_home = os.environ.get("JAVA_HOME")
+    has_home = bool(java_home) and os.path.exists(os.path.join(java_home or "", "bin", "java"))
+    if not has_home and not shutil.which("java"):
+        return f"no Java runtime found. {INSTALL_HINT}"
+    return None
+
+
+def resolve_master(master: str | None = None) -> str:
+    """The master to use: the argument, else ``$LATGRAPH_SPARK_MASTER``, else ``local[*]``.
+
+    Examples:
+        >>> resolve_master("local[2]")
+        'local[2]'
+        >>> resolve_master("sc://spark.example:15002")
+        'sc://spark.example:15002'
+    """
+    chosen = master or os.environ.get(MASTER_ENV) or DEFAULT_MASTER
+    if not chosen.strip():
+        raise ConfigError("empty Spark master")
+    return chosen.strip()
+
+
+def is_local(master: str) -> bool:
+    """True for ``local``, ``local[N]``, ``local[*]``, ``local[N,F]`` masters."""
+    return master == "local" or master.startswith("local[")
+
+
+def spark_session(
+    master: str | None = None,
+    *,
+    app_name: str = "latgraph",
+    driver_memory: str | None = None,
+    conf: Mapping[str, str] | None = None,
+) -> SparkSession:
+    """Get (or create) the SparkSession for ``master``.
+
+    Args:
+        master: ``local[*]`` (default), ``local[N]``, any ``spark-submit`` master URL
+            (``spark://host:7077``, ``yarn``, ``k8s://...``) or a Spark Connect URL ``sc://host:15002``.
+            None reads ``$LATGRAPH_SPARK_MASTER``.
+        app_name: the application name shown by the cluster manager.
+        driver_memory: e.g. ``"6g"``; only takes effect when this call starts the JVM.
+        conf: extra Spark settings, applied last (they win).
+
+    Returns:
+        The active session. Under ``spark-submit`` an already running session is reused as it is
+        (plus the SQL settings of :data:`SQL_CONF`).
+
+    Raises:
+        LatgraphError: pyspark or Java is missing (with the install hint).
+    """
+    reason = spark_unavailable_reason()
+    if reason is not None:
+        raise LatgraphError(reason)
+    # The engine never uses PySpark's pandas conversion (frames cross as Arrow tables), so its
+    # "pandas >= 3 not fully supported" warning does not apply.
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas",
+                            category=FutureWarning)
+    from pyspark.sql import SparkSession
+
+    chosen = resolve_master(master)
+    extra = dict(conf or {})
+    if chosen.startswith("sc://"):
+        # Spark Connect: the server owns the JVM; only session (SQL) settings can be given.
+        builder = SparkSession.builder.remote(chosen)
+        settings = {**SQL_CONF, **extra}
+    else:
+        builder = SparkSession.builder.master(chosen).appName(app_name)
+        settings = {**SQL_CONF, **(LOCAL_CONF if is_local(chosen) else {}), **extra}
+        if is_local(chosen):
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")   # read by the JVM at start-up
+        if driver_memory:
+            settings["spark.driver.memory"] = driver_memory
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    for key, value in {**SQL_CONF, **{k: v for k, v in extra.items() if k.startswith("spark.sql.")}}.items():
+        session.conf.set(key, value)   # a reused session must still read nanos as longs, in UTC
+    return session
