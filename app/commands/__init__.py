@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from app.commands import export_cmd, formats_cmd, ingest_cmd
+from app.commands import export_cmd, formats_cmd, ingest_cmd, simulate_cmd, ui_cmd
 
 COMMAND_MODULES: tuple[ModuleType, ...] = (
     ingest_cmd,
     formats_cmd,
     export_cmd,
+    ui_cmd,
+    simulate_cmd,
 )

@@ -1,0 +1,53 @@
+"""``latgraph ui [INPUT...]``: start the Streamlit investigation UI (optionally with data loaded)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+ENTRY = Path(__file__).resolve().parents[1] / "ui" / "streamlit_app.py"
+#: Default upload limit per file (Streamlit's own default is 200 MB; logs are bigger).
+DEFAULT_MAX_UPLOAD_MB = 2048
+
+
+def streamlit_argv(inputs: tuple[str, ...], *, host: str, port: int, max_upload_mb: int,
+                   headless: bool) -> list[str]:
+    """The ``streamlit run`` command line for the UI (inputs go after ``--``)."""
+    argv = [sys.executable, "-m", "streamlit", "run", str(ENTRY),
+            "--server.address", host, "--server.port", str(port),
+            "--server.maxUploadSize", str(max_upload_mb),
+            "--server.headless", "true" if headless else "false",
+            "--browser.gatherUsageStats", "false",
+            "--server.fileWatcherType", "none",
+            "--theme.base", "light"]
+    return [*argv, "--", *(str(Path(i).resolve()) for i in inputs)]
+
+
+@click.command("ui")
+@click.argument("inputs", nargs=-1, type=click.Path(exists=True))
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Keep 127.0.0.1 unless you mean to expose case data.")
+@click.option("--port", default=8501, show_default=True, type=int, help="Port to listen on.")
+@click.option("--max-upload-mb", default=DEFAULT_MAX_UPLOAD_MB, show_default=True, type=int,
+              help="Largest file the Load page accepts by upload (server.maxUploadSize).")
+@click.option("--headless/--open-browser", default=True, show_default=True,
+              help="Do not / do open a browser tab.")
+def command(inputs: tuple[str, ...], host: str, port: int, max_upload_mb: int, headless: bool) -> None:
+    """Start the investigation UI; INPUT files, folders or case files are loaded at start.
+
+    Pages: Load data, Settings, Overview, Spread graph, Replay, Paths, Host / account, Exports.
+    """
+    env = dict(os.environ, LATGRAPH_UI_ARGV="1")
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    argv = streamlit_argv(inputs, host=host, port=port, max_upload_mb=max_upload_mb, headless=headless)
+    click.echo(f"latgraph UI on http://{host}:{port} (Ctrl+C stops it)", err=True)
+    try:
+        code = subprocess.call(argv, env=env)
+    except KeyboardInterrupt:
+        code = 0
+    sys.exit(code)

@@ -1,0 +1,50 @@
+"""Replay: move a time slider and watch the spread up to that moment."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+import streamlit as st
+import streamlit.components.v1 as components
+
+from app.ui import state
+from app.ui.common import require_result
+from app.ui.view import ViewOptions
+
+st.title("Replay")
+res = require_result()
+hops = res.hops
+suspicious = hops[hops["severity"].astype(str).isin(["high", "medium"])]
+if suspicious.empty:
+    st.info("No high or medium hops to replay.")
+    st.stop()
+
+lo = suspicious["first_seen"].min().to_pydatetime()
+hi = suspicious["first_seen"].max().to_pydatetime()
+if hi <= lo:
+    hi = lo + timedelta(minutes=1)
+until = st.slider("Show the spread up to (UTC)", lo, hi, hi, step=timedelta(minutes=1),
+                  format="YYYY-MM-DD HH:mm", key="replay.until")
+include_low = st.checkbox("Include low-severity hops", False, key="replay.low")
+
+so_far = suspicious[suspicious["first_seen"] <= pd.Timestamp(until)]
+comp = res.compromised
+n_comp = 0 if comp is None else int((comp["first_seen"] <= pd.Timestamp(until)).sum())
+c1, c2, c3 = st.columns(3)
+c1.metric("Suspicious hops so far", f"{len(so_far):,}", f"of {len(suspicious):,}", delta_color="off")
+c2.metric("Hosts compromised so far", f"{n_comp:,}",
+          f"of {0 if comp is None else len(comp):,}", delta_color="off")
+c3.metric("Accounts used", f"{so_far['account'].nunique():,}")
+
+opts = ViewOptions(severities=("high", "medium", "low") if include_low else ("high", "medium"),
+                   until=until, show_accounts=False, layout="hierarchical")
+page, view = state.graph_view(opts)
+st.caption(view.note)
+if view.nodes:
+    components.html(page, height=opts.height_px + 40)
+
+st.subheader("Hops up to this moment")
+latest = so_far.sort_values("first_seen", ascending=False)
+st.dataframe(latest[["first_seen", "src_host", "src_ip", "dst_host", "account", "severity", "score"]],
+             hide_index=True, key="replay.table")

@@ -1,0 +1,280 @@
+"""All UI state in one place: session-state keys, every ``st.cache_*`` wrapper, and loading.
+
+Pages read and write session state only through the constants and functions here, and call
+``app.pipeline`` / ``ingest`` / ``app.exports`` only through this module, so caching, the upload
+folder and the Neo4j hook live in one file.
+
+Loading keeps the canonical events in the session so the Settings page can re-run the analysis
+(``app.pipeline.analyze_from_events``) without reading the files again; each (events, config)
+analysis is cached with ``st.cache_resource`` (results are large and never mutated).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from app.ui.graph_html import graph_html
+from app.ui.view import View, ViewOptions
+from graph.config import AnalysisConfig
+from graph.model import AnalysisResult
+
+REPO = Path(__file__).resolve().parents[2]
+#: The bundled demo case (``latgraph simulate --seed 7 --out data/demo``, as ``make demo`` does).
+DEMO_DIR = Path(os.environ.get("LATGRAPH_DEMO_DIR", REPO / "data" / "demo"))
+DEMO_SEED = 7
+
+# ---- session-state keys (page widgets use "<page>.<widget>" keys of their own) ----
+RESULT = "latgraph.result"              # AnalysisResult shown on every page
+EVENTS = "latgraph.events"              # (events frame, IngestReport) of the loaded data
+SOURCE = "latgraph.source"              # human-readable description of what is loaded
+CONFIG = "latgraph.config"              # AnalysisConfig of RESULT
+RUN_ID = "latgraph.run_id"              # new uuid on every load/re-run: part of every cache key
+EVENTS_ID = "latgraph.events_id"        # uuid of the loaded events: part of the analysis cache key
+SELECTED_PATH = "latgraph.selected_path"  # index into result.paths, or None
+UPLOAD_DIR = "latgraph.upload_dir"      # the session's private temp folder for uploads
+STARTUP_DONE = "latgraph.startup_done"  # the `latgraph ui INPUT...` inputs were loaded
+ENGINE = "pandas"
+
+
+def max_upload_mb() -> int:
+    """The upload size limit in MB (``server.maxUploadSize``, set by ``latgraph ui --max-upload-mb``)."""
+    return int(st.get_option("server.maxUploadSize"))
+
+
+# ---- reading the session ----
+
+def result() -> AnalysisResult | None:
+    """The loaded result, or None."""
+    return st.session_state.get(RESULT)
+
+
+def source() -> str:
+    """What is loaded, for captions."""
+    return str(st.session_state.get(SOURCE, "nothing loaded"))
+
+
+def config() -> AnalysisConfig:
+    """The analysis settings in use."""
+    return st.session_state.get(CONFIG) or AnalysisConfig()
+
+
+def run_id() -> str:
+    """An id that changes whenever new data is loaded or re-analysed."""
+    return str(st.session_state.get(RUN_ID, ""))
+
+
+def set_result(res: AnalysisResult, label: str, events: tuple[Any, Any] | None = None) -> None:
+    """Make ``res`` the shown result (pages read it from here)."""
+    st.session_state[RESULT] = res
+    st.session_state[SOURCE] = label
+    st.session_state[CONFIG] = res.config
+    if events is None or st.session_state.get(EVENTS) is not events:
+        st.session_state[EVENTS_ID] = uuid.uuid4().hex
+    st.session_state[EVENTS] = events if events is not None else (res.events, res.report)
+    st.session_state[RUN_ID] = uuid.uuid4().hex
+    st.session_state[SELECTED_PATH] = None
+
+
+def select_path(index: int | None) -> None:
+    """Remember the path chosen on the Paths page (highlighted on the graph)."""
+    st.session_state[SELECTED_PATH] = index
+
+
+def selected_path() -> int | None:
+    """Index of the selected path, or None."""
+    return st.session_state.get(SELECTED_PATH)
+
+
+# ---- loading ----
+
+def sanitize_filename(name: str) -> str:
+    """A safe base name for an uploaded file: no directories, no ``..``, no control characters.
+
+    Raises:
+        ValueError: when nothing usable is left.
+
+    Examples:
+        >>> sanitize_filename("../../etc/passwd")
+        'passwd'
+        >>> sanitize_filename("C:\\\\logs\\\\Security.evtx")
+        'Security.evtx'
+    """
+    base = re.split(r"[\\/]", name)[-1]
+    base = re.sub(r"[\x00-\x1f\x7f]", "", base).strip()
+    if base in ("", ".", "..") or base.startswith(".."):
+        raise ValueError(f"unusable upload file name {name!r}")
+    return base[:200]
+
+
+def save_uploads(files: Iterable[Any]) -> list[Path]:
+    """Write uploaded files into this session's private temp folder; return their paths."""
+    folder = Path(st.session_state.get(UPLOAD_DIR) or tempfile.mkdtemp(prefix="latgraph-upload-"))
+    st.session_state[UPLOAD_DIR] = str(folder)
+    out: list[Path] = []
+    for f in files:
+        target = (folder / sanitize_filename(f.name)).resolve()
+        if target.parent != folder.resolve():
+            raise ValueError(f"upload {f.name!r} would leave the upload folder")
+        target.write_bytes(f.getvalue())
+        out.append(target)
+    return out
+
+
+def progress_callback(bar: Any) -> Callable[..., None]:
+    """An ``on_progress`` callback driving a ``st.progress`` bar.
+
+    Accepts ``(fraction)``, ``(done, total)`` or ``(done, total, message)`` and keyword forms, so
+    it works with whatever the ingest layer reports.
+    """
+    def update(*args: Any, **kwargs: Any) -> None:
+        nums = [a for a in args if isinstance(a, int | float) and not isinstance(a, bool)]
+        rest = [a for a in args if a not in nums]
+        text = Path(str(rest[0])).name if rest else str(kwargs.get("message") or kwargs.get("path") or "")
+        done = kwargs.get("done", nums[0] if nums else None)
+        total = kwargs.get("total", nums[1] if len(nums) > 1 else None)
+        if done is None:
+            return
+        frac = float(done) / float(total) if total else float(done)
+        bar.progress(min(1.0, max(0.0, frac)), text=f"Reading logs... {text}".strip())
+    return update
+
+
+def load_paths(paths: list[str | Path], label: str, on_progress: Callable[..., None] | None = None,
+               cfg: AnalysisConfig | None = None) -> AnalysisResult:
+    """Ingest files/folders/case files with ``app.pipeline.run`` and make the result current.
+
+    The result carries the canonical events and the ingest report, which the Settings page
+    re-analyses without reading the files again.
+    """
+    from app.pipeline import run
+
+    missing = [str(p) for p in paths if not Path(p).exists()]
+    if missing:
+        raise FileNotFoundError(f"not found on the server: {', '.join(missing)}")
+    cfg = cfg or config()
+    res = run([Path(p) for p in paths], config=cfg, engine=ENGINE, on_progress=on_progress)
+    st.session_state[EVENTS] = (res.events, res.report)
+    st.session_state[EVENTS_ID] = uuid.uuid4().hex
+    set_result(res, label, st.session_state[EVENTS])
+    return res
+
+
+def analyze(events: Any, report: Any, cfg: AnalysisConfig) -> AnalysisResult:
+    """Run (or fetch from the cache) the analysis of the session's events under ``cfg``."""
+    key = str(st.session_state.get(EVENTS_ID) or uuid.uuid4().hex)
+    return _analyze_cached(events, report, key, repr(cfg), cfg)
+
+
+@st.cache_resource(max_entries=6, show_spinner="Analysing...")
+def _analyze_cached(_events: Any, _report: Any, events_key: str, config_key: str,
+                    _cfg: AnalysisConfig) -> AnalysisResult:
+    from app.pipeline import analyze_from_events
+
+    return analyze_from_events(_events, _report, _cfg, ENGINE)
+
+
+def rerun_with(cfg: AnalysisConfig) -> AnalysisResult:
+    """Re-analyse the loaded events with new settings (Settings page)."""
+    loaded = st.session_state.get(EVENTS)
+    if loaded is None:
+        raise RuntimeError("load data first")
+    events, report = loaded
+    res = analyze(events, report, cfg)
+    set_result(res, source(), loaded)
+    return res
+
+
+def settings_config(min_score: float, max_gap_h: float, hosts: str, accounts: str) -> AnalysisConfig:
+    """An AnalysisConfig from the Settings widgets (hosts upper-cased, accounts lower-cased)."""
+    def split(text: str) -> list[str]:
+        return [t.strip() for t in re.split(r"[\s,;]+", text) if t.strip()]
+    return replace(config(), min_score=float(min_score), max_path_gap_s=float(max_gap_h) * 3600.0,
+                   allowlist_hosts=frozenset(h.upper() for h in split(hosts)),
+                   allowlist_accounts=frozenset(a.lower() for a in split(accounts)))
+
+
+def demo_inputs() -> list[Path]:
+    """The bundled demo case; generated with ``latgraph simulate`` when absent."""
+    events = DEMO_DIR / "events"
+    if not events.exists():
+        target = DEMO_DIR
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            target = Path(tempfile.mkdtemp(prefix="latgraph-demo-"))
+        cmd = [sys.executable, "-c", "from app.cli import cli; cli()", "simulate",
+               "--seed", str(DEMO_SEED), "--out", str(target)]
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"could not generate the demo case: {done.stderr.strip()[-500:]}")
+        events = target / "events"
+    return [events]
+
+
+def load_from_neo4j(uri: str, user: str, password: str, database: str) -> AnalysisResult:
+    """Load a result stored in Neo4j through ``graph.neo4j_store`` (when that module exists).
+
+    Raises:
+        RuntimeError: with a clear message when Neo4j support is not available.
+    """
+    try:
+        from graph import neo4j_store  # type: ignore[attr-defined]
+    except ImportError as exc:
+        raise RuntimeError("Neo4j loading is not available in this build (graph.neo4j_store is "
+                           "missing); load files or the demo instead.") from exc
+    loader = getattr(neo4j_store, "load_result", None)
+    if loader is None:
+        raise RuntimeError("graph.neo4j_store has no load_result(uri, user, password, database) yet.")
+    res = loader(uri, user, password, database)
+    set_result(res, f"Neo4j {uri} / {database}")
+    return res
+
+
+# ---- derived, cached views ----
+
+def graph_view(opts: ViewOptions) -> tuple[str, View]:
+    """The graph HTML and View of the current result under ``opts`` (cached per result)."""
+    res = result()
+    if res is None:
+        raise RuntimeError("load data first")
+    return _graph_cached(res, run_id(), repr(opts), opts)
+
+
+@st.cache_data(max_entries=32, show_spinner="Drawing the graph...")
+def _graph_cached(_res: AnalysisResult, rid: str, opts_key: str, _opts: ViewOptions) -> tuple[str, View]:
+    return graph_html(_res, _opts)
+
+
+def export_bytes(name: str) -> bytes:
+    """The bytes of one EXPORTERS entry for the current result (cached per result)."""
+    res = result()
+    if res is None:
+        raise RuntimeError("load data first")
+    return _export_cached(res, run_id(), name)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _export_cached(_res: AnalysisResult, rid: str, name: str) -> bytes:
+    from app.exports import EXPORTERS
+
+    return EXPORTERS[name](_res)
+
+
+def exporters() -> dict[str, Any]:
+    """The EXPORTERS registry ({} when the exports package is missing)."""
+    try:
+        from app.exports import EXPORTERS
+    except ImportError:
+        return {}
+    return dict(EXPORTERS)
