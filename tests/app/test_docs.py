@@ -82,6 +82,8 @@ def test_every_rule_has_title_level_and_attack_tags() -> None:
         tags = tuple(getattr(rule, "attack", None) or getattr(rule, "tags", None) or ())
         if not tags or not all(re.fullmatch(r"(attack\.)?t\d{4}(\.\d{3})?", str(t).lower()) for t in tags):
             problems.append(f"{rule_id}: ATT&CK tags {tags!r} missing or not like 't1021.002'")
+        if not isinstance(getattr(rule, "sigma", None), str):
+            problems.append(f"{rule_id}: no `sigma` field (the SigmaHQ rule it mirrors, or '')")
     assert not problems, "\n".join(problems)
 
 

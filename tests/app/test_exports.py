@@ -19,10 +19,13 @@ from typing import Any
 import networkx as nx
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from app.exports import EXPORTERS, SCOPES, export
 from app.exports.common import evidence_frame, select_hops
-from app.exports.tables import FORMULA_PREFIXES, safe_cell
+from app.exports.graphml import _XML_INVALID
+from app.exports.tables import FORMULA_PREFIXES, safe_cell, write_csv
 from graph.config import AnalysisConfig
 from graph.model import HOP_COLUMNS, AnalysisResult, Path, PatientZero, account_node, host_node
 from ingest.report import IngestReport
@@ -427,3 +430,36 @@ def test_html_report_escapes_hostile_strings(hostile: AnalysisResult) -> None:
     text = "".join(page.text)
     for payload in (XSS_SCRIPT, XSS_IMG, XSS_SVG, CSV_LINK):
         assert payload in text, payload                          # shown as text
+
+
+# --- properties (hypothesis): any text a log can carry survives every format as data ----------------
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=_TEXT)
+def test_csv_cell_round_trip_property(value: str) -> None:
+    data = write_csv(("a", "b"), [{"a": value, "b": 1}])
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+    assert rows[1] == [("'" + value) if value.startswith(FORMULA_PREFIXES) else value, "1"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(host=_TEXT.filter(lambda s: "\r" not in s), account=_TEXT)
+def test_any_host_and_account_survive_json_opengraph_html(host: str, account: str) -> None:
+    res = build_result(srv=host, bob=account)
+    hop = json.loads(EXPORTERS["json"](res))["hops"][0]
+    assert hop["dst_host"] == host
+    names = {n["properties"]["name"] for n in json.loads(EXPORTERS["opengraph"](res))["graph"]["nodes"]}
+    assert {host, account} <= names
+    page = _parse(EXPORTERS["html"](res))
+    assert "script" not in page.tags
+    assert host in "".join(page.text)          # shown as the same text, whatever it holds
+
+
+@settings(max_examples=25, deadline=None)
+@given(host=_TEXT.filter(lambda s: not _XML_INVALID.search(s) and "\r" not in s))
+def test_any_xml_valid_host_round_trips_graphml(host: str) -> None:
+    g = _read_graphml(EXPORTERS["graphml"](build_result(srv=host)))
+    assert g.nodes[host_node(host)]["label"] == host
