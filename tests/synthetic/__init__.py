@@ -1,0 +1,1 @@
+"""Tests of the synthetic enterprise generator (ingest/synthetic) and latgraph simulate."""
