@@ -32,3 +32,42 @@ class AnalysisConfig:
     #: Hosts / accounts the user vouches for (upper-case hosts, lower-case accounts).
     allowlist_hosts: frozenset[str] = field(default_factory=frozenset)
     allowlist_accounts: frozenset[str] = field(default_factory=frozenset)
+
+    # ---- correlation (graph.correlate) -------------------------------------------------------
+    #: A process start / file / pipe event without a logon id joins the latest remote logon or
+    #: share access on the same host this close before it (PsExec starts PSEXESVC.exe ~1 s after
+    #: the logon; wmiexec's cmd.exe within seconds). Chosen as 2x the service window.
+    exec_join_window_s: float = 60.0
+    #: A logon-id join only reaches back this far (logon ids are reused after reboots).
+    session_max_s: float = 24 * 3600.0
+    #: Evidence of one (source, destination, account) more than this apart starts a new hop
+    #: (an "episode"); must be >= fanout_window_s so a destination counts once per window.
+    hop_gap_s: float = 3600.0
+    #: Evidence dicts kept per hop (strongest first, then earliest); ``n_events`` has the total.
+    max_evidence_per_hop: int = 50
+
+    # ---- scoring (graph.scoring) -------------------------------------------------------------
+    #: Fan-out relative to the source's own baseline: a window count this many times the source's
+    #: median windowed count on its other active days scores 1 (LATMA-style burst)...
+    fanout_burst_factor: float = 3.0
+    #: ...and only counts of at least this many destinations can be a burst at all.
+    fanout_burst_min: int = 5
+    #: Habitual administration: a (source, account, tool signature) active on at least this many
+    #: distinct days of the data is a habit (deployment/backup servers run daily)...
+    habit_min_days: int = 3
+    #: ...and a matching hop (same tool, usual hour +-1, familiar destination) keeps this fraction
+    #: of its score; a novel destination keeps twice as much (capped at 1).
+    habit_keep: float = 0.35
+    #: Hops with no known source (7045-only logs) are capped here: target-side evidence alone
+    #: cannot prove the action came over the network (medium at most).
+    target_only_cap: float = 0.6
+    #: ...and capped here when all their lateral evidence carries a local marker (getsystem).
+    local_only_cap: float = 0.3
+    #: Allowlisted hosts/accounts keep their hops, capped at this score (info).
+    allowlist_cap: float = 0.1
+
+    # ---- paths (graph.paths) -----------------------------------------------------------------
+    #: Longest path (in hops) the search follows.
+    max_path_len: int = 12
+    #: Upper bound on path-search steps (keeps a dense graph bounded; hit = truncated, logged).
+    max_path_expansions: int = 200_000

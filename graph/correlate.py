@@ -1,0 +1,366 @@
+"""Correlation: tagged events -> evidence rows with (source, destination, account) -> lateral hops.
+
+Definitions (the Spark engine mirrors each step; parameters come from
+:class:`~graph.config.AnalysisConfig`):
+
+1. **Evidence rows.** Every event with at least one non-context-only rule hit becomes one
+   evidence row. Its *primary rule* is its strongest hit (highest level weight, then rule id);
+   the primary rule gives the row its ``kind`` and ``side``.
+2. **Placement** by side: ``target`` rows (4624, 5140, 5145) have ``dst = host`` and the source from
+   the event; ``source`` rows (4648, ``net use``, ``psexec \\\\srv``, outbound 445) have
+   ``src = host`` and the destination from the event (``dst_host``/``dst_ip``, else the first
+   remote UNC host of the command line); ``local`` rows (7045/4697, process, file, pipe) have
+   ``dst = host`` and no source yet.
+3. **Session join** (rows without a source, on the target): (a) by logon id: the latest *anchor*
+   on the same host with the same ``logon_id`` at or before the row, at most
+   ``session_max_s`` earlier; (b) else by time: the latest anchor on the same host at most
+   ``service_join_window_s`` (service installs) or ``exec_join_window_s`` (others) earlier.
+   Anchors are target rows with a remote source and a user account (remote logons, share
+   access). The row takes the anchor's source, source IP and (if it has none) account.
+4. **Source resolution**: a source known only by IP gets a host name from IP hints in the data
+   (events naming both, PsExec pipe names ``<svc>-<CLIENT>-<pid>-stdin``, and source-side rows
+   that name this destination within ``source_join_window_s`` of a target row from that IP);
+   each IP takes its most frequent hint, ties by name. Source rows resolve ``dst_ip`` likewise.
+5. **Hop account**: the row's account unless it is a machine/system/anonymous account (4697:
+   the installing ``subject_account``; 7045 and SYSTEM processes: none), else the joined one;
+   ``net use ... /user:DOM\\name`` gives ``name``.
+6. **Hops**: rows are grouped by (source host or IP, destination host, account), in time
+   order; a gap above ``hop_gap_s`` starts a new hop. Rows whose source equals the destination
+   are dropped (loopback), and rows with no source are dropped unless their primary rule is
+   ``lateral`` (a 7045-only log still yields a hop with unknown source). ``hop_id`` numbers the
+   hops by (first_seen, src, dst, account).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from graph.config import AnalysisConfig
+from graph.model import HOP_COLUMNS
+from graph.rules import RULES, SOURCE, TARGET
+
+#: Feature columns the event stage adds after :data:`graph.model.HOP_COLUMNS` (documented in
+#: docs/analysis.md): evidence features here, scoring features in graph.scoring.
+EVIDENCE_FEATURES = ("strength", "lateral", "local_only", "services", "images", "src_resolved_by")
+
+_NON_ACCOUNTS = ("anonymous logon", "system", "local system", "localsystem", "local service",
+                 "network service", "-", "")
+_UNC_HOST = r"\\\\([^\\\s\"'.?][^\\\s\"']*)\\"
+_PIPE_CLIENT = r"^[^-]+-([A-Za-z0-9_.]+)-\d+-(?:stdin|stdout|stderr)$"
+_NET_USER = r"(?i)/u(?:ser)?:(?:[^\\\s]+\\)?([^\s\\]+)"
+_IPV4 = r"^\d{1,3}(\.\d{1,3}){3}$"
+
+
+def _rule_table() -> pd.DataFrame:
+    rows = [{"rule_id": r.id, "weight": r.weight, "kind": str(r.kind), "side": r.side,
+             "lateral": r.lateral, "local_marker": r.local_marker, "context_only": r.context_only}
+            for r in RULES.values()]
+    return pd.DataFrame(rows)
+
+
+def short_host(s: pd.Series) -> pd.Series:
+    """Upper-case short host names (``pc01.corp`` -> ``PC01``); IP addresses stay as they are."""
+    s = s.astype("string").str.strip()
+    is_ip = s.str.match(_IPV4).fillna(False) | s.str.contains(":", regex=False).fillna(False)
+    short = s.str.split(".").str[0].str.upper()
+    out = s.where(is_ip, short)
+    return out.mask(out.isin(["", "-"]))
+
+
+def _b(s: pd.Series) -> np.ndarray:
+    """A (possibly Arrow-backed, nullable) boolean Series as numpy bool, missing = False."""
+    return s.fillna(False).to_numpy(dtype=bool)
+
+
+def _clean_account(s: pd.Series) -> pd.Series:
+    s = s.astype("string").str.lower()
+    bad = s.isin(list(_NON_ACCOUNTS)) | s.str.endswith("$").fillna(False)
+    return s.mask(bad)
+
+
+def evidence_rows(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
+    """Steps 1-5: one placed evidence row per tagged event (see the module docstring).
+
+    Returns:
+        Frame with ``event_index, ts, event_id, host, rule_id, weight, kind, side, lateral,
+        local_marker, src_host, src_ip, dst_host, account, logon_id, service_name,
+        service_image, process, record_id, source_file, src_resolved_by``.
+    """
+    rt = _rule_table()
+    t = tags.merge(rt, on="rule_id", how="left")
+    t = t[~t["context_only"]]
+    t = t.sort_values(["event_index", "weight", "rule_id"], ascending=[True, False, True])
+    marker = t.groupby("event_index")["local_marker"].any()
+    lateral_any = t.groupby("event_index")["lateral"].any()
+    prim = t.drop_duplicates("event_index")[["event_index", "rule_id", "weight", "kind", "side"]]
+    pos = prim["event_index"].to_numpy()
+    cols = ["ts", "event_id", "host", "src_host", "src_ip", "dst_host", "dst_ip", "account",
+            "subject_account", "logon_id", "service_name", "service_image", "process",
+            "command_line", "target_name", "record_id", "source_file"]
+    ev = events.iloc[pos][cols].reset_index(drop=True)
+    ev = pd.concat([prim.reset_index(drop=True), ev], axis=1)
+    ev["lateral"] = lateral_any.reindex(pos).to_numpy()
+    ev["local_marker"] = marker.reindex(pos).to_numpy()
+    for c in ("host", "src_host", "dst_host"):
+        ev[c] = short_host(ev[c])
+
+    target = ev["side"].eq(TARGET)
+    source = ev["side"].eq(SOURCE)
+    # --- placement
+    unc = short_host(ev["command_line"].astype("string").str.extract(_UNC_HOST, expand=False))
+    dst_src_side = ev["dst_host"].fillna(short_host(ev["dst_ip"])).fillna(unc)
+    ev["src_host"] = ev["src_host"].where(target, ev["host"].where(source))
+    ev["src_ip"] = ev["src_ip"].astype("string").where(target)
+    ev["dst_host"] = ev["host"].where(~source, dst_src_side)
+
+    # --- hop account
+    acct = _clean_account(ev["account"])
+    subj = _clean_account(ev["subject_account"])
+    eid = ev["event_id"]
+    acct = acct.mask(eid.eq(7045)).mask(eid.eq(4697), subj)
+    acct = acct.mask(eid.eq(4688), subj.fillna(acct))
+    net_user = ev["command_line"].astype("string").str.extract(_NET_USER, expand=False).str.lower()
+    acct = acct.mask(source & net_user.notna(), net_user)
+    ev["account"] = acct
+    ev["src_resolved_by"] = pd.Series(pd.NA, index=ev.index, dtype="string")
+    ev.loc[ev["src_host"].notna() | ev["src_ip"].notna(), "src_resolved_by"] = "event"
+
+    ev = _session_join(ev, config)
+    ev = _resolve_ips(ev, events, config)
+    return ev
+
+
+def _anchors(ev: pd.DataFrame) -> pd.DataFrame:
+    a = ev[ev["side"].eq(TARGET) & (ev["src_host"].notna() | ev["src_ip"].notna())
+           & ev["account"].notna()]
+    a = a[a["src_host"].isna() | a["src_host"].ne(a["dst_host"]).fillna(True)]
+    return a[["ts", "host", "logon_id", "src_host", "src_ip", "account"]].rename(
+        columns={"src_host": "j_src_host", "src_ip": "j_src_ip", "account": "j_account"})
+
+
+def _session_join(ev: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
+    anchors = _anchors(ev)
+    need = ev["src_host"].isna() & ev["src_ip"].isna() & ~ev["side"].eq(SOURCE)
+    if not need.any() or anchors.empty:
+        return ev
+    todo = ev.loc[need, ["ts", "host", "logon_id", "kind"]].copy()
+    todo["_row"] = todo.index
+    keep = ["_row", "j_src_host", "j_src_ip", "j_account"]
+    found: list[pd.DataFrame] = []
+    # (a) logon id (not the SYSTEM / LOCAL SERVICE / NETWORK SERVICE sessions)
+    by_id = todo[todo["logon_id"].notna() & ~todo["logon_id"].isin(["0x3e7", "0x3e4", "0x3e5"])]
+    anc_id = anchors[anchors["logon_id"].notna()].sort_values("ts")
+    if len(by_id) and len(anc_id):
+        m = pd.merge_asof(by_id.sort_values("ts"), anc_id, on="ts", by=["host", "logon_id"],
+                          direction="backward", tolerance=pd.Timedelta(seconds=config.session_max_s))
+        found.append(m.loc[m["j_account"].notna(), keep].assign(how="session:logon_id"))
+    # (b) time window on the same host: service installs use the service window
+    done = pd.concat(found)["_row"] if found else pd.Series([], dtype="int64")
+    rest = todo[~todo["_row"].isin(done)]
+    anc_t = anchors.drop(columns="logon_id").sort_values("ts")
+    is_svc = rest["kind"].eq("service_install")
+    for part, window in ((rest[is_svc], config.service_join_window_s),
+                         (rest[~is_svc], config.exec_join_window_s)):
+        if part.empty:
+            continue
+        m = pd.merge_asof(part.drop(columns="logon_id").sort_values("ts"), anc_t, on="ts", by="host",
+                          direction="backward", tolerance=pd.Timedelta(seconds=window))
+        found.append(m.loc[m["j_account"].notna(), keep].assign(how="session:time"))
+    j = pd.concat(found, ignore_index=True).set_index("_row") if found else None
+    if j is None or j.empty:
+        return ev
+    ev = ev.copy()
+    idx = j.index
+    ev.loc[idx, "src_host"] = j["j_src_host"].astype("string")
+    ev.loc[idx, "src_ip"] = j["j_src_ip"].astype("string")
+    ev.loc[idx, "account"] = ev.loc[idx, "account"].fillna(j["j_account"].astype("string"))
+    ev.loc[idx, "src_resolved_by"] = j["how"].astype("string")
+    return ev
+
+
+def _resolve_ips(ev: pd.DataFrame, events: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
+    """Step 4: name sources (and source-side destinations) known only by IP."""
+    hints = ip_hints(ev, events, config)
+    if hints.empty:
+        return ev
+    ev = ev.copy()
+    need = ev["src_host"].isna() & ev["src_ip"].notna()
+    ev.loc[need, "src_host"] = ev.loc[need, "src_ip"].map(hints).astype("string")
+    got = need & ev["src_host"].notna()
+    ev.loc[got, "src_resolved_by"] = (ev.loc[got, "src_resolved_by"].fillna("event") + "+ip_hint")
+    dst_is_ip = ev["side"].eq(SOURCE) & ev["dst_host"].notna() & ev["dst_host"].isin(hints.index)
+    ev.loc[dst_is_ip, "dst_host"] = ev.loc[dst_is_ip, "dst_host"].map(hints).astype("string")
+    return ev
+
+
+def ip_hints(ev: pd.DataFrame, events: pd.DataFrame, config: AnalysisConfig) -> pd.Series:
+    """IP -> host name hints found in the data (step 4 of the module docstring).
+
+    Returns:
+        Series indexed by IP with the most frequent host name (ties: name order).
+    """
+    parts: list[pd.DataFrame] = []
+    # events that name both ends of the client side
+    both = events[events["src_ip"].notna() & events["src_host"].notna()][["src_ip", "src_host"]]
+    parts.append(both.set_axis(["ip", "name"], axis=1))
+    own_dst = events[events["dst_ip"].notna() & events["dst_host"].notna()][["dst_ip", "dst_host"]]
+    parts.append(own_dst.set_axis(["ip", "name"], axis=1))
+    # PsExec pipe names carry the client's name
+    pipes = ev[ev["target_name"].notna() & ev["src_ip"].notna()]
+    client = pipes["target_name"].astype("string").str.extract(_PIPE_CLIENT, expand=False)
+    parts.append(pd.DataFrame({"ip": pipes["src_ip"], "name": client}))
+    # a source-side row towards D near a target-side row on D from IP x: x is that source
+    tgt = ev[ev["side"].eq(TARGET) & ev["src_host"].isna() & ev["src_ip"].notna()]
+    src = ev[ev["side"].eq(SOURCE) & ev["dst_host"].notna() & ev["src_host"].notna()]
+    if len(tgt) and len(src):
+        m = pd.merge_asof(tgt[["ts", "dst_host", "src_ip"]].sort_values("ts"),
+                          src[["ts", "dst_host", "src_host"]].sort_values("ts"), on="ts",
+                          by="dst_host", direction="nearest",
+                          tolerance=pd.Timedelta(seconds=config.source_join_window_s))
+        parts.append(m[["src_ip", "src_host"]].set_axis(["ip", "name"], axis=1))
+    h = pd.concat(parts, ignore_index=True).dropna()
+    if h.empty:
+        return pd.Series([], dtype="string")
+    h["ip"] = h["ip"].astype("string")
+    h["name"] = short_host(h["name"])
+    h = h.dropna()
+    h = h[~h["name"].str.match(_IPV4).fillna(False) & h["name"].ne(h["ip"])]
+    counts = h.groupby(["ip", "name"]).size().rename("n").reset_index()
+    counts = counts.sort_values(["ip", "n", "name"], ascending=[True, False, True])
+    best = counts.drop_duplicates("ip")
+    return pd.Series(best["name"].to_numpy(), index=best["ip"].to_numpy(), dtype="string")
+
+
+def hop_rows(ev: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
+    """Step 6: keep the rows that belong to a hop and assign ``hop_id`` (a column added to ``ev``)."""
+    src_key = ev["src_host"].fillna(ev["src_ip"]).astype("string")
+    keep = ev["dst_host"].notna() & (src_key.notna() | ev["lateral"])
+    keep &= ~(src_key.notna() & src_key.eq(ev["dst_host"]).fillna(False))
+    keep &= ~(ev["src_ip"].notna() & ev["src_host"].isna()
+              & ev["src_ip"].isin(["127.0.0.1", "::1"]).fillna(False))
+    rows = ev[keep].copy()
+    rows["src_key"] = src_key[keep].fillna("")
+    rows["acct_key"] = rows["account"].fillna("").astype("string")
+    rows = rows.sort_values(["src_key", "dst_host", "acct_key", "ts"], kind="stable")
+    same = (_b(rows["src_key"].eq(rows["src_key"].shift()))
+            & _b(rows["dst_host"].eq(rows["dst_host"].shift()))
+            & _b(rows["acct_key"].eq(rows["acct_key"].shift())))
+    gap = rows["ts"].diff().dt.total_seconds().to_numpy()
+    gap = np.isnan(gap) | (gap > config.hop_gap_s)
+    rows["_seq"] = np.cumsum(~same | gap)
+    first = rows.groupby("_seq").agg(first_seen=("ts", "min"), src_key=("src_key", "first"),
+                                     dst_host=("dst_host", "first"), acct_key=("acct_key", "first"))
+    order = first.sort_values(["first_seen", "src_key", "dst_host", "acct_key"], kind="stable")
+    hop_of_seq = pd.Series(np.arange(len(order), dtype="int64"), index=order.index)
+    rows["hop_id"] = rows["_seq"].map(hop_of_seq).to_numpy()
+    return rows.drop(columns=["_seq"])
+
+
+def aggregate_hops(rows: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
+    """Hop rows (with ``hop_id``) -> the hops frame: :data:`HOP_COLUMNS` (score 0, severity
+    "info" until scoring) plus :data:`EVIDENCE_FEATURES`.
+
+    ``strength`` = 1 - prod(1 - weight) over the *distinct* rules that fired on the hop's events
+    (noisy-or: independent pieces of evidence add up; repeats of one rule do not).
+    """
+    if rows.empty:
+        return empty_hops()
+    g = rows.groupby("hop_id", sort=True)
+    hops = g.agg(first_seen=("ts", "min"), last_seen=("ts", "max"), n_events=("ts", "size"),
+                 src_host=("src_host", "first"), src_ip=("src_ip", "first"),
+                 dst_host=("dst_host", "first"), account=("account", "first"),
+                 src_resolved_by=("src_resolved_by", "first"))
+    # rules of every tag on the hop's events (not only the primary rule)
+    ht = tags.merge(rows[["event_index", "hop_id"]], on="event_index")
+    ht = ht.drop_duplicates(["hop_id", "rule_id"]).sort_values(["hop_id", "rule_id"])
+    rt = _rule_table().set_index("rule_id")
+    ht = ht[~ht["rule_id"].map(rt["context_only"]).astype(bool)]
+    ht["w"] = ht["rule_id"].map(rt["weight"]).astype(float)
+    hops["rules"] = _tuples(ht["rule_id"], ht["hop_id"])
+    log_keep = np.log1p(-ht["w"].clip(upper=0.999))
+    hops["strength"] = 1.0 - np.exp(log_keep.groupby(ht["hop_id"]).sum())
+    attack = {r.id: r.attack for r in RULES.values()}
+    tech = ht[["hop_id", "rule_id"]].assign(t=ht["rule_id"].map(attack)).explode("t")
+    tech = tech.drop_duplicates(["hop_id", "t"]).sort_values(["hop_id", "t"])
+    hops["techniques"] = _tuples(tech["t"], tech["hop_id"])
+    kinds = rows[["hop_id", "kind"]].drop_duplicates().sort_values(["hop_id", "kind"])
+    hops["kinds"] = _tuples(kinds["kind"], kinds["hop_id"])
+    hops["lateral"] = g["lateral"].any()
+    lat = rows[rows["lateral"]]
+    hops["local_only"] = (hops["src_host"].isna() & hops["src_ip"].isna()
+                          & lat.groupby("hop_id")["local_marker"].all().reindex(hops.index)
+                          .fillna(False).astype(bool))
+    svc = rows[rows["service_name"].notna()][["hop_id", "service_name"]]
+    svc = svc.assign(v=svc["service_name"].str.lower()).drop_duplicates(["hop_id", "v"])
+    svc = svc.sort_values(["hop_id", "v"])
+    hops["services"] = _tuples(svc["v"], svc["hop_id"])
+    exe = rows[rows["kind"].eq("execution") & rows["process"].notna()][["hop_id", "process"]]
+    exe = exe.assign(v=exe["process"].str.lower().str.split("\\").str[-1]).drop_duplicates(["hop_id", "v"])
+    exe = exe.sort_values(["hop_id", "v"])
+    hops["images"] = _tuples(exe["v"], exe["hop_id"])
+    for c in ("rules", "techniques", "kinds", "services", "images"):
+        hops[c] = hops[c].apply(lambda v: v if isinstance(v, tuple) else ())
+    hops["evidence"] = _evidence_lists(rows, config.max_evidence_per_hop).reindex(hops.index)
+    hops = hops.reset_index()
+    hops["score"] = 0.0
+    hops["severity"] = "info"
+    for c in ("src_host", "src_ip", "dst_host", "account", "src_resolved_by"):
+        hops[c] = hops[c].astype("string")
+    return hops[list(HOP_COLUMNS) + list(EVIDENCE_FEATURES)]
+
+
+def _tuples(values: pd.Series, by: pd.Series) -> pd.Series:
+    """Group ``values`` (already in the wanted order) into tuples of plain Python objects per ``by``."""
+    return values.astype(object).groupby(by.to_numpy()).agg(tuple)
+
+
+def _evidence_lists(rows: pd.DataFrame, cap: int) -> pd.Series:
+    """Per hop, a tuple of evidence dicts: the ``cap`` strongest events (then earliest), in time order."""
+    r = rows.sort_values(["hop_id", "weight", "ts"], ascending=[True, False, True])
+    r = r[r.groupby("hop_id").cumcount() < cap].sort_values(["hop_id", "ts", "event_index"])
+    rec = r["record_id"].astype("Int64")
+    recs = [None if pd.isna(x) else int(x) for x in rec]
+    dicts = [
+        {"event_id": int(e), "source_file": str(f), "record_id": rid, "rule": str(rule), "ts": ts,
+         "host": str(h)}
+        for e, f, rid, rule, ts, h in zip(r["event_id"], r["source_file"], recs, r["rule_id"],
+                                          r["ts"], r["host"], strict=True)
+    ]
+    s = pd.Series(dicts, index=r["hop_id"].to_numpy(), dtype=object)
+    return s.groupby(level=0).agg(tuple)
+
+
+def empty_hops() -> pd.DataFrame:
+    """A hops frame with no rows (all columns, sensible dtypes)."""
+    cols = list(HOP_COLUMNS) + list(EVIDENCE_FEATURES)
+    frame = pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
+    for c in ("first_seen", "last_seen"):
+        frame[c] = pd.Series([], dtype="datetime64[ns, UTC]")
+    for c in ("hop_id", "n_events"):
+        frame[c] = pd.Series([], dtype="int64")
+    for c in ("score", "strength"):
+        frame[c] = pd.Series([], dtype="float64")
+    for c in ("lateral", "local_only"):
+        frame[c] = pd.Series([], dtype=bool)
+    for c in ("src_host", "src_ip", "dst_host", "account", "severity", "src_resolved_by"):
+        frame[c] = pd.Series([], dtype="string")
+    return frame
+
+
+def correlate(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
+    """Events + tags -> hops frame (unscored): steps 1-6 of the module docstring.
+
+    Examples:
+        >>> from graph.toy import toy_events
+        >>> from graph.rules import apply_rules
+        >>> ev = toy_events("A>B@0s:psexec B>C@10m:psexec")
+        >>> hops = correlate(ev, apply_rules(ev), AnalysisConfig())
+        >>> [(h.src_host, h.dst_host, h.account) for h in hops.itertuples()]
+        [('A', 'B', 'admin'), ('B', 'C', 'admin')]
+    """
+    if tags.empty:
+        return empty_hops()
+    ev = evidence_rows(events, tags, config)
+    rows = hop_rows(ev, config)
+    return aggregate_hops(rows, tags, config)

@@ -1,0 +1,163 @@
+"""Service installation evidence (System 7045 / Security 4697 / MDE ServiceInstalled), T1569.002."""
+
+from __future__ import annotations
+
+from graph.model import EdgeKind
+from graph.rules.base import LOCAL, SIGMA, Level, Rule
+from graph.rules.compile import all_, any_, leaf, not_
+
+_SCM = SIGMA + "rules/windows/builtin/system/service_control_manager/"
+_EIDS = frozenset({7045, 4697})
+_IMG = "service_image"
+_NAME = "service_name"
+
+PSEXEC_SERVICE = Rule(
+    id="lg.service.psexec",
+    title="PsExec service (PSEXESVC) installed",
+    level=Level.MEDIUM,
+    attack=("T1569.002", "T1021.002"),
+    sigma=_SCM + "win_system_service_install_sysinternals_psexec.yml",
+    event_ids=_EIDS,
+    condition=any_(leaf(_NAME, "ieq", "psexesvc"), leaf(_IMG, "iendswith", "\\psexesvc.exe")),
+    kind=EdgeKind.SERVICE_INSTALL,
+    side=LOCAL,
+)
+
+REMOTE_EXEC_TOOL_SERVICE = Rule(
+    id="lg.service.remote_exec_tool",
+    title="PAExec / RemCom / CSExec / winexe service installed",
+    level=Level.MEDIUM,
+    attack=("T1569.002", "T1021.002"),
+    sigma=_SCM + "win_system_service_install_paexec.yml",
+    event_ids=_EIDS,
+    condition=any_(leaf(_NAME, "istartswith", "paexec"), leaf(_IMG, "icontains", "\\paexec-"),
+                   leaf(_NAME, "iin", ["remcomsvc", "csexecsvc", "winexesvc"]),
+                   leaf(_IMG, "iendswith", ["\\remcomsvc.exe", "\\csexecsvc.exe", "\\winexesvc.exe"])),
+    kind=EdgeKind.SERVICE_INSTALL,
+    side=LOCAL,
+)
+
+SMBEXEC_SERVICE = Rule(
+    id="lg.service.smbexec",
+    title="Impacket smbexec-style service (BTOBTO, '.bat & del', __output redirect)",
+    level=Level.HIGH,
+    attack=("T1021.002", "T1569.002"),
+    sigma=_SCM + "win_system_hack_smbexec.yml",
+    event_ids=_EIDS,
+    condition=any_(leaf(_NAME, "ieq", "btobto"),
+                   leaf(_IMG, "icontains", [".bat & del ", "__output 2^>^&1 >"])),
+    kind=EdgeKind.SERVICE_INSTALL,
+    side=LOCAL,
+)
+
+RANDOM_SYSTEMROOT_SERVICE = Rule(
+    id="lg.service.random_systemroot_exe",
+    title="Service binary with an 8-letter random name in %SystemRoot% (Metasploit/Impacket psexec)",
+    level=Level.HIGH,
+    attack=("T1021.002", "T1569.002", "T1570"),
+    sigma=SIGMA + ("rules/windows/builtin/security/"
+                   "win_security_metasploit_or_impacket_smb_psexec_service_install.yml"),
+    event_ids=_EIDS,
+    condition=all_(leaf(_IMG, "iregex", r"^(%systemroot%|c:\\windows)\\[a-z]{8}\.exe$"),
+                   not_(leaf(_IMG, "iendswith", ["\\psexesvc.exe", "\\explorer.exe",
+                                                 "\\helppane.exe"]))),
+    kind=EdgeKind.SERVICE_INSTALL,
+    side=LOCAL,
+)
+
+COBALTSTRIKE_SERVICE = Rule(
+    id="lg.service.cobaltstrike",
+    title="Cobalt Strike-style service (ADMIN$ binary, %COMSPEC% start powershell, encoded stager)",
+    level=Level.HIGH,
+    attack=("T1021.002", "T1569.002", "T1059.001"),
+    sigma=_SCM + "win_system_cobaltstrike_service_installs.yml",
+    event_ids=_EIDS,
+    condition=any_(all_(leaf(_IMG, "icontains", "admin$"), leaf(_IMG, "icontains", ".exe")),
+                   all_(leaf(_IMG, "icontains", "%comspec%"), leaf(_IMG, "icontains", "start"),
+                        leaf(_IMG, "icontains", "powershell")),
+                   leaf(_IMG, "icontains", "powershell -nop -w hidden -encodedcommand"),
+                   leaf(_IMG, "iregex", r"powershell(\.exe)?\s+(.*\s)?-(e|en|enc|enco|encodedcommand)\s+"
+                                        r"[a-z0-9+/=]{40,}")),
+    kind=EdgeKind.SERVICE_INSTALL,
+    side=LOCAL,
+)
+
+SUSPICIOUS_SERVICE = Rule(
+    id="lg.service.suspicious_image",
+    title="Service image with shell/download/staging patterns (-nop, -w hidden, \\Temp\\, &&...)",
+    level=Level.MEDIUM,
+    attack=("T1569.002", "T1543.003"),
+    sigma=_SCM + "win_system_service_install_susp.yml",
+    event_ids=_EIDS,
+    condition=any_(leaf(_IMG, "icontains", [" -nop ", " -sta ", " -w hidden ", ":\\temp\\",
+                                            ".downloadfile(", ".downloadstring(", "\\admin$\\",
+                                            "\\perflogs\\", "&&"]),
+                   leaf(_IMG, "icontains", ["\\appdata\\", "\\users\\public\\", "\\windows\\temp\\"])),
+    kind=EdgeKind.SERVICE_INSTALL,
+    side=LOCAL,
+)
+
+BARE_IMAGE_SERVICE = Rule(
+    id="lg.service.bare_image",
+    title="Service whose image has no directory (e.g. 'calc.exe', 'cmd.exe': sc \\\\host create)",
+    level=Level.MEDIUM,
+    attack=("T1569.002", "T1543.003"),
+    sigma="",   # not in Sigma: installers always register a full path
+    event_ids=_EIDS,
+    condition=all_(leaf(_IMG, "notnull"), not_(leaf(_IMG, "regex", r"[\\/]")),
+                   leaf(_IMG, "iregex", r"^\S+\.(exe|com|bat|cmd)(\s|$)")),
+    kind=EdgeKind.SERVICE_INSTALL,
+    side=LOCAL,
+)
+
+HACKTOOL_SERVICE = Rule(
+    id="lg.service.hacktool",
+    title="Credential-dumping / hack-tool service name",
+    level=Level.HIGH,
+    attack=("T1543.003", "T1003"),
+    sigma=_SCM + "win_system_service_install_hacktools.yml",
+    event_ids=_EIDS,
+    condition=any_(leaf(_NAME, "icontains", ["cachedump", "dumpsvc", "gsecdump", "pwdump",
+                                             "uacbypassedservice", "wce service", "wceservice"]),
+                   leaf(_IMG, "icontains", "bypass")),
+    kind=EdgeKind.SERVICE_INSTALL,
+    side=LOCAL,
+)
+
+#: The Meterpreter/Cobalt Strike *getsystem* shape: a service that echoes into a local named pipe
+#: or runs from the local admin share. It is LOCAL privilege escalation (T1134), not lateral
+#: movement: scoring keeps hops made only of this evidence low.
+GETSYSTEM_SERVICE = Rule(
+    id="lg.service.getsystem",
+    title="Getsystem-style service (echo into a named pipe / rundll32 ,a /p: / \\\\127.0.0.1\\ADMIN$)",
+    level=Level.MEDIUM,
+    attack=("T1134.001",),
+    sigma=_SCM + "win_system_meterpreter_or_cobaltstrike_getsystem_service_installation.yml",
+    event_ids=_EIDS,
+    condition=any_(all_(leaf(_IMG, "iregex", r"(cmd|%comspec%)"), leaf(_IMG, "icontains", "/c"),
+                        leaf(_IMG, "icontains", "echo"), leaf(_IMG, "icontains", "\\pipe\\")),
+                   all_(leaf(_IMG, "icontains", "rundll32"), leaf(_IMG, "icontains", ".dll,a"),
+                        leaf(_IMG, "icontains", "/p:")),
+                   leaf(_IMG, "istartswith", "\\\\127.0.0.1\\admin$\\")),
+    kind=EdgeKind.SERVICE_INSTALL,
+    side=LOCAL,
+    lateral=False,
+    local_marker=True,
+)
+
+SERVICE_INSTALL = Rule(
+    id="lg.service.install",
+    title="Service installed (context; joined to a remote logon it becomes remote service creation)",
+    level=Level.INFO,
+    attack=("T1543.003",),
+    sigma="unsupported/windows/win_remote_service.yml",
+    event_ids=_EIDS,
+    condition=leaf(_NAME, "notnull"),
+    kind=EdgeKind.SERVICE_INSTALL,
+    side=LOCAL,
+    lateral=False,
+)
+
+RULES = (PSEXEC_SERVICE, REMOTE_EXEC_TOOL_SERVICE, SMBEXEC_SERVICE, RANDOM_SYSTEMROOT_SERVICE,
+         COBALTSTRIKE_SERVICE, SUSPICIOUS_SERVICE, BARE_IMAGE_SERVICE, HACKTOOL_SERVICE,
+         GETSYSTEM_SERVICE, SERVICE_INSTALL)
