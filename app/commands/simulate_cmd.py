@@ -2,7 +2,8 @@
 
 Writes ``DIR/events/case.parquet`` (canonical events, the input of ``latgraph analyze DIR/events``),
 ``DIR/truth.json`` (patient zero, compromised hosts, malicious hops, benign admin sources) and,
-with ``--format``, the same events in our input formats under ``DIR/formats/<format>/``.
+with ``--format``, the same events in our input formats as ``DIR/formats/events.<format>.<ext>``
+(written by :func:`ingest.writers.write_events`; EVTX is binary and not written).
 """
 
 from __future__ import annotations
@@ -12,30 +13,30 @@ import time
 from pathlib import Path
 
 import click
+import pandas as pd
 
 from ingest.case import write_case
 from ingest.errors import LatgraphError
 from ingest.synthetic import simulate
 
-#: Formats ``--format`` offers (``case`` is always written); ``all`` = every one.
-OUTPUT_FORMATS: tuple[str, ...] = ("case", "xml", "winlogbeat", "otrf", "mde")
+#: Formats ``--format`` offers -> file suffix (``case`` is always written); ``all`` = every one.
+OUTPUT_FORMATS: dict[str, str] = {
+    "case": "parquet", "xml": "xml", "winlogbeat": "jsonl", "otrf": "jsonl", "mde": "jsonl",
+    "mde-csv": "csv",
+}
 
 
-def write_formats(events, out_dir: Path, formats: list[str]) -> list[Path]:  # type: ignore[no-untyped-def]
-    """Write ``events`` in each of ``formats`` (not ``case``) with ``ingest.writers.write_events``.
+def write_formats(events: pd.DataFrame, out_dir: Path, formats: list[str]) -> list[tuple[Path, int]]:
+    """Write ``events`` in each of ``formats`` (not ``case``); return (path, rows written) pairs.
 
-    Raises:
-        click.ClickException: when the writers are not available in this build.
+    Formats that cannot express every event (MDE) write the rows they can (see ingest.writers).
     """
-    try:
-        from ingest.writers import write_events
-    except ImportError as exc:  # the writers module is optional for the rest of simulate
-        raise click.ClickException(f"--format needs ingest.writers ({exc})") from exc
+    from ingest.writers import write_events
+
     written = []
     for fmt in formats:
-        target = out_dir / "formats" / fmt
-        target.mkdir(parents=True, exist_ok=True)
-        written.append(write_events(events, target, fmt))
+        path = out_dir / "formats" / f"events.{fmt}.{OUTPUT_FORMATS[fmt]}"
+        written.append((path, write_events(events, path, fmt)))
     return written
 
 
@@ -63,7 +64,7 @@ def command(seed: int, out_dir: Path, stealthy: bool, target_events: int | None,
         raise click.BadParameter(str(exc)) from exc
     case = write_case(sim.events, out_dir / "events" / "case.parquet")
     sim.truth.write(out_dir / "truth.json")
-    wanted = list(OUTPUT_FORMATS[1:]) if "all" in formats else [f for f in formats if f != "case"]
+    wanted = [f for f in OUTPUT_FORMATS if f != "case" and (f in formats or "all" in formats)]
     try:
         extra = write_formats(sim.events, out_dir, wanted) if wanted else []
     except LatgraphError as exc:
@@ -71,8 +72,8 @@ def command(seed: int, out_dir: Path, stealthy: bool, target_events: int | None,
         sys.exit(1)
     truth = sim.truth
     click.echo(f"wrote {len(sim.events)} events to {case} in {time.perf_counter() - started:.1f}s", err=True)
-    for path in extra:
-        click.echo(f"wrote {path}", err=True)
+    for path, rows in extra:
+        click.echo(f"wrote {rows} events to {path}", err=True)
     click.echo(f"truth: {out_dir / 'truth.json'}: patient zero {truth.patient_zero}, "
                f"{len(truth.hops)} malicious hops, {len(truth.compromised)} compromised hosts"
                f"{' (stealthy)' if stealthy else ''}", err=True)

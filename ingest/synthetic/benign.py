@@ -250,7 +250,7 @@ def hard_negatives(ctx: Ctx) -> None:
     pick = rng.integers(0, len(LOCAL_SERVICES), size=k)
     ts = ctx.start_ns + rng.integers(0, ctx.days * DAY, size=k)
     ctx.emit(ts, host, "System", 7045, service_name=ctx.codes([s for s, _ in LOCAL_SERVICES])[pick],
-             service_image=ctx.codes([i for _, i in LOCAL_SERVICES])[pick], account="localsystem")
+             service_image=ctx.codes([i for _, i in LOCAL_SERVICES])[pick], account="system")
     # IPC$-only discovery fan-out (inventory / SharpHound-like) from MON01 every morning
     mon = int(ent.index("monitor")[0])
     acct = ctx.blocks.code(ent.service_accounts["monitor"])

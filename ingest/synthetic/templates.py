@@ -106,7 +106,7 @@ def network_logon(ctx: Ctx, ts: np.ndarray, src: np.ndarray, dst: np.ndarray, ac
     admin_mask = np.broadcast_to(np.asarray(admin), (n,))
     if admin_mask.any():
         sel = admin_mask
-        ctx.emit(ts[sel], dst[sel], "Security", 4672, account=account[sel],
+        ctx.emit(ts[sel], dst[sel], "Security", 4672, account=account[sel], dst_host=ctx.host_codes[dst[sel]],
                  account_domain=domain if isinstance(domain, str) else domain[sel],
                  logon_id=lid[sel])
     end = ts + np.asarray(duration_ns, dtype=np.int64)
@@ -139,10 +139,10 @@ def service_install(ctx: Ctx, ts: np.ndarray, dst: np.ndarray, installer: np.nda
     ``installer`` is the account that created the service (4697 SubjectUserName); the service runs
     as LocalSystem (7045 AccountName / 4697 ServiceAccount).
     """
-    ctx.emit(ts, dst, "System", 7045, service_name=name, service_image=image, account="localsystem")
+    ctx.emit(ts, dst, "System", 7045, service_name=name, service_image=image, account="system")
     if security:
         ctx.emit(ts + 2 * MS, dst, "Security", 4697, service_name=name, service_image=image,
-                 account="localsystem", subject_account=installer, account_domain=domain,
+                 account="system", subject_account=installer, account_domain=domain,
                  logon_id=lid)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 
 from app.cli import cli
@@ -30,3 +31,14 @@ def test_simulate_rejects_tiny_enterprise(tmp_path):
     result = CliRunner().invoke(cli, ["simulate", "--out", str(tmp_path), "--workstations", "2"])
     assert result.exit_code == 2
     assert "--workstations" in result.output
+
+
+def test_simulate_writes_input_formats(tmp_path):
+    pytest.importorskip("ingest.writers", reason="ingest.writers not in this build")
+    out = tmp_path / "fmt"
+    result = CliRunner().invoke(cli, ["simulate", "--seed", "5", "--out", str(out), "--workstations", "12",
+                                      "--servers", "3", "--days", "1", "--format", "all"])
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in (out / "formats").iterdir())
+    assert names == ["events.mde-csv.csv", "events.mde.jsonl", "events.otrf.jsonl",
+                     "events.winlogbeat.jsonl", "events.xml.xml"]
