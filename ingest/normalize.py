@@ -176,6 +176,8 @@ def normalize_logon_id(value: Any) -> str | None:
         number = parse_int(value)
     elif isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         number = int(value)
+    elif isinstance(value, (float, np.floating)) and float(value).is_integer():
+        number = int(value)      # a numeric column that pandas widened to float because of gaps
     else:
         text = _text(value)
         number = int(text) if text is not None and text.isdigit() else None
@@ -194,6 +196,19 @@ def normalize_logon_type(value: Any) -> int | None:
 def normalize_text(value: Any) -> str | None:
     """Stripped text; placeholders (``-``, empty) -> ``None``."""
     return _text(value)
+
+
+def parse_timestamps(values: pd.Series) -> pd.Series:
+    """Timestamps -> UTC (naive values are taken as UTC); ISO 8601 fast path, other layouts
+    (``Aug 2, 2021 1:11:39 PM``) parsed one by one; epoch numbers (LANL) are passed as datetimes."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values.dt.tz_convert("UTC")
+    text = values.astype("string").str.strip()
+    ts = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
+    retry = ts.isna() & text.notna()
+    if retry.any():
+        ts[retry] = pd.to_datetime(text[retry], utc=True, format="mixed", errors="coerce")
+    return ts
 
 
 def map_unique(series: pd.Series, func: Callable[[Any], Any]) -> pd.Series:
@@ -245,8 +260,7 @@ def normalize_records(records: Sequence[dict[str, Any]], *, source_file: str, so
             allowed |= sel & (channel.isin(list(chans)) if chans else True)
     not_kept = ~bad_id & ~allowed
     _skip(report, not_kept, SKIP_EVENT_ID, rec_ids, source_file)
-    ts = pd.to_datetime(raw["TimeCreated"].astype("string").str.strip(), utc=True, format="ISO8601",
-                        errors="coerce")
+    ts = parse_timestamps(raw["TimeCreated"])
     no_ts = allowed & ts.isna()
     _skip(report, no_ts, SKIP_NO_TIME, rec_ids, source_file)
     keep = allowed & ~no_ts

@@ -20,9 +20,10 @@ SKIP_MALFORMED = "malformed record"
 SKIP_NO_TIME = "no timestamp"
 SKIP_NO_EVENT_ID = "no event id"
 SKIP_UNKNOWN_SHAPE = "unrecognised record shape"
+SKIP_LABELS = "label file, not events"   # e.g. LANL redteam.txt: read with its own function
 
 #: Skip reasons that are not problems (the data was read fine, we just do not need it).
-BENIGN_REASONS = frozenset({SKIP_EVENT_ID})
+BENIGN_REASONS = frozenset({SKIP_EVENT_ID, SKIP_LABELS})
 
 
 @dataclass

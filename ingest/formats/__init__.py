@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ingest.errors import IngestError, SourceLocation, UnknownFormatError
-from ingest.formats import evtx_file, otrf_json
+from ingest.formats import evtx_file, lanl_auth, mde_table, otrf_json, winlogbeat_json, winxml
 from ingest.formats.base import CASE_MAGIC, HEAD_BYTES, Format, Source, text_lines
 from ingest.report import FileReport
 
@@ -27,7 +27,12 @@ from ingest.report import FileReport
 FORMATS: dict[str, Format] = {
     f.name: f for f in (
         evtx_file.FORMAT,
+        winxml.FORMAT,
+        winlogbeat_json.FORMAT,
+        mde_table.FORMAT,
         otrf_json.FORMAT,
+        lanl_auth.FORMAT,
+        lanl_auth.REDTEAM_FORMAT,
     )
 }
 

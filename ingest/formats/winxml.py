@@ -1,0 +1,155 @@
+"""Windows Event XML: ``wevtutil qe <log> /f:xml`` and Event Viewer "Save as XML".
+
+``wevtutil`` writes ``<Event>`` elements one after another with no root element; Event Viewer writes
+them inside an ``<Events>`` root (often UTF-16 with a BOM and an XML declaration). Both are read
+with an incremental pull parser fed 1 MiB at a time: a missing root is supplied, each ``<Event>`` is
+turned into a flat Windows-field record (``System`` + ``EventData/Data[@Name]`` + ``UserData``) and
+then cleared, so memory stays flat whatever the file size.
+
+Safety: a document type declaration (``<!DOCTYPE``/``<!ENTITY``) is refused before parsing, so no
+entity is ever expanded (Windows never writes one; the defusedxml rule, without the dependency).
+A parse error ends the file with a problem naming the line; the events before it are kept.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from typing import Any
+
+from ingest.formats.base import Format, Source
+from ingest.report import SKIP_EVENT_ID, SKIP_MALFORMED, FileReport
+from ingest.winevents import KEPT_EVENT_IDS, NEEDED_FIELDS
+
+CHUNK = 1 << 20
+_DECL_RE = re.compile(r"^\s*<\?xml[^>]*\?>", re.S)
+_FIRST_TAG_RE = re.compile(r"<(?![?!])([A-Za-z_][\w.:-]*)")
+_DTD_RE = re.compile(r"<!(DOCTYPE|ENTITY)", re.I)
+
+
+def _decoder_for(head: bytes) -> tuple[codecs.IncrementalDecoder, int]:
+    if head.startswith(codecs.BOM_UTF16_LE) or head.startswith(codecs.BOM_UTF16_BE):
+        return codecs.getincrementaldecoder("utf-16")(errors="replace"), 0
+    if head.startswith(codecs.BOM_UTF8):
+        return codecs.getincrementaldecoder("utf-8")(errors="replace"), 3
+    if len(head) > 1 and head[0] == ord("<") and head[1] == 0:
+        return codecs.getincrementaldecoder("utf-16-le")(errors="replace"), 0
+    return codecs.getincrementaldecoder("utf-8")(errors="replace"), 0
+
+
+def _head_text(head: bytes) -> str:
+    decoder, skip = _decoder_for(head)
+    return decoder.decode(head[skip:])
+
+
+def sniff(head: bytes, name: str) -> bool:
+    """XML whose first element is ``<Events>`` or ``<Event>`` (any namespace prefix)."""
+    text = _head_text(head[:8192])
+    if not text.lstrip().startswith("<"):
+        return False
+    m = _FIRST_TAG_RE.search(text)
+    return m is not None and m.group(1).split(":")[-1] in {"Event", "Events"}
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def flatten(event: ET.Element) -> dict[str, Any]:
+    """An ``<Event>`` element -> flat Windows-field record."""
+    rec: dict[str, Any] = {}
+    for part in event:
+        kind = _local(part.tag)
+        if kind == "System":
+            for el in part:
+                name = _local(el.tag)
+                if name == "TimeCreated":
+                    rec["TimeCreated"] = el.get("SystemTime")
+                elif name in {"EventID", "Channel", "Computer", "EventRecordID"}:
+                    rec[name] = (el.text or "").strip()
+        elif kind == "EventData":
+            for el in part:
+                name = el.get("Name")
+                if name and name in NEEDED_FIELDS:
+                    rec[name] = el.text
+        elif kind == "UserData":
+            for wrapper in part:
+                for el in wrapper:
+                    name = _local(el.tag)
+                    if name in NEEDED_FIELDS:
+                        rec[name] = el.text
+    return rec
+
+
+def _event_id(event: ET.Element) -> int | None:
+    for part in event:
+        if _local(part.tag) == "System":
+            for el in part:
+                if _local(el.tag) == "EventID":
+                    text = (el.text or "").strip()
+                    return int(text) if text.isdigit() else None
+    return None
+
+
+def _chunks(fh: Any, source: Source) -> Iterator[str]:
+    """Decoded text of the source, 1 MiB at a time, with a root element supplied when missing."""
+    head = fh.read(CHUNK)
+    decoder, skip = _decoder_for(head)
+    text = _DECL_RE.sub("", decoder.decode(head[skip:]), count=1)
+    m = _FIRST_TAG_RE.search(text)
+    wrapped = m is None or m.group(1).split(":")[-1] != "Events"
+    if wrapped:
+        yield "<Events>"
+    while text:
+        if _DTD_RE.search(text):
+            raise ValueError("document type declarations are refused (no entity expansion)")
+        yield text
+        data = fh.read(CHUNK)
+        text = decoder.decode(data) if data else ""
+    yield decoder.decode(b"", final=True) + ("</Events>" if wrapped else "")
+
+
+def iter_records(source: Source, *, event_ids: frozenset[int] | None, report: FileReport,
+                 **_: Any) -> Iterator[dict[str, Any]]:
+    """Flat records of the kept event ids of one Windows XML source, streamed."""
+    keep = KEPT_EVENT_IDS if event_ids is None else event_ids
+    parser = ET.XMLPullParser(events=("start", "end"))
+    depth = 0
+    root: ET.Element | None = None
+    with source.open() as fh:
+        try:
+            for chunk in _chunks(fh, source):
+                parser.feed(chunk)
+                for kind, el in parser.read_events():
+                    if kind == "start":
+                        depth += 1
+                        if depth == 1:
+                            root = el
+                        continue
+                    depth -= 1
+                    if depth != 1 or _local(el.tag) != "Event":
+                        continue
+                    report.records_read += 1
+                    eid = _event_id(el)
+                    if eid is not None and eid not in keep:
+                        report.skipped[SKIP_EVENT_ID] += 1
+                    else:
+                        yield flatten(el)
+                    el.clear()
+                    if root is not None:
+                        root.clear()
+            parser.close()
+        except ET.ParseError as exc:
+            report.skip(SKIP_MALFORMED, f"{source.name}: XML broken after {report.records_read} "
+                                        f"event(s) ({exc}); rest of the file not read")
+
+
+FORMAT = Format(
+    name="xml",
+    description="Windows Event XML: wevtutil qe /f:xml (no root) or Event Viewer 'Save as XML' "
+                "(<Events> root, UTF-8/UTF-16), streamed",
+    sniff=sniff,
+    iter_records=iter_records,
+)
