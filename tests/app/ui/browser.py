@@ -1,0 +1,116 @@
+"""Browser harness for the end-to-end UI tests: a real ``latgraph ui`` server and Debian's chromium.
+
+No browser is downloaded: Playwright drives ``/usr/bin/chromium`` (``make chromium`` installs it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+ARTIFACTS = REPO / "tests" / "artifacts"
+CHROMIUM = os.environ.get("LATGRAPH_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def chromium_or_skip() -> str:
+    """The chromium binary, or skip with the reason."""
+    if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
+        pytest.skip(f"chromium not found at {CHROMIUM} (run `make chromium`; CI installs it)")
+    pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
+    return CHROMIUM
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def ui_server(inputs: list[str] | None = None, *, env: dict[str, str] | None = None,
+              log: Path | None = None) -> Iterator[str]:
+    """Run ``latgraph ui [INPUT...]`` on a free port; yield its URL; stop it afterwards."""
+    port = free_port()
+    cmd = [sys.executable, "-c", "from app.cli import cli; cli()", "ui", *(inputs or []),
+           "--host", "127.0.0.1", "--port", str(port), "--max-upload-mb", "64"]
+    log = log or ARTIFACTS / f"ui-server-{port}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=dict(os.environ, **(env or {})), stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                if proc.poll() is not None:
+                    tail = log.read_text()[-2000:]
+                    raise RuntimeError(f"latgraph ui exited with {proc.returncode}: {tail}")
+                try:
+                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"latgraph ui not healthy after 60 s: {log.read_text()[-2000:]}")
+                time.sleep(0.3)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@contextmanager
+def browser_page(width: int = 1500, height: int = 1000) -> Iterator[object]:
+    """A fresh chromium page (downloads accepted)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_or_skip(), args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
+            yield context.new_page()
+        finally:
+            browser.close()
+
+
+def graph_frame(page, timeout_s: float = 60.0):
+    """The frame holding the pyvis graph (an iframe in the app) once vis-network has drawn.
+
+    ``window.latgraphDrawn`` is set by graph_html's post-script on the first ``afterDrawing``.
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for frame in page.frames:  # the main frame too: a standalone graph page has no iframe
+            try:
+                if frame.evaluate("typeof window.latgraphDrawn === 'number'"):
+                    return frame
+            except Exception:  # frame navigating / detached
+                continue
+        time.sleep(0.25)
+    raise AssertionError("no drawn graph iframe")
+
+
+def shot(page, name: str) -> Path:
+    """Save a full-page screenshot under tests/artifacts/."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"ui-{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
