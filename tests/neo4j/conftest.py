@@ -119,18 +119,25 @@ def _wait_ready(proc: subprocess.Popen[str], ready: list[str]) -> None:
             return
 
 
+def drop_schema(server: Neo4jServer) -> None:
+    """Drop every constraint and index (except the built-in token lookups)."""
+    import neo4j
+
+    with neo4j.GraphDatabase.driver(server.uri, auth=(server.user, server.password)) as drv:
+        for plural in ("CONSTRAINTS", "INDEXES"):
+            records, _, _ = drv.execute_query(f"SHOW {plural} YIELD name, type RETURN name, type",
+                                              database_=server.database)
+            for rec in records:
+                if rec["type"] != "LOOKUP":
+                    kind = plural[:-1] if plural == "CONSTRAINTS" else "INDEX"
+                    drv.execute_query(f"DROP {kind} `{rec['name']}` IF EXISTS", database_=server.database)
+
+
 @pytest.fixture
 def neo4j_db(neo4j_server: Neo4jServer) -> Iterator[Neo4jServer]:
-    """The server with an empty database (all nodes, constraints and indexes dropped first)."""
+    """The server with an empty database (schema kept: dropping it would flush the query cache)."""
     import neo4j
 
     with neo4j.GraphDatabase.driver(neo4j_server.uri, auth=(neo4j_server.user, neo4j_server.password)) as drv:
         drv.execute_query("MATCH (n) DETACH DELETE n", database_=neo4j_server.database)
-        for kind in ("CONSTRAINT", "INDEX"):
-            records, _, _ = drv.execute_query(f"SHOW {kind}S YIELD name, type RETURN name, type",
-                                              database_=neo4j_server.database)
-            for rec in records:
-                if kind == "INDEX" and rec["type"] == "LOOKUP":
-                    continue
-                drv.execute_query(f"DROP {kind} `{rec['name']}` IF EXISTS", database_=neo4j_server.database)
     yield neo4j_server

@@ -1,0 +1,71 @@
+"""Reading a stored case back: the hops frame (and the graph) as the in-memory analysis has them.
+
+``hop_id`` is re-assigned on load in (first_seen, hop key) order, so it is stable for a given
+stored case but need not equal the ids of the result that was pushed; :func:`hop_key` links the two.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+
+from graph.model import HOP_COLUMNS
+from graph.neo4j_store import cypher
+from graph.neo4j_store.connection import Neo4jSettings, open_driver, translate_errors
+
+#: Columns of :func:`load_hops`: the hops frame plus the store's hop key.
+LOADED_COLUMNS: tuple[str, ...] = (*HOP_COLUMNS, "hop_key")
+
+
+def load_hops(settings: Neo4jSettings | None = None) -> pd.DataFrame:
+    """The stored hops as a hops frame (:data:`HOP_COLUMNS` + ``hop_key``), earliest first."""
+    settings = settings or Neo4jSettings.from_env()
+    with open_driver(settings) as driver, translate_errors(settings), \
+            driver.session(database=settings.database) as session:
+        records = session.run(cypher.READ_HOPS).data()
+    return hops_from_records(records)
+
+
+def hops_from_records(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """``READ_HOPS`` records -> hops frame with dtypes as the in-memory analysis produces."""
+    rows = []
+    for hop_id, rec in enumerate(records):
+        evidence = tuple(_evidence(text) for text in rec["evidence"] or ())
+        rows.append({
+            "hop_id": hop_id,
+            "src_host": rec["src_host"],
+            "src_ip": rec["src_ip"],
+            "dst_host": rec["dst_host"],
+            "account": rec["account"],
+            "first_seen": rec["first_seen_ns"],
+            "last_seen": rec["last_seen_ns"],
+            "kinds": tuple(sorted(rec["kinds"] or ())),
+            "techniques": tuple(sorted(rec["techniques"] or ())),
+            "rules": tuple(sorted(rec["rules"] or ())),
+            "evidence": tuple(e for e in evidence if e),
+            "n_events": int(rec["n_events"]),
+            "score": float(rec["score"]),
+            "severity": rec["severity"],
+            "hop_key": rec["hop_key"],
+        })
+    frame = pd.DataFrame(rows, columns=list(LOADED_COLUMNS))
+    for col in ("first_seen", "last_seen"):
+        frame[col] = pd.to_datetime(frame[col].astype("int64"), unit="ns", utc=True)
+    for col in ("src_host", "src_ip", "dst_host", "account", "severity", "hop_key"):
+        frame[col] = frame[col].astype("string")
+    frame["hop_id"] = frame["hop_id"].astype("int64")
+    frame["n_events"] = frame["n_events"].astype("int64")
+    frame["score"] = frame["score"].astype("float64")
+    return frame
+
+
+def _evidence(text: str) -> dict[str, Any]:
+    """One stored evidence JSON string -> the evidence dict of the hops frame (ts as Timestamp)."""
+    data = json.loads(text)
+    if not data:
+        return {}
+    ts = data.get("ts")
+    data["ts"] = None if ts is None else pd.Timestamp(ts)
+    return data
