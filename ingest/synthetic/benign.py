@@ -175,12 +175,14 @@ def backup(ctx: Ctx) -> None:
 
 
 def it_admin_psexec(ctx: Ctx) -> None:
-    """IT admins run Sysinternals PsExec against a few servers now and then (habitual)."""
+    """IT admins run Sysinternals PsExec against the servers they manage, a few times every
+    working day, from their own workstation with their admin account (habitual administration)."""
     ent = ctx.ent
     for admin, ws in zip(ent.it_admins, ent.it_admin_hosts, strict=True):
-        n = max(2, ctx.days * 2 // 2)
+        managed = ctx.rng.choice(ent.servers, size=max(2, (len(ent.servers) * 2) // 3), replace=False)
+        n = int(ctx.rng.integers(3, 7)) * ctx.days
         ts = np.sort(work_times(ctx, n))
-        dst = ctx.rng.choice(ent.servers, size=n)
+        dst = ctx.rng.choice(managed, size=n)
         src = np.full(n, ws)
         acct = np.full(n, ctx.blocks.code(admin))
         psexec(ctx, ts, src, dst, acct, admin_name=admin, service="PSEXESVC",

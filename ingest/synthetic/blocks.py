@@ -105,7 +105,8 @@ class Blocks:
             record_base: optional first record id per source file code order (random offsets so
                 files do not all start at 1); default 1.
         """
-        ts = self._column("ts", np.int64)
+        # Windows FILETIME resolution: 100 ns
+        ts = self._column("ts", np.int64) // 100 * 100
         host = self._column("host", np.int32)
         channel = self._column("channel", np.int32)
         # source file = "<HOST>/<channel file>" for each distinct (host, channel)

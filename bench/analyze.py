@@ -1,0 +1,123 @@
+"""End-to-end analysis time and peak memory on generated cases of growing size; prints the cost curve.
+
+    .venv/bin/python bench/analyze.py [--events 1000000 3000000 10000000] [--workstations 2000]
+
+For each size the generator (not timed) writes a case file; then a *fresh* Python process runs the
+analysis on it, so each peak is that run's own:
+
+* ``load s``: reading the case file into the canonical frame (``ingest.load_events``, incl. IP
+  resolution), as ``latgraph analyze case.parquet`` does;
+* ``analyze s``: ``app.pipeline.analyze_from_events`` on that frame (rules, correlation, scoring,
+  graph, paths, patient zero);
+* ``peak RSS``: the child's peak resident memory (``getrusage`` ``ru_maxrss``, the kernel's exact
+  high-water mark) and the peak seen by a 50 ms psutil sampler.
+
+Target (issue 3): 10M events analysed in under 2 minutes and under 8 GB on the 2-core machine,
+cost growing about linearly (the ``us/event`` column should stay flat). Runs are sequential.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def child(case: Path) -> dict[str, Any]:
+    """Load and analyse one case in this process; return timings and peaks."""
+    import psutil
+
+    proc = psutil.Process()
+    peak = [proc.memory_info().rss]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], proc.memory_info().rss)
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    from app.pipeline import analyze_from_events
+    from graph.config import AnalysisConfig
+    from ingest import load_events
+
+    config = AnalysisConfig()
+    t0 = time.perf_counter()
+    events, report = load_events([case])
+    t1 = time.perf_counter()
+    result = analyze_from_events(events, report, config)
+    t2 = time.perf_counter()
+    stop.set()
+    thread.join()
+    sev = result.hops["severity"].astype(str).value_counts().to_dict() if len(result.hops) else {}
+    return {"events": len(events), "load_s": t1 - t0, "analyze_s": t2 - t1,
+            "ru_maxrss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
+            "sampled_peak_gb": peak[0] / 1e9, "hops": len(result.hops), "severity": sev,
+            "patient_zero": result.patient_zero[0].host if result.patient_zero else None}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry (see module docstring)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--events", type=int, nargs="+", default=[1_000_000, 3_000_000, 10_000_000])
+    parser.add_argument("--workstations", type=int, default=2000)
+    parser.add_argument("--servers", type=int, default=40)
+    parser.add_argument("--days", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--child", type=Path, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(child(args.child)))
+        return 0
+
+    from ingest.case import write_case
+    from ingest.synthetic import simulate
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="latgraph-bench-") as tmp:
+        for n in args.events:
+            t0 = time.perf_counter()
+            sim = simulate(args.seed, n_workstations=args.workstations, n_servers=args.servers,
+                           days=args.days, target_events=n)
+            case = write_case(sim.events, Path(tmp) / f"case-{n}.parquet")
+            gen_s = time.perf_counter() - t0
+            truth_pz = sim.truth.patient_zero
+            del sim
+            out = subprocess.run([sys.executable, __file__, "--child", str(case)], capture_output=True,
+                                 text=True, check=False)
+            if out.returncode:
+                print(f"{n}: analysis failed:\n{out.stderr[-3000:]}", file=sys.stderr)
+                rows.append({"target": n, "error": out.stderr.strip().splitlines()[-1:]})
+                continue
+            row = json.loads(out.stdout.strip().splitlines()[-1])
+            row.update(target=n, generate_s=gen_s, truth_pz=truth_pz, case_mb=case.stat().st_size / 1e6)
+            rows.append(row)
+            print(f"{n}: {row}", file=sys.stderr)
+            case.unlink()
+    print("\n| events | case MB | load s | analyze s | total s | us/event | peak RSS GB (ru_maxrss) "
+          "| sampled peak GB | hops | patient zero (truth) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        if "error" in r:
+            print(f"| {r['target']:,} | failed: {r['error']} |")
+            continue
+        total = r["load_s"] + r["analyze_s"]
+        print(f"| {r['events']:,} | {r['case_mb']:.0f} | {r['load_s']:.1f} | {r['analyze_s']:.1f} | "
+              f"{total:.1f} | {1e6 * total / r['events']:.2f} | {r['ru_maxrss_gb']:.2f} | "
+              f"{r['sampled_peak_gb']:.2f} | {r['hops']} | {r['patient_zero']} ({r['truth_pz']}) |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
