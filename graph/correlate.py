@@ -89,10 +89,12 @@ def evidence_rows(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConf
     """
     rt = _rule_table()
     t = tags.merge(rt, on="rule_id", how="left")
-    t = t[~t["context_only"]]
-    t = t.sort_values(["event_index", "weight", "rule_id"], ascending=[True, False, True])
-    marker = t.groupby("event_index")["local_marker"].any()
-    lateral_any = t.groupby("event_index")["lateral"].any()
+    t = t.sort_values(["event_index", "context_only", "weight", "rule_id"],
+                      ascending=[True, True, False, True])
+    ctx = t.groupby("event_index")["context_only"].all()
+    real = t[~t["context_only"]]
+    marker = real.groupby("event_index")["local_marker"].any()
+    lateral_any = real.groupby("event_index")["lateral"].any()
     prim = t.drop_duplicates("event_index")[["event_index", "rule_id", "weight", "kind", "side"]]
     pos = prim["event_index"].to_numpy()
     cols = ["ts", "event_id", "host", "src_host", "src_ip", "dst_host", "dst_ip", "account",
@@ -100,8 +102,9 @@ def evidence_rows(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConf
             "command_line", "target_name", "record_id", "source_file"]
     ev = events.iloc[pos][cols].reset_index(drop=True)
     ev = pd.concat([prim.reset_index(drop=True), ev], axis=1)
-    ev["lateral"] = lateral_any.reindex(pos).to_numpy()
-    ev["local_marker"] = marker.reindex(pos).to_numpy()
+    ev["lateral"] = lateral_any.reindex(pos).fillna(False).to_numpy(dtype=bool)
+    ev["local_marker"] = marker.reindex(pos).fillna(False).to_numpy(dtype=bool)
+    ev["context_only"] = ctx.reindex(pos).to_numpy(dtype=bool)
     for c in ("host", "src_host", "dst_host"):
         ev[c] = short_host(ev[c])
 
@@ -132,8 +135,10 @@ def evidence_rows(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConf
 
 
 def _anchors(ev: pd.DataFrame) -> pd.DataFrame:
+    # remote logons / share access by a user, and inbound SMB/RPC connections (context-only)
     a = ev[ev["side"].eq(TARGET) & (ev["src_host"].notna() | ev["src_ip"].notna())
-           & ev["account"].notna()]
+           & (ev["account"].notna() | (ev["context_only"] & ev["kind"].eq("network")))
+           & ~(ev["context_only"] & ev["kind"].ne("network"))]
     a = a[a["src_host"].isna() | a["src_host"].ne(a["dst_host"]).fillna(True)]
     return a[["ts", "host", "logon_id", "src_host", "src_ip", "account"]].rename(
         columns={"src_host": "j_src_host", "src_ip": "j_src_ip", "account": "j_account"})
@@ -154,7 +159,8 @@ def _session_join(ev: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
     if len(by_id) and len(anc_id):
         m = pd.merge_asof(by_id.sort_values("ts"), anc_id, on="ts", by=["host", "logon_id"],
                           direction="backward", tolerance=pd.Timedelta(seconds=config.session_max_s))
-        found.append(m.loc[m["j_account"].notna(), keep].assign(how="session:logon_id"))
+        found.append(m.loc[m["j_src_host"].notna() | m["j_src_ip"].notna(), keep]
+                     .assign(how="session:logon_id"))
     # (b) time window on the same host: service installs use the service window
     done = pd.concat(found)["_row"] if found else pd.Series([], dtype="int64")
     rest = todo[~todo["_row"].isin(done)]
@@ -166,7 +172,8 @@ def _session_join(ev: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
             continue
         m = pd.merge_asof(part.drop(columns="logon_id").sort_values("ts"), anc_t, on="ts", by="host",
                           direction="backward", tolerance=pd.Timedelta(seconds=window))
-        found.append(m.loc[m["j_account"].notna(), keep].assign(how="session:time"))
+        found.append(m.loc[m["j_src_host"].notna() | m["j_src_ip"].notna(), keep]
+                     .assign(how="session:time"))
     j = pd.concat(found, ignore_index=True).set_index("_row") if found else None
     if j is None or j.empty:
         return ev
@@ -235,12 +242,13 @@ def ip_hints(ev: pd.DataFrame, events: pd.DataFrame, config: AnalysisConfig) -> 
 def hop_rows(ev: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
     """Step 6: keep the rows that belong to a hop and assign ``hop_id`` (a column added to ``ev``)."""
     src_key = ev["src_host"].fillna(ev["src_ip"]).astype("string")
-    keep = ev["dst_host"].notna() & (src_key.notna() | ev["lateral"])
+    keep = ev["dst_host"].notna() & (src_key.notna() | ev["lateral"]) & ~ev["context_only"]
     keep &= ~(src_key.notna() & src_key.eq(ev["dst_host"]).fillna(False))
     keep &= ~(ev["src_ip"].notna() & ev["src_host"].isna()
               & ev["src_ip"].isin(["127.0.0.1", "::1"]).fillna(False))
     rows = ev[keep].copy()
     rows["src_key"] = src_key[keep].fillna("")
+    rows["account"] = _borrow_account(rows, config)
     rows["acct_key"] = rows["account"].fillna("").astype("string")
     rows = rows.sort_values(["src_key", "dst_host", "acct_key", "ts"], kind="stable")
     same = (_b(rows["src_key"].eq(rows["src_key"].shift()))
@@ -255,6 +263,23 @@ def hop_rows(ev: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
     hop_of_seq = pd.Series(np.arange(len(order), dtype="int64"), index=order.index)
     rows["hop_id"] = rows["_seq"].map(hop_of_seq).to_numpy()
     return rows.drop(columns=["_seq"])
+
+
+def _borrow_account(rows: pd.DataFrame, config: AnalysisConfig) -> pd.Series:
+    """Rows without an account take the account of the nearest row with one for the same (source,
+    destination) within ``hop_gap_s`` (a 7045 next to the 4697 that names the installer)."""
+    acct = rows["account"].astype("string")
+    miss = acct.isna()
+    has = rows[~miss]
+    if not miss.any() or has.empty:
+        return acct
+    left = rows.loc[miss, ["ts", "src_key", "dst_host"]].assign(_i=rows.index[miss]).sort_values("ts")
+    right = has[["ts", "src_key", "dst_host", "account"]].rename(columns={"account": "_a"}).sort_values("ts")
+    m = pd.merge_asof(left, right, on="ts", by=["src_key", "dst_host"], direction="nearest",
+                      tolerance=pd.Timedelta(seconds=config.hop_gap_s))
+    m = m[m["_a"].notna()]
+    acct.loc[m["_i"].to_numpy()] = m["_a"].astype("string").to_numpy()
+    return acct
 
 
 def aggregate_hops(rows: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:

@@ -71,6 +71,29 @@ HOP_COLUMNS: tuple[str, ...] = (
 )
 
 
+# ---- graph attributes (graph.build.build_graph) ---------------------------------------------
+# Nodes: id = host_node(name) / account_node(name).
+NODE_TYPE = "type"                      # "host" | "account"
+NODE_NAME = "name"                      # host short name (or IP) / lower-case account
+NODE_SCORE = "score"                    # float: best score of a hop touching the node
+NODE_IS_IP = "is_ip"                    # hosts: bool, the host is known only by its IP
+NODE_COMPROMISED = "compromised"        # hosts: bool, in graph.paths.compromised_hosts
+NODE_FIRST_COMPROMISED = "first_compromised"   # hosts: pd.Timestamp (UTC) or None
+NODE_PATIENT_ZERO_RANK = "patient_zero_rank"   # hosts: int (1 = best candidate) or None
+# Edges: one per (u, v, kind), key = kind; u = host_node(src) (relation "host_host") or
+# account_node(account) (relation "account_host"); v = host_node(dst). Aggregated over hops.
+EDGE_KIND = "kind"                      # EdgeKind value (also the edge key)
+EDGE_RELATION = "relation"              # "host_host" | "account_host"
+EDGE_COUNT = "count"                    # int: hops aggregated into the edge
+EDGE_N_EVENTS = "n_events"              # int: events of those hops (all kinds)
+EDGE_FIRST_SEEN = "first_seen"          # pd.Timestamp UTC: earliest hop first_seen
+EDGE_LAST_SEEN = "last_seen"            # pd.Timestamp UTC: latest hop last_seen
+EDGE_SCORE = "score"                    # float: best hop score
+EDGE_SEVERITY = "severity"              # Severity value of the best hop
+EDGE_HOP_IDS = "hop_ids"                # tuple[int, ...]: hops aggregated (time order)
+EDGE_ACCOUNTS = "accounts"              # tuple[str, ...]: sorted accounts of those hops
+
+
 def host_node(name: str) -> str:
     """Graph node id of a host."""
     return f"host:{name}"

@@ -7,7 +7,15 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from app.commands import export_cmd, formats_cmd, ingest_cmd, simulate_cmd, ui_cmd
+from app.commands import (
+    analyze_cmd,
+    export_cmd,
+    formats_cmd,
+    ingest_cmd,
+    rules_cmd,
+    simulate_cmd,
+    ui_cmd,
+)
 
 COMMAND_MODULES: tuple[ModuleType, ...] = (
     ingest_cmd,
@@ -15,4 +23,6 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     export_cmd,
     ui_cmd,
     simulate_cmd,
+    analyze_cmd,
+    rules_cmd,
 )

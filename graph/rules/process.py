@@ -237,12 +237,12 @@ SMB_OUTBOUND = Rule(
 
 SMB_INBOUND = Rule(
     id="lg.network.smb_inbound",
-    title="Inbound SMB (445) connection from a remote host",
+    title="Inbound SMB (445) or RPC endpoint mapper (135) connection from a remote host",
     level=Level.INFO,
     attack=("T1021.002",),
     sigma="",
     event_ids=frozenset({3}),
-    condition=all_(leaf("dst_port", "eq", 445), leaf("dst_host", "ieq_col", "host"),
+    condition=all_(leaf("dst_port", "in", [445, 135]), leaf("dst_host", "ieq_col", "host"),
                    leaf("src_ip", "notnull"),
                    not_(leaf("src_ip", "iin", ["127.0.0.1", "::1"])),
                    not_(leaf("src_ip", "startswith", "127.")),

@@ -84,17 +84,30 @@ COBALTSTRIKE_SERVICE = Rule(
 
 SUSPICIOUS_SERVICE = Rule(
     id="lg.service.suspicious_image",
-    title="Service image with shell/download/staging patterns (-nop, -w hidden, \\Temp\\, &&...)",
+    title="Service image with shell/download patterns (-nop, -w hidden, downloadstring, \\ADMIN$\\, &&)",
     level=Level.MEDIUM,
     attack=("T1569.002", "T1543.003"),
     sigma=_SCM + "win_system_service_install_susp.yml",
     event_ids=_EIDS,
-    condition=any_(leaf(_IMG, "icontains", [" -nop ", " -sta ", " -w hidden ", ":\\temp\\",
-                                            ".downloadfile(", ".downloadstring(", "\\admin$\\",
-                                            "\\perflogs\\", "&&"]),
-                   leaf(_IMG, "icontains", ["\\appdata\\", "\\users\\public\\", "\\windows\\temp\\"])),
+    condition=leaf(_IMG, "icontains", [" -nop ", " -sta ", " -w hidden ", ".downloadfile(",
+                                       ".downloadstring(", "\\admin$\\", "&&"]),
     kind=EdgeKind.SERVICE_INSTALL,
     side=LOCAL,
+)
+
+#: Image location heuristics (persistence / staging); alone they do not show a remote action.
+SUSPICIOUS_FOLDER_SERVICE = Rule(
+    id="lg.service.suspicious_folder",
+    title="Service image in a user-writable or temp folder (AppData, Users\\Public, Temp, PerfLogs)",
+    level=Level.MEDIUM,
+    attack=("T1543.003",),
+    sigma=_SCM + "win_system_susp_service_installation_folder.yml",
+    event_ids=_EIDS,
+    condition=leaf(_IMG, "icontains", ["\\appdata\\", "\\users\\public\\", "\\windows\\temp\\",
+                                       ":\\temp\\", "\\perflogs\\"]),
+    kind=EdgeKind.SERVICE_INSTALL,
+    side=LOCAL,
+    lateral=False,
 )
 
 BARE_IMAGE_SERVICE = Rule(
@@ -159,5 +172,5 @@ SERVICE_INSTALL = Rule(
 )
 
 RULES = (PSEXEC_SERVICE, REMOTE_EXEC_TOOL_SERVICE, SMBEXEC_SERVICE, RANDOM_SYSTEMROOT_SERVICE,
-         COBALTSTRIKE_SERVICE, SUSPICIOUS_SERVICE, BARE_IMAGE_SERVICE, HACKTOOL_SERVICE,
-         GETSYSTEM_SERVICE, SERVICE_INSTALL)
+         COBALTSTRIKE_SERVICE, SUSPICIOUS_SERVICE, SUSPICIOUS_FOLDER_SERVICE, BARE_IMAGE_SERVICE,
+         HACKTOOL_SERVICE, GETSYSTEM_SERVICE, SERVICE_INSTALL)

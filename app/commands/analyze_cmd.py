@@ -1,0 +1,130 @@
+"""``latgraph analyze INPUT...``: run the analysis, print a readable summary, write ``--json``.
+
+Exit status: ``0`` ok; ``1`` error (nothing readable, bad options); ``2`` usage error (click);
+``4`` ``--fail-on`` threshold reached (a hop of that severity or worse exists).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import click
+
+from graph.config import AnalysisConfig
+from graph.model import AnalysisResult
+from ingest.errors import LatgraphError
+
+EXIT_FAIL_ON = 4
+_ORDER = ("high", "medium", "low", "info")
+
+
+def _ts(value: object) -> str:
+    return f"{value:%Y-%m-%d %H:%M:%SZ}" if value is not None else "-"
+
+
+def format_summary(result: AnalysisResult, *, max_paths: int = 5, max_hops: int = 15) -> str:
+    """The human-readable summary printed by ``latgraph analyze``."""
+    s = result.summary
+    lines = [f"latgraph: {s.get('events', 0)} events, {s.get('hops', 0)} hops "
+             + "(" + ", ".join(f"{n} {k}" for k, n in s.get("hops_by_severity", {}).items()) + "), "
+             + f"{s.get('compromised_hosts', 0)} compromised host(s)"]
+    lines.append("")
+    if result.patient_zero:
+        lines.append("Patient zero (best first):")
+        for i, p in enumerate(result.patient_zero[:3], 1):
+            lines.append(f"  {i}. {p.host}  score {p.score:.2f}  confidence {p.confidence:.2f}  "
+                         f"first seen {_ts(p.first_seen)}")
+            lines.append(f"     {p.reason}")
+    else:
+        lines.append("Patient zero: none (no suspicious hop with a known source)")
+    lines.append("")
+    if result.paths:
+        lines.append("Top paths:")
+        for p in result.paths[:max_paths]:
+            chain = " -> ".join(p.hosts)
+            accts = ",".join(sorted({a for a in p.accounts if a})) or "?"
+            lines.append(f"  {p.score:.2f}  {chain}  [{accts}]  {_ts(p.start)} .. {_ts(p.end)}")
+        lines.append("")
+    hops = result.hops
+    shown = 0
+    for sev in _ORDER[:3]:
+        part = hops[hops["severity"].astype(str) == sev].sort_values(["score", "first_seen"],
+                                                                     ascending=[False, True])
+        if part.empty:
+            continue
+        lines.append(f"{sev.upper()} hops ({len(part)}):")
+        for r in part.head(max(max_hops - shown, 3)).to_dict("records"):
+            src = r["src_host"] if isinstance(r["src_host"], str) else (
+                r["src_ip"] if isinstance(r["src_ip"], str) else "?")
+            acct = r["account"] if isinstance(r["account"], str) else "?"
+            kinds = ",".join(r["kinds"])
+            lines.append(f"  {r['score']:.2f}  {src} -> {r['dst_host']}  as {acct}  "
+                         f"{_ts(r['first_seen'])}  [{kinds}]  {len(r['evidence'])} evidence event(s)")
+            shown += 1
+        if len(part) > max(max_hops - shown, 3):
+            lines.append("  ... (all hops are in --json)")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+@click.command("analyze")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the machine-readable result (version 1) to this file ('-' = stdout).")
+@click.option("--min-score", type=click.FloatRange(0.0, 1.0), default=None,
+              help="Hops scoring at least this form paths, spread and patient zero [default: 0.4].")
+@click.option("--max-gap", type=click.FloatRange(min=0.0), default=None,
+              help="Largest gap between consecutive hops of a path, in hours [default: 24].")
+@click.option("--allow-host", multiple=True, help="Host you vouch for as a source (repeatable).")
+@click.option("--allow-account", multiple=True, help="Account you vouch for (repeatable).")
+@click.option("--engine", type=click.Choice(["pandas", "spark"]), default="pandas", show_default=True,
+              help="Engine of the event-scale stage.")
+@click.option("--format", "fmt", default=None, help="Force the input format (see latgraph formats).")
+@click.option("--fail-on", type=click.Choice(["high", "medium"]), default=None,
+              help=f"Exit with status {EXIT_FAIL_ON} if a hop of this severity (or worse) is found.")
+def command(inputs: tuple[Path, ...], json_path: Path | None, min_score: float | None,
+            max_gap: float | None, allow_host: tuple[str, ...], allow_account: tuple[str, ...],
+            engine: str, fmt: str | None, fail_on: str | None) -> None:
+    """Find lateral movement through admin shares in INPUT... (logs, folders, archives, case files).
+
+    \b
+    Examples:
+      latgraph analyze logs/ --json result.json
+      latgraph analyze case.parquet --min-score 0.6 --allow-host SCCM01 --fail-on high
+    """
+    from app import pipeline
+
+    config = AnalysisConfig()
+    changes: dict[str, object] = {}
+    if min_score is not None:
+        changes["min_score"] = min_score
+    if max_gap is not None:
+        changes["max_path_gap_s"] = max_gap * 3600.0
+    if allow_host:
+        changes["allowlist_hosts"] = frozenset(h.strip().split(".")[0].upper() for h in allow_host)
+    if allow_account:
+        changes["allowlist_accounts"] = frozenset(a.strip().split("\\")[-1].lower() for a in allow_account)
+    config = dataclasses.replace(config, **changes)
+    try:
+        result = pipeline.run(list(inputs), config=config, formats=fmt, engine=engine)
+    except LatgraphError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(result.report.format_text(), err=True)
+    if not len(result.events) and result.report.files and len(result.report.failed_files) == len(
+            result.report.files):
+        raise click.ClickException("no input could be read (see the report above)")
+    if json_path is not None:
+        text = json.dumps(result.to_json(), indent=1, ensure_ascii=False)
+        if str(json_path) == "-":
+            click.echo(text)
+        else:
+            json_path.parent.mkdir(parents=True, exist_ok=True)
+            json_path.write_text(text + "\n", encoding="utf-8")
+            click.echo(f"wrote {json_path}", err=True)
+    if str(json_path) != "-":
+        click.echo(format_summary(result), nl=False)
+    if fail_on is not None:
+        worst = set(_ORDER[: _ORDER.index(fail_on) + 1])
+        if result.hops["severity"].astype(str).isin(worst).any():
+            raise SystemExit(EXIT_FAIL_ON)

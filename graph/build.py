@@ -1,0 +1,122 @@
+"""The host-account graph: scored hops -> ``networkx.MultiDiGraph`` (attributes: graph.model).
+
+One edge per (u, v, kind) aggregated over hops: ``host:SRC -> host:DST`` for hops with a known
+source and ``account:NAME -> host:DST`` for hops with an account, keyed by the
+:class:`~graph.model.EdgeKind` value. Node and edge attribute names are the ``NODE_*`` /
+``EDGE_*`` constants of :mod:`graph.model`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import networkx as nx
+import pandas as pd
+
+from graph.model import (
+    EDGE_ACCOUNTS,
+    EDGE_COUNT,
+    EDGE_FIRST_SEEN,
+    EDGE_HOP_IDS,
+    EDGE_KIND,
+    EDGE_LAST_SEEN,
+    EDGE_N_EVENTS,
+    EDGE_RELATION,
+    EDGE_SCORE,
+    EDGE_SEVERITY,
+    NODE_COMPROMISED,
+    NODE_FIRST_COMPROMISED,
+    NODE_IS_IP,
+    NODE_NAME,
+    NODE_PATIENT_ZERO_RANK,
+    NODE_SCORE,
+    NODE_TYPE,
+    PatientZero,
+    account_node,
+    host_node,
+)
+
+_SEV_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3}
+
+
+def build_graph(hops: pd.DataFrame, compromised: pd.DataFrame | None = None,
+                patient_zero: list[PatientZero] | None = None) -> nx.MultiDiGraph:
+    """Build the host-account graph from a scored hops frame.
+
+    Args:
+        hops: scored hops frame (:data:`graph.model.HOP_COLUMNS`).
+        compromised: optional ``graph.paths.compromised_hosts`` frame (marks host nodes).
+        patient_zero: optional ranked candidates (marks ``patient_zero_rank``, 1 = best).
+
+    Returns:
+        A new ``MultiDiGraph``; the input is not changed.
+
+    Examples:
+        >>> from graph.toy import toy_hops
+        >>> G = build_graph(toy_hops("A>B@0s/alice A>B@1h/alice"))
+        >>> sorted(G.nodes)
+        ['account:alice', 'host:A', 'host:B']
+        >>> G.edges["host:A", "host:B", "logon"]["count"], G.edges["host:A", "host:B", "logon"]["hop_ids"]
+        (2, (0, 1))
+    """
+    G = nx.MultiDiGraph()
+    if hops.empty:
+        return G
+    h = hops.copy()
+    h["src"] = h["src_host"].fillna(h["src_ip"])
+    ex = h[["hop_id", "src", "dst_host", "account", "first_seen", "last_seen", "score", "severity",
+            "n_events", "kinds"]].explode("kinds").rename(columns={"kinds": "kind"})
+    ex = ex[ex["kind"].notna()]
+    for name in pd.concat([h["dst_host"], h["src"]]).dropna().astype(str).unique():
+        _add_host(G, name)
+    for name in h["account"].dropna().astype(str).unique():
+        G.add_node(account_node(name), **{NODE_TYPE: "account", NODE_NAME: name, NODE_SCORE: 0.0})
+    _add_edges(G, ex[ex["src"].notna()], "src", host_node, "host_host")
+    _add_edges(G, ex[ex["account"].notna()], "account", account_node, "account_host")
+    # node scores: best hop touching the node
+    for col, make in (("dst_host", host_node), ("src", host_node), ("account", account_node)):
+        best = h[h[col].notna()].groupby(h[col].dropna().astype(str))["score"].max()
+        for name, score in best.items():
+            node = make(name)
+            G.nodes[node][NODE_SCORE] = max(G.nodes[node][NODE_SCORE], float(score))
+    if compromised is not None:
+        for r in compromised.to_dict("records"):
+            node = host_node(r["host"])
+            if node in G:
+                G.nodes[node][NODE_COMPROMISED] = True
+                G.nodes[node][NODE_FIRST_COMPROMISED] = r["first_seen"]
+    for rank, pz in enumerate(patient_zero or (), start=1):
+        node = host_node(pz.host)
+        if node in G:
+            G.nodes[node][NODE_PATIENT_ZERO_RANK] = rank
+    return G
+
+
+def _add_host(G: nx.MultiDiGraph, name: str) -> None:
+    is_ip = name.replace(".", "").isdigit() or ":" in name
+    G.add_node(host_node(name), **{NODE_TYPE: "host", NODE_NAME: name, NODE_IS_IP: is_ip,
+                                   NODE_SCORE: 0.0, NODE_COMPROMISED: False,
+                                   NODE_FIRST_COMPROMISED: None, NODE_PATIENT_ZERO_RANK: None})
+
+
+def _add_edges(G: nx.MultiDiGraph, ex: pd.DataFrame, col: str, make: Any, relation: str) -> None:
+    if ex.empty:
+        return
+    ex = ex.assign(u=ex[col].astype(str), v=ex["dst_host"].astype(str),
+                   sev=ex["severity"].astype(str).map(_SEV_RANK).fillna(0))
+    ex = ex.sort_values(["u", "v", "kind", "first_seen", "hop_id"])
+    g = ex.groupby(["u", "v", "kind"], sort=True)
+    agg = g.agg(count=("hop_id", "size"), n_events=("n_events", "sum"),
+                first_seen=("first_seen", "min"), last_seen=("last_seen", "max"),
+                score=("score", "max"), sev=("sev", "max"))
+    hop_ids = g["hop_id"].agg(lambda s: tuple(int(x) for x in s))
+    accounts = g["account"].agg(lambda s: tuple(sorted({str(a) for a in s.dropna()})))
+    inv = {v: k for k, v in _SEV_RANK.items()}
+    for (u, v, kind), r in agg.iterrows():
+        G.add_edge(make(u), host_node(v), key=kind, **{
+            EDGE_KIND: kind, EDGE_RELATION: relation, EDGE_COUNT: int(r["count"]),
+            EDGE_N_EVENTS: int(r["n_events"]), EDGE_FIRST_SEEN: r["first_seen"],
+            EDGE_LAST_SEEN: r["last_seen"], EDGE_SCORE: float(r["score"]),
+            EDGE_SEVERITY: inv[int(r["sev"])], EDGE_HOP_IDS: hop_ids[(u, v, kind)],
+            EDGE_ACCOUNTS: accounts[(u, v, kind)],
+        })

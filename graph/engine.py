@@ -1,0 +1,111 @@
+"""The engine seam: an event-scale stage (pluggable engines) and a hop-scale stage (pandas).
+
+* **Event stage** -- cost grows with the number of events: rules, correlation into hops,
+  aggregation, rarity, fan-out and habit features. ``ENGINES[name](events, config)`` returns an
+  :class:`EventStage`: the hops frame (:data:`HOP_FEATURE_COLUMNS`, ``score`` 0 and severity
+  "info" until the hop stage) and, when the engine can afford it, the tags frame.
+* **Hop stage** -- cost grows with the number of hops only: final score and severity, graph,
+  paths, compromised hosts, patient zero (:func:`hop_stage`); the same for every engine.
+
+The Spark engine registers as ``"spark"`` (imported lazily from ``graph.spark``) and must return
+a hops frame identical to the pandas one (same columns, dtypes, values, ``hop_id`` order).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import NamedTuple
+
+import networkx as nx
+import pandas as pd
+
+from graph import scoring
+from graph.build import build_graph
+from graph.config import AnalysisConfig
+from graph.correlate import EVIDENCE_FEATURES, correlate
+from graph.model import HOP_COLUMNS, Path, PatientZero
+from graph.paths import compromised_hosts, top_paths
+from graph.patient_zero import patient_zero
+from graph.rules import apply_rules
+from ingest.errors import ConfigError
+
+#: Columns of the event stage's hops frame: the contract columns, then the features.
+HOP_FEATURE_COLUMNS: tuple[str, ...] = (*HOP_COLUMNS, *EVIDENCE_FEATURES, *scoring.SCORE_FEATURES)
+
+
+class EventStage(NamedTuple):
+    """Output of the event stage."""
+
+    hops: pd.DataFrame            # HOP_FEATURE_COLUMNS
+    tags: pd.DataFrame | None     # event_index, rule_id, level (None if the engine skips it)
+
+
+class HopStage(NamedTuple):
+    """Output of the hop stage."""
+
+    hops: pd.DataFrame
+    graph: nx.MultiDiGraph
+    paths: list[Path]
+    patient_zero: list[PatientZero]
+    compromised: pd.DataFrame
+
+
+def pandas_event_stage(events: pd.DataFrame, config: AnalysisConfig) -> EventStage:
+    """The pandas event stage: ``apply_rules`` -> ``correlate`` -> ``scoring.add_features``.
+
+    Examples:
+        >>> from graph.toy import toy_events
+        >>> out = pandas_event_stage(toy_events("A>B@0s"), AnalysisConfig())
+        >>> tuple(out.hops.columns) == HOP_FEATURE_COLUMNS, len(out.hops)
+        (True, 1)
+    """
+    events = events.reset_index(drop=True)
+    tags = apply_rules(events)
+    hops = scoring.add_features(correlate(events, tags, config), config)
+    return EventStage(hops[list(HOP_FEATURE_COLUMNS)], tags)
+
+
+def _spark_event_stage(events: pd.DataFrame, config: AnalysisConfig) -> EventStage:
+    module = importlib.import_module("graph.spark")   # lazy: pyspark is an optional extra
+    return module.event_stage(events, config)
+
+
+EventEngine = Callable[[pd.DataFrame, AnalysisConfig], EventStage]
+
+#: Event-stage engines by name.
+ENGINES: dict[str, EventEngine] = {
+    "pandas": pandas_event_stage,
+    "spark": _spark_event_stage,
+}
+
+
+def event_stage(events: pd.DataFrame, config: AnalysisConfig, engine: str = "pandas") -> EventStage:
+    """Run the event stage with the named engine.
+
+    Raises:
+        ConfigError: unknown engine name.
+    """
+    try:
+        run = ENGINES[engine]
+    except KeyError:
+        raise ConfigError(f"unknown engine {engine!r}; choose one of {sorted(ENGINES)}") from None
+    return run(events, config)
+
+
+def hop_stage(hops: pd.DataFrame, config: AnalysisConfig) -> HopStage:
+    """Final scores and severities, compromised hosts, paths, patient zero, graph (hops only).
+
+    Examples:
+        >>> from graph.toy import toy_events
+        >>> cfg = AnalysisConfig()
+        >>> out = hop_stage(pandas_event_stage(toy_events("A>B@0s B>C@1h"), cfg).hops, cfg)
+        >>> out.patient_zero[0].host, [p.hosts for p in out.paths]
+        ('A', [('A', 'B', 'C')])
+    """
+    hops = scoring.finalize(hops, config)
+    compromised = compromised_hosts(hops, config)
+    paths = top_paths(hops, config)
+    pz = patient_zero(hops, config)
+    graph = build_graph(hops, compromised, pz)
+    return HopStage(hops, graph, paths, pz, compromised)
