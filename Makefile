@@ -36,6 +36,8 @@ $(NEO4J_CP): $(NEO4J_DIR)/pom.xml $(wildcard $(NEO4J_DIR)/src/main/java/latgraph
 demo: venv
 	$(VENV)/bin/latgraph simulate --seed 7 --out $(DEMO_DIR)
 	$(VENV)/bin/latgraph analyze $(DEMO_DIR)/events --json $(DEMO_DIR)/result.json
+	@if [ -t 1 ] && [ -z "$(NO_UI)" ]; then $(VENV)/bin/latgraph ui $(DEMO_DIR)/events; \
+	else echo "UI: $(VENV)/bin/latgraph ui $(DEMO_DIR)/events   (make demo starts it on a terminal; NO_UI=1 skips)"; fi
 
 test: venv chromium neo4j-server
 	$(VENV)/bin/ruff check .
