@@ -45,7 +45,6 @@ def reach(sus: pd.DataFrame, source: str, max_gap_s: float) -> set[str]:
     Examples:
         >>> from graph.toy import toy_hops
         >>> from graph.paths import suspicious_hops
-from graph.rules import RULES
         >>> sorted(reach(suspicious_hops(toy_hops("A>B@0s B>C@1h X>A@2h"), 0.4), "A", 86400))
         ['B', 'C']
     """
