@@ -6,9 +6,13 @@ never from data.
 
 Graph shape (see docs/neo4j.md):
 
-* ``(:Host {name})``, ``(:Account {name})``; hops with no known source start at
+* ``(:Host {name})`` (a hop's source node is ``src_host``, else ``src_ip``, as in
+  :mod:`graph.paths`), ``(:Account {name})``; hops with no known source start at
   ``(:UnknownSource {dst})`` so they are stored but never take part in host paths.
-* ``(src)-[:LATERAL {hop_key, ...all hop properties}]->(dst)``: one relationship per hop.
+* ``(src)-[:LATERAL {hop_key, group_key, ...all hop properties}]->(dst)``: one relationship per
+  hop. ``group_key`` = (source, destination, account); an incoming hop joins a stored hop of the
+  same group whose time range comes within ``hop_gap_s`` of it (as re-analysing all the logs
+  together would group them), else it is created with ``hop_key`` = (group, first_seen).
 * ``(src)-[:<KIND> {hop_key, account, first_seen, last_seen}]->(dst)``: one typed relationship per
   evidence kind of the hop (``ADMIN_SHARE``, ``SERVICE_INSTALL``, ...), for Bloom-style filtering.
 * ``(:Account)-[:AUTHENTICATED_TO]->(dst)`` and ``(src)-[:USED_ACCOUNT]->(:Account)``, aggregated
@@ -42,6 +46,7 @@ SCHEMA: tuple[str, ...] = (
     " FOR ()-[r:LATERAL]-() REQUIRE r.hop_key IS UNIQUE",
     "CREATE INDEX latgraph_lateral_first_seen IF NOT EXISTS FOR ()-[r:LATERAL]-() ON (r.first_seen_ns)",
     "CREATE INDEX latgraph_lateral_account IF NOT EXISTS FOR ()-[r:LATERAL]-() ON (r.account)",
+    "CREATE INDEX latgraph_lateral_group IF NOT EXISTS FOR ()-[r:LATERAL]-() ON (r.group_key)",
 )
 
 # Merge rules for a hop that already exists (an incremental or repeated push):
@@ -50,40 +55,60 @@ SCHEMA: tuple[str, ...] = (
 # kinds/techniques/rules are unions; score is the max and severity follows the max score.
 _MERGE_HOP = """
 WITH s, d, row
-MERGE (s)-[r:LATERAL {hop_key: row.hop_key}]->(d)
-WITH s, d, row, r, coalesce(r.evidence_ids, []) AS old_ids,
+CALL (s, d, row) {
+  OPTIONAL MATCH (s)-[e:LATERAL {group_key: row.group_key}]->(d)
+  WHERE e.first_seen_ns <= row.last_seen_ns + $merge_gap_ns
+    AND e.last_seen_ns >= row.first_seen_ns - $merge_gap_ns
+  RETURN e ORDER BY e.first_seen_ns LIMIT 1
+}
+CALL (s, d, row, e) {
+  WITH s, d, row, e WHERE e IS NULL
+  CREATE (s)-[r:LATERAL {hop_key: row.hop_key, group_key: row.group_key}]->(d)
+  RETURN r
+  UNION
+  WITH e WHERE e IS NOT NULL
+  RETURN e AS r
+}
+WITH s, d, row, r, coalesce(r.evidence_ids, []) AS old_ids, coalesce(r.signatures, []) AS sigs,
      r.first_seen_ns IS NULL OR row.first_seen_ns < r.first_seen_ns AS earlier,
      r.last_seen_ns IS NULL OR row.last_seen_ns > r.last_seen_ns AS later,
      r.score IS NULL OR row.score > r.score AS higher
-WITH s, d, row, r, old_ids, earlier, later, higher,
+WITH s, d, row, r, old_ids, sigs, earlier, later, higher,
      CASE WHEN size(old_ids) = 0 THEN range(0, size(row.evidence_ids) - 1)
           ELSE [i IN range(0, size(row.evidence_ids) - 1) WHERE NOT row.evidence_ids[i] IN old_ids]
      END AS new_idx
-SET r.n_events = CASE WHEN r.n_events IS NULL THEN row.n_events
-                      ELSE r.n_events + row.n_events - (size(row.evidence_ids) - size(new_idx)) END,
-    r.evidence_ids = old_ids + [i IN new_idx | row.evidence_ids[i]],
-    r.evidence = coalesce(r.evidence, []) + [i IN new_idx | row.evidence[i]],
-    r.first_seen_ns = CASE WHEN earlier THEN row.first_seen_ns ELSE r.first_seen_ns END,
-    r.first_seen = CASE WHEN earlier THEN datetime({epochSeconds: row.first_seen_ns / 1000000000,
-                                       nanosecond: row.first_seen_ns % 1000000000})
-                        ELSE r.first_seen END,
-    r.last_seen_ns = CASE WHEN later THEN row.last_seen_ns ELSE r.last_seen_ns END,
-    r.last_seen = CASE WHEN later THEN datetime({epochSeconds: row.last_seen_ns / 1000000000,
-                                      nanosecond: row.last_seen_ns % 1000000000})
-                       ELSE r.last_seen END,
-    r.kinds = coalesce(r.kinds, []) + [k IN row.kinds WHERE NOT k IN coalesce(r.kinds, [])],
-    r.techniques = coalesce(r.techniques, [])
-                   + [t IN row.techniques WHERE NOT t IN coalesce(r.techniques, [])],
-    r.rules = coalesce(r.rules, []) + [x IN row.rules WHERE NOT x IN coalesce(r.rules, [])],
-    r.severity = CASE WHEN higher THEN row.severity ELSE r.severity END,
-    r.score = CASE WHEN higher THEN row.score ELSE r.score END,
-    r.src_host = row.src_host, r.src_ip = coalesce(r.src_ip, row.src_ip),
-    r.dst_host = row.dst, r.account = row.account
+WITH s, d, row, r, old_ids, sigs, earlier, later, higher, new_idx,
+     size(row.evidence_ids) - size(new_idx) AS overlap,
+     row.n_events = size(row.evidence_ids) AND coalesce(r.evidence_complete, true) AS complete
+FOREACH (_ IN CASE WHEN row.signature IN sigs THEN [] ELSE [1] END |
+  SET r.n_events = CASE WHEN r.n_events IS NULL THEN row.n_events
+                        WHEN overlap = 0 OR complete THEN r.n_events + row.n_events - overlap
+                        WHEN row.n_events > r.n_events THEN row.n_events ELSE r.n_events END,
+      r.evidence_complete = complete AND (overlap = 0 OR complete),
+      r.signatures = sigs + [row.signature],
+      r.evidence_ids = old_ids + [i IN new_idx | row.evidence_ids[i]],
+      r.evidence = coalesce(r.evidence, []) + [i IN new_idx | row.evidence[i]],
+      r.first_seen_ns = CASE WHEN earlier THEN row.first_seen_ns ELSE r.first_seen_ns END,
+      r.first_seen = CASE WHEN earlier THEN datetime({epochSeconds: row.first_seen_ns / 1000000000,
+                                                      nanosecond: row.first_seen_ns % 1000000000})
+                          ELSE r.first_seen END,
+      r.last_seen_ns = CASE WHEN later THEN row.last_seen_ns ELSE r.last_seen_ns END,
+      r.last_seen = CASE WHEN later THEN datetime({epochSeconds: row.last_seen_ns / 1000000000,
+                                                    nanosecond: row.last_seen_ns % 1000000000})
+                         ELSE r.last_seen END,
+      r.kinds = coalesce(r.kinds, []) + [k IN row.kinds WHERE NOT k IN coalesce(r.kinds, [])],
+      r.techniques = coalesce(r.techniques, [])
+                     + [t IN row.techniques WHERE NOT t IN coalesce(r.techniques, [])],
+      r.rules = coalesce(r.rules, []) + [x IN row.rules WHERE NOT x IN coalesce(r.rules, [])],
+      r.severity = CASE WHEN higher THEN row.severity ELSE r.severity END,
+      r.score = CASE WHEN higher THEN row.score ELSE r.score END,
+      r.hop_id = row.hop_id, r.src = row.src, r.src_host = row.src_host,
+      r.src_ip = coalesce(r.src_ip, row.src_ip), r.dst_host = row.dst, r.account = row.account)
 """
 
 _KIND_CLAUSE = """
 FOREACH (_ IN CASE WHEN '{kind}' IN r.kinds THEN [1] ELSE [] END |
-  MERGE (s)-[k:{rel_type} {{hop_key: row.hop_key}}]->(d)
+  MERGE (s)-[k:{rel_type} {{hop_key: r.hop_key}}]->(d)
   SET k.account = row.account, k.first_seen = r.first_seen, k.last_seen = r.last_seen,
       k.first_seen_ns = r.first_seen_ns, k.last_seen_ns = r.last_seen_ns, k.score = r.score)"""
 
@@ -95,7 +120,7 @@ FOREACH (_ IN CASE WHEN row.account IS NULL THEN [] ELSE [1] END |
                              THEN r.first_seen_ns ELSE t.first_seen_ns END,
       t.last_seen_ns = CASE WHEN t.last_seen_ns IS NULL OR r.last_seen_ns > t.last_seen_ns
                             THEN r.last_seen_ns ELSE t.last_seen_ns END
-  FOREACH (_ IN CASE WHEN row.src_host IS NULL THEN [] ELSE [1] END |
+  FOREACH (_ IN CASE WHEN row.src IS NULL THEN [] ELSE [1] END |
     MERGE (s)-[u:USED_ACCOUNT]->(a)
     SET u.first_seen_ns = CASE WHEN u.first_seen_ns IS NULL OR r.first_seen_ns < u.first_seen_ns
                                THEN r.first_seen_ns ELSE u.first_seen_ns END,
@@ -110,11 +135,11 @@ UNWIND $rows AS row
 MERGE (d:Host {name: row.dst})
 WITH d, row
 CALL (d, row) {
-  WITH d, row WHERE row.src_host IS NOT NULL
-  MERGE (s:Host {name: row.src_host})
+  WITH d, row WHERE row.src IS NOT NULL
+  MERGE (s:Host {name: row.src})
   RETURN s
   UNION
-  WITH d, row WHERE row.src_host IS NULL
+  WITH d, row WHERE row.src IS NULL
   MERGE (s:UnknownSource {dst: row.dst})
   RETURN s
 }

@@ -1,11 +1,14 @@
 """Pushing an analysis result into Neo4j: batched, parameterised, idempotent, incremental, resumable.
 
 * **Batched:** hops go in ``UNWIND $rows`` batches, one transaction per batch.
-* **Idempotent / incremental:** a hop is keyed by :func:`hop_key` (source, destination, account),
-  and its evidence by :func:`evidence_id`. Pushing a hop again only adds evidence ids not stored yet
-  (``n_events`` grows by the new ones), takes min/max of first/last time, unions kinds, techniques
-  and rules, and keeps the highest score (with its severity). Re-pushing the same case changes
-  nothing; pushing the analysis of a second batch of logs merges into the stored hops.
+* **Idempotent / incremental:** an incoming hop joins the stored hop of its :func:`group_key`
+  (source, destination, account) whose time range comes within ``hop_gap_s`` of it, else it is
+  created. Joining adds the evidence ids (:func:`evidence_id`) not stored yet, takes min/max of
+  first/last time, unions kinds, techniques and rules and keeps the highest score (with its
+  severity). ``n_events``: exact sum minus the evidence seen twice when the evidence lists are
+  complete or disjoint; when both are capped (``max_evidence_per_hop``) and overlap, the larger
+  count (a lower bound). Each incoming row's content hash (``signature``) is recorded on the hop,
+  so the very same row never applies twice: re-pushing a case changes nothing.
 * **Resumable:** each push has a ``push_id`` (a hash of its rows and batch size) and a
   ``(:LatgraphPush)`` checkpoint node updated in the same transaction as each batch. Re-running an
   interrupted push skips the committed batches; even if it did not, the merge rules above make a
@@ -24,6 +27,7 @@ from typing import Any
 
 import pandas as pd
 
+from graph.config import AnalysisConfig
 from graph.model import HOP_COLUMNS, AnalysisResult
 from graph.neo4j_store import cypher
 from graph.neo4j_store.connection import Neo4jSettings, Neo4jStoreError, open_driver, translate_errors
@@ -53,18 +57,22 @@ class PushReport:
         return self.batches_skipped > 0
 
 
-def hop_key(src_host: Any, src_ip: Any, dst_host: str, account: Any) -> str:
-    """Stable key of a hop across pushes: source (host, else IP), destination and account.
+def group_key(src_host: Any, src_ip: Any, dst_host: str, account: Any) -> str:
+    """Key of the hop group (source host else IP, destination, account) that hops merge within.
 
     Examples:
-        >>> hop_key("WS01", None, "DC01", "alice") == hop_key("WS01", "10.0.0.5", "DC01", "alice")
+        >>> group_key("WS01", None, "DC01", "alice") == group_key("WS01", "10.0.0.5", "DC01", "alice")
         True
-        >>> hop_key("WS01", None, "DC01", "alice") == hop_key("WS01", None, "DC01", "bob")
+        >>> group_key("WS01", None, "DC01", "alice") == group_key("WS01", None, "DC01", "bob")
         False
     """
     source = _text(src_host) if _text(src_host) is not None else f"ip:{_text(src_ip) or ''}"
-    raw = json.dumps([source, dst_host, _text(account)], ensure_ascii=False)
-    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+    return _digest([source, dst_host, _text(account)])
+
+
+def hop_key(src_host: Any, src_ip: Any, dst_host: str, account: Any, first_seen: Any) -> str:
+    """Stable key of a stored hop: its group and the first_seen it was created with."""
+    return _digest([group_key(src_host, src_ip, dst_host, account), _ns(first_seen)])
 
 
 def evidence_id(evidence: dict[str, Any]) -> str:
@@ -79,6 +87,7 @@ def push(
     settings: Neo4jSettings | None = None,
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    merge_gap_s: float | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     _fail_after_batches: int | None = None,
 ) -> PushReport:
@@ -89,6 +98,8 @@ def push(
             ``(hops, graph)``.
         settings: connection settings (default: :meth:`Neo4jSettings.from_env`).
         batch_size: hops per transaction.
+        merge_gap_s: an incoming hop joins a stored hop of the same (source, destination, account)
+            when their time ranges come this close (default: the result's ``hop_gap_s``).
         on_progress: called with ``(batches_done, batches_total)`` after each batch.
         _fail_after_batches: test hook: raise after this many batches were committed in this run.
 
@@ -102,9 +113,13 @@ def push(
         raise Neo4jStoreError(f"batch size must be at least 1, got {batch_size}")
     settings = settings or Neo4jSettings.from_env()
     hops, host_rows = _split_source(source)
+    if merge_gap_s is None:
+        config = source.config if isinstance(source, AnalysisResult) else AnalysisConfig()
+        merge_gap_s = config.hop_gap_s
+    merge_gap_ns = int(merge_gap_s * 1e9)
     rows = hop_rows(hops)
     batches = [rows[i:i + batch_size] for i in range(0, len(rows), batch_size)]
-    push_id = _push_id(rows, batch_size)
+    push_id = _digest([batch_size, merge_gap_ns, *(r["signature"] for r in rows)])
     started = time.perf_counter()
     written = skipped = 0
     with open_driver(settings) as driver, translate_errors(settings), \
@@ -120,7 +135,7 @@ def push(
         if done:
             log.info("resuming push %s after %d of %d batches", push_id, done, len(batches))
         for index in range(done, len(batches)):
-            session.execute_write(_write_batch, batches[index], push_id, index + 1)
+            session.execute_write(_write_batch, batches[index], push_id, index + 1, merge_gap_ns)
             written += 1
             if on_progress is not None:
                 on_progress(index + 1, len(batches))
@@ -154,11 +169,14 @@ def hop_rows(hops: pd.DataFrame) -> list[dict[str, Any]]:
             ids = [json.dumps(["hop", _iso_ns(hop["first_seen"]), _iso_ns(hop["last_seen"])])]
             evidence = [{}]
         unique = dict(zip(ids, evidence, strict=True))
-        src_host = _text(hop["src_host"])
-        rows.append({
-            "hop_key": hop_key(src_host, hop["src_ip"], dst, hop["account"]),
+        src_host, src_ip = _text(hop["src_host"]), _text(hop["src_ip"])
+        row = {
+            "hop_id": _int(hop.get("hop_id")),
+            "group_key": group_key(src_host, src_ip, dst, hop["account"]),
+            "hop_key": hop_key(src_host, src_ip, dst, hop["account"], hop["first_seen"]),
+            "src": src_host if src_host is not None else src_ip,
             "src_host": src_host,
-            "src_ip": _text(hop["src_ip"]),
+            "src_ip": src_ip,
             "dst": dst,
             "account": _text(hop["account"]),
             "first_seen_ns": _ns(hop["first_seen"]),
@@ -172,7 +190,9 @@ def hop_rows(hops: pd.DataFrame) -> list[dict[str, Any]]:
             "n_events": int(hop["n_events"]),
             "score": float(hop["score"]),
             "severity": str(hop["severity"]),
-        })
+        }
+        row["signature"] = _digest([v for k, v in row.items() if k != "hop_id"])
+        rows.append(row)
     rows.sort(key=lambda r: r["hop_key"])
     return rows
 
@@ -193,8 +213,9 @@ def _split_source(source: PushSource) -> tuple[pd.DataFrame, list[dict[str, Any]
     raise Neo4jStoreError(f"cannot push a {type(source).__name__}: give an AnalysisResult or a hops frame")
 
 
-def _write_batch(tx: Any, rows: list[dict[str, Any]], push_id: str, batches_done: int) -> None:
-    tx.run(cypher.WRITE_HOPS, rows=rows).consume()
+def _write_batch(tx: Any, rows: list[dict[str, Any]], push_id: str, batches_done: int,
+                 merge_gap_ns: int) -> None:
+    tx.run(cypher.WRITE_HOPS, rows=rows, merge_gap_ns=merge_gap_ns).consume()
     tx.run(cypher.CHECKPOINT, push_id=push_id, batches_done=batches_done).consume()
 
 
@@ -203,11 +224,10 @@ def _run_single(tx: Any, statement: str, **params: Any) -> dict[str, Any] | None
     return None if record is None else record.data()
 
 
-def _push_id(rows: list[dict[str, Any]], batch_size: int) -> str:
-    digest = hashlib.sha256(str(batch_size).encode())
-    for row in rows:
-        digest.update(json.dumps(row, sort_keys=True, ensure_ascii=False).encode())
-    return digest.hexdigest()[:32]
+def _digest(parts: Any) -> str:
+    """A short stable hash of JSON-able parts."""
+    raw = json.dumps(parts, ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
 def _evidence_json(evidence: dict[str, Any]) -> dict[str, Any]:

@@ -44,7 +44,7 @@ def hops_frame(*hops: dict[str, Any]) -> pd.DataFrame:
 
 
 def chain_case() -> pd.DataFrame:
-    """A -> B -> C -> D by one admin, plus a noise hop with no known source."""
+    """WS01 -> SRV01 -> SRV02 -> DC01 by one admin, a hop known by source IP only, one with no source."""
     return hops_frame(
         hop("WS01", "SRV01", "admin", [ev(4624, 1, 0), ev(5145, 2, 5)]),
         hop("SRV01", "SRV02", "admin", [ev(4624, 10, 600), ev(7045, 11, 620)],
@@ -53,4 +53,6 @@ def chain_case() -> pd.DataFrame:
             severity="medium"),
         hop(None, "SRV01", "svc_backup", [ev(4624, 30, 50)], kinds=("logon",), score=0.2,
             severity="low", src_ip="10.0.0.99"),
+        hop(None, "SRV02", "system", [ev(7045, 40, 650)], kinds=("service_install",), score=0.5,
+            severity="medium"),
     )

@@ -38,16 +38,18 @@ def snapshot(server: Neo4jServer) -> list[dict[str, Any]]:
 
 def test_push_stores_hosts_accounts_and_typed_relationships(neo4j_db: Neo4jServer) -> None:
     report = push(chain_case(), settings_of(neo4j_db), batch_size=2)
-    assert (report.hops, report.batches, report.batches_written) == (4, 2, 2)
+    assert (report.hops, report.batches, report.batches_written) == (5, 3, 3)
     hosts = {r["n"] for r in query(neo4j_db, "MATCH (h:Host) RETURN h.name AS n")}
-    assert hosts == {"WS01", "SRV01", "SRV02", "DC01"}
+    assert hosts == {"WS01", "SRV01", "SRV02", "DC01", "10.0.0.99"}
     accounts = {r["n"] for r in query(neo4j_db, "MATCH (a:Account) RETURN a.name AS n")}
-    assert accounts == {"admin", "svc_backup"}
+    assert accounts == {"admin", "svc_backup", "system"}
     typed = query(neo4j_db, "MATCH (s:Host)-[k:SERVICE_INSTALL]->(d:Host) RETURN s.name AS s, d.name AS d")
     assert typed == [{"s": "SRV01", "d": "SRV02"}]
-    unknown = query(neo4j_db, "MATCH (u:UnknownSource)-[r:LATERAL]->(d:Host) "
-                              "RETURN d.name AS d, r.src_ip AS ip")
-    assert unknown == [{"d": "SRV01", "ip": "10.0.0.99"}]
+    unknown = query(neo4j_db, "MATCH (u:UnknownSource)-[r:LATERAL]->(d:Host) RETURN d.name AS d")
+    assert unknown == [{"d": "SRV02"}]
+    by_ip = query(neo4j_db, "MATCH (s:Host)-[r:LATERAL]->(:Host {name: 'SRV01'}) WHERE r.src_host IS NULL "
+                            "RETURN s.name AS s, r.src_ip AS ip")
+    assert by_ip == [{"s": "10.0.0.99", "ip": "10.0.0.99"}]
     rel = query(neo4j_db, "MATCH (:Host {name: 'WS01'})-[r:LATERAL]->(:Host {name: 'SRV01'}) "
                           "RETURN r.first_seen AS fs, r.n_events AS n, r.score AS score, r.severity AS sev, "
                           "r.evidence AS evidence, r.kinds AS kinds")[0]
@@ -61,8 +63,8 @@ def test_round_trip_equals_pushed_frame(neo4j_db: Neo4jServer) -> None:
     case = chain_case()
     push(case, settings_of(neo4j_db))
     loaded = load_hops(settings_of(neo4j_db))
-    expected = case.assign(hop_key=[hop_key(*r) for r in case[["src_host", "src_ip", "dst_host", "account"]]
-                                    .itertuples(index=False)])
+    keys = case[["src_host", "src_ip", "dst_host", "account", "first_seen"]].itertuples(index=False)
+    expected = case.assign(hop_key=[hop_key(*r) for r in keys])
     cols = ["hop_key", "src_host", "src_ip", "dst_host", "account", "first_seen", "last_seen", "n_events",
             "score", "severity"]
     got = loaded[cols].sort_values("hop_key").reset_index(drop=True)
@@ -79,7 +81,7 @@ def test_repush_changes_nothing(neo4j_db: Neo4jServer) -> None:
     push(chain_case(), settings, batch_size=3)
     before, props = counts(neo4j_db), snapshot(neo4j_db)
     again = push(chain_case(), settings, batch_size=3)
-    assert again.batches_written == 2
+    assert again.batches_written == 2 and not again.resumed
     assert counts(neo4j_db) == before
     assert snapshot(neo4j_db) == props
 
@@ -97,7 +99,7 @@ def test_incremental_push_merges_without_double_counting(neo4j_db: Neo4jServer) 
     push(first, settings)
     push(second, settings)
     loaded = load_hops(settings).set_index("hop_key")
-    merged = loaded.loc[hop_key("WS01", None, "SRV01", "admin")]
+    merged = loaded.loc[hop_key("WS01", None, "SRV01", "admin", ev(0, 0, 100)["ts"])]
     assert merged["n_events"] == 4
     assert [e["record_id"] for e in merged["evidence"]] == [1, 2, 3, 4]
     assert merged["first_seen"] == ev(0, 0, 50)["ts"]
@@ -106,6 +108,9 @@ def test_incremental_push_merges_without_double_counting(neo4j_db: Neo4jServer) 
     assert merged["techniques"] == ("T1021.002", "T1569.002")
     assert (merged["score"], merged["severity"]) == (0.9, "high")
     assert len(loaded) == 2
+    # A hop of the same group more than hop_gap_s (1 h) later is a hop of its own.
+    push(hops_frame(hop("WS01", "SRV01", "admin", [ev(4624, 50, 300 + 3601)])), settings)
+    assert len(load_hops(settings)) == 3
     # The typed relationship for the new kind exists and carries the merged times.
     typed = query(neo4j_db, "MATCH (:Host {name:'WS01'})-[k:SERVICE_INSTALL]->(:Host {name:'SRV01'}) "
                             "RETURN k.first_seen_ns AS fs")
