@@ -170,6 +170,21 @@ def parse_int(value: Any) -> int | None:
         return None
 
 
+def bounded_int(lo: int, hi: int) -> Callable[[Any], int | None]:
+    """A :func:`parse_int` that gives ``None`` outside ``[lo, hi]`` (column dtypes are fixed-width)."""
+    def parse(value: Any) -> int | None:
+        number = parse_int(value)
+        return number if number is not None and lo <= number <= hi else None
+    return parse
+
+
+parse_event_id = bounded_int(0, 65535)
+parse_port = bounded_int(0, 65535)
+parse_record_id = bounded_int(0, 2**63 - 1)
+parse_key_length = bounded_int(0, 32767)
+parse_mask = bounded_int(0, 2**63 - 1)
+
+
 def normalize_logon_id(value: Any) -> str | None:
     """Logon ids as lower-case hex without leading zeros: ``0x00003E7`` / ``999`` -> ``0x3e7``."""
     if isinstance(value, str) and value.strip().lower().startswith("0x"):
@@ -180,7 +195,7 @@ def normalize_logon_id(value: Any) -> str | None:
         number = int(value)      # a numeric column that pandas widened to float because of gaps
     else:
         text = _text(value)
-        number = int(text) if text is not None and text.isdigit() else None
+        number = int(text) if text is not None and text.isascii() and text.isdigit() else None
     return None if number is None or number < 0 else hex(number)
 
 
@@ -203,7 +218,7 @@ def parse_timestamps(values: pd.Series) -> pd.Series:
     (``Aug 2, 2021 1:11:39 PM``) parsed one by one; epoch numbers (LANL) are passed as datetimes."""
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         return values.dt.tz_convert("UTC")
-    text = values.astype("string").str.strip()
+    text = map_unique(values, normalize_text).astype("string")
     ts = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
     retry = ts.isna() & text.notna()
     if retry.any():
@@ -241,16 +256,18 @@ def normalize_records(records: Sequence[dict[str, Any]], *, source_file: str, so
         return empty_frame()
     keep_ids = we.KEPT_EVENT_IDS if event_ids is None else event_ids
     raw = pd.DataFrame.from_records(records)
+    if len(raw) != len(records):           # all-empty dicts give a frame without rows
+        raw = raw.reindex(pd.RangeIndex(len(records)))
     for col in we.SYSTEM_FIELDS:
         if col not in raw.columns:
             raw[col] = None
-    rec_ids = map_unique(raw["EventRecordID"], parse_int)
+    rec_ids = map_unique(raw["EventRecordID"], parse_record_id)
 
-    event_id = map_unique(raw["EventID"], parse_int)
+    event_id = map_unique(raw["EventID"], parse_event_id)
     bad_id = event_id.isna()
     _skip(report, bad_id, SKIP_NO_EVENT_ID, rec_ids, source_file)
-    raw_channel = raw["Channel"].astype("string").str.strip()
-    channel = raw_channel.str.lower().map(we.CHANNELS).fillna(raw_channel).fillna("")
+    raw_channel = map_unique(raw["Channel"], normalize_text)
+    channel = map_unique(raw_channel, lambda c: we.CHANNELS.get(c.lower(), c) if c else "")
     eid = event_id.fillna(-1).astype("int64")
     allowed = pd.Series(False, index=raw.index)
     for i in np.unique(eid[~bad_id]):
@@ -291,9 +308,9 @@ def _skip(report: FileReport, mask: pd.Series, reason: str, rec_ids: pd.Series, 
 _COLUMN_NORMALISERS: dict[str, Callable[[Any], Any]] = {
     "account": normalize_account, "subject_account": normalize_account,
     "account_domain": normalize_domain, "logon_id": normalize_logon_id,
-    "logon_type": normalize_logon_type, "key_length": parse_int, "access_mask": parse_int,
+    "logon_type": normalize_logon_type, "key_length": parse_key_length, "access_mask": parse_mask,
     "share_name": normalize_share, "remote_ip": normalize_ip, "remote_host": normalize_host,
-    "remote_port": parse_int,
+    "remote_port": parse_port,
 }
 
 
@@ -377,7 +394,7 @@ def _sysmon3(raw: pd.DataFrame, out: pd.DataFrame, sel: np.ndarray) -> None:
     inbound = ~outbound & sel
     src_ip, dst_ip = map_unique(f["src_ip"], normalize_ip), map_unique(f["dst_ip"], normalize_ip)
     src_host, dst_host = map_unique(f["src_host"], normalize_host), map_unique(f["dst_host"], normalize_host)
-    src_port, dst_port = map_unique(f["src_port"], parse_int), map_unique(f["dst_port"], parse_int)
+    src_port, dst_port = map_unique(f["src_port"], parse_port), map_unique(f["dst_port"], parse_port)
     server = list(we.SERVER_PORTS)
     src_is_local = ((src_host == host) & (dst_host != host)) | (
         pd.to_numeric(src_port, errors="coerce").isin(server)

@@ -1,10 +1,89 @@
-"""IP -> host resolution from evidence inside the data (filled in below)."""
+"""IP -> host name resolution from evidence inside the data, time-aware (DHCP moves addresses).
+
+Many target-side events name the client only by address (5140/5145 ``IpAddress``, Kerberos 4624
+without ``WorkstationName``). Other events in the same case tie an address to a host *at a time*:
+
+* 4624 (successful) with both ``IpAddress`` and a ``WorkstationName`` (the client's NetBIOS name);
+* Sysmon 3 / MDE network events: the logging host owns its local address (outbound ``SourceIp``,
+  inbound ``DestinationIp``), and an outbound ``DestinationHostname`` names the remote address;
+* 4648 with ``TargetServerName`` and a network address.
+
+For every row with an address but no name, :func:`resolve_ips` takes the evidence for that address
+nearest in time (``pandas.merge_asof`` by address, within ``tolerance``) and fills the name.
+Nothing is invented: without evidence the name stays missing; loopback is never resolved (it is
+already local). 4625 is not used as evidence: failed logons carry attacker-chosen workstation names
+(random per attempt in SMB password guessing).
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 
+from ingest.normalize import is_loopback, map_unique
 
-def resolve_ips(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return ``frame`` (resolution not implemented yet)."""
-    return frame
+#: How far in time evidence may be from the event it names (DHCP leases are typically hours-days).
+DEFAULT_TOLERANCE = pd.Timedelta(hours=24)
+
+
+def _pairs(ts: pd.Series, ip: pd.Series, host: pd.Series) -> pd.DataFrame:
+    return pd.DataFrame({"ts": ts, "ip": ip.astype(object), "name": host.astype(object)})
+
+
+def ip_evidence(frame: pd.DataFrame) -> pd.DataFrame:
+    """``(ts, ip, name)`` rows tying an address to a host name at a time, from ``frame`` itself."""
+    eid = frame["event_id"]
+    network = eid == 3
+    outbound = network & (frame["src_host"] == frame["host"]).fillna(False)
+    inbound = network & (frame["dst_host"] == frame["host"]).fillna(False) & ~outbound
+    parts = [
+        # 4624 with a client workstation name (not the host itself, which the normaliser already dropped)
+        _pairs(frame["ts"], frame["src_ip"], frame["src_host"])[(eid == 4624).to_numpy()],
+        _pairs(frame["ts"], frame["src_ip"], frame["host"])[outbound.to_numpy()],
+        _pairs(frame["ts"], frame["dst_ip"], frame["dst_host"])[outbound.to_numpy()],
+        _pairs(frame["ts"], frame["dst_ip"], frame["host"])[inbound.to_numpy()],
+        _pairs(frame["ts"], frame["dst_ip"], frame["dst_host"])[(eid == 4648).to_numpy()],
+    ]
+    ev = pd.concat(parts, ignore_index=True).dropna()
+    if ev.empty:
+        return ev
+    ev = ev[~map_unique(ev["ip"], is_loopback).astype(bool).to_numpy()]
+    return ev.drop_duplicates().sort_values("ts", kind="stable").reset_index(drop=True)
+
+
+def _fill(frame: pd.DataFrame, evidence: pd.DataFrame, ip_col: str, host_col: str,
+          tolerance: pd.Timedelta | None) -> None:
+    need = frame[host_col].isna() & frame[ip_col].notna()
+    if not need.any():
+        return
+    query = pd.DataFrame({"ts": frame.loc[need, "ts"], "ip": frame.loc[need, ip_col].astype(object),
+                          "row": frame.index[need]})
+    query = query[~map_unique(query["ip"], is_loopback).astype(bool).to_numpy()]
+    query = query[query["ip"].isin(evidence["ip"])]
+    if query.empty:
+        return
+    hit = pd.merge_asof(query.sort_values("ts", kind="stable"), evidence, on="ts", by="ip",
+                        direction="nearest", tolerance=tolerance)
+    hit = hit.dropna(subset=["name"])
+    frame.loc[hit["row"].to_numpy(), host_col] = hit["name"].to_numpy()
+
+
+def resolve_ips(frame: pd.DataFrame, *, tolerance: pd.Timedelta | None = DEFAULT_TOLERANCE) -> pd.DataFrame:
+    """Fill missing ``src_host``/``dst_host`` from IP-to-host evidence in ``frame`` (see module doc).
+
+    Args:
+        frame: a canonical events frame.
+        tolerance: the largest time distance between an event and the evidence naming its address
+            (``None`` = any distance).
+
+    Returns:
+        A new frame; only missing host names are filled, nothing else changes.
+    """
+    evidence = ip_evidence(frame)
+    out = frame.copy()
+    if evidence.empty:
+        return out
+    evidence = evidence.astype({"ip": object, "name": object})
+    evidence["ts"] = evidence["ts"].astype(out["ts"].dtype)
+    _fill(out, evidence, "src_ip", "src_host", tolerance)
+    _fill(out, evidence, "dst_ip", "dst_host", tolerance)
+    return out

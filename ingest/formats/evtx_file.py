@@ -82,6 +82,30 @@ def flatten(event: dict[str, Any], record_id: int | None = None) -> dict[str, An
     return out
 
 
+#: Skip reason: the file is shorter than its header says (records at the end are lost).
+SKIP_TRUNCATED = "file truncated"
+HEADER_BLOCK, CHUNK_SIZE = 4096, 65536
+
+
+def truncation_problem(path: str) -> str | None:
+    """A message when the file is shorter than the chunk count in its header declares, else ``None``.
+
+    pyevtx-rs stops quietly at the end of a cut file; this makes the loss visible in the report.
+    """
+    with open(path, "rb") as fh:
+        header = fh.read(128)
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+    if len(header) < 128 or not header.startswith(MAGIC):
+        return f"file header incomplete ({size} bytes)"
+    chunks = int.from_bytes(header[42:44], "little")
+    expected = HEADER_BLOCK + chunks * CHUNK_SIZE
+    if size < expected:
+        return (f"file truncated: header declares {chunks} chunks ({expected} bytes) but the file has "
+                f"{size} bytes; records in the missing {expected - size} bytes are lost")
+    return None
+
+
 def iter_records(source: Source, *, event_ids: frozenset[int] | None, report: FileReport,
                  threads: int = 0, **_: Any) -> Iterator[dict[str, Any]]:
     """Flat records of the kept event ids of one EVTX source (see module docstring)."""
@@ -95,6 +119,9 @@ def iter_records(source: Source, *, event_ids: frozenset[int] | None, report: Fi
             with os.fdopen(fd, "wb") as out, source.open() as fh:
                 shutil.copyfileobj(fh, out, 1 << 20)
             path = tmp
+        problem = truncation_problem(path)
+        if problem:
+            report.skip(SKIP_TRUNCATED, f"{source.name}: {problem}")
         yield from _records(PyEvtxParser(path, number_of_threads=threads), source.name, keep, report)
     finally:
         if tmp:
