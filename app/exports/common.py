@@ -82,15 +82,15 @@ def evidence_frame(result: AnalysisResult, hops: pd.DataFrame) -> pd.DataFrame:
     Returns:
         A frame with :data:`EVIDENCE_COLUMNS`, ordered by time.
     """
-    rows: list[dict[str, Any]] = []
-    for hop_id, evidence in zip(hops["hop_id"], hops["evidence"], strict=True):  # small per-hop loop
-        for ev in evidence or ():
-            rows.append({"hop_id": int(hop_id), "ts": ev.get("ts"), "event_id": ev.get("event_id"),
-                         "rule": ev.get("rule"), "source_file": ev.get("source_file"),
-                         "record_id": _opt(ev.get("record_id"))})
-    if not rows:
+    exploded = hops.loc[:, ["hop_id", "evidence"]].explode("evidence")
+    exploded = exploded[exploded["evidence"].map(lambda e: isinstance(e, dict))]
+    if exploded.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in EVIDENCE_COLUMNS})
-    frame = pd.DataFrame.from_records(rows)
+    frame = pd.DataFrame.from_records(exploded["evidence"].tolist())
+    frame["hop_id"] = exploded["hop_id"].astype("int64").to_numpy()
+    for col in ("ts", "event_id", "rule", "source_file", "record_id"):
+        if col not in frame.columns:
+            frame[col] = None
     frame["record_id"] = pd.to_numeric(frame["record_id"], errors="coerce").astype("Int64")
     frame["event_id"] = pd.to_numeric(frame["event_id"], errors="coerce").astype("Int64")
     frame["source_file"] = frame["source_file"].astype("string")
@@ -98,7 +98,10 @@ def evidence_frame(result: AnalysisResult, hops: pd.DataFrame) -> pd.DataFrame:
     detail_cols = [c for c in DETAIL_COLUMNS if events is not None and c in events.columns]
     keys = ["source_file", "record_id", "event_id"]
     if events is not None and len(events) and all(k in events.columns for k in keys):
-        lookup = events.loc[:, [*keys, *detail_cols]].copy()
+        # only the events the evidence names: a cheap hash filter before copying columns of a
+        # frame that can hold millions of events
+        wanted = events["record_id"].isin(frame["record_id"].dropna().unique())
+        lookup = events.loc[wanted.fillna(False).to_numpy(), [*keys, *detail_cols]].copy()
         lookup["source_file"] = lookup["source_file"].astype("string")
         lookup["record_id"] = lookup["record_id"].astype("Int64")
         lookup["event_id"] = lookup["event_id"].astype("Int64")
@@ -108,12 +111,16 @@ def evidence_frame(result: AnalysisResult, hops: pd.DataFrame) -> pd.DataFrame:
         if col not in frame.columns:
             frame[col] = None
     frame = frame.loc[:, list(EVIDENCE_COLUMNS)]
-    frame["_ts"] = pd.to_datetime(frame["ts"], utc=True, errors="coerce")
+    frame["_ts"] = pd.to_datetime(frame["ts"], utc=True, errors="coerce", format="ISO8601")
     return frame.sort_values(["_ts", "hop_id"], kind="stable").drop(columns="_ts").reset_index(drop=True)
 
 
 def scalar(value: Any) -> str | int | float | bool | None:
     """A value as a JSON/GraphML scalar: missing -> None, times -> ISO UTC, sequences -> ``;``-joined."""
+    if type(value) is str or type(value) is int:  # the common cases first (this runs per cell)
+        return value
+    if value is None:
+        return None
     if isinstance(value, (list, tuple, set, frozenset)):
         return ";".join(str(scalar(v)) for v in value if scalar(v) is not None)
     if isinstance(value, dict):
@@ -140,6 +147,32 @@ def text(value: Any) -> str:
 def iso(value: Any) -> str | None:
     """A timestamp as ISO 8601 UTC (``...Z``) or None."""
     return _iso(value)
+
+
+def iso_series(values: Any) -> pd.Series:
+    """Vectorised :func:`iso`: ISO 8601 UTC text (``...Z``, microseconds only when not zero), None
+    where the time is missing.
+
+    Examples:
+        >>> iso_series(pd.Series(["2024-03-01T09:00:00Z", None, "2024-03-01T09:00:00.5Z"])).tolist()
+        ['2024-03-01T09:00:00Z', None, '2024-03-01T09:00:00.500000Z']
+    """
+    ts = pd.Series(pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601"))
+    text_ = ts.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str.replace(r"\.000000$", "", regex=True) + "Z"
+    return text_.astype(object).where(ts.notna(), None)
+
+
+def epoch_us(values: Any) -> pd.Series:
+    """Vectorised microseconds since the epoch (nullable Int64)."""
+    ts = pd.Series(pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601"))
+    us = (ts - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(microseconds=1)
+    return us.astype("Int64")
+
+
+def joined(values: pd.Series) -> pd.Series:
+    """Vectorised ``;``-join of sequence cells (``("a", "b")`` -> ``"a;b"``, missing -> ``""``)."""
+    return values.map(lambda v: ";".join(str(x) for x in v) if isinstance(v, (list, tuple, set, frozenset))
+                      else text(v))
 
 
 def evidence_summary(evidence: Iterable[dict[str, Any]], limit: int = 20) -> str:

@@ -11,13 +11,20 @@
 
 from __future__ import annotations
 
-import json
-import math
 from typing import TYPE_CHECKING, Any
 
+import orjson
 import pandas as pd
 
-from app.exports.common import DETAIL_COLUMNS, evidence_frame, iso, scalar, select_hops, text
+from app.exports.common import (
+    DETAIL_COLUMNS,
+    epoch_us,
+    evidence_frame,
+    iso_series,
+    scalar,
+    select_hops,
+    text,
+)
 
 if TYPE_CHECKING:
     from graph.model import AnalysisResult
@@ -31,21 +38,12 @@ def _jsonable(value: Any) -> Any:
     return out
 
 
-def _finite(doc: Any) -> Any:
-    """Replace NaN/inf floats by None (strict JSON has no NaN)."""
-    if isinstance(doc, float) and not math.isfinite(doc):
-        return None
-    if isinstance(doc, dict):
-        return {k: _finite(v) for k, v in doc.items()}
-    if isinstance(doc, list):
-        return [_finite(v) for v in doc]
-    return doc
-
-
 def dumps(doc: Any, *, indent: int | None = 2) -> bytes:
-    """Strict UTF-8 JSON (no NaN), non-ASCII kept as is."""
-    return json.dumps(_finite(doc), indent=indent, ensure_ascii=False, allow_nan=False,
-                      default=_jsonable).encode("utf-8")
+    """Strict UTF-8 JSON (orjson: NaN/inf become null, numpy scalars and non-string keys allowed)."""
+    option = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+    if indent:
+        option |= orjson.OPT_INDENT_2
+    return orjson.dumps(doc, option=option, default=_jsonable)
 
 
 def result_json(result: AnalysisResult, *, scope: str = "suspicious",
@@ -55,77 +53,83 @@ def result_json(result: AnalysisResult, *, scope: str = "suspicious",
     return dumps(result.to_json()) + b"\n"
 
 
-def _when(value: Any) -> dict[str, Any]:
-    """Timesketch's time fields: ``datetime`` as ISO 8601 with ``+00:00`` (the form its docs use)
-    and ``timestamp`` in microseconds since the epoch."""
-    text_ = iso(value)
-    if text_ is None:
-        return {"datetime": None, "timestamp": None}
-    ts = pd.Timestamp(text_)
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return {"datetime": ts.isoformat(timespec="microseconds"), "timestamp": int(ts.value // 1000)}
+#: Event detail columns -> Timesketch field names (the event's own source IP is ``lg_event_src_ip``;
+#: ``lg_src_ip`` is the hop's).
+_DETAIL_NAMES = {c: ("lg_event_src_ip" if c == "src_ip" else f"lg_{c}") for c in DETAIL_COLUMNS}
 
 
-def _hop_fields(hop: dict[str, Any]) -> dict[str, Any]:
-    """The ``lg_*`` fields every Timesketch line of a hop carries."""
-    return {
-        "lg_hop_id": int(hop["hop_id"]),
-        "lg_src_host": scalar(hop["src_host"]),
-        "lg_src_ip": scalar(hop["src_ip"]),
-        "lg_dst_host": scalar(hop["dst_host"]),
-        "lg_account": scalar(hop["account"]),
-        "lg_score": round(float(hop["score"]), 4),
-        "lg_severity": str(hop["severity"]),
-        "lg_techniques": list(hop["techniques"] or ()),
-        "lg_kinds": list(hop["kinds"] or ()),
-        "lg_rules": list(hop["rules"] or ()),
-        "lg_hop_first_seen": iso(hop["first_seen"]),
-        "lg_hop_last_seen": iso(hop["last_seen"]),
-    }
+def _text(values: pd.Series) -> pd.Series:
+    """A scalar column as text, ``""`` where missing."""
+    return values.astype(object).map(text).astype(str)
 
 
-def _arrow(hop: dict[str, Any]) -> str:
-    src = text(hop["src_host"]) or text(hop["src_ip"]) or "?"
-    return f"{src} -> {text(hop['dst_host'])} as {text(hop['account']) or '?'}"
+def _first_nonempty(*columns: pd.Series) -> pd.Series:
+    out = columns[0]
+    for col in columns[1:]:
+        out = out.where(out != "", col)
+    return out
+
+
+def _hop_frame(hops: pd.DataFrame) -> pd.DataFrame:
+    """The ``lg_*`` fields every Timesketch line of a hop carries, plus ``_arrow`` (vectorised)."""
+    src = _first_nonempty(_text(hops["src_host"]), _text(hops["src_ip"]), pd.Series("?", index=hops.index))
+    account = _first_nonempty(_text(hops["account"]), pd.Series("?", index=hops.index))
+    return pd.DataFrame({
+        "lg_hop_id": hops["hop_id"].astype("int64"),
+        "lg_src_host": hops["src_host"].astype(object),
+        "lg_src_ip": hops["src_ip"].astype(object),
+        "lg_dst_host": hops["dst_host"].astype(object),
+        "lg_account": hops["account"].astype(object),
+        "lg_score": hops["score"].astype(float).round(4),
+        "lg_severity": _text(hops["severity"]),
+        "lg_techniques": hops["techniques"].map(lambda v: list(v or ())),
+        "lg_kinds": hops["kinds"].map(lambda v: list(v or ())),
+        "lg_rules": hops["rules"].map(lambda v: list(v or ())),
+        "lg_hop_first_seen": iso_series(hops["first_seen"]),
+        "lg_hop_last_seen": iso_series(hops["last_seen"]),
+        "_arrow": src + " -> " + _text(hops["dst_host"]) + " as " + account,
+        "_first_seen": hops["first_seen"],
+    }, index=hops.index)
 
 
 def timesketch_jsonl(result: AnalysisResult, *, scope: str = "suspicious",
                      min_score: float | None = None) -> bytes:
     """Timesketch JSONL: one line per hop and one per evidence event, in time order."""
     hops = select_hops(result, scope, min_score)
-    records = hops.to_dict("records")
-    by_id = {int(h["hop_id"]): h for h in records}
-    lines: list[tuple[str, int, dict[str, Any]]] = []
-    for hop in records:
-        techniques = ",".join(hop["techniques"] or ())
-        doc = {
-            "message": f"latgraph lateral hop {_arrow(hop)} [{hop['severity']} {float(hop['score']):.2f}]"
-                       + (f" {techniques}" if techniques else ""),
-            **_when(hop["first_seen"]),
-            "timestamp_desc": "Lateral hop first seen",
-            "lg_record_type": "hop",
-            "lg_n_events": int(hop["n_events"]),
-            **_hop_fields(hop),
-        }
-        lines.append((doc["datetime"] or "", 0, doc))
-    for ev in evidence_frame(result, hops).to_dict("records"):
-        hop = by_id[int(ev["hop_id"])]
-        details = {f"lg_{c}": scalar(ev[c]) for c in DETAIL_COLUMNS}
-        what = text(ev["service_name"]) or text(ev["target_name"]) or text(ev["share_name"])
-        doc = {
-            "message": f"{text(ev['event_id'])} {text(ev['rule'])} on "
-                       f"{text(ev['host']) or text(hop['dst_host'])}"
-                       + (f": {what}" if what else "") + f" (hop {_arrow(hop)})",
-            **_when(ev["ts"] if iso(ev["ts"]) else hop["first_seen"]),
-            "timestamp_desc": "Event recorded",
-            "lg_record_type": "evidence",
-            "event_id": scalar(ev["event_id"]),
-            "record_id": scalar(ev["record_id"]),
-            "source_file": scalar(ev["source_file"]),
-            "lg_rule": scalar(ev["rule"]),
-            **{k: v for k, v in details.items() if v is not None},
-            **_hop_fields(hop),
-        }
-        lines.append((doc["datetime"] or "", 1, doc))
-    lines.sort(key=lambda item: (item[2]["timestamp"] or 0, item[1]))
-    return b"".join(dumps(doc, indent=None) + b"\n" for _, _, doc in lines)
+    hv = _hop_frame(hops)
+    techniques = hv["lg_techniques"].map(",".join)
+    hop_lines = hv.assign(
+        message="latgraph lateral hop " + hv["_arrow"] + " [" + hv["lg_severity"] + " "
+                + hv["lg_score"].map("{:.2f}".format) + "]"
+                + techniques.where(techniques == "", " " + techniques),
+        timestamp_desc="Lateral hop first seen", lg_record_type="hop",
+        lg_n_events=pd.to_numeric(hops["n_events"]).astype("int64"), _ts=hv["_first_seen"], _order=0)
+    ev = evidence_frame(result, hops)
+    ev["hop_id"] = ev["hop_id"].astype("int64")
+    ev = ev.merge(hv.rename(columns={"lg_hop_id": "hop_id"}), on="hop_id", how="left")
+    what = _first_nonempty(_text(ev["service_name"]), _text(ev["target_name"]), _text(ev["share_name"]))
+    host = _first_nonempty(_text(ev["host"]), _text(ev["lg_dst_host"]))
+    ev_ts = pd.to_datetime(ev["ts"], utc=True, errors="coerce", format="ISO8601")
+    ev_lines = ev.assign(
+        message=_text(ev["event_id"]) + " " + _text(ev["rule"]) + " on " + host
+                + what.where(what == "", ": " + what) + " (hop " + ev["_arrow"] + ")",
+        timestamp_desc="Event recorded", lg_record_type="evidence", lg_hop_id=ev["hop_id"],
+        lg_rule=ev["rule"], _ts=ev_ts.where(ev_ts.notna(), pd.to_datetime(ev["_first_seen"], utc=True)),
+        _order=1,
+    ).rename(columns=_DETAIL_NAMES).drop(columns=["hop_id", "ts", "rule"])
+    lines = pd.concat([hop_lines, ev_lines], ignore_index=True)
+    for col in ("lg_hop_id", "lg_n_events", "event_id", "record_id", "lg_logon_type"):
+        if col in lines.columns:
+            lines[col] = pd.to_numeric(lines[col], errors="coerce").round().astype("Int64")
+    stamp = pd.Series(pd.to_datetime(lines["_ts"], utc=True, errors="coerce", format="ISO8601"))
+    lines["datetime"] = stamp.dt.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    lines["timestamp"] = epoch_us(stamp)
+    lines = lines.sort_values(["timestamp", "_order", "lg_hop_id"], kind="stable", na_position="first")
+    lead = ["message", "datetime", "timestamp", "timestamp_desc", "lg_record_type"]
+    rest = [c for c in lines.columns if c not in lead and not c.startswith("_")]
+    lines = lines.loc[:, lead + rest].astype(object)
+    lines = lines.where(lines.notna(), None)
+    option = orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY
+    return b"".join(orjson.dumps({k: v for k, v in doc.items() if v is not None}, option=option,
+                                 default=_jsonable)
+                    for doc in lines.to_dict("records"))

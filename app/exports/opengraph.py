@@ -25,7 +25,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from app.exports.common import iso, scalar, select_hops
+import pandas as pd
+
+from app.exports.common import iso, iso_series, scalar, select_hops
 from app.exports.jsonish import dumps
 from graph.model import EdgeKind, Severity, account_node, host_node
 
@@ -65,6 +67,12 @@ def _clean(props: dict[str, Any]) -> dict[str, Any]:
     """Drop missing values; arrays become homogeneous lists of strings or numbers."""
     out: dict[str, Any] = {}
     for key, value in props.items():
+        if isinstance(value, set) and all(type(v) is int for v in value):   # hop_ids, event_ids
+            out[key] = sorted(value)
+            continue
+        if isinstance(value, set) and all(type(v) is str for v in value):   # accounts, files, ...
+            out[key] = sorted(value)
+            continue
         if isinstance(value, (list, tuple, set, frozenset)):
             items = [scalar(v) for v in value]
             items = [v for v in items if v is not None]
@@ -79,30 +87,56 @@ def _clean(props: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _merge(edge: dict[str, Any], hop: dict[str, Any]) -> None:
-    """Fold one hop into an aggregated edge's working properties."""
-    p = edge["props"]
-    p["hop_ids"].add(int(hop["hop_id"]))
-    if scalar(hop["account"]) is not None:
-        p["accounts"].add(str(hop["account"]))
-    if scalar(hop["src_host"]) is not None:
-        p["src_hosts"].add(str(hop["src_host"]))
-    p["techniques"].update(str(t) for t in hop["techniques"] or ())
-    p["evidence_kinds"].update(str(k) for k in hop["kinds"] or ())
-    p["event_ids"].update(int(e["event_id"]) for e in hop["evidence"] or () if e.get("event_id") is not None)
-    p["source_files"].update(str(e["source_file"]) for e in hop["evidence"] or () if e.get("source_file"))
-    p["n_events"] += int(hop["n_events"])
-    score = float(hop["score"])
-    if score >= p["score"]:
-        p["score"] = score
-    sev = str(hop["severity"])
-    if _SEVERITY_ORDER.get(sev, -1) > _SEVERITY_ORDER.get(p["severity"], -1):
-        p["severity"] = sev
-    first, last = iso(hop["first_seen"]), iso(hop["last_seen"])
-    if first and (p["first_seen"] is None or first < p["first_seen"]):
-        p["first_seen"] = first
-    if last and (p["last_seen"] is None or last > p["last_seen"]):
-        p["last_seen"] = last
+def _merge(props: dict[str, Any], hop: dict[str, Any]) -> None:
+    """Fold one (prepared, see :func:`_prepared_hops`) hop into an aggregated edge's properties."""
+    props["hop_ids"].add(hop["hop_id"])
+    if hop["account"] is not None:
+        props["accounts"].add(hop["account"])
+    if hop["src_host"] is not None:
+        props["src_hosts"].add(hop["src_host"])
+    props["techniques"].update(hop["techniques"])
+    props["evidence_kinds"].update(hop["kinds"])
+    props["event_ids"].update(hop["event_ids"])
+    props["source_files"].update(hop["source_files"])
+    props["n_events"] += hop["n_events"]
+    props["score"] = max(props["score"], hop["score"])
+    if _SEVERITY_ORDER.get(hop["severity"], -1) > _SEVERITY_ORDER.get(props["severity"], -1):
+        props["severity"] = hop["severity"]
+    first, last = hop["first_seen"], hop["last_seen"]
+    if first and (props["first_seen"] is None or first < props["first_seen"]):
+        props["first_seen"] = first
+    if last and (props["last_seen"] is None or last > props["last_seen"]):
+        props["last_seen"] = last
+
+
+def _prepared_hops(hops: pd.DataFrame) -> list[dict[str, Any]]:
+    """Hops as plain Python records with the per-hop sets computed once (vectorised where it can)."""
+    evidence = hops["evidence"].map(lambda ev: list(ev or ()))
+    frame = pd.DataFrame({
+        "hop_id": hops["hop_id"].astype("int64"),
+        "src_host": hops["src_host"].astype(object).map(_name),
+        "dst_host": hops["dst_host"].astype(object).map(_name),
+        "account": hops["account"].astype(object).map(_name),
+        "kinds": hops["kinds"].map(lambda v: [str(k) for k in v or ()]),
+        "techniques": hops["techniques"].map(lambda v: [str(t) for t in v or ()]),
+        "event_ids": evidence.map(lambda ev: {int(e["event_id"]) for e in ev
+                                              if e.get("event_id") is not None}),
+        "source_files": evidence.map(lambda ev: {str(e["source_file"]) for e in ev if e.get("source_file")}),
+        "n_events": pd.to_numeric(hops["n_events"]).astype("int64"),
+        "score": hops["score"].astype(float),
+        "severity": hops["severity"].astype(object).map(str),
+        "first_seen": iso_series(hops["first_seen"]),
+        "last_seen": iso_series(hops["last_seen"]),
+    })
+    records = frame.to_dict("records")
+    for rec in records:  # pandas may have turned None back into NaN in a text column
+        rec["src_host"], rec["account"] = _name(rec["src_host"]), _name(rec["account"])
+    return records
+
+
+def _name(value: Any) -> str | None:
+    out = scalar(value)
+    return None if out is None else str(out)
 
 
 def _new_props() -> dict[str, Any]:
@@ -114,7 +148,7 @@ def _new_props() -> dict[str, Any]:
 def opengraph_doc(result: AnalysisResult, *, scope: str = "suspicious",
                   min_score: float | None = None) -> dict[str, Any]:
     """The OpenGraph document of the exported hops (see the module docstring)."""
-    hops = select_hops(result, scope, min_score).to_dict("records")
+    hops = _prepared_hops(select_hops(result, scope, min_score))
     nodes: dict[str, dict[str, Any]] = {}
     edges: dict[tuple[str, str, str], dict[str, Any]] = {}
     compromised: dict[str, Any] = {}
@@ -148,15 +182,17 @@ def opengraph_doc(result: AnalysisResult, *, scope: str = "suspicious",
         return node_id
 
     def edge(start: str, end: str, kind: str, hop: dict[str, Any]) -> None:
-        item = edges.setdefault((start, end, kind), {"props": _new_props()})
-        _merge(item, hop)
+        key = (start, end, kind)
+        if key not in edges:
+            edges[key] = _new_props()
+        _merge(edges[key], hop)
 
     for hop in hops:  # small per-hop loop
         dst = host(str(hop["dst_host"]))
-        src = host(str(hop["src_host"])) if scalar(hop["src_host"]) is not None else None
-        acct = account(str(hop["account"])) if scalar(hop["account"]) is not None else None
+        src = host(hop["src_host"]) if hop["src_host"] is not None else None
+        acct = account(hop["account"]) if hop["account"] is not None else None
         if src is not None and src != dst:
-            edge(src, dst, hop_edge_kind(hop["kinds"] or ()), hop)
+            edge(src, dst, hop_edge_kind(hop["kinds"]), hop)
         if acct is not None:
             edge(acct, dst, "LGAuthenticatedTo", hop)
             if src is not None:
@@ -167,8 +203,8 @@ def opengraph_doc(result: AnalysisResult, *, scope: str = "suspicious",
             "nodes": [{**n, "properties": _clean(n["properties"])} for n in nodes.values()],
             "edges": [
                 {"kind": kind, "start": {"value": start, "match_by": "id"},
-                 "end": {"value": end, "match_by": "id"}, "properties": _clean(item["props"])}
-                for (start, end, kind), item in edges.items()
+                 "end": {"value": end, "match_by": "id"}, "properties": _clean(props)}
+                for (start, end, kind), props in edges.items()
             ],
         },
     }
@@ -176,4 +212,4 @@ def opengraph_doc(result: AnalysisResult, *, scope: str = "suspicious",
 
 def opengraph(result: AnalysisResult, *, scope: str = "suspicious", min_score: float | None = None) -> bytes:
     """The OpenGraph document as UTF-8 JSON."""
-    return dumps(opengraph_doc(result, scope=scope, min_score=min_score)) + b"\n"
+    return dumps(opengraph_doc(result, scope=scope, min_score=min_score), indent=None) + b"\n"

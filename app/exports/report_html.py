@@ -120,13 +120,15 @@ def report_context(result: AnalysisResult, *, scope: str = "suspicious",
     hops = select_hops(result, scope, min_score)
     records = hops.to_dict("records")
     by_id = {int(h["hop_id"]): h for h in records}
-    evidence = evidence_frame(result, hops)
+    chosen = selected_paths(result, by_id)
+    # evidence details are shown for the hops of the top paths only
+    path_hops = {int(h) for p in chosen[:MAX_PATHS] for h in p.hop_ids}
+    evidence = evidence_frame(result, hops[hops["hop_id"].astype("int64").isin(path_hops)])
     ev_by_hop: dict[int, list[dict[str, Any]]] = {}
     for ev in evidence.to_dict("records"):
         ev_by_hop.setdefault(int(ev["hop_id"]), []).append(ev)
 
     paths = []
-    chosen = selected_paths(result, by_id)
     for rank, path in enumerate(chosen[:MAX_PATHS], start=1):
         steps = []
         for hop_id in path.hop_ids:

@@ -13,10 +13,15 @@ import io
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
 from app.exports.common import (
     EVIDENCE_COLUMNS,
     evidence_frame,
     evidence_summary,
+    iso_series,
+    joined,
     select_hops,
     selected_paths,
     text,
@@ -62,16 +67,30 @@ def safe_cell(value: Any) -> str | int | float:
 def write_csv(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> bytes:
     """Rows as UTF-8 CSV (RFC 4180 quoting, ``\\r\\n`` line ends), every cell through :func:`safe_cell`."""
     buf = io.StringIO(newline="")
-    writer = csv.writer(buf, quoting=csv.QUOTE_MINIMAL)
+    writer = csv.writer(buf, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
     writer.writerow(columns)
     for row in rows:
         writer.writerow([safe_cell(row.get(c)) for c in columns])
     return buf.getvalue().encode("utf-8")
 
 
-def _num(value: Any) -> Any:
-    """Numpy / pandas scalars -> Python numbers (safe_cell keeps numbers untouched)."""
-    return value.item() if hasattr(value, "item") else value
+def safe_column(values: pd.Series) -> pd.Series:
+    """Vectorised :func:`safe_cell` over a column: numbers stay numbers, everything else becomes
+    text (sequences ``;``-joined, missing ``""``) with formula starts neutralised."""
+    if is_bool_dtype(values.dtype):
+        return values.map(lambda v: "" if v is None or v != v else str(bool(v)).lower())
+    if is_numeric_dtype(values.dtype):
+        return values
+    cells = joined(values) if values.dtype == object else values.astype(object).where(values.notna(), "")
+    cells = cells.astype(str)
+    risky = cells.str.startswith(FORMULA_PREFIXES)
+    return cells.where(~risky, "'" + cells)
+
+
+def frame_csv(frame: pd.DataFrame) -> bytes:
+    """A frame as UTF-8 CSV (header = its columns), every column through :func:`safe_column`."""
+    safe = pd.DataFrame({c: safe_column(frame[c]) for c in frame.columns}, index=frame.index)
+    return safe.to_csv(index=False, lineterminator="\r\n").encode("utf-8")
 
 
 def hops_csv(result: AnalysisResult, *, scope: str = "suspicious",
@@ -82,20 +101,23 @@ def hops_csv(result: AnalysisResult, *, scope: str = "suspicious",
     ``<event id> rec <record id> [<rule>] (<file>)``. Lists inside a cell are ``;``-separated.
     """
     hops = select_hops(result, scope, min_score)
-    rows = []
-    for hop in hops.to_dict("records"):
-        evidence = list(hop["evidence"] or ())
-        rows.append({
-            **{c: hop.get(c) for c in HOPS_CSV_COLUMNS if c in hop},
-            "hop_id": int(hop["hop_id"]),
-            "score": round(float(hop["score"]), 4),
-            "n_events": int(_num(hop["n_events"])),
-            "evidence_count": len(evidence),
-            "event_ids": sorted({int(e["event_id"]) for e in evidence if e.get("event_id") is not None}),
-            "source_files": sorted({str(e["source_file"]) for e in evidence if e.get("source_file")}),
-            "evidence": evidence_summary(evidence),
-        })
-    return write_csv(HOPS_CSV_COLUMNS, rows)
+    evidence = hops["evidence"].map(lambda ev: list(ev or ()))
+    out = pd.DataFrame({
+        "hop_id": hops["hop_id"].astype("int64"),
+        "severity": hops["severity"].astype(object).map(text),
+        "score": hops["score"].astype(float).round(4),
+        "first_seen": iso_series(hops["first_seen"]),
+        "last_seen": iso_series(hops["last_seen"]),
+        **{c: hops[c] for c in ("src_host", "src_ip", "dst_host", "account", "techniques", "kinds", "rules")},
+        "n_events": pd.to_numeric(hops["n_events"]).astype("int64"),
+        "evidence_count": evidence.map(len).astype("int64"),
+        "event_ids": evidence.map(lambda ev: sorted({int(e["event_id"]) for e in ev
+                                                     if e.get("event_id") is not None})),
+        "source_files": evidence.map(lambda ev: sorted({str(e["source_file"]) for e in ev
+                                                        if e.get("source_file")})),
+        "evidence": evidence.map(evidence_summary),
+    }, index=hops.index)
+    return frame_csv(out.loc[:, list(HOPS_CSV_COLUMNS)])
 
 
 def paths_csv(result: AnalysisResult, *, scope: str = "suspicious",
@@ -128,14 +150,11 @@ def evidence_csv(result: AnalysisResult, *, scope: str = "suspicious",
     (share, file/pipe, service, image, process, command line) joined from the events frame."""
     hops = select_hops(result, scope, min_score)
     frame = evidence_frame(result, hops)
-    info = {int(h["hop_id"]): h for h in hops.to_dict("records")}
-    columns = ("hop_id", "severity", "src_host", "dst_host", "account", *EVIDENCE_COLUMNS[1:])
-    rows = []
-    for ev in frame.to_dict("records"):
-        hop = info[int(ev["hop_id"])]
-        rows.append({**ev, "hop_id": int(ev["hop_id"]), "severity": hop["severity"],
-                     "src_host": hop["src_host"], "dst_host": hop["dst_host"], "account": hop["account"],
-                     "event_id": None if text(ev["event_id"]) == "" else int(ev["event_id"]),
-                     "record_id": None if text(ev["record_id"]) == "" else int(ev["record_id"]),
-                     "logon_type": None if text(ev["logon_type"]) == "" else int(ev["logon_type"])})
-    return write_csv(columns, rows)
+    info = hops.loc[:, ["hop_id", "severity", "src_host", "dst_host", "account"]].copy()
+    info["hop_id"] = info["hop_id"].astype("int64")
+    frame["hop_id"] = frame["hop_id"].astype("int64")
+    frame["ts"] = iso_series(frame["ts"])
+    frame["logon_type"] = pd.to_numeric(frame["logon_type"], errors="coerce").astype("Int64")
+    out = frame.merge(info, on="hop_id", how="left")
+    columns = ["hop_id", "severity", "src_host", "dst_host", "account", *EVIDENCE_COLUMNS[1:]]
+    return frame_csv(out.loc[:, columns])
