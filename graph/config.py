@@ -53,10 +53,17 @@ class AnalysisConfig:
     #: ...and only counts of at least this many destinations can be a burst at all.
     fanout_burst_min: int = 5
     #: Habitual administration: a (source, account, tool signature) active on at least this many
-    #: distinct days of the data is a habit (deployment/backup servers run daily)...
-    habit_min_days: int = 3
-    #: ...and a matching hop (same tool, usual hour +-1, familiar destination) keeps this fraction
-    #: of its score; a novel destination keeps twice as much (capped at 1).
+    #: distinct days of the data is a routine (deployment/backup servers and IT admins run daily;
+    #: 2 so that a 2-3 day case can show a habit at all)...
+    habit_min_days: int = 2
+    #: ...a hop matches it at a usual hour: the pair was active within this many hours of the same
+    #: hour of day on >= 2 days (business-hours admin work drifts by an hour or two)...
+    habit_hour_slack_h: int = 2
+    #: ...a routine reaching at least this many destinations per active day on average is broad
+    #: (deployment): new destinations are its habit too...
+    habit_broad_hosts: float = 5.0
+    #: ...and a fully matching hop keeps this fraction of its score (a half match, i.e. a novel
+    #: destination, keeps 1 - (1 - habit_keep) / 2).
     habit_keep: float = 0.35
     #: Hops with no known source (7045-only logs) are capped here: target-side evidence alone
     #: cannot prove the action came over the network (medium at most).

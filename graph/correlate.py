@@ -46,7 +46,7 @@ EVIDENCE_FEATURES = ("strength", "lateral", "local_only", "services", "images", 
 
 _NON_ACCOUNTS = ("anonymous logon", "system", "local system", "localsystem", "local service",
                  "network service", "-", "")
-_UNC_HOST = r"\\\\([^\\\s\"'.?][^\\\s\"']*)\\"
+_UNC_HOST = r"\\\\([^\\\s\"'.?][^\\\s\"']*)"
 _PIPE_CLIENT = r"^[^-]+-([A-Za-z0-9_.]+)-\d+-(?:stdin|stdout|stderr)$"
 _NET_USER = r"(?i)/u(?:ser)?:(?:[^\\\s]+\\)?([^\s\\]+)"
 _IPV4 = r"^\d{1,3}(\.\d{1,3}){3}$"

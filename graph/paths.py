@@ -132,8 +132,8 @@ def make_path(rows: list[dict[str, Any]]) -> Path:
         hosts=(rows[0]["src"], *(r["dst"] for r in rows)),
         accounts=tuple("" if pd.isna(r["account"]) else str(r["account"]) for r in rows),
         hop_ids=tuple(int(r["hop_id"]) for r in rows),
-        start=rows[0]["first_seen"].to_pydatetime(),
-        end=max(r["last_seen"] for r in rows).to_pydatetime(),
+        start=rows[0]["first_seen"].to_pydatetime(warn=False),
+        end=max(r["last_seen"] for r in rows).to_pydatetime(warn=False),
         score=sum(scores) / n * (1.0 - 0.5 ** n),
     )
 

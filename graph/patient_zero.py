@@ -101,7 +101,7 @@ def patient_zero(hops: pd.DataFrame, config: AnalysisConfig | None = None) -> li
     for c in cands[:MAX_CANDIDATES]:
         conf = c["score"] * c["mean_out"] / ties[c["score"]]
         result.append(PatientZero(
-            host=c["host"], score=c["score"], confidence=conf, first_seen=c["t0"].to_pydatetime(),
+            host=c["host"], score=c["score"], confidence=conf, first_seen=c["t0"].to_pydatetime(warn=False),
             reason=_reason(c), hop_ids=tuple(int(h) for h in sus.loc[sus["src"] == c["host"], "hop_id"]),
         ))
     return result

@@ -17,7 +17,7 @@ _PROC = frozenset({4688, 1})
 _CMD = "command_line"
 #: A UNC path ``\\srv\...`` (not ``\\.\pipe``/``\\?\``); RE2-compatible (no look-ahead), so
 #: the local-machine exclusion is a separate leaf (see :func:`remote_unc`).
-UNC = r"\\\\[^\\\s\"'.?][^\\\s\"']*\\"
+UNC = r"\\\\[^\\\s\"'.?][^\\\s\"']*"
 
 
 def remote_unc(suffix: str = "") -> dict:
@@ -118,7 +118,7 @@ NET_USE_ADMIN_SHARE = Rule(
     sigma=_PC + "proc_creation_win_net_use_mount_admin_share.yml",
     event_ids=_PROC,
     condition=all_(_NET, leaf(_CMD, "icontains", " use "),
-                   remote_unc(r"([a-z]|admin)\$")),
+                   remote_unc(r"\\([a-z]|admin)\$")),
     kind=EdgeKind.ADMIN_SHARE,
     side=SOURCE,
 )
@@ -143,7 +143,7 @@ COPY_TO_ADMIN_SHARE = Rule(
     attack=("T1021.002", "T1570"),
     sigma=_PC + "proc_creation_win_susp_copy_lateral_movement.yml",
     event_ids=_PROC,
-    condition=all_(remote_unc(r"([a-z]|admin)\$"),
+    condition=all_(remote_unc(r"\\([a-z]|admin)\$"),
                    any_(leaf(_CMD, "iregex", r"(^|[\s\"'/\\])(copy|xcopy|robocopy|copy-item|"
                                              r"move-item|cpi|cp|mv)(\.exe)?[\s\"']"))),
     kind=EdgeKind.FILE_WRITE,

@@ -20,20 +20,28 @@ def score(hops: pd.DataFrame, config: AnalysisConfig) -> pd.Series:
 
     A *routine* is a (source, account, tool signature) triple -- signature = the hop's service
     names and executed images (:func:`signature`) -- with lateral hops on at least
-    ``habit_min_days`` (3) distinct UTC days of the data (software deployment, backup, an IT
-    admin's daily PsExec). A hop matches its routine when additionally:
+    ``habit_min_days`` (2) distinct UTC days of the data (software deployment, backup, an IT
+    admin's daily PsExec). A hop matches its routine when additionally its hour of day (UTC) is
+    *usual*: the (source, account) pair was active within ``habit_hour_slack_h`` (2) hours of
+    that hour of day on at least 2 distinct days (regular schedule).
 
-    * its hour of day (UTC) is within +-1 h of an hour in which the (source, account) pair was
-      active on at least 2 distinct days (regular schedule); and
-    * (for the full value) its destination was reached by the same (source, account) on at least
-      2 distinct days (familiar destination).
+    The destination decides between full and half value. It is *familiar* when it was reached
+    with the same tool signature on at least 2 distinct days (by any source: a managed server
+    pool), or when the routine is *broad* (on average at least ``habit_broad_hosts`` (5)
+    distinct destinations per active day: a deployment server reaches new workstations daily).
 
-    * **1** = routine + schedule + familiar destination;
-    * **0.5** = routine + schedule, novel destination;
+    * **1** = routine + usual hour + familiar destination;
+    * **0.5** = routine + usual hour, novel destination;
     * **0** = anything else: no known source or account, no lateral evidence, a service name or
-      tool the routine never used (a random PsExec service name, a new binary), a new account,
-      or an unusual hour. An attacker who borrows the deployment account but not its exact
-      tool, hour and targets keeps the full score.
+      tool the routine never used (a random PsExec service name, a new binary), another account
+      or source (stolen admin credentials used from a new machine), or an unusual hour.
+
+    Examples:
+        >>> from graph.toy import toy_hops
+        >>> h = toy_hops("S>X@0h S>X@1d S>Y@2d T>X@2d")
+        >>> h["lateral"] = True; h["services"] = [("psexesvc",)] * 4; h["images"] = [()] * 4
+        >>> score(h, AnalysisConfig()).tolist()
+        [1.0, 1.0, 0.5, 0.0]
     """
     out = pd.Series(0.0, index=hops.index, name="habit")
     if hops.empty:
@@ -42,17 +50,24 @@ def score(hops: pd.DataFrame, config: AnalysisConfig) -> pd.Series:
     if not ok.any():
         return out
     h = hops[ok]
-    f = pd.DataFrame({"src": h["src_host"], "acct": h["account"], "dst": h["dst_host"],
-                      "sig": signature(h), "day": h["first_seen"].dt.floor("D"),
+    f = pd.DataFrame({"src": h["src_host"].astype(str), "acct": h["account"].astype(str),
+                      "dst": h["dst_host"].astype(str), "sig": signature(h).astype(str),
+                      "day": h["first_seen"].dt.floor("D"),
                       "hour": h["first_seen"].dt.hour.astype("int64")}, index=h.index)
-    routine = f.groupby(["src", "acct", "sig"])["day"].transform("nunique") >= config.habit_min_days
-    hour_days = f.groupby(["src", "acct", "hour"])["day"].nunique()
-    usual = hour_days[hour_days >= 2].index
-    sched = np.zeros(len(f), dtype=bool)
-    for delta in (-1, 0, 1):
-        keys = pd.MultiIndex.from_arrays([f["src"], f["acct"], (f["hour"] + delta) % 24])
-        sched |= keys.isin(usual)
-    familiar = f.groupby(["src", "acct", "dst"])["day"].transform("nunique") >= 2
-    val = np.where(routine.to_numpy() & sched, np.where(familiar.to_numpy(), 1.0, 0.5), 0.0)
+    routine_days = f.groupby(["src", "acct", "sig"])["day"].transform("nunique")
+    routine = (routine_days >= config.habit_min_days).to_numpy()
+    # usual hours: days with activity within +-slack hours of each hour of day
+    slack = int(config.habit_hour_slack_h)
+    spread = pd.concat([f[["src", "acct", "day"]].assign(hour=(f["hour"] + d) % 24)
+                        for d in range(-slack, slack + 1)], ignore_index=True)
+    near = spread.groupby(["src", "acct", "hour"])["day"].nunique()
+    keys = pd.MultiIndex.from_arrays([f["src"], f["acct"], f["hour"]])
+    sched = (near.reindex(keys).fillna(0).to_numpy() >= 2)
+    tool_dst_days = f.groupby(["sig", "dst"])["day"].transform("nunique")
+    per_day = f.groupby(["src", "acct", "sig", "day"])["dst"].nunique()
+    breadth = per_day.groupby(level=[0, 1, 2]).mean()
+    broad = pd.MultiIndex.from_arrays([f["src"], f["acct"], f["sig"]]).map(breadth)
+    familiar = (tool_dst_days >= 2).to_numpy() | (np.asarray(broad, dtype=float) >= config.habit_broad_hosts)
+    val = np.where(routine & sched, np.where(familiar, 1.0, 0.5), 0.0)
     out[f.index] = val
     return out

@@ -1,0 +1,139 @@
+"""Evidence rules: each rule fires on a positive and not on a near miss; the condition language."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from graph.rules import RULES, apply_rules, rule_event_ids
+from graph.rules.compile import OPS, all_, any_, compile_pandas, leaf, not_
+from tests.conftest import events_frame, make_event
+
+REMOTE = {"src_ip": "10.0.0.5", "src_host": "WS1", "host": "SRV1", "dst_host": "SRV1", "account": "bob",
+          "logon_id": "0x1234"}
+
+
+def fired(**fields) -> set[str]:
+    """Rule ids that fire on one event."""
+    return set(apply_rules(events_frame(make_event(**fields)))["rule_id"])
+
+
+# (rule id, positive event fields, near-miss fields)
+CASES = [
+    ("lg.logon.network", {"event_id": 4624, "logon_type": 3, **REMOTE},
+     {"event_id": 4624, "logon_type": 3, **REMOTE, "src_ip": "127.0.0.1", "src_host": "SRV1"}),
+    ("lg.logon.pass_the_hash",
+     {"event_id": 4624, "logon_type": 3, "logon_process": "NtLmSsp", "key_length": 0, **REMOTE},
+     {"event_id": 4624, "logon_type": 3, "logon_process": "NtLmSsp", "key_length": 128, **REMOTE}),
+    ("lg.logon.metasploit_workstation",
+     {"event_id": 4624, "logon_type": 3, "auth_package": "NTLM", **REMOTE, "src_host": "ABCDEFGH12345678"},
+     {"event_id": 4624, "logon_type": 3, "auth_package": "NTLM", **REMOTE}),
+    ("lg.logon.explicit_creds_tool",
+     {"event_id": 4648, "host": "WS1", "src_host": "WS1", "dst_host": "SRV1", "account": "bob",
+      "process": r"C:\Windows\System32\net.exe"},
+     {"event_id": 4648, "host": "WS1", "src_host": "WS1", "dst_host": "localhost", "account": "bob",
+      "process": r"C:\Windows\System32\net.exe"}),
+    ("lg.share.admin_access", {"event_id": 5140, "share_name": r"\\*\ADMIN$", **REMOTE},
+     {"event_id": 5140, "share_name": r"\\*\ADMIN$", **REMOTE, "account": "SRV2$"}),
+    ("lg.share.admin_write",
+     {"event_id": 5145, "share_name": r"\\*\C$", "target_name": r"Windows\x.exe", "access_mask": 0x2,
+      **REMOTE},
+     {"event_id": 5145, "share_name": r"\\*\C$", "target_name": r"Windows\x.exe", "access_mask": 0x1,
+      **REMOTE}),
+    ("lg.share.svcctl_pipe", {"event_id": 5145, "share_name": r"\\*\IPC$", "target_name": "svcctl", **REMOTE},
+     {"event_id": 5145, "share_name": r"\\*\IPC$", "target_name": "srvsvc", **REMOTE}),
+    ("lg.share.renamed_psexec_pipe",
+     {"event_id": 5145, "share_name": r"\\*\IPC$", "target_name": "blabla-WS1-123-stdin", **REMOTE},
+     {"event_id": 5145, "share_name": r"\\*\IPC$", "target_name": "PSEXESVC-WS1-123-stdin", **REMOTE}),
+    ("lg.share.remcom_pipe",
+     {"event_id": 5145, "share_name": r"\\*\IPC$", "target_name": "RemCom_stdinABC", **REMOTE},
+     {"event_id": 5145, "share_name": r"\\*\IPC$", "target_name": "RemCom", **REMOTE}),
+    ("lg.share.atsvc_pipe", {"event_id": 5145, "share_name": r"\\*\IPC$", "target_name": "atsvc", **REMOTE},
+     {"event_id": 5145, "share_name": r"\\*\ADMIN$", "target_name": "atsvc", **REMOTE}),
+    ("lg.service.psexec", {"event_id": 7045, "service_name": "PSEXESVC",
+                           "service_image": r"%SystemRoot%\PSEXESVC.exe"},
+     {"event_id": 7045, "service_name": "Spooler", "service_image": r"C:\Windows\System32\spoolsv.exe"}),
+    ("lg.service.smbexec", {"event_id": 7045, "service_name": "X",
+                            "service_image": r"%COMSPEC% /Q /c echo cd ^> \\127.0.0.1\C$\__output 2^>^&1 > "
+                                             r"%TEMP%\execute.bat & del %TEMP%\execute.bat"},
+     {"event_id": 7045, "service_name": "X", "service_image": r"C:\Program Files\x\x.exe"}),
+    ("lg.service.random_systemroot_exe",
+     {"event_id": 7045, "service_name": "KgXItsbKgTJzdzwl", "service_image": r"%SYSTEMROOT%\duKhLYUX.exe"},
+     {"event_id": 7045, "service_name": "x", "service_image": r"%SYSTEMROOT%\System32\duKhLYUX.exe"}),
+    ("lg.service.getsystem",
+     {"event_id": 7045, "service_name": "hgabms",
+      "service_image": r"cmd.exe /c echo hgabms > \\.\pipe\hgabms"},
+     {"event_id": 7045, "service_name": "hgabms", "service_image": "cmd.exe /c whoami"}),
+    ("lg.service.bare_image", {"event_id": 7045, "service_name": "remotesvc", "service_image": "calc.exe"},
+     {"event_id": 7045, "service_name": "x", "service_image": r"C:\Windows\calc.exe"}),
+    ("lg.service.cobaltstrike",
+     {"event_id": 4697, "service_name": "x", "service_image": r"\\10.0.0.5\ADMIN$\beacon.exe"},
+     {"event_id": 4697, "service_name": "x", "service_image": r"C:\Windows\beacon.exe"}),
+    ("lg.process.psexesvc_child",
+     {"event_id": 1, "channel": "Sysmon", "process": r"C:\Windows\System32\cmd.exe",
+      "parent_process": r"C:\Windows\PSEXESVC.exe"},
+     {"event_id": 1, "channel": "Sysmon", "process": r"C:\Windows\System32\cmd.exe",
+      "parent_process": r"C:\Windows\explorer.exe"}),
+    ("lg.process.impacket_exec",
+     {"event_id": 1, "channel": "Sysmon", "process": r"C:\Windows\System32\cmd.exe",
+      "command_line": r"cmd.exe /Q /c whoami 1> \\127.0.0.1\ADMIN$\__1556656369.7 2>&1"},
+     {"event_id": 1, "channel": "Sysmon", "process": r"C:\Windows\System32\cmd.exe",
+      "command_line": "cmd.exe /Q /c whoami > out.txt"}),
+    ("lg.process.random_windows_exe",
+     {"event_id": 4688, "process": r"C:\Windows\duKhLYUX.exe"},
+     {"event_id": 4688, "process": r"C:\Windows\explorer.exe"}),
+    ("lg.process.net_use_admin_share",
+     {"event_id": 4688, "process": r"C:\Windows\System32\net.exe", "command_line": r"net use m: \\fs03\c$"},
+     {"event_id": 4688, "process": r"C:\Windows\System32\net.exe",
+      "command_line": r"net use m: \\127.0.0.1\c$"}),
+    ("lg.process.psexec_client",
+     {"event_id": 4688, "process": r"C:\Tools\PsExec.exe", "command_line": r"psexec \\srv2 -accepteula cmd"},
+     {"event_id": 4688, "process": r"C:\Tools\PsExec.exe", "command_line": "psexec -accepteula -s cmd"}),
+    ("lg.network.smb_outbound",
+     {"event_id": 3, "channel": "Sysmon", "host": "WS1", "src_host": "WS1", "src_ip": "10.0.0.5",
+      "dst_ip": "10.0.0.9", "dst_port": 445, "process": r"C:\Windows\powershell.exe"},
+     {"event_id": 3, "channel": "Sysmon", "host": "WS1", "src_host": "WS1", "src_ip": "10.0.0.5",
+      "dst_ip": "10.0.0.9", "dst_port": 445, "process": "System"}),
+]
+
+
+@pytest.mark.parametrize(("rule_id", "positive", "near_miss"), CASES, ids=[c[0] for c in CASES])
+def test_rule_positive_and_near_miss(rule_id: str, positive: dict, near_miss: dict) -> None:
+    assert rule_id in fired(**positive)
+    assert rule_id not in fired(**near_miss)
+
+
+def test_registry_metadata_is_complete() -> None:
+    for rid, rule in RULES.items():
+        assert rid == rule.id and rid.startswith("lg.") and rid.count(".") == 2
+        assert rule.event_ids and rule.attack and all(t.startswith("T") for t in rule.attack)
+        assert rule.title and rule.side in {"target", "source", "local"}
+        json.dumps(rule.to_dict())   # the declaration is data (the Spark compiler reads it)
+
+
+def test_rule_event_ids_cover_the_core_events() -> None:
+    assert {4624, 4648, 4672, 4688, 4697, 5140, 5145, 7045, 1, 3, 11}.issubset(rule_event_ids())
+
+
+def test_apply_rules_reports_positions_and_levels() -> None:
+    ev = events_frame(make_event(event_id=4634), make_event(event_id=4624, logon_type=3, **REMOTE))
+    tags = apply_rules(ev.set_index(pd.Index([10, 20])))
+    assert tags.to_dict("records") == [{"event_index": 1, "rule_id": "lg.logon.network",
+                                        "level": "informational"}]
+
+
+def test_condition_missing_values_are_false_and_not_negates() -> None:
+    df = pd.DataFrame({"a": pd.array(["x", None], dtype="string"), "n": pd.array([6, None], dtype="Int64")})
+    assert compile_pandas(leaf("a", "eq", "x"), df).tolist() == [True, False]
+    assert compile_pandas(not_(leaf("a", "eq", "x")), df).tolist() == [False, True]
+    assert compile_pandas(leaf("n", "mask_any", 0x2), df).tolist() == [True, False]
+    assert compile_pandas(any_(leaf("a", "isnull"), leaf("n", "gt", 5)), df).tolist() == [True, True]
+    assert compile_pandas(all_(leaf("a", "iregex", r"^X$"), leaf("n", "ge", 6)), df).tolist() == [True, False]
+
+
+def test_condition_rejects_unknown_operator() -> None:
+    with pytest.raises(ValueError, match="unknown condition operator"):
+        leaf("a", "like", "x")
+    assert {"eq", "iendswith", "mask_any", "ieq_col"} <= OPS
