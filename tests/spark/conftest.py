@@ -24,6 +24,19 @@ def spark() -> Iterator[Any]:
             pytest.fail(f"CI=true but the Spark engine cannot run: {reason}")
         pytest.skip(reason)
     session = spark_session("local[2]", app_name="latgraph-tests", driver_memory="1g",
-                            conf={"spark.sql.shuffle.partitions": "4"})
+                            conf={"spark.sql.shuffle.partitions": "4",
+                                  # short-lived JVM: C1 only and a serial GC start and warm up faster
+                                  "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"})
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def sample_events() -> Any:
+    """Every labelled real sample in ../shared/datasets as one canonical frame (or skip)."""
+    from ingest import load_events
+    from tests.conftest import datasets_or_skip, load_labels
+
+    root = datasets_or_skip()
+    events, _ = load_events([str(root / entry["path"]) for entry in load_labels()])
+    return events

@@ -1,0 +1,102 @@
+"""Every rule of graph.rules.RULES compiled to Spark fires on exactly the events pandas flags."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from graph.rules import RULES, apply_rules
+from graph.rules.compile import all_, any_, leaf, not_
+from graph.spark.io import events_to_spark
+from graph.spark.rules import compile_spark, tag_events
+from ingest.synthetic import simulate
+from tests.conftest import events_frame, make_event
+
+pytestmark = pytest.mark.spark
+
+
+def _spark_tags(spark, events: pd.DataFrame) -> pd.DataFrame:
+    from pyspark.sql import functions as F
+
+    # one partition, so monotonically_increasing_id is the dense row position
+    frame = events_to_spark(spark, events).coalesce(1).withColumn(
+        "event_index", F.monotonically_increasing_id())
+    tags = tag_events(frame).toArrow().to_pandas()
+    tags["rule_id"] = tags["rule_id"].astype("string")
+    tags["level"] = tags["level"].astype("string")
+    return tags.sort_values(["event_index", "rule_id"], kind="stable").reset_index(drop=True)
+
+
+def _assert_same_tags(spark, events: pd.DataFrame) -> int:
+    want = apply_rules(events)
+    got = _spark_tags(spark, events)
+    key = ["event_index", "rule_id"]
+    both = want[key].merge(got[key], how="outer", indicator=True)
+    diff = both[both["_merge"] != "both"]
+    shown = diff.merge(events.reset_index(drop=True), left_on="event_index", right_index=True).head(5)
+    assert diff.empty, f"{len(diff)} rule hits differ (left_only = pandas only):\n{shown.to_string()}"
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)
+    return len(want)
+
+
+def _tricky() -> pd.DataFrame:
+    """Edge cases: missing values, case, unicode, loopback, regex-looking names."""
+    return events_frame(
+        make_event(logon_type=3, account="ADMIN", src_ip="10.0.0.9", src_host="WS01", dst_host="PC01",
+                   auth_package="NTLM", key_length=0, logon_process="NtLmSsp"),
+        make_event(logon_type=3, account=None, src_ip=None, src_host="PC01", dst_host="PC01"),
+        make_event(logon_type=3, account="İstanbul", src_ip="127.0.0.1", src_host=None),
+        make_event(event_id=5145, share_name="\\\\*\\ADMIN$", target_name="PSEXESVC.exe",
+                   access_mask=0x2, account="bob", src_ip="10.1.1.1"),
+        make_event(event_id=5145, share_name="\\\\*\\IPC$", target_name="svcctl", access_mask=None),
+        make_event(event_id=5145, share_name="\\\\*\\c$", target_name="Windows\\Temp\\x.bat",
+                   access_mask=0x4),
+        make_event(event_id=5140, share_name=None),
+        make_event(event_id=7045, channel="System", service_name="ABCDEFGH",
+                   service_image="%SystemRoot%\\abcdefgh.exe"),
+        make_event(event_id=7045, channel="System", service_name="x",
+                   service_image="cmd.exe /c echo x > \\\\.\\pipe\\y & del"),
+        make_event(event_id=4688, process="C:\\Windows\\System32\\cmd.exe",
+                   command_line="net use \\\\SRV01\\ADMIN$ /user:corp\\adm pw"),
+        make_event(event_id=1, channel="Sysmon", process="C:\\Windows\\PSEXESVC.exe",
+                   parent_process="C:\\Windows\\System32\\services.exe", command_line=None),
+        make_event(event_id=3, channel="Sysmon", dst_port=445, process="C:\\Users\\x\\evil.exe",
+                   src_host="PC01", dst_host="SRV01", dst_ip="10.0.0.2"),
+        make_event(event_id=4648, account="adm", subject_account="bob", dst_host="SRV01",
+                   process="C:\\Tools\\PsExec.exe"),
+    )
+
+
+def test_every_rule_matches_pandas_on_edge_cases_and_a_simulation(spark) -> None:
+    events = pd.concat([_tricky(), simulate(5, n_workstations=15, n_servers=4, days=2).events],
+                       ignore_index=True)
+    hits = _assert_same_tags(spark, events)
+    assert hits > 100   # the comparison covered real rule hits, not two empty frames
+
+
+@pytest.mark.samples
+def test_every_rule_matches_pandas_on_the_real_samples(spark, sample_events) -> None:
+    assert _assert_same_tags(spark, sample_events) > 1000
+
+
+def test_condition_operators(spark) -> None:
+    from pyspark.sql import functions as F
+
+    events = _tricky()
+    conds = [
+        leaf("account", "ieq", "admin"), leaf("account", "ne", "bob"), not_(leaf("account", "in", ["bob"])),
+        leaf("access_mask", "mask_any", 0x6), leaf("logon_type", "ge", 3), leaf("key_length", "lt", 1),
+        leaf("src_host", "ine_col", "host"), leaf("share_name", "iregex", [r"\\[a-z]\$$", "ipc"]),
+        any_(leaf("command_line", "icontains", ["ADMIN$", "zz"]), leaf("process", "istartswith", "c:\\win")),
+        all_(leaf("event_id", "in", [5145, 5140]), leaf("target_name", "isnull")),
+        leaf("account", "iin", ["istanbul", "i̇stanbul"]),
+    ]
+    frame = events_to_spark(spark, events).coalesce(1)
+    got = frame.select(*[compile_spark(c).alias(f"c{i}") for i, c in enumerate(conds)]).toArrow().to_pandas()
+    from graph.rules.compile import compile_pandas
+
+    for i, cond in enumerate(conds):
+        assert got[f"c{i}"].tolist() == compile_pandas(cond, events).tolist(), cond
+    assert frame.select(F.sum(compile_spark(conds[0]).cast("int"))).first()[0] == 1
+    with pytest.raises(ValueError, match="unknown condition operator"):
+        compile_spark({"col": "x", "op": "like", "value": "a"})
