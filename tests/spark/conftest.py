@@ -26,7 +26,8 @@ def spark() -> Iterator[Any]:
     session = spark_session("local[2]", app_name="latgraph-tests", driver_memory="1g",
                             conf={"spark.sql.shuffle.partitions": "4",
                                   # short-lived JVM: C1 only and a serial GC start and warm up faster
-                                  "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"})
+                                  "spark.driver.extraJavaOptions":
+                                      "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"})
     yield session
     session.stop()
 

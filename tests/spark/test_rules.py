@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from graph.rules import RULES, apply_rules
+from graph.rules import apply_rules
 from graph.rules.compile import all_, any_, leaf, not_
 from graph.spark.io import events_to_spark
 from graph.spark.rules import compile_spark, tag_events
