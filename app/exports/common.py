@@ -91,6 +91,9 @@ def evidence_frame(result: AnalysisResult, hops: pd.DataFrame) -> pd.DataFrame:
     for col in ("ts", "event_id", "rule", "source_file", "record_id"):
         if col not in frame.columns:
             frame[col] = None
+    # details the evidence dict carries itself (e.g. "host") are the fallback for the event lookup
+    carried = {c: frame[c] for c in DETAIL_COLUMNS if c in frame.columns}
+    frame = frame.loc[:, ["hop_id", "ts", "event_id", "rule", "source_file", "record_id"]]
     frame["record_id"] = pd.to_numeric(frame["record_id"], errors="coerce").astype("Int64")
     frame["event_id"] = pd.to_numeric(frame["event_id"], errors="coerce").astype("Int64")
     frame["source_file"] = frame["source_file"].astype("string")
@@ -110,9 +113,17 @@ def evidence_frame(result: AnalysisResult, hops: pd.DataFrame) -> pd.DataFrame:
     for col in DETAIL_COLUMNS:
         if col not in frame.columns:
             frame[col] = None
+        if col in carried:
+            frame[col] = frame[col].astype(object).where(frame[col].notna(), carried[col].to_numpy())
     frame = frame.loc[:, list(EVIDENCE_COLUMNS)]
     frame["_ts"] = pd.to_datetime(frame["ts"], utc=True, errors="coerce", format="ISO8601")
     return frame.sort_values(["_ts", "hop_id"], kind="stable").drop(columns="_ts").reset_index(drop=True)
+
+
+def extra_hop_columns(hops: pd.DataFrame) -> list[str]:
+    """Columns of the hops frame beyond :data:`HOP_COLUMNS` (score components such as ``rarity``,
+    ``fanout``, ``habit`` that the analysis adds), in frame order."""
+    return [c for c in hops.columns if c not in HOP_COLUMNS]
 
 
 def scalar(value: Any) -> str | int | float | bool | None:
@@ -175,8 +186,20 @@ def joined(values: pd.Series) -> pd.Series:
                       else text(v))
 
 
+def short_file(path: Any) -> str:
+    """The file name of a source file (archive members: the member's name).
+
+    Examples:
+        >>> short_file("/cases/x/logs.zip!dc01/Security.evtx")
+        'Security.evtx'
+    """
+    name = text(path)
+    return name.replace("\\", "/").rsplit("!", 1)[-1].rsplit("/", 1)[-1]
+
+
 def evidence_summary(evidence: Iterable[dict[str, Any]], limit: int = 20) -> str:
-    """A one-line summary of a hop's evidence: ``4624 rec 12 (Security.evtx); 5145 rec 13 ...``."""
+    """A one-line summary of a hop's evidence: ``4624 rec 12 (Security.evtx); 5145 rec 13 ...``
+    (file names without their folder; the full paths are in the ``source_files`` column)."""
     parts: list[str] = []
     items = list(evidence or ())
     for ev in items[:limit]:
@@ -187,7 +210,7 @@ def evidence_summary(evidence: Iterable[dict[str, Any]], limit: int = 20) -> str
         if ev.get("rule"):
             part += f" [{ev.get('rule')}]"
         if ev.get("source_file"):
-            part += f" ({ev.get('source_file')})"
+            part += f" ({short_file(ev.get('source_file'))})"
         parts.append(part)
     if len(items) > limit:
         parts.append(f"... {len(items) - limit} more")

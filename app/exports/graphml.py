@@ -5,8 +5,12 @@ lists/tuples/sets become ``;``-joined text, timestamps ISO 8601 UTC text, missin
 out, and a key whose values mix types is written as text. Characters XML 1.0 cannot carry
 (control characters an attacker can put in a service name) are written as ``\\xNN``.
 
-Nodes carry ``label`` (shown by Gephi), ``kind`` (``host``/``account``), and for hosts
-``compromised``, ``compromised_first_seen`` and ``patient_zero_rank`` (0 = not a candidate).
+Nodes keep the graph's attributes (:mod:`graph.model`: ``type`` host/account, ``name``, ``score``,
+``is_ip``, ``compromised``, ``first_compromised``, ``patient_zero_rank``) plus ``label`` (shown by
+Gephi); ``compromised``/``first_compromised``/``patient_zero_rank`` (0 = not a candidate) are set
+from the result on every host. Edges keep theirs (``kind``, ``relation``, ``count``,
+``n_events``, ``first_seen``, ``last_seen``, ``score``, ``severity``, ``hop_ids``, ``accounts``)
+plus ``weight`` = ``count`` for Gephi.
 """
 
 from __future__ import annotations
@@ -19,7 +23,15 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 
 from app.exports.common import scalar, select_hops
-from graph.model import account_node, host_node
+from graph.model import (
+    NODE_COMPROMISED,
+    NODE_FIRST_COMPROMISED,
+    NODE_NAME,
+    NODE_PATIENT_ZERO_RANK,
+    NODE_TYPE,
+    account_node,
+    host_node,
+)
 
 if TYPE_CHECKING:
     from graph.model import AnalysisResult
@@ -40,6 +52,8 @@ def xml_safe(value: str) -> str:
 
 def _flat(value: Any) -> str | int | float | bool | None:
     out = scalar(value)
+    if isinstance(out, float):
+        return round(out, 6)
     return xml_safe(out) if isinstance(out, str) else out
 
 
@@ -61,13 +75,14 @@ def _unify(items: list[dict[str, Any]]) -> None:
 
 
 def _node_name(node: Any, data: dict[str, Any]) -> tuple[str, str]:
-    """(kind, display name) of a graph node from its id (``host:X`` / ``account:x``) or attributes."""
-    kind = str(data.get("kind") or "")
+    """(type, display name) of a graph node from its attributes or its id (``host:X`` / ``account:x``)."""
+    kind = str(data.get(NODE_TYPE) or "")
+    name = data.get(NODE_NAME)
     text = str(node)
     for prefix in ("host", "account"):
         if text.startswith(prefix + ":"):
-            return kind or prefix, text[len(prefix) + 1:]
-    return kind or "node", str(data.get("name") or text)
+            return kind or prefix, str(name or text[len(prefix) + 1:])
+    return kind or "node", str(name or text)
 
 
 def export_graph(result: AnalysisResult, *, scope: str = "suspicious",
@@ -109,12 +124,13 @@ def export_graph(result: AnalysisResult, *, scope: str = "suspicious",
     pz_rank = {p.host: rank for rank, p in enumerate(result.patient_zero, start=1)}
     for node, data in graph.nodes(data=True):
         kind, name = _node_name(node, data)
-        data.setdefault("kind", kind)
-        data.setdefault("label", name)
+        data[NODE_TYPE] = kind
+        data[NODE_NAME] = name
+        data["label"] = name
         if kind == "host":
-            data["compromised"] = name in compromised
-            data["compromised_first_seen"] = compromised.get(name)
-            data["patient_zero_rank"] = pz_rank.get(name, 0)
+            data[NODE_COMPROMISED] = name in compromised
+            data[NODE_FIRST_COMPROMISED] = compromised.get(name)
+            data[NODE_PATIENT_ZERO_RANK] = pz_rank.get(name, 0)
     return graph
 
 

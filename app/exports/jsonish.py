@@ -20,6 +20,7 @@ from app.exports.common import (
     DETAIL_COLUMNS,
     epoch_us,
     evidence_frame,
+    extra_hop_columns,
     iso_series,
     scalar,
     select_hops,
@@ -87,6 +88,7 @@ def _hop_frame(hops: pd.DataFrame) -> pd.DataFrame:
         "lg_rules": hops["rules"].map(lambda v: list(v or ())),
         "lg_hop_first_seen": iso_series(hops["first_seen"]),
         "lg_hop_last_seen": iso_series(hops["last_seen"]),
+        **{f"lg_{c}": hops[c].map(scalar) for c in extra_hop_columns(hops)},
         "_arrow": src + " -> " + _text(hops["dst_host"]) + " as " + account,
         "_first_seen": hops["first_seen"],
     }, index=hops.index)

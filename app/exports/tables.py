@@ -20,6 +20,7 @@ from app.exports.common import (
     EVIDENCE_COLUMNS,
     evidence_frame,
     evidence_summary,
+    extra_hop_columns,
     iso_series,
     joined,
     select_hops,
@@ -117,15 +118,17 @@ def hops_csv(result: AnalysisResult, *, scope: str = "suspicious",
                                                         if e.get("source_file")})),
         "evidence": evidence.map(evidence_summary),
     }, index=hops.index)
-    return frame_csv(out.loc[:, list(HOPS_CSV_COLUMNS)])
+    extras = {c: hops[c] for c in extra_hop_columns(hops) if c not in out.columns}
+    return frame_csv(pd.concat([out.loc[:, list(HOPS_CSV_COLUMNS)], pd.DataFrame(extras, index=out.index)],
+                               axis=1))
 
 
 def paths_csv(result: AnalysisResult, *, scope: str = "suspicious",
               min_score: float | None = None) -> bytes:
     """One row per time-respecting path (best first): hosts, accounts and a readable hop chain.
 
-    ``chain`` reads ``A -[alice 09:00:00Z]-> B -[bob 09:05:00Z]-> C``. Paths with a hop outside the
-    export scope are left out.
+    ``chain`` reads ``A -[alice 2024-03-01T09:00:00Z]-> B -[bob 2024-03-01T09:05:00Z]-> C``.
+    Paths with a hop outside the export scope are left out.
     """
     hops = select_hops(result, scope, min_score)
     by_id = {int(h["hop_id"]): h for h in hops.to_dict("records")}
@@ -136,7 +139,7 @@ def paths_csv(result: AnalysisResult, *, scope: str = "suspicious",
             hop = by_id.get(int(hop_id))
             if hop is None:
                 continue
-            when = text(hop["first_seen"])[11:20]
+            when = pd.Timestamp(hop["first_seen"]).strftime("%Y-%m-%dT%H:%M:%SZ")
             chain += f" -[{text(hop['account']) or '?'} {when}]-> {hop['dst_host']}"
         rows.append({"rank": rank, "score": round(float(path.score), 4), "start": path.start,
                      "end": path.end, "length": max(len(path.hosts) - 1, 0), "hosts": path.hosts,

@@ -26,6 +26,7 @@ from app.exports import EXPORTERS, SCOPES, export
 from app.exports.common import evidence_frame, select_hops
 from app.exports.graphml import _XML_INVALID
 from app.exports.tables import FORMULA_PREFIXES, safe_cell, write_csv
+from graph.build import build_graph
 from graph.config import AnalysisConfig
 from graph.model import HOP_COLUMNS, AnalysisResult, Path, PatientZero, account_node, host_node
 from ingest.report import IngestReport
@@ -99,32 +100,21 @@ def build_result(*, pc: str = "PC01", srv: str = "SRV02", dc: str = "DC03", alic
     hops = pd.DataFrame(rows, columns=list(HOP_COLUMNS))
     hops["first_seen"] = pd.to_datetime(hops["first_seen"], utc=True)
     hops["last_seen"] = pd.to_datetime(hops["last_seen"], utc=True)
-    graph = nx.MultiDiGraph()
-    for name in (pc, srv, dc, "BACKUP"):
-        graph.add_node(host_node(name), kind="host", name=name)
-    for name in (alice, bob, "svc_backup"):
-        graph.add_node(account_node(name), kind="account", name=name)
-    graph.add_edge(host_node(pc), host_node(srv), key="admin_share", kind="admin_share", account=alice,
-                   count=3, first_seen=t1, last_seen=t1, hop_ids=(1,), score=0.92, accounts=[alice])
-    graph.add_edge(host_node(srv), host_node(dc), key="file_write", kind="file_write", account=bob, count=1,
-                   first_seen=t2, last_seen=t2, hop_ids=(2,), score=0.65, accounts=[bob])
-    graph.add_edge(host_node("BACKUP"), host_node(pc), key="logon", kind="logon", account="svc_backup",
-                   count=1, first_seen=t_old, last_seen=t_old, hop_ids=(3,), score=0.1,
-                   accounts=["svc_backup"])
-    graph.add_edge(account_node(alice), host_node(srv), key="logon", kind="logon", count=1, first_seen=t1,
-                   last_seen=t1, hop_ids=(1,), score=0.92)
     report = IngestReport()
     fr = report.add(sec_file, "evtx")
     fr.records_read, fr.kept = 100, 6
+    hops["rarity"] = [1.0, 0.5, 0.0, 1.0]          # a score component the analysis adds
+    patient_zero = [PatientZero(host=pc, score=0.9, confidence=0.85, first_seen=t1,
+                                reason=f"{pc} is the earliest source; its hop to {srv} as {alice} "
+                                       "explains the spread", hop_ids=(1,))]
+    compromised = pd.DataFrame({"host": [srv, dc], "first_seen": pd.to_datetime([t1, t2], utc=True),
+                                "score": [0.92, 0.65]})
     return AnalysisResult(
-        events=events, report=report, config=AnalysisConfig(), tags=pd.DataFrame(), hops=hops, graph=graph,
+        events=events, report=report, config=AnalysisConfig(), tags=pd.DataFrame(), hops=hops,
+        graph=build_graph(hops, compromised, patient_zero),   # the real graph builder
         paths=[Path(hosts=(pc, srv, dc), accounts=(alice, bob), hop_ids=(1, 2), start=t1,
                     end=t2 + timedelta(seconds=3), score=0.8)],
-        patient_zero=[PatientZero(host=pc, score=0.9, confidence=0.85, first_seen=t1,
-                                  reason=f"{pc} is the earliest source; its hop to {srv} as {alice} "
-                                         "explains the spread", hop_ids=(1,))],
-        compromised=pd.DataFrame({"host": [srv, dc], "first_seen": pd.to_datetime([t1, t2], utc=True),
-                                  "score": [0.92, 0.65]}),
+        patient_zero=patient_zero, compromised=compromised,
         summary={"hosts": 4, "hops": 4, "note": "fixture"},
     )
 
@@ -183,6 +173,14 @@ def test_evidence_frame_joins_event_details(result: AnalysisResult) -> None:
     assert list(frame["hop_id"]) == [1, 1, 1, 1, 2, 2]    # time order
 
 
+def test_evidence_frame_falls_back_to_what_the_evidence_carries(result: AnalysisResult) -> None:
+    hops = select_hops(result).copy()
+    hops["evidence"] = [tuple({**e, "host": "FROM-EVIDENCE"} for e in ev) for ev in hops["evidence"]]
+    result.events = result.events.iloc[0:0]          # no event to look the details up in
+    frame = evidence_frame(result, hops)
+    assert set(frame["host"]) == {"FROM-EVIDENCE"} and frame["service_name"].isna().all()
+
+
 # --- CSV ------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("payload", [CSV_CMD, CSV_PLUS, CSV_AT, CSV_LINK, "-2+3", "\tx", "\rx"])
@@ -205,6 +203,7 @@ def test_hops_csv(result: AnalysisResult) -> None:
     assert first["source_files"] == "Security.evtx;Sysmon.evtx;System.evtx"
     assert "7045 rec 13 [lg.service.psexec] (System.evtx)" in first["evidence"]
     assert first["first_seen"] == "2024-03-01T09:01:00Z"
+    assert first["rarity"] == "1.0"                                    # extra hop columns are kept
     all_rows = _csv_rows(EXPORTERS["csv"](result, scope="all"))
     assert len(all_rows) == 4 and all_rows[2]["src_host"] == ""   # unknown source stays empty
 
@@ -213,7 +212,7 @@ def test_paths_csv(result: AnalysisResult) -> None:
     rows = _csv_rows(EXPORTERS["csv-paths"](result))
     assert len(rows) == 1
     assert rows[0]["hosts"] == "PC01;SRV02;DC03" and rows[0]["length"] == "2"
-    assert rows[0]["chain"] == "PC01 -[alice 09:01:00Z]-> SRV02 -[bob 09:30:00Z]-> DC03"
+    assert rows[0]["chain"] == "PC01 -[alice 2024-03-01T09:01:00Z]-> SRV02 -[bob 2024-03-01T09:30:00Z]-> DC03"
     # a path whose hop falls outside the scope is left out
     assert _csv_rows(EXPORTERS["csv-paths"](result, min_score=0.7)) == []
 
@@ -283,6 +282,7 @@ def test_timesketch_lines(result: AnalysisResult) -> None:
     assert svc["lg_service_name"] == "PSEXESVC" and svc["record_id"] == 13
     assert svc["source_file"] == "System.evtx" and svc["lg_hop_id"] == 1
     assert svc["datetime"] == "2024-03-01T09:01:05.000000+00:00"
+    assert hop_line["lg_rarity"] == 1.0
 
 
 def test_timesketch_round_trips_hostile_strings(hostile: AnalysisResult) -> None:
@@ -303,13 +303,15 @@ def test_graphml_loads_with_flattened_attributes(result: AnalysisResult) -> None
     g = _read_graphml(EXPORTERS["graphml"](result))
     assert set(g.nodes) == {"host:PC01", "host:SRV02", "host:DC03", "account:alice", "account:bob"}
     assert g.nodes["host:PC01"]["patient_zero_rank"] == 1 and g.nodes["host:PC01"]["compromised"] is False
-    assert g.nodes["host:SRV02"]["compromised_first_seen"] == "2024-03-01T09:01:00Z"
-    assert g.nodes["account:alice"]["label"] == "alice" and g.nodes["account:alice"]["kind"] == "account"
-    edges = {(u, v): d for u, v, d in g.edges(data=True)}
-    edge = edges[("host:PC01", "host:SRV02")]
+    assert g.nodes["host:DC03"]["patient_zero_rank"] == 0
+    assert g.nodes["host:SRV02"]["first_compromised"] == "2024-03-01T09:01:00Z"
+    assert g.nodes["account:alice"]["label"] == "alice" and g.nodes["account:alice"]["type"] == "account"
+    edges = {(u, v, d["kind"]): d for u, v, d in g.edges(data=True)}
+    edge = edges[("host:PC01", "host:SRV02", "admin_share")]
     assert edge["first_seen"] == "2024-03-01T09:01:00Z" and edge["hop_ids"] == "1"
-    assert edge["weight"] == 3 and edge["kind"] == "admin_share"
-    assert ("host:BACKUP", "host:PC01") not in edges            # benign hop not in suspicious scope
+    assert edge["weight"] == 1 and edge["relation"] == "host_host" and edge["accounts"] == "alice"
+    assert ("account:bob", "host:DC03", "file_write") in edges
+    assert not [k for k in edges if k[0] == "host:BACKUP"]       # benign hop not in suspicious scope
     g_all = _read_graphml(EXPORTERS["graphml"](result, scope="all"))
     assert ("host:BACKUP", "host:PC01") in set(g_all.edges())
 
