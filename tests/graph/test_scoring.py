@@ -1,0 +1,64 @@
+"""Scorers: rarity, fan-out windows, habit, caps and allowlists."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from graph.config import AnalysisConfig
+from graph.engine import hop_stage, pandas_event_stage
+from graph.scoring import SCORERS, fanout
+from graph.toy import toy_events
+
+CFG = AnalysisConfig()
+
+
+def scored(spec: str, cfg: AnalysisConfig = CFG) -> pd.DataFrame:
+    return hop_stage(pandas_event_stage(toy_events(spec), cfg).hops, cfg).hops
+
+
+def test_registry_scorers_are_documented() -> None:
+    for name, (fn, desc) in SCORERS.items():
+        assert desc and fn.__doc__ and "0" in fn.__doc__ and "1" in fn.__doc__, name
+
+
+def test_fanout_counts_distinct_destinations_in_window() -> None:
+    spec = " ".join(f"A>H{i}@{i * 5}s:logon" for i in range(35))
+    h = scored(spec)
+    assert h["fanout_src"].max() == 35
+    assert h["fanout"].max() == 1.0   # >= 30 hosts in 5 minutes (Splunk ESCU)
+
+
+def test_fanout_window_count_is_linear_and_exact() -> None:
+    ts = pd.Series(pd.to_datetime(["2024-01-01 00:00:00", "2024-01-01 00:04:59", "2024-01-01 00:05:01",
+                                   "2024-01-01 00:05:02"], utc=True))
+    got = fanout.window_counts(pd.Series(list("AAAA")), pd.Series(list("BCBD")), ts, 300)
+    assert got.tolist() == [1, 2, 2, 3]
+
+
+def test_rarity_lowers_pairs_seen_every_day() -> None:
+    h = scored(" ".join(f"A>B@{d}d:write" for d in range(4)) + " A>C@3d:write")
+    assert h.loc[h.dst_host == "B", "rarity"].round(2).unique().tolist() == [0.25]
+    assert h.loc[h.dst_host == "C", "rarity"].item() == 1.0
+
+
+def test_habit_discounts_routine_but_not_novel_tool_or_hour() -> None:
+    routine = " ".join(f"S>X@{d}d:psexec/svc" for d in range(4))
+    h = scored(routine + " S>X@4d:smbexec/svc S>X@108h:psexec/svc")
+    psexec = h[h.services.map(lambda s: s == ("psexesvc",))]
+    assert (psexec.habit.iloc[:4] == 1.0).all() and (psexec.severity.iloc[:4] == "low").all()
+    assert h.loc[h.services.map(lambda s: s == ("btobto",)), "habit"].item() == 0.0   # novel tool
+    assert psexec.habit.iloc[4] == 0.0                                                 # 12 h off-hours
+
+
+def test_caps_target_only_and_local_only() -> None:
+    assert scored("?>D@0s:svc").score.item() == CFG.target_only_cap
+
+
+def test_allowlist_caps_to_info() -> None:
+    cfg = AnalysisConfig(allowlist_accounts=frozenset({"admin"}))
+    assert scored("A>B@0s", cfg).severity.tolist() == ["info"]
+
+
+def test_non_lateral_hops_never_high() -> None:
+    h = scored("A>B@0s:logon A>C@0s:discovery F>G@0s:logon")
+    assert h.score.max() <= 0.55
