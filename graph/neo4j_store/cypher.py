@@ -188,7 +188,7 @@ RETURN r.hop_key AS hop_key, r.hop_id AS hop_id, r.src_host AS src_host, r.src_i
        d.name AS dst_host, r.account AS account, r.first_seen_ns AS first_seen_ns,
        r.last_seen_ns AS last_seen_ns, r.kinds AS kinds, r.techniques AS techniques, r.rules AS rules,
        r.evidence AS evidence, r.n_events AS n_events, r.score AS score, r.severity AS severity
-ORDER BY first_seen_ns, hop_key
+ORDER BY first_seen_ns, coalesce(r.src, ''), dst_host, coalesce(account, ''), hop_key
 """
 
 COUNTS = """

@@ -1,7 +1,8 @@
 """Reading a stored case back: the hops frame (and the graph) as the in-memory analysis has them.
 
-``hop_id`` is re-assigned on load in (first_seen, hop key) order, so it is stable for a given
-stored case but need not equal the ids of the result that was pushed; :func:`hop_key` links the two.
+``hop_id`` is re-assigned on load in (first_seen, source, destination, account) order, the order
+in which :mod:`graph.correlate` numbers hops, so a case pushed once loads back with its own ids
+(after incremental pushes the ids are simply renumbered); ``hop_key`` links stored and loaded hops.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import pandas as pd
 from graph.model import HOP_COLUMNS
 from graph.neo4j_store import cypher
 from graph.neo4j_store.connection import Neo4jSettings, open_driver, translate_errors
+
+#: The statement that reads every stored hop (in hop-id order).
+READ_HOPS_STATEMENT = cypher.READ_HOPS
 
 #: Columns of :func:`load_hops`: the hops frame plus the store's hop key.
 LOADED_COLUMNS: tuple[str, ...] = (*HOP_COLUMNS, "hop_key")

@@ -64,7 +64,16 @@ def free_loopback_port() -> int:
 
 @pytest.fixture(scope="session")
 def neo4j_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Neo4jServer]:
-    """Start the harness once for the session and stop it at the end."""
+    """Start the harness once for the session and stop it at the end.
+
+    ``LATGRAPH_TEST_NEO4J_URI`` (+ ``_PASSWORD``) points the tests at a running server instead;
+    the tests WIPE its ``neo4j`` database, so never point it at a real case.
+    """
+    external = os.environ.get("LATGRAPH_TEST_NEO4J_URI")
+    if external:
+        password = os.environ.get("LATGRAPH_TEST_NEO4J_PASSWORD", "")
+        yield Neo4jServer(uri=external, user=USER, password=password)
+        return
     java = shutil.which("java")
     if java is None:
         _unavailable("`java` is not on PATH (install a JDK 17+)")

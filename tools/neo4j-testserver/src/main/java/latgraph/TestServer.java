@@ -14,14 +14,26 @@ import org.neo4j.io.ByteUnit;
  *
  * <p>Usage: {@code java [jvm flags] -cp classes:deps latgraph.TestServer DIR PORT [PASSWORD]}.
  * Starts an in-process Neo4j with only Bolt enabled on 127.0.0.1:PORT (HTTP off), data under DIR.
- * With PASSWORD, authentication is on and user {@code neo4j} gets that password (no forced change);
+ * With PASSWORD (Neo4j wants at least 8 characters), authentication is on and user {@code neo4j}
+ * gets that password (no forced change);
  * without it, authentication is off. Prints {@code READY bolt://127.0.0.1:PORT} once it accepts
  * connections, then runs until its stdin is closed (or it gets SIGTERM), and shuts down cleanly.
  */
 public final class TestServer {
     private TestServer() {}
 
-    public static void main(String[] args) throws Exception {
+    public static void main(String[] args) {
+        try {
+            run(args);
+        } catch (Throwable e) {
+            // Neo4j's own threads would keep the JVM alive: exit so the caller sees the failure.
+            System.err.println("latgraph TestServer: failed to start: " + e);
+            e.printStackTrace();
+            System.exit(1);
+        }
+    }
+
+    private static void run(String[] args) throws Exception {
         if (args.length < 2 || args.length > 3) {
             System.err.println("usage: TestServer DIR PORT [PASSWORD]");
             System.exit(2);
