@@ -56,6 +56,22 @@ def _template() -> jinja2.Template:
     return _environment().from_string(source)
 
 
+def when(value: Any) -> str:
+    """A time for people: ``2024-03-01 09:01:05Z``, with milliseconds when it has them; ``""`` if missing.
+
+    Examples:
+        >>> when("2024-03-01T09:01:05.123456789Z"), when("2024-03-01T09:01:05Z"), when(None)
+        ('2024-03-01 09:01:05.123Z', '2024-03-01 09:01:05Z', '')
+    """
+    if iso(value) is None:
+        return ""
+    ts = pd.Timestamp(value)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    base = ts.strftime("%Y-%m-%d %H:%M:%S")
+    ms = ts.microsecond // 1000
+    return f"{base}.{ms:03d}Z" if ms else f"{base}Z"
+
+
 def _hop_view(hop: dict[str, Any]) -> dict[str, Any]:
     """A hop as template-ready text fields."""
     return {
@@ -64,8 +80,8 @@ def _hop_view(hop: dict[str, Any]) -> dict[str, Any]:
         "src_ip": text(hop["src_ip"]),
         "dst": text(hop["dst_host"]),
         "account": text(hop["account"]) or "(unknown)",
-        "first_seen": text(iso(hop["first_seen"])),
-        "last_seen": text(iso(hop["last_seen"])),
+        "first_seen": when(hop["first_seen"]),
+        "last_seen": when(hop["last_seen"]),
         "score": f"{float(hop['score']):.2f}",
         "severity": str(hop["severity"]),
         "techniques": ", ".join(hop["techniques"] or ()),
@@ -79,7 +95,7 @@ def _hop_view(hop: dict[str, Any]) -> dict[str, Any]:
 def _evidence_view(ev: dict[str, Any]) -> dict[str, Any]:
     detail_keys = ("share_name", "target_name", "service_name", "service_image", "process", "command_line")
     details = [(k.replace("_", " "), text(ev[k])) for k in detail_keys if text(ev[k])]
-    return {"ts": text(iso(ev["ts"])), "event_id": text(ev["event_id"]), "record_id": text(ev["record_id"]),
+    return {"ts": when(ev["ts"]), "event_id": text(ev["event_id"]), "record_id": text(ev["record_id"]),
             "rule": text(ev["rule"]), "file": text(ev["source_file"]), "host": text(ev["host"]),
             "details": details}
 
@@ -107,11 +123,11 @@ def _timeline(result: AnalysisResult, hops: pd.DataFrame) -> dict[str, Any]:
         return {"rows": [], "start": "", "end": "", "total": 0, "height": 0}
     t0, t1 = frame["first_seen"].min(), frame["first_seen"].max()
     span = max((t1 - t0).total_seconds(), 1.0)
-    rows = [{"host": str(r.host), "when": iso(r.first_seen), "y": 22 + 18 * i,
-             "x": round(2 + 96 * (r.first_seen - t0).total_seconds() / span, 2),
+    rows = [{"host": str(r.host), "when": when(r.first_seen), "y": 22 + 18 * i,
+             "x": round(2 + 94 * (r.first_seen - t0).total_seconds() / span, 2),
              "patient_zero": str(r.host) in pz}
             for i, r in enumerate(frame.itertuples(index=False))]
-    return {"rows": rows, "start": iso(t0), "end": iso(t1), "total": total, "height": 34 + 18 * len(rows)}
+    return {"rows": rows, "start": when(t0), "end": when(t1), "total": total, "height": 34 + 18 * len(rows)}
 
 
 def report_context(result: AnalysisResult, *, scope: str = "suspicious",
@@ -139,7 +155,7 @@ def report_context(result: AnalysisResult, *, scope: str = "suspicious",
             shown_evs = [_evidence_view(e) for e in evs[:MAX_EVIDENCE_PER_HOP]]
             steps.append({**_hop_view(hop), "evidence": shown_evs, "evidence_total": len(evs)})
         paths.append({"rank": rank, "hosts": list(path.hosts), "accounts": ", ".join(path.accounts),
-                      "start": text(iso(path.start)), "end": text(iso(path.end)),
+                      "start": when(path.start), "end": when(path.end),
                       "score": f"{float(path.score):.2f}", "steps": steps})
 
     by_severity = []
@@ -160,10 +176,10 @@ def report_context(result: AnalysisResult, *, scope: str = "suspicious",
     events = result.events
     span = ("", "")
     if events is not None and len(events) and "ts" in events.columns:
-        span = (text(iso(events["ts"].min())), text(iso(events["ts"].max())))
+        span = (when(events["ts"].min()), when(events["ts"].max()))
     report = result.report
     return {
-        "generated": iso(datetime.now(UTC)),
+        "generated": when(datetime.now(UTC)),
         "scope": scope,
         "min_score": f"{min_score_of(result, min_score):.2f}",
         "counts": {"events": 0 if events is None else len(events), "hops": len(all_hops),
@@ -173,7 +189,7 @@ def report_context(result: AnalysisResult, *, scope: str = "suspicious",
         "severity_counts": [(s, severity_counts.get(s, 0)) for s in SEVERITY_ORDER],
         "span": span,
         "patient_zero": [{"rank": i, "host": p.host, "confidence": f"{float(p.confidence):.0%}",
-                          "score": f"{float(p.score):.2f}", "first_seen": text(iso(p.first_seen)),
+                          "score": f"{float(p.score):.2f}", "first_seen": when(p.first_seen),
                           "reason": p.reason} for i, p in enumerate(result.patient_zero, start=1)],
         "timeline": _timeline(result, hops),
         "paths": paths,

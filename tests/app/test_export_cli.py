@@ -118,3 +118,35 @@ def test_unreadable_input_is_a_clear_error(tmp_path: Path) -> None:
     # one bad file never aborts silently: either a clear error naming the file, or a run whose
     # ingest report (stderr) names it
     assert "not-a-log.evtx" in res.output + (res.stderr or "")
+
+
+@pytest.mark.slow
+def test_export_on_a_generated_enterprise(tmp_path: Path) -> None:
+    """`latgraph simulate` writes a seeded case with ground truth; every export of its analysis
+    names the true patient zero and the hops of the true spread."""
+    _pipeline_or_skip()
+    if "simulate" not in cli.commands:
+        pytest.skip("latgraph simulate is not registered")
+    sim = _invoke("simulate", "--seed", "3", "--out", str(tmp_path / "case"))
+    assert sim.exit_code == 0, sim.output
+    truth = json.loads((tmp_path / "case" / "truth.json").read_text())
+    case = tmp_path / "case" / "events" / "case.parquet"
+    out = tmp_path / "out"
+    res = CliRunner().invoke(cli, ["export", str(case), "-f", "all", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    pz = truth["patient_zero"]
+    true_hosts = {c["host"] for c in truth["compromised"]}
+    doc = json.loads((out / EXPORTERS["json"].filename()).read_text())
+    assert doc["patient_zero"][0]["host"] == pz
+    hops = list(csv.DictReader(io.StringIO((out / EXPORTERS["csv"].filename()).read_text(), newline="")))
+    assert {h["dst_host"] for h in hops if h["severity"] in ("high", "medium")} & true_hosts
+    paths = list(csv.DictReader(io.StringIO((out / EXPORTERS["csv-paths"].filename()).read_text(),
+                                            newline="")))
+    assert any(p["hosts"].split(";")[0] == pz and p["chain"].startswith(pz + " -[") for p in paths)
+    og = json.loads((out / EXPORTERS["opengraph"].filename()).read_text())
+    pz_nodes = [n["id"] for n in og["graph"]["nodes"] if "LGPatientZero" in n["kinds"]]
+    assert pz_nodes == [f"host:{pz}"]
+    g = nx.read_graphml(out / EXPORTERS["graphml"].filename(), force_multigraph=True)
+    assert g.nodes[f"host:{pz}"]["patient_zero_rank"] == 1
+    html = (out / EXPORTERS["html"].filename()).read_text()
+    assert f"{pz} (patient zero)" in html and "<script" not in html.lower()

@@ -405,7 +405,7 @@ def test_html_report_content(result: AnalysisResult) -> None:
     assert "Patient zero" in text and "PC01 is the earliest source" in text
     assert "PSEXESVC" in text and "cmd.exe /c whoami" in text        # per-hop evidence details
     assert "Security.evtx" in text and "lg.admin_share.write" in text
-    assert "2024-03-01T09:30:00Z" in text                              # timeline of DC03
+    assert "2024-03-01 09:30:00Z" in text                              # timeline of DC03
     assert "svg" in page.tags
     html = data.decode()
     assert "script" not in page.tags
