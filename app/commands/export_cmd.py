@@ -1,7 +1,9 @@
-"""``latgraph export``: analyse inputs and write one export format (or all of them).
+"""``latgraph export``: analyse inputs (or load a saved ``--json`` result) and write one export
+format, or all of them.
 
-Thin: parse options, run :func:`app.pipeline.run`, call an entry of :data:`app.exports.EXPORTERS`,
-write bytes. ``--list-formats`` lists the export registry (``latgraph formats`` lists the *input*
+Thin: parse options, run :func:`app.pipeline.run` (same analysis options as ``latgraph analyze``)
+or :func:`app.exports.saved.load_result`, call an entry of :data:`app.exports.EXPORTERS`, write
+bytes. ``--list-formats`` lists the export registry (``latgraph formats`` lists the *input*
 formats and belongs to ingest).
 """
 
@@ -36,6 +38,22 @@ def _write(data: bytes, target: str) -> None:
     path.write_bytes(data)
 
 
+def analysis_config(*, min_score: float | None = None, max_gap_h: float | None = None,
+                    allow_host: tuple[str, ...] = (), allow_account: tuple[str, ...] = ()) -> AnalysisConfig:
+    """The AnalysisConfig of the command-line options (the same normalisation as ``latgraph analyze``:
+    hosts to upper-case short names, accounts to lower-case without domain)."""
+    changes: dict[str, object] = {}
+    if min_score is not None:
+        changes["min_score"] = min_score
+    if max_gap_h is not None:
+        changes["max_path_gap_s"] = max_gap_h * 3600.0
+    if allow_host:
+        changes["allowlist_hosts"] = frozenset(h.strip().split(".")[0].upper() for h in allow_host)
+    if allow_account:
+        changes["allowlist_accounts"] = frozenset(a.strip().split("\\")[-1].lower() for a in allow_account)
+    return dataclasses.replace(AnalysisConfig(), **changes)
+
+
 @click.command("export")
 @click.argument("inputs", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("-f", "--format", "fmt", type=click.Choice([*EXPORTERS, ALL]),
@@ -46,39 +64,60 @@ def _write(data: bytes, target: str) -> None:
               help="suspicious: hops scoring at least --min-score (and paths made of them); all: every hop.")
 @click.option("--min-score", type=click.FloatRange(0.0, 1.0), default=None,
               help="Score cut of suspicious hops; also the cut paths and patient zero use "
-                   "[default: config min_score, 0.4].")
+                   "[default: 0.4, or the saved result's].")
+@click.option("--max-gap", type=click.FloatRange(min=0.0), default=None,
+              help="Largest gap between consecutive hops of a path, in hours [default: 24].")
+@click.option("--allow-host", multiple=True, help="Host you vouch for as a source (repeatable).")
+@click.option("--allow-account", multiple=True, help="Account you vouch for (repeatable).")
+@click.option("--engine", type=click.Choice(["pandas", "spark"]), default="pandas", show_default=True,
+              help="Engine of the event-scale stage.")
+@click.option("--input-format", default=None, help="Force the input format (see latgraph formats).")
+@click.option("--from-result", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Export a saved `latgraph analyze --json` result instead of analysing INPUT "
+                   "(no event details: service names, command lines... are empty).")
 @click.option("--list-formats", is_flag=True, help="List the export formats and exit.")
-def command(inputs: tuple[Path, ...], fmt: str | None, output: str, scope: str,
-            min_score: float | None, list_formats: bool) -> None:
-    """Analyse INPUT... (log files, folders or a case file) and export the result.
+def command(inputs: tuple[Path, ...], fmt: str | None, output: str, scope: str, min_score: float | None,
+            max_gap: float | None, allow_host: tuple[str, ...], allow_account: tuple[str, ...], engine: str,
+            input_format: str | None, from_result: Path | None, list_formats: bool) -> None:
+    """Analyse INPUT... (logs, folders, archives, case files) and export the result.
 
     \b
     Examples:
       latgraph export logs/ -f html -o report.html
       latgraph export logs/*.evtx -f csv -o hops.csv --min-score 0.7
-      latgraph export case.json -f all -o out/
+      latgraph export case.parquet -f all -o out/
+      latgraph export --from-result result.json -f opengraph -o bloodhound.json
     """
     if list_formats:
         _list_formats()
         return
-    if not inputs:
-        raise click.UsageError("give at least one INPUT (or --list-formats)")
+    if not inputs and from_result is None:
+        raise click.UsageError("give at least one INPUT, or --from-result (or --list-formats)")
+    if inputs and from_result is not None:
+        raise click.UsageError("give INPUT... or --from-result, not both")
     if fmt is None:
         raise click.UsageError(f"choose --format: {', '.join([*EXPORTERS, ALL])}")
     if fmt == ALL and output == "-":
         raise click.UsageError("--format all writes several files: give a folder with -o")
-    from app import pipeline  # the analysis stack loads only when there is work to do
-
-    config = AnalysisConfig()
-    if min_score is not None:
-        config = dataclasses.replace(config, min_score=min_score)
     try:
-        result = pipeline.run(list(inputs), config=config)
+        if from_result is not None:
+            from app.exports.saved import load_result
+
+            result = load_result(from_result)
+            if min_score is not None:
+                result.config = dataclasses.replace(result.config, min_score=min_score)
+        else:
+            from app import pipeline  # the analysis stack loads only when there is work to do
+
+            config = analysis_config(min_score=min_score, max_gap_h=max_gap, allow_host=allow_host,
+                                     allow_account=allow_account)
+            result = pipeline.run(list(inputs), config=config, formats=input_format, engine=engine)
+            click.echo(result.report.format_text(), err=True)
+            files = result.report.files
+            if not len(result.events) and files and len(result.report.failed_files) == len(files):
+                raise click.ClickException("no input could be read (see the report above)")
     except LatgraphError as exc:
         raise click.ClickException(str(exc)) from exc
-    report = getattr(result, "report", None)
-    if report is not None:
-        click.echo(report.format_text(), err=True)
     names = list(EXPORTERS) if fmt == ALL else [fmt]
     for name in names:
         exporter = EXPORTERS[name]

@@ -37,6 +37,7 @@ def test_list_formats_lists_the_registry() -> None:
 
 @pytest.mark.parametrize(("args", "message"), [
     ((), "give at least one INPUT"),
+    (("{file}", "--from-result", "{file}", "-f", "csv"), "not both"),
     (("{file}",), "choose --format"),
     (("{file}", "-f", "all"), "--format all writes several files"),
     (("{file}", "-f", "pdf"), "'pdf' is not one of"),
@@ -150,3 +151,40 @@ def test_export_on_a_generated_enterprise(tmp_path: Path) -> None:
     assert g.nodes[f"host:{pz}"]["patient_zero_rank"] == 1
     html = (out / EXPORTERS["html"].filename()).read_text()
     assert f"{pz} (patient zero)" in html and "<script" not in html.lower()
+
+
+def test_from_result_exports_a_saved_analysis(tmp_path: Path) -> None:
+    from tests.app.test_exports import build_result
+
+    saved = tmp_path / "result.json"
+    saved.write_bytes(EXPORTERS["json"](build_result()))
+    res = CliRunner().invoke(cli, ["export", "--from-result", str(saved), "-f", "csv-paths"])
+    assert res.exit_code == 0, res.output
+    rows = list(csv.DictReader(io.StringIO(res.stdout, newline="")))
+    assert rows[0]["hosts"] == "PC01;SRV02;DC03"
+    high = CliRunner().invoke(cli, ["export", "--from-result", str(saved), "-f", "csv", "--min-score", "0.7"])
+    assert [r["hop_id"] for r in csv.DictReader(io.StringIO(high.stdout, newline=""))] == ["1"]
+    out = tmp_path / "all"
+    res = CliRunner().invoke(cli, ["export", "--from-result", str(saved), "-f", "all", "-o", str(out)])
+    assert res.exit_code == 0 and len(list(out.iterdir())) == len(EXPORTERS)
+
+
+def test_from_result_rejects_a_log_file(tmp_path: Path) -> None:
+    bad = tmp_path / "winlogbeat.json"
+    bad.write_text('{"@timestamp": "2024-01-01T00:00:00Z", "winlog": {}}')
+    res = CliRunner().invoke(cli, ["export", "--from-result", str(bad), "-f", "csv"])
+    assert res.exit_code == 1
+    assert "winlogbeat.json: not a latgraph version-1 JSON result" in res.output
+
+
+@pytest.mark.samples
+def test_allowlisted_source_changes_the_export(empire: Path) -> None:
+    base = CliRunner().invoke(cli, ["export", str(empire), "-f", "opengraph"])
+    allowed = CliRunner().invoke(cli, ["export", str(empire), "-f", "opengraph",
+                                       "--allow-host", "WORKSTATION5"])
+    assert base.exit_code == 0 and allowed.exit_code == 0
+
+    def pz(out: str) -> list[str]:
+        return [n["id"] for n in json.loads(out)["graph"]["nodes"] if "LGPatientZero" in n["kinds"]]
+    assert pz(base.stdout) == ["host:WORKSTATION5"]
+    assert pz(allowed.stdout) != ["host:WORKSTATION5"]

@@ -25,10 +25,12 @@ from hypothesis import strategies as st
 from app.exports import EXPORTERS, SCOPES, export
 from app.exports.common import evidence_frame, select_hops
 from app.exports.graphml import _XML_INVALID
+from app.exports.saved import result_from_json
 from app.exports.tables import FORMULA_PREFIXES, safe_cell, write_csv
 from graph.build import build_graph
 from graph.config import AnalysisConfig
 from graph.model import HOP_COLUMNS, AnalysisResult, Path, PatientZero, account_node, host_node
+from ingest.errors import ConfigError
 from ingest.report import IngestReport
 from tests.conftest import T0, events_frame, make_event
 
@@ -465,3 +467,21 @@ def test_any_host_and_account_survive_json_opengraph_html(host: str, account: st
 def test_any_xml_valid_host_round_trips_graphml(host: str) -> None:
     g = _read_graphml(EXPORTERS["graphml"](build_result(srv=host)))
     assert g.nodes[host_node(host)]["label"] == host
+
+
+# --- saved results ---------------------------------------------------------------------------------
+
+def test_saved_result_round_trips_the_json_document(result: AnalysisResult) -> None:
+    doc = json.loads(EXPORTERS["json"](result))
+    again = result_from_json(doc)
+    assert json.loads(EXPORTERS["json"](again)) == doc
+    assert set(again.graph.nodes) == set(result.graph.nodes)
+    rows = _csv_rows(EXPORTERS["csv"](again))
+    assert [r["hop_id"] for r in rows] == ["1", "2"] and rows[0]["evidence"].startswith("4624 rec 11")
+    assert "PC01 is the earliest source" in EXPORTERS["html"](again).decode()
+
+
+@pytest.mark.parametrize("doc", [{}, {"version": 2, "hops": []}, {"version": 1, "hops": [{"hop_id": 1}]}])
+def test_saved_result_rejects_other_documents(doc: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError, match=r"saved\.json: .*(latgraph version-1|malformed)"):
+        result_from_json(doc, source="saved.json")
