@@ -68,3 +68,30 @@ def test_path_length_cap_and_gap_match(neo4j_db: Neo4jServer) -> None:
     config = AnalysisConfig(max_path_len=4, max_path_gap_s=1800.0)
     n_paths, n_pz = assert_same_analysis(neo4j_db, hops, config)
     assert n_paths >= 2 and n_pz >= 1
+
+
+@pytest.mark.parametrize(("seed", "stealthy"), [(7, False), (11, True)])
+def test_generated_case_matches(neo4j_db: Neo4jServer, seed: int, stealthy: bool) -> None:
+    from app.pipeline import analyze_from_events
+    from ingest.report import IngestReport
+    from ingest.synthetic import simulate
+
+    sim = simulate(seed, stealthy=stealthy)
+    result = analyze_from_events(sim.events, IngestReport())
+    n_paths, n_pz = assert_same_analysis(neo4j_db, result.hops, result.config)
+    assert n_paths > 0 and n_pz > 0
+    # Pushing the full result (host facts included) and reading the top candidate back agrees
+    # with the pipeline's own answer.
+    push(result, settings_of(neo4j_db))
+    assert cypher_patient_zero(settings_of(neo4j_db), result.config)[0].host == result.patient_zero[0].host
+
+
+def test_real_datasets_match(neo4j_db: Neo4jServer) -> None:
+    from app.pipeline import run
+    from tests.conftest import datasets_or_skip, load_labels
+
+    root = datasets_or_skip()
+    paths = [root / f["path"] for f in load_labels() if f.get("lateral_movement")]
+    result = run(paths)
+    n_paths, n_pz = assert_same_analysis(neo4j_db, result.hops, result.config)
+    assert n_paths > 0 and n_pz > 0
