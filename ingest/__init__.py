@@ -27,7 +27,7 @@ import pandas as pd
 
 from ingest.errors import IngestError, LatgraphError, SourceLocation
 from ingest.report import BENIGN_REASONS, FileReport, IngestReport
-from ingest.schema import coerce_frame, empty_frame
+from ingest.schema import empty_frame, validate_frame
 
 #: Raw records normalised per frame (bounded memory: one batch of Python dicts at a time).
 BATCH_SIZE = 50_000
@@ -70,7 +70,7 @@ def _source_frames(src: Any, fr: FileReport, *, fmt_name: str | None, event_ids:
     """Frames of one source (file, .gz content or zip member); problems go to ``fr``."""
     from ingest import formats
     from ingest.case import read_case
-    from ingest.normalize import normalize_records
+    from ingest.records import normalize_records
 
     if fmt_name is None and formats.is_case_file(src):
         fr.format = "case"
@@ -193,12 +193,16 @@ def _worker(path: str, fmt_name: str | None, ids: frozenset[int] | None, strict:
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """One canonical frame from many (categories unified first so no column falls back to object)."""
     frames = [f for f in frames if not f.empty]
     if not frames:
         return empty_frame()
     if len(frames) == 1:
-        return frames[0]
-    return coerce_frame(pd.concat(frames, ignore_index=True))
+        return validate_frame(frames[0])
+    cats = {c: sorted(set().union(*(f[c].cat.categories for f in frames)))
+            for c in ("channel", "source_format")}
+    frames = [f.assign(**{c: f[c].cat.set_categories(v) for c, v in cats.items()}) for f in frames]
+    return validate_frame(pd.concat(frames, ignore_index=True))
 
 
 def load_events(paths: Iterable[PathLike] | PathLike, *, event_ids: Iterable[int] | None = None,

@@ -5,8 +5,8 @@ Two layers:
 * small pure scalar normalisers (:func:`normalize_host`, :func:`normalize_ip`,
   :func:`normalize_account`, :func:`normalize_share`, :func:`normalize_logon_id`,
   :func:`parse_int`): total (never raise, junk -> ``None``) and idempotent (``f(f(x)) == f(x)``);
-* :func:`normalize_records`: a batch of raw dicts -> a canonical frame, vectorised per column. The
-  scalar normalisers run once per *distinct* value of a column (:func:`map_unique`), never per row.
+* :func:`map_unique` / :func:`map_values`: run a scalar normaliser once per *distinct* value of a
+  column, never per row; :mod:`ingest.records` uses them to build canonical frames in batches.
 
 Conventions (see :mod:`ingest.schema`): hosts are upper-case short names; an IP is never a host
 name. Loopback sources (``127.0.0.0/8``, ``::1``, ``::ffff:127.0.0.1``) and a logon with neither an
@@ -19,16 +19,16 @@ accounts keep their ``$`` (``pc01$``); ``SYSTEM``/``LocalSystem``/``NT AUTHORITY
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ingest import winevents as we
-from ingest.report import SKIP_EVENT_ID, SKIP_NO_EVENT_ID, SKIP_NO_TIME, FileReport
-from ingest.schema import COLUMNS, coerce_frame, empty_frame
 
+_IPV4_RE = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$")
 _EMPTY = frozenset({"", "-", "--", "n/a", "null", "none", "nan"})
 
 
@@ -52,7 +52,12 @@ def normalize_ip(value: Any) -> str | None:
     text = _text(value)
     if text is None:
         return None
+    m = _IPV4_RE.match(text)
+    if m is not None and all(int(g) <= 255 for g in m.groups()):   # fast path: dotted IPv4
+        return ".".join(str(int(g)) for g in m.groups())
     text = text.strip("[]").split("%", 1)[0]
+    if ":" not in text:
+        return None
     try:
         ip = ipaddress.ip_address(text)
     except ValueError:
@@ -90,7 +95,7 @@ def normalize_host(value: Any) -> str | None:
     if "\\" in text:
         text = text.rsplit("\\", 1)[1]
     text = text.strip().rstrip("$").rstrip(".")
-    if not text or normalize_ip(text) is not None:
+    if not text or ((text[0].isdigit() or ":" in text) and normalize_ip(text) is not None):
         return None
     short = text.split(".", 1)[0].strip().upper()
     if not short or short in {"LOCALHOST", "-"} or any(c in short for c in " /\"<>|\t\r\n"):
@@ -226,193 +231,17 @@ def parse_timestamps(values: pd.Series) -> pd.Series:
     return ts
 
 
+def map_values(values: np.ndarray, func: Callable[[Any], Any]) -> np.ndarray:
+    """Apply a scalar normaliser once per distinct value of an object array (None/NaN -> ``func(None)``)."""
+    try:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    except TypeError:   # unhashable junk (a JSON list or object where a string belongs)
+        return np.fromiter((func(None if isinstance(v, (list, dict)) else v) for v in values),
+                           dtype=object, count=len(values))
+    mapped = np.fromiter((func(u) for u in uniques), dtype=object, count=len(uniques))
+    return np.append(mapped, np.array([func(None)], dtype=object))[codes]
+
+
 def map_unique(series: pd.Series, func: Callable[[Any], Any]) -> pd.Series:
-    """Apply a scalar normaliser once per distinct value (hosts, accounts repeat a lot)."""
-    values = series.to_numpy(dtype=object)
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    mapped = np.array([func(u) for u in uniques] + [None], dtype=object)
-    return pd.Series(mapped[codes], index=series.index, dtype=object)
-
-
-def _bool_text(series: pd.Series) -> pd.Series:
-    return series.astype("string").str.strip().str.lower().isin(["true", "1", "yes"])
-
-
-def normalize_records(records: Sequence[dict[str, Any]], *, source_file: str, source_format: str,
-                      report: FileReport, event_ids: frozenset[int] | None = None) -> pd.DataFrame:
-    """Turn raw Windows-field records into a canonical events frame; count every dropped record.
-
-    Args:
-        records: flat dicts with :data:`ingest.winevents.SYSTEM_FIELDS` plus EventData field names.
-        source_file: provenance written to every row.
-        source_format: key in ``FORMATS`` written to every row.
-        report: receives skip counts (no event id, no timestamp, event id/channel not kept).
-        event_ids: ids to keep (``None`` = :data:`ingest.winevents.KEPT_EVENT_IDS`).
-
-    Returns:
-        A validated canonical frame (possibly empty).
-    """
-    if not records:
-        return empty_frame()
-    keep_ids = we.KEPT_EVENT_IDS if event_ids is None else event_ids
-    raw = pd.DataFrame.from_records(records)
-    if len(raw) != len(records):           # all-empty dicts give a frame without rows
-        raw = raw.reindex(pd.RangeIndex(len(records)))
-    for col in we.SYSTEM_FIELDS:
-        if col not in raw.columns:
-            raw[col] = None
-    rec_ids = map_unique(raw["EventRecordID"], parse_record_id)
-
-    event_id = map_unique(raw["EventID"], parse_event_id)
-    bad_id = event_id.isna()
-    _skip(report, bad_id, SKIP_NO_EVENT_ID, rec_ids, source_file)
-    raw_channel = map_unique(raw["Channel"], normalize_text)
-    channel = map_unique(raw_channel, lambda c: we.CHANNELS.get(c.lower(), c) if c else "")
-    eid = event_id.fillna(-1).astype("int64")
-    allowed = pd.Series(False, index=raw.index)
-    for i in np.unique(eid[~bad_id]):
-        sel = eid == i
-        if int(i) in keep_ids:
-            chans = we.EVENT_CHANNELS.get(int(i))
-            allowed |= sel & (channel.isin(list(chans)) if chans else True)
-    not_kept = ~bad_id & ~allowed
-    _skip(report, not_kept, SKIP_EVENT_ID, rec_ids, source_file)
-    ts = parse_timestamps(raw["TimeCreated"])
-    no_ts = allowed & ts.isna()
-    _skip(report, no_ts, SKIP_NO_TIME, rec_ids, source_file)
-    keep = allowed & ~no_ts
-    if not keep.any():
-        return empty_frame()
-    raw = raw.loc[keep].reset_index(drop=True)
-    out = pd.DataFrame(index=raw.index, columns=list(COLUMNS), dtype=object)
-    out["ts"] = ts[keep].reset_index(drop=True)
-    out["event_id"] = eid[keep].reset_index(drop=True)
-    out["channel"] = channel[keep].reset_index(drop=True)
-    out["record_id"] = rec_ids[keep].reset_index(drop=True)
-    out["source_file"] = source_file
-    out["source_format"] = source_format
-    _fill_fields(raw, out)
-    return coerce_frame(out)
-
-
-def _skip(report: FileReport, mask: pd.Series, reason: str, rec_ids: pd.Series, source_file: str) -> None:
-    count = int(mask.sum())
-    if not count:
-        return
-    report.skipped[reason] += count
-    if reason not in {SKIP_EVENT_ID}:
-        for rid in rec_ids[mask].head(5):
-            report.problem(f"{source_file}, record {rid}: {reason}")
-
-
-_COLUMN_NORMALISERS: dict[str, Callable[[Any], Any]] = {
-    "account": normalize_account, "subject_account": normalize_account,
-    "account_domain": normalize_domain, "logon_id": normalize_logon_id,
-    "logon_type": normalize_logon_type, "key_length": parse_key_length, "access_mask": parse_mask,
-    "share_name": normalize_share, "remote_ip": normalize_ip, "remote_host": normalize_host,
-    "remote_port": parse_port,
-}
-
-
-def _fill_fields(raw: pd.DataFrame, out: pd.DataFrame) -> None:
-    """Per-event-id field picks, then column normalisers, then the network direction."""
-    n = len(raw)
-    picked: dict[str, pd.Series] = {}
-    eid = out["event_id"]
-    for i in eid.unique():
-        sel = (eid == i).to_numpy()
-        for col, field in we.FIELD_PICKS.get(int(i), {}).items():
-            if field not in raw.columns:
-                continue
-            series = picked.setdefault(col, pd.Series([None] * n, dtype=object))
-            series[sel] = raw[field].to_numpy(dtype=object)[sel]
-    for col, series in picked.items():
-        picked[col] = map_unique(series, _COLUMN_NORMALISERS.get(col, normalize_text))
-    none = pd.Series([None] * n, dtype=object)
-    get = lambda col: picked.get(col, none)  # noqa: E731
-    # account domain from "DOMAIN\\user" for events that have no separate domain field (Sysmon User)
-    for i in eid.unique():
-        picks = we.FIELD_PICKS.get(int(i), {})
-        field = picks.get("account")
-        if field is None or "account_domain" in picks or field not in raw.columns:
-            continue
-        sel = (eid == i).to_numpy()
-        dom = map_unique(raw.loc[sel, field], account_domain_of).to_numpy()
-        picked.setdefault("account_domain", none.copy())[sel] = dom
-    for col in ("account", "account_domain", "subject_account", "logon_id", "logon_type", "auth_package",
-                "logon_process", "key_length", "status", "share_name", "target_name", "access_mask",
-                "service_name", "service_image", "process", "command_line", "parent_process"):
-        out[col] = get(col).to_numpy()
-    # 4688 without a target subject: the process runs as its creator
-    is4688 = (eid == 4688).to_numpy()
-    out.loc[is4688 & out["account"].isna().to_numpy(), "account"] = \
-        out.loc[is4688 & out["account"].isna().to_numpy(), "subject_account"]
-    host = map_unique(raw["Computer"], normalize_host)
-    out["host"] = host.fillna("").to_numpy()
-    _place_endpoints(raw, out, get("remote_host"), get("remote_ip"), get("remote_port"))
-
-
-def _place_endpoints(raw: pd.DataFrame, out: pd.DataFrame, r_host: pd.Series, r_ip: pd.Series,
-                     r_port: pd.Series) -> None:
-    """Put the remote end into src_* or dst_* by the event's direction; loopback is local."""
-    eid = out["event_id"]
-    direction = eid.map(lambda i: we.DIRECTION.get(int(i), we.LOCAL))
-    host = out["host"]
-    loop = map_unique(r_ip, is_loopback).astype(bool)
-    logon_type = pd.to_numeric(out["logon_type"], errors="coerce")
-    untrusted_ws = logon_type.isin(list(we.UNTRUSTED_WORKSTATION_LOGON_TYPES))
-    ws = r_host.where(~untrusted_ws, None)
-    # a workstation name equal to the log's own host while a real remote IP is logged is not the client
-    ws = ws.where(~((ws == host) & r_ip.notna() & ~loop), None)
-    target = direction == we.TARGET
-    carries_remote = eid.map(lambda i: "remote_ip" in we.FIELD_PICKS.get(int(i), {}))
-    no_remote = r_ip.isna() & ws.isna() & carries_remote
-    local = target & (loop | no_remote)
-    out.loc[target, "dst_host"] = host[target]
-    out.loc[target, "src_ip"] = r_ip[target]
-    out.loc[target, "src_host"] = ws[target]
-    out.loc[local, "src_host"] = host[local]
-    source = direction == we.SOURCE
-    dst = r_host.where(r_host.notna() | ~loop, host)   # 4648 to "localhost" / 127.0.0.1
-    out.loc[source, "src_host"] = host[source]
-    out.loc[source, "dst_host"] = dst[source]
-    out.loc[source, "dst_ip"] = r_ip[source]
-    out.loc[source, "dst_port"] = r_port[source]
-    s3 = (direction == we.BY_INITIATED).to_numpy()
-    if s3.any():
-        _sysmon3(raw, out, s3)
-
-
-def _sysmon3(raw: pd.DataFrame, out: pd.DataFrame, sel: np.ndarray) -> None:
-    """Sysmon 3: ``Initiated`` says the direction; for inbound connections older Sysmon schemas log
-    the *local* listener as Source (SourceHostname = this host or SourcePort = 445 with an
-    ephemeral DestinationPort), newer ones the remote client: the local end is detected, not assumed."""
-    f = {k: (raw[v] if v in raw.columns else pd.Series([None] * len(raw), dtype=object))
-         for k, v in we.SYSMON3_FIELDS.items()}
-    host = out["host"]
-    outbound = _bool_text(f["initiated"]).to_numpy() & sel
-    inbound = ~outbound & sel
-    src_ip, dst_ip = map_unique(f["src_ip"], normalize_ip), map_unique(f["dst_ip"], normalize_ip)
-    src_host, dst_host = map_unique(f["src_host"], normalize_host), map_unique(f["dst_host"], normalize_host)
-    src_port, dst_port = map_unique(f["src_port"], parse_port), map_unique(f["dst_port"], parse_port)
-    server = list(we.SERVER_PORTS)
-    src_is_local = ((src_host == host) & (dst_host != host)) | (
-        pd.to_numeric(src_port, errors="coerce").isin(server)
-        & ~pd.to_numeric(dst_port, errors="coerce").isin(server))
-    swap = inbound & src_is_local.to_numpy()
-    # remote end / local end of every row
-    r_ip = src_ip.where(~swap, dst_ip).where(inbound, dst_ip)
-    r_host = src_host.where(~swap, dst_host).where(inbound, dst_host)
-    l_ip = dst_ip.where(~swap, src_ip).where(inbound, src_ip)
-    port = dst_port.where(~swap, src_port)       # the server port in every case
-    r_loop = (map_unique(r_ip, is_loopback).astype(bool) | (r_ip == l_ip)).to_numpy()
-    r_host = r_host.where(~r_loop, host)
-    out.loc[sel, "dst_port"] = port[sel]
-    out.loc[outbound, "src_host"] = host[outbound]
-    out.loc[outbound, "src_ip"] = l_ip[outbound]
-    out.loc[outbound, "dst_ip"] = r_ip[outbound]
-    out.loc[outbound, "dst_host"] = r_host[outbound]
-    out.loc[inbound, "dst_host"] = host[inbound]
-    out.loc[inbound, "dst_ip"] = l_ip[inbound]
-    out.loc[inbound, "src_ip"] = r_ip[inbound]
-    out.loc[inbound, "src_host"] = r_host[inbound]
+    """:func:`map_values` on a Series (index kept, object dtype)."""
+    return pd.Series(map_values(series.to_numpy(dtype=object), func), index=series.index, dtype=object)

@@ -57,28 +57,28 @@ def _text(value: Any) -> Any:
 
 
 def flatten(event: dict[str, Any], record_id: int | None = None) -> dict[str, Any]:
-    """A decoded ``{"Event": {"System":..., "EventData":...}}`` -> flat Windows-field dict."""
+    """A decoded ``{"Event": {"System":..., "EventData":...}}`` -> flat Windows-field dict.
+
+    EventData is copied whole (a C-level dict copy is cheaper than filtering in Python); the
+    normaliser reads only the fields it needs.
+    """
     ev = event.get("Event", event)
-    system = ev.get("System") or {}
-    created = system.get("TimeCreated") or {}
-    attrs = created.get("#attributes") or {} if isinstance(created, dict) else {}
-    out: dict[str, Any] = {
-        "EventID": _text(system.get("EventID")),
-        "Channel": system.get("Channel"),
-        "Computer": system.get("Computer"),
-        "TimeCreated": attrs.get("SystemTime"),
-        "EventRecordID": system.get("EventRecordID", record_id),
-    }
     data = ev.get("EventData")
-    if isinstance(data, dict):
-        for key, value in data.items():
-            if key in NEEDED_FIELDS:
-                out[key] = _text(value)
+    out: dict[str, Any] = dict(data) if isinstance(data, dict) else {}
     user = ev.get("UserData")
     if isinstance(user, dict):   # events logged with a UserData element: one wrapper level
         for inner in user.values():
             if isinstance(inner, dict):
                 out.update({k: _text(v) for k, v in inner.items() if k in NEEDED_FIELDS})
+    system = ev.get("System") or {}
+    created = system.get("TimeCreated")
+    eid = system.get("EventID")
+    out["EventID"] = eid.get("#text") if isinstance(eid, dict) else eid
+    out["Channel"] = system.get("Channel")
+    out["Computer"] = system.get("Computer")
+    out["TimeCreated"] = (created.get("#attributes") or {}).get("SystemTime") if isinstance(created, dict) \
+        else None
+    out["EventRecordID"] = system.get("EventRecordID", record_id)
     return out
 
 

@@ -14,10 +14,10 @@ from ingest.normalize import (
     normalize_ip,
     normalize_logon_id,
     normalize_logon_type,
-    normalize_records,
     normalize_share,
     parse_int,
 )
+from ingest.records import normalize_records
 from ingest.report import FileReport
 
 JUNK = st.one_of(st.none(), st.text(), st.integers(), st.floats(), st.booleans(), st.binary())

@@ -1,0 +1,173 @@
+"""Ingest benchmark: events/s and peak memory per format, the raw ``evtx`` parse rate of the same
+EVTX files in the same run (as a ratio), 1 vs 2 workers, and peak RSS on a big streamed input.
+
+Usage (from the repository root)::
+
+    .venv/bin/python bench/ingest.py                 # quick: ~100k records per format
+    .venv/bin/python bench/ingest.py --copies 20 --big-mb 2048   # the 2 GB streaming run
+
+Every measurement runs in a fresh child process; peak memory is that process's maximum RSS
+(``resource.getrusage``), which includes pyevtx-rs' Rust allocations (tracemalloc would not).
+Inputs are built from the real data sets (``LATGRAPH_DATASETS`` or ``../shared/datasets``): EVTX
+files are copied N times; the text formats are written with :func:`ingest.writers.write_events`
+from the canonical events of those files, repeated with shifted timestamps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+DATASETS = Path(os.environ.get("LATGRAPH_DATASETS", REPO.parent / "shared" / "datasets"))
+
+
+def _cpu_s() -> float:
+    """CPU seconds (user + system) of this process and its finished children (ingest workers)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _peak_mb() -> float:
+    """Peak RSS of this process or of its largest finished child (ingest workers), in MB."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return max(own, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+
+
+def _raw_evtx(files: list[str]) -> dict[str, Any]:
+    from evtx import PyEvtxParser
+
+    t0, n = time.perf_counter(), 0
+    for f in files:
+        for _ in PyEvtxParser(f).records_json():
+            n += 1
+    return {"records": n, "seconds": time.perf_counter() - t0, "peak_mb": _peak_mb()}
+
+
+def _ingest(files: list[str], workers: int) -> dict[str, Any]:
+    from ingest import load_events
+
+    t0 = time.perf_counter()
+    events, report = load_events(files, workers=workers, resolve=False)
+    return {"records": report.records_read, "kept": len(events), "seconds": time.perf_counter() - t0,
+            "peak_mb": _peak_mb(), "problems": report.problem_count, "cpu_s": _cpu_s()}
+
+
+def _stream(files: list[str]) -> dict[str, Any]:
+    from ingest import iter_event_batches
+    from ingest.report import IngestReport
+
+    report = IngestReport()
+    t0, kept = time.perf_counter(), 0
+    for batch in iter_event_batches(files, report=report):
+        kept += len(batch)            # a consumer that keeps nothing: memory must stay flat
+    return {"records": report.records_read, "kept": kept, "seconds": time.perf_counter() - t0,
+            "peak_mb": _peak_mb(), "problems": report.problem_count}
+
+
+def run_child(func: Any, *args: Any) -> dict[str, Any]:
+    """Run ``func(*args)`` in a fresh process (clean peak RSS) and return its result."""
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
+        return pool.submit(func, *args).result()
+
+
+def build_inputs(work: Path, copies: int) -> dict[str, list[str]]:
+    """EVTX copies of the real files, and the same events written in every text format."""
+    import pandas as pd
+
+    from ingest import load_events
+    from ingest.writers import write_events
+
+    evtx = sorted(str(p) for p in DATASETS.rglob("*.evtx"))
+    if not evtx:
+        sys.exit(f"no EVTX files under {DATASETS} (set LATGRAPH_DATASETS)")
+    (work / "evtx").mkdir()
+    inputs: dict[str, list[str]] = {"evtx": []}
+    for i in range(copies):
+        for f in evtx:
+            dst = work / "evtx" / f"{i:03d}_{Path(f).name}"
+            shutil.copy(f, dst)
+            inputs["evtx"].append(str(dst))
+    base, _ = load_events(evtx + [str(p) for p in DATASETS.rglob("*.zip")], workers=1, resolve=False)
+    span = base["ts"].max() - base["ts"].min() + pd.Timedelta(days=1)
+    big = pd.concat([base.assign(ts=base["ts"] + i * span) for i in range(copies)], ignore_index=True)
+    for fmt in ("xml", "winlogbeat", "otrf", "mde-csv", "lanl"):
+        path = work / f"events.{fmt}"
+        write_events(big, path, fmt)
+        inputs[fmt] = [str(path)]
+    return inputs
+
+
+def write_big(work: Path, megabytes: int) -> tuple[str, int]:
+    """A Winlogbeat JSON-lines file of about ``megabytes`` MB, written in streamed chunks."""
+    from ingest import load_events
+    from ingest.writers import write_events
+
+    base, _ = load_events([str(p) for p in DATASETS.rglob("*.evtx")], workers=1, resolve=False)
+    chunk = work / "chunk.ndjson"
+    write_events(base, chunk, "winlogbeat")
+    data = chunk.read_bytes()
+    path = work / "big.ndjson"
+    del base
+    with open(path, "wb") as out:
+        while out.tell() < megabytes * 1024 * 1024:
+            out.write(data)       # same events again; timestamps repeat, which ingest does not mind
+    return str(path), path.stat().st_size
+
+
+def fmt_row(name: str, r: dict[str, Any]) -> str:
+    rate = r["records"] / r["seconds"] if r["seconds"] else 0.0
+    return (f"{name:<22} {r['records']:>10,} rec {r.get('kept', r['records']):>10,} kept "
+            f"{r['seconds']:>8.2f} s {rate:>10,.0f} rec/s  peak RSS {r['peak_mb']:>7.0f} MB")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--copies", type=int, default=8, help="copies of the real EVTX files (default 8)")
+    ap.add_argument("--big-mb", type=int, default=0, help="also stream a Winlogbeat file of this many MB")
+    ap.add_argument("--workdir", default=None, help="where to build inputs (default: a temp dir)")
+    args = ap.parse_args()
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="latgraph-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    print(f"machine: {os.cpu_count()} CPU(s), load average {os.getloadavg()[0]:.1f}; inputs in {work}")
+    inputs = build_inputs(work, args.copies)
+    evtx = inputs["evtx"]
+    raw = run_child(_raw_evtx, evtx)
+    ours = run_child(_ingest, evtx, 1)
+    print(fmt_row("evtx raw (records_json)", raw))
+    print(fmt_row("evtx ingest, 1 process", ours))
+    ratio = (ours["records"] / ours["seconds"]) / (raw["records"] / raw["seconds"])
+    print(f"EVTX ingest / raw evtx parse rate (single process, same files, same run): {ratio:.2f}")
+    two = run_child(_ingest, evtx, 2)
+    print(fmt_row("evtx ingest, 2 workers", two))
+    print(f"multi-file wall time: 1 worker {ours['seconds']:.2f} s, 2 workers {two['seconds']:.2f} s "
+          f"(speed-up {ours['seconds'] / two['seconds']:.2f}x on {os.cpu_count()} CPUs); CPU time used "
+          f"{ours['cpu_s']:.1f} s vs {two['cpu_s']:.1f} s (CPU/wall {ours['cpu_s'] / ours['seconds']:.2f} vs "
+          f"{two['cpu_s'] / two['seconds']:.2f}); load average now {os.getloadavg()[0]:.1f}")
+    for fmt, files in inputs.items():
+        if fmt == "evtx":
+            continue
+        size = sum(Path(f).stat().st_size for f in files) / 1e6
+        print(fmt_row(f"{fmt} ({size:.0f} MB)", run_child(_ingest, files, 1)))
+    if args.big_mb:
+        (work / "small").mkdir()
+        small, _ = write_big(work / "small", 50)
+        big, size = write_big(work, args.big_mb)
+        print(fmt_row("stream 50 MB winlogbeat", run_child(_stream, [small])))
+        print(fmt_row(f"stream {size / 1e6:.0f} MB winlogbeat", run_child(_stream, [big])))
+    if not args.workdir:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
