@@ -485,3 +485,37 @@ def test_saved_result_round_trips_the_json_document(result: AnalysisResult) -> N
 def test_saved_result_rejects_other_documents(doc: dict[str, Any]) -> None:
     with pytest.raises(ConfigError, match=r"saved\.json: .*(latgraph version-1|malformed)"):
         result_from_json(doc, source="saved.json")
+
+
+# --- the HTML report in a real browser ----------------------------------------------------------------
+
+@pytest.mark.browser
+def test_html_report_runs_no_script_in_chromium(hostile: AnalysisResult, tmp_path: Any) -> None:
+    """Open the hostile report in Debian's chromium: no dialog opens, no request leaves the file,
+    no element from the data exists, and the payloads read as text."""
+    from tests.app.ui.browser import ARTIFACTS, browser_page
+
+    report = tmp_path / "report.html"
+    report.write_bytes(EXPORTERS["html"](hostile, scope="all"))
+    dialogs: list[str] = []
+    requests: list[str] = []
+    with browser_page() as page:
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(report.as_uri())
+        page.wait_for_load_state("load")
+        page.wait_for_timeout(500)
+        body = page.inner_text("body")
+        counts = page.evaluate("""() => ({
+            script: document.querySelectorAll('script').length,
+            img: document.querySelectorAll('img').length,
+            svg: document.querySelectorAll('svg').length,
+            handlers: [...document.querySelectorAll('*')].filter(
+                e => [...e.attributes].some(a => a.name.startsWith('on'))).length})""")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "export-html-xss.png"), full_page=True)
+    assert dialogs == []
+    assert requests == [report.as_uri()]
+    assert counts == {"script": 0, "img": 0, "svg": 1, "handlers": 0}
+    for payload in (XSS_SCRIPT, XSS_IMG, XSS_SVG, CSV_LINK):
+        assert payload in body, payload
