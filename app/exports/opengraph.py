@@ -8,7 +8,9 @@ Shape (PEERS.md 1.4)::
                           "end": {"value", "match_by": "id"}, "properties": {...}}]}}
 
 Node kinds: ``LGHost`` and ``LGAccount`` (plus ``LGPatientZero`` on the top candidate and
-``LGCompromised`` on hosts reached by a suspicious hop); every node also has ``LGBase``.
+``LGCompromised`` on compromised hosts); the schema allows at most 3 kinds per node, so the
+common ``LGBase`` kind is given once as ``metadata.source_kind`` (BloodHound adds it to every
+node of the upload) instead of in each node's list.
 Edge kinds, one edge per (start, end, kind) with the hops aggregated in its properties:
 
 * host -> host: ``LGRemoteExecHop`` (a service install or remote execution proved the hop),
@@ -159,16 +161,16 @@ def opengraph_doc(result: AnalysisResult, *, scope: str = "suspicious",
     def host(name: str) -> str:
         node_id = host_node(name)
         if node_id not in nodes:
-            kinds = [HOST_KIND, SOURCE_KIND]
+            kinds = [HOST_KIND]
             props: dict[str, Any] = {"name": name, "displayname": name, "objectid": node_id,
                                      "lg_compromised": name in compromised,
                                      "lg_compromised_first_seen": iso(compromised.get(name))}
             if name in compromised:
-                kinds.insert(1, COMPROMISED_KIND)
+                kinds.append(COMPROMISED_KIND)
             if name in pz:
                 rank, cand = pz[name]
                 if rank == 1:
-                    kinds.insert(1, PATIENT_ZERO_KIND)
+                    kinds.insert(1, PATIENT_ZERO_KIND)   # at most 3 kinds (OpenGraph schema)
                 props.update({"lg_patient_zero_rank": rank, "lg_patient_zero_confidence":
                               round(float(cand.confidence), 4), "lg_patient_zero_reason": cand.reason})
             nodes[node_id] = {"id": node_id, "kinds": kinds, "properties": props}
@@ -177,7 +179,7 @@ def opengraph_doc(result: AnalysisResult, *, scope: str = "suspicious",
     def account(name: str) -> str:
         node_id = account_node(name)
         if node_id not in nodes:
-            nodes[node_id] = {"id": node_id, "kinds": [ACCOUNT_KIND, SOURCE_KIND],
+            nodes[node_id] = {"id": node_id, "kinds": [ACCOUNT_KIND],
                               "properties": {"name": name, "displayname": name, "objectid": node_id}}
         return node_id
 

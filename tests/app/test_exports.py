@@ -340,7 +340,8 @@ def test_opengraph_document_shape(result: AnalysisResult) -> None:
     doc = json.loads(EXPORTERS["opengraph"](result))
     nodes = {n["id"]: n for n in doc["graph"]["nodes"]}
     assert set(nodes) == {"host:PC01", "host:SRV02", "host:DC03", "account:alice", "account:bob"}
-    assert nodes["host:PC01"]["kinds"][:2] == ["LGHost", "LGPatientZero"]
+    assert nodes["host:PC01"]["kinds"] == ["LGHost", "LGPatientZero"]
+    assert nodes["host:SRV02"]["kinds"] == ["LGHost", "LGCompromised"]
     assert "LGCompromised" in nodes["host:SRV02"]["kinds"] and nodes["account:bob"]["kinds"][0] == "LGAccount"
     assert nodes["host:PC01"]["properties"]["lg_patient_zero_reason"].startswith("PC01 is the earliest")
     for item in [*doc["graph"]["nodes"], *doc["graph"]["edges"]]:
@@ -360,6 +361,49 @@ def test_opengraph_document_shape(result: AnalysisResult) -> None:
     assert ("account:alice", "host:SRV02", "LGAuthenticatedTo") in edges
     assert ("host:PC01", "account:alice", "LGUsedAccount") in edges
     assert doc["metadata"]["source_kind"] == "LGBase"
+
+
+#: The OpenGraph payload rules as a JSON schema (BloodHound docs "OpenGraph schema": node kinds
+#: 1..3 strings, property values primitives or homogeneous arrays of primitives, edges with
+#: start/end {value, match_by id|name}).
+_PRIMITIVE = {"type": ["string", "number", "boolean"]}
+_PROPS = {"type": ["object", "null"], "additionalProperties": {"anyOf": [
+    _PRIMITIVE,
+    {"type": "array", "items": {"type": "string"}}, {"type": "array", "items": {"type": "number"}},
+    {"type": "array", "items": {"type": "boolean"}}]}}
+_END = {"type": "object", "required": ["value"], "additionalProperties": False,
+        "properties": {"value": {"type": "string", "minLength": 1},
+                       "match_by": {"enum": ["id", "name"]}, "kind": {"type": "string"}}}
+OPENGRAPH_SCHEMA = {
+    "type": "object", "required": ["graph"],
+    "properties": {
+        "metadata": {"type": "object", "properties": {"source_kind": {"type": "string"}}},
+        "graph": {"type": "object", "required": ["nodes"], "properties": {
+            "nodes": {"type": "array", "items": {
+                "type": "object", "required": ["id", "kinds"], "additionalProperties": False,
+                "properties": {"id": {"type": "string", "minLength": 1}, "properties": _PROPS,
+                               "kinds": {"type": "array", "items": {"type": "string"},
+                                         "minItems": 1, "maxItems": 3}}}},
+            "edges": {"type": "array", "items": {
+                "type": "object", "required": ["kind", "start", "end"], "additionalProperties": False,
+                "properties": {"kind": {"type": "string", "minLength": 1}, "start": _END, "end": _END,
+                               "properties": _PROPS}}}}}}}
+
+
+@pytest.mark.parametrize("scope", SCOPES)
+@pytest.mark.parametrize("hostile_names", [False, True])
+def test_opengraph_validates_against_the_schema(scope: str, hostile_names: bool) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    res = build_result(**HOSTILE) if hostile_names else build_result()
+    jsonschema.validate(json.loads(EXPORTERS["opengraph"](res, scope=scope)), OPENGRAPH_SCHEMA)
+
+
+def test_opengraph_patient_zero_that_is_compromised_keeps_three_kinds(result: AnalysisResult) -> None:
+    result.compromised = pd.concat([pd.DataFrame({"host": ["PC01"], "first_seen": [T0], "score": [0.9]}),
+                                    result.compromised], ignore_index=True)
+    doc = json.loads(EXPORTERS["opengraph"](result))
+    kinds = {n["id"]: n["kinds"] for n in doc["graph"]["nodes"]}
+    assert kinds["host:PC01"] == ["LGHost", "LGPatientZero", "LGCompromised"]
 
 
 def test_opengraph_target_only_hop_has_no_host_edge(result: AnalysisResult) -> None:
