@@ -143,16 +143,20 @@ def graphml(result: AnalysisResult, *, scope: str = "suspicious", min_score: flo
         attrs = {xml_safe(str(k)): _flat(v) for k, v in data.items()}
         attrs = {k: v for k, v in attrs.items() if v is not None}
         flat.add_node(ids[node], **attrs)
-    for u, v, key, data in source.edges(keys=True, data=True):
+    for n, (u, v, key, data) in enumerate(source.edges(keys=True, data=True)):
         attrs = {xml_safe(str(k)): _flat(val) for k, val in data.items()}
         attrs = {k: val for k, val in attrs.items() if val is not None}
         if "kind" not in attrs and isinstance(key, str):
             attrs["kind"] = xml_safe(key)
         if "weight" not in attrs and isinstance(attrs.get("count"), (int, float)):
             attrs["weight"] = attrs["count"]
-        flat.add_edge(ids[u], ids[v], **attrs)
+        # networkx writes the edge key as the GraphML edge id: make it unique in the document
+        # (the graph's keys are kinds, repeated between host pairs; Gephi merges equal edge ids)
+        flat.add_edge(ids[u], ids[v], key=f"e{n}", **attrs)
     _unify([d for _, d in flat.nodes(data=True)])
     _unify([d for _, _, d in flat.edges(data=True)])
     buf = io.BytesIO()
-    nx.write_graphml(flat, buf, encoding="utf-8", prettyprint=True, named_key_ids=True)
+    # generated key ids (d0, d1...): node and edge attributes share names (kind, score) and
+    # GraphML key ids must be unique
+    nx.write_graphml(flat, buf, encoding="utf-8", prettyprint=True)
     return buf.getvalue()

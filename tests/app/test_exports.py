@@ -318,6 +318,17 @@ def test_graphml_loads_with_flattened_attributes(result: AnalysisResult) -> None
     assert ("host:BACKUP", "host:PC01") in set(g_all.edges())
 
 
+def test_graphml_ids_are_unique(result: AnalysisResult) -> None:
+    root = ET.fromstring(EXPORTERS["graphml"](result, scope="all"))
+    ns = {"g": "http://graphml.graphdrawing.org/xmlns"}
+    key_ids = [k.get("id") for k in root.findall("g:key", ns)]
+    edge_ids = [e.get("id") for e in root.findall(".//g:edge", ns)]
+    node_ids = [e.get("id") for e in root.findall(".//g:node", ns)]
+    assert len(edge_ids) > 4
+    for ids in (key_ids, edge_ids, node_ids):
+        assert len(ids) == len(set(ids))
+
+
 def test_graphml_round_trips_hostile_strings(hostile: AnalysisResult) -> None:
     g = _read_graphml(EXPORTERS["graphml"](hostile))
     assert host_node(XSS_SCRIPT) in g and host_node(XSS_IMG) in g and account_node(XSS_SVG) in g
