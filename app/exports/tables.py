@@ -31,8 +31,11 @@ from app.exports.common import (
 if TYPE_CHECKING:
     from graph.model import AnalysisResult
 
-#: Leading characters a spreadsheet may treat as the start of a formula (or of a DDE payload).
-FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
+#: Leading characters a spreadsheet may treat as the start of a formula (or of a DDE payload):
+#: OWASP's list (= + - @ tab CR), plus LF and the full-width forms that East Asian Excel
+#: versions also accept as formula starts.
+FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d",
+                                     "\uff20")
 
 HOPS_CSV_COLUMNS: tuple[str, ...] = (
     "hop_id", "severity", "score", "first_seen", "last_seen", "src_host", "src_ip", "dst_host",

@@ -26,7 +26,7 @@ from app.exports import EXPORTERS, SCOPES, export
 from app.exports.common import evidence_frame, select_hops
 from app.exports.graphml import _XML_INVALID
 from app.exports.saved import result_from_json
-from app.exports.tables import FORMULA_PREFIXES, safe_cell, write_csv
+from app.exports.tables import FORMULA_PREFIXES, safe_cell, safe_column, write_csv
 from graph.build import build_graph
 from graph.config import AnalysisConfig
 from graph.model import HOP_COLUMNS, AnalysisResult, Path, PatientZero, account_node, host_node
@@ -185,7 +185,8 @@ def test_evidence_frame_falls_back_to_what_the_evidence_carries(result: Analysis
 
 # --- CSV ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("payload", [CSV_CMD, CSV_PLUS, CSV_AT, CSV_LINK, "-2+3", "\tx", "\rx"])
+@pytest.mark.parametrize("payload", [CSV_CMD, CSV_PLUS, CSV_AT, CSV_LINK, "-2+3", "\tx", "\rx", "\n=1",
+                                     "\uff1dcmd|' /C calc'!A0"])
 def test_safe_cell_neutralises_formula_prefixes(payload: str) -> None:
     cell = safe_cell(payload)
     assert cell == "'" + payload
@@ -502,6 +503,15 @@ def test_csv_cell_round_trip_property(value: str) -> None:
     data = write_csv(("a", "b"), [{"a": value, "b": 1}])
     rows = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
     assert rows[1] == [("'" + value) if value.startswith(FORMULA_PREFIXES) else value, "1"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.one_of(_TEXT, st.none()), min_size=1, max_size=8))
+def test_vectorised_csv_column_equals_safe_cell(values: list[str | None]) -> None:
+    column = safe_column(pd.Series(values, dtype="string"))
+    assert column.tolist() == [safe_cell(v) for v in values]
+    objects = safe_column(pd.Series([(v, "x") if v else v for v in values], dtype=object))
+    assert objects.tolist() == [safe_cell(f"{v};x") if v else "" for v in values]
 
 
 @settings(max_examples=25, deadline=None)
