@@ -23,6 +23,7 @@ def streamlit_argv(inputs: tuple[str, ...], *, host: str, port: int, max_upload_
             "--server.headless", "true" if headless else "false",
             "--browser.gatherUsageStats", "false",
             "--server.fileWatcherType", "none",
+            "--client.toolbarMode", "minimal",
             "--theme.base", "light"]
     return [*argv, "--", *(str(Path(i).resolve()) for i in inputs)]
 

@@ -43,10 +43,10 @@ MAX_LABEL = 40
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 LEGEND_HTML = """
-<div id="latgraph-legend" style="position:absolute;bottom:8px;left:8px;z-index:10;
- background:rgba(255,255,255,.92);border:1px solid #ccc;border-radius:4px;padding:6px 8px;
- font:12px sans-serif;line-height:1.5">
- <b>Legend</b><br>
+<details id="latgraph-legend" open style="position:absolute;top:6px;left:6px;z-index:10;
+ background:rgba(255,255,255,.9);border:1px solid #ccc;border-radius:4px;padding:4px 8px;
+ font:12px sans-serif;line-height:1.5;max-width:560px">
+ <summary style="cursor:pointer"><b>Legend</b></summary>
  &#9733; patient-zero candidate &nbsp; &#9679; host &nbsp; &#9650; account &nbsp;
  &#9632; group of hosts/accounts<br>
  host fill: <span style="color:rgb(127,0,0)">&#9679;</span> compromised early &rarr;
@@ -57,7 +57,7 @@ LEGEND_HTML = """
  solid = share/service/execution, dashed = logon only; width = score<br>
  <span style="color:#4e79a7">&#8230;</span> account used on host &nbsp;
  <span style="color:#1f77b4">&#9473;</span> selected path
-</div>
+</details>
 """
 
 # Runs after pyvis' drawGraph(): titles -> DOM elements, readiness flags for tests and benches.
@@ -186,13 +186,13 @@ def render(view: View, opts: ViewOptions, *, legend: bool = True) -> str:
     }
     page = net.generate_html()
     page = _strip_external(page)
-    extra = ""
+    note = ('<div id="latgraph-note" style="font:12px sans-serif;color:#555;padding:2px 4px">'
+            f"{esc(view.note)}</div>")
+    page = page.replace('<div class="card" style="width: 100%">',
+                        note + '<div class="card" style="width: 100%; position: relative">', 1)
     if legend:
-        extra += LEGEND_HTML
-    extra += ('<div id="latgraph-note" style="font:12px sans-serif;color:#555;padding:2px 4px">'
-              f"{esc(view.note)}</div>")
-    page = page.replace('<div id="mynetwork"', extra + '<div id="mynetwork"', 1)
-    page = page.replace("<body>", '<body style="position:relative;margin:0">', 1)
+        page = page.replace('<div id="mynetwork"', LEGEND_HTML + '<div id="mynetwork"', 1)
+    page = page.replace("<body>", '<body style="margin:0">', 1)
     return page.replace("</body>", _POST_SCRIPT + "</body>", 1)
 
 

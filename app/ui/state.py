@@ -223,22 +223,48 @@ def demo_inputs() -> list[Path]:
 
 
 def load_from_neo4j(uri: str, user: str, password: str, database: str) -> AnalysisResult:
-    """Load a result stored in Neo4j through ``graph.neo4j_store`` (when that module exists).
+    """Load the hops stored in Neo4j (``graph.neo4j_store.load_hops``) and rebuild the result.
+
+    The stored scores are kept; compromised hosts, paths, patient zero and the graph are
+    recomputed with the current settings. Neo4j holds no raw events, so the events frame is empty.
 
     Raises:
         RuntimeError: with a clear message when Neo4j support is not available.
     """
     try:
-        from graph import neo4j_store  # type: ignore[attr-defined]
+        from graph import neo4j_store
     except ImportError as exc:
         raise RuntimeError("Neo4j loading is not available in this build (graph.neo4j_store is "
                            "missing); load files or the demo instead.") from exc
-    loader = getattr(neo4j_store, "load_result", None)
-    if loader is None:
-        raise RuntimeError("graph.neo4j_store has no load_result(uri, user, password, database) yet.")
-    res = loader(uri, user, password, database)
+    custom = getattr(neo4j_store, "load_result", None)
+    if custom is not None:
+        res = custom(uri, user, password, database)
+    else:
+        res = _result_from_hops(neo4j_store.load_hops(neo4j_store.Neo4jSettings(
+            uri=uri, user=user, password=password or None, database=database)), config())
     set_result(res, f"Neo4j {uri} / {database}")
     return res
+
+
+def _result_from_hops(hops: Any, cfg: AnalysisConfig) -> AnalysisResult:
+    """An AnalysisResult from a scored hops frame (no events): paths, patient zero, graph."""
+    import pandas as pd
+
+    from graph.build import build_graph
+    from graph.model import HOP_COLUMNS
+    from graph.paths import compromised_hosts, top_paths
+    from graph.patient_zero import patient_zero
+    from ingest.report import IngestReport
+    from ingest.schema import empty_frame
+
+    hops = hops.loc[:, list(HOP_COLUMNS)].reset_index(drop=True)
+    compromised = compromised_hosts(hops, cfg)
+    pz = patient_zero(hops, cfg)
+    return AnalysisResult(events=empty_frame(), report=IngestReport(), config=cfg,
+                          tags=pd.DataFrame(columns=["event_index", "rule_id", "level"]), hops=hops,
+                          graph=build_graph(hops, compromised, pz), paths=top_paths(hops, cfg),
+                          patient_zero=pz, compromised=compromised,
+                          summary={"source": "neo4j", "hops": len(hops)})
 
 
 # ---- derived, cached views ----
@@ -256,12 +282,16 @@ def _graph_cached(_res: AnalysisResult, rid: str, opts_key: str, _opts: ViewOpti
     return graph_html(_res, _opts)
 
 
-def export_bytes(name: str) -> bytes:
-    """The bytes of one EXPORTERS entry for the current result (cached per result)."""
-    res = result()
+def export_callable(name: str) -> Callable[[], bytes]:
+    """A zero-argument function producing one EXPORTERS entry for the current result.
+
+    Streamlit runs deferred download callables outside the session's script run, so the result
+    and its run id are bound now, not looked up later.
+    """
+    res, rid = result(), run_id()
     if res is None:
         raise RuntimeError("load data first")
-    return _export_cached(res, run_id(), name)
+    return lambda: _export_cached(res, rid, name)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

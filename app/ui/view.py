@@ -15,12 +15,12 @@ browser draws with physics off.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import networkx as nx
+import numpy as np
 import pandas as pd
 
 from graph.model import AnalysisResult
@@ -104,66 +104,117 @@ def filter_hops(result: AnalysisResult, opts: ViewOptions) -> pd.DataFrame:
     return out
 
 
-def _source(row: dict[str, Any]) -> str:
-    """The source node name of a hop: host, else IP, else an unknown-source node per target."""
-    for col in ("src_host", "src_ip"):
-        value = row.get(col)
-        if value is not None and value == value and value is not pd.NA and str(value):
-            return str(value)
-    return f"{_UNKNOWN_PREFIX}{row['dst_host']}"
+def sources(hops: pd.DataFrame) -> pd.Series:
+    """Source node name per hop: the host, else the IP, else an unknown-source node per target."""
+    src = hops["src_host"].astype("string").replace("", pd.NA)
+    src = src.fillna(hops["src_ip"].astype("string").replace("", pd.NA))
+    return src.fillna(_UNKNOWN_PREFIX + hops["dst_host"].astype("string")).astype(str)
 
 
 def _focus(hops: pd.DataFrame, host: str, depth: int) -> pd.DataFrame:
     """Hops inside the ``depth``-hop (undirected) neighbourhood of ``host``."""
+    src, dst = sources(hops), hops["dst_host"].astype(str)
     g = nx.Graph()
-    srcs = [_source(r) for r in hops[["src_host", "src_ip", "dst_host"]].to_dict("records")]
-    g.add_edges_from(zip(srcs, hops["dst_host"].astype(str), strict=True))
+    g.add_edges_from(zip(src, dst, strict=True))
     if host not in g:
         return hops.iloc[0:0]
     keep = set(nx.single_source_shortest_path_length(g, host, cutoff=depth))
-    mask = [s in keep and d in keep for s, d in zip(srcs, hops["dst_host"].astype(str), strict=True)]
-    return hops[mask]
+    return hops[(src.isin(keep) & dst.isin(keep)).to_numpy()]
 
 
 def build_view(result: AnalysisResult, opts: ViewOptions) -> View:
-    """Filter, aggregate, cap and lay out the hops of ``result`` for drawing."""
+    """Filter, aggregate, cap and lay out the hops of ``result`` for drawing (vectorised)."""
     hops = filter_hops(result, opts)
     view = View(total_hops=len(result.hops), shown_hops=len(hops))
     if hops.empty:
         return view
-    compromised = _compromised(result, opts.until)
-    pz = {p.host: i for i, p in enumerate(result.patient_zero)}
-    highlight = set(opts.highlight_hop_ids)
-
-    recs = hops.to_dict("records")
-    host_edges: dict[tuple[str, str], dict[str, Any]] = {}
-    acct_edges: dict[tuple[str, str], dict[str, Any]] = {}
-    nodes: dict[str, dict[str, Any]] = {}
-    for r in recs:  # one loop per hop (hops are few compared with events)
-        src, dst = _source(r), str(r["dst_host"])
-        score, sev = float(r["score"]), str(r["severity"])
-        hot = int(r["hop_id"]) in highlight
-        _node(nodes, src, UNKNOWN if src.startswith(_UNKNOWN_PREFIX) else HOST, score, hot)
-        _node(nodes, dst, HOST, score, hot)
-        _merge(host_edges, (src, dst), r, score, sev, hot)
-        acct = r.get("account")
-        if opts.show_accounts and isinstance(acct, str) and acct:
-            _node(nodes, f"account:{acct}", ACCOUNT, score, hot, label=acct)
-            _merge(acct_edges, (f"account:{acct}", dst), r, score, sev, hot)
-    for name, n in nodes.items():
-        if n["kind"] == HOST and name in compromised:
-            n["compromised_at"] = compromised[name]
-        if n["kind"] == HOST and name in pz:
-            n["pz_rank"] = pz[name] + 1
+    base = pd.DataFrame({
+        "dst": hops["dst_host"].astype(str).to_numpy(),
+        "score": hops["score"].astype(float).to_numpy(),
+        "sev": hops["severity"].astype(str).map(SEVERITY_ORDER).fillna(0).astype(int).to_numpy(),
+        "hop_id": hops["hop_id"].astype(int).to_numpy(),
+        "kinds": hops["kinds"].to_numpy(),
+        "account": hops["account"].astype("string").to_numpy(),
+        "first_seen": hops["first_seen"].reset_index(drop=True),
+        "last_seen": hops["last_seen"].reset_index(drop=True),
+        "n_events": hops["n_events"].astype(int).to_numpy(),
+        "hot": hops["hop_id"].isin(opts.highlight_hop_ids).to_numpy(),
+    })
+    parts = [base.assign(src=sources(hops).to_numpy(), kind="hop")]
+    if opts.show_accounts:
+        acc = base[base["account"].notna() & (base["account"] != "")]
+        parts.append(acc.assign(src=("account:" + acc["account"].astype(str)).to_numpy(), kind="account"))
+    edges = pd.concat(parts, ignore_index=True)
+    nodes = _nodes(edges, result, opts)
     view.total_nodes = len(nodes)
-    edges = [dict(e, kind="hop") for e in host_edges.values()]
-    edges += [dict(e, kind="account") for e in acct_edges.values()]
     if len(nodes) > opts.max_nodes:
         nodes, edges, view.grouped_nodes = _aggregate(nodes, edges, opts)
-    _layout(nodes, edges, opts.layout)
-    view.nodes = list(nodes.values())
-    view.edges = edges
+    node_dicts = {r["id"]: r for r in _records(nodes)}
+    edge_dicts = _merge_edges(edges)
+    _layout(node_dicts, edge_dicts, opts.layout)
+    view.nodes = list(node_dicts.values())
+    view.edges = edge_dicts
     return view
+
+
+def _nodes(edges: pd.DataFrame, result: AnalysisResult, opts: ViewOptions) -> pd.DataFrame:
+    """One row per node: id, kind, label, score, hops, highlight, compromised_at, pz_rank."""
+    hop_rows = edges[edges["kind"] == "hop"]
+    ends = pd.concat([edges[["src", "score", "hot"]].rename(columns={"src": "id"}),
+                      hop_rows[["dst", "score", "hot"]].rename(columns={"dst": "id"})], ignore_index=True)
+    nodes = ends.groupby("id", sort=False).agg(score=("score", "max"), hops=("score", "size"),
+                                               highlight=("hot", "any")).reset_index()
+    ids = nodes["id"].astype(str)
+    is_acct, is_unknown = ids.str.startswith("account:"), ids.str.startswith(_UNKNOWN_PREFIX)
+    nodes["kind"] = np.where(is_acct, ACCOUNT, np.where(is_unknown, UNKNOWN, HOST))
+    nodes["label"] = np.where(is_acct, ids.str.slice(len("account:")), np.where(is_unknown, "?", ids))
+    nodes["members"] = 1
+    host = nodes["kind"] == HOST
+    comp = _compromised(result, opts.until)
+    nodes["compromised_at"] = ids.map(comp).where(host)
+    pz = {p.host: i + 1 for i, p in enumerate(result.patient_zero)}
+    nodes["pz_rank"] = ids.map(pz).where(host)
+    return nodes
+
+
+def _records(nodes: pd.DataFrame) -> list[dict[str, Any]]:
+    """Node rows as dicts without missing optional fields."""
+    out = []
+    for r in nodes.to_dict("records"):
+        rec = {k: v for k, v in r.items() if not (k in _OPTIONAL and _missing(v))}
+        if "pz_rank" in rec:
+            rec["pz_rank"] = int(rec["pz_rank"])
+        out.append(rec)
+    return out
+
+
+_OPTIONAL = ("compromised_at", "pz_rank", "member_kind", "compromised")
+
+
+def _missing(v: Any) -> bool:
+    return v is None or v is pd.NaT or v is pd.NA or (isinstance(v, float) and v != v)
+
+
+def _merge_edges(edges: pd.DataFrame) -> list[dict[str, Any]]:
+    """Aggregate edge rows per (source, target, kind) into drawable edge dicts."""
+    if edges.empty:
+        return []
+    grouped = edges.groupby(["src", "dst", "kind"], sort=False)
+    agg = grouped.agg(score=("score", "max"), sev=("sev", "max"), count=("score", "size"),
+                      first_seen=("first_seen", "min"), last_seen=("last_seen", "max"),
+                      n_events=("n_events", "sum"), highlight=("hot", "any")).reset_index()
+    hop_ids = grouped["hop_id"].agg(list).to_numpy()
+    kinds = grouped["kinds"].agg(lambda ks: set().union(*ks)).to_numpy()
+    accounts = grouped["account"].agg(lambda a: set(a.dropna().astype(str))).to_numpy()
+    names = {v: k for k, v in SEVERITY_ORDER.items()}
+    out = []
+    for i, r in enumerate(agg.to_dict("records")):
+        out.append({"src": r["src"], "dst": r["dst"], "kind": r["kind"], "score": float(r["score"]),
+                    "severity": names.get(int(r["sev"]), "info"), "count": int(r["count"]),
+                    "hop_ids": hop_ids[i], "kinds": kinds[i], "accounts": accounts[i],
+                    "first_seen": r["first_seen"], "last_seen": r["last_seen"],
+                    "n_events": int(r["n_events"]), "highlight": bool(r["highlight"])})
+    return out
 
 
 def _compromised(result: AnalysisResult, until: datetime | None) -> dict[str, pd.Timestamp]:
@@ -174,48 +225,6 @@ def _compromised(result: AnalysisResult, until: datetime | None) -> dict[str, pd
     if until is not None:
         comp = comp[comp["first_seen"] <= pd.Timestamp(until)]
     return dict(zip(comp["host"].astype(str), comp["first_seen"], strict=True))
-
-
-def _node(nodes: dict[str, dict[str, Any]], name: str, kind: str, score: float, hot: bool,
-          label: str | None = None) -> None:
-    n = nodes.get(name)
-    if n is None:
-        nodes[name] = {"id": name, "label": label or ("?" if kind == UNKNOWN else name), "kind": kind,
-                       "score": score, "hops": 1, "highlight": hot, "members": 1}
-    else:
-        n["score"] = max(n["score"], score)
-        n["hops"] += 1
-        n["highlight"] = n["highlight"] or hot
-
-
-def _merge(edges: dict[tuple[str, str], dict[str, Any]], key: tuple[str, str], r: dict[str, Any],
-           score: float, sev: str, hot: bool) -> None:
-    e = edges.get(key)
-    if e is None:
-        edges[key] = {"src": key[0], "dst": key[1], "score": score, "severity": sev, "count": 1,
-                      "hop_ids": [int(r["hop_id"])], "kinds": set(r["kinds"]),
-                      "accounts": {str(r["account"])} if isinstance(r.get("account"), str) else set(),
-                      "first_seen": r["first_seen"], "last_seen": r["last_seen"],
-                      "n_events": int(r["n_events"]), "highlight": hot}
-        return
-    e["score"] = max(e["score"], score)
-    if SEVERITY_ORDER.get(sev, 0) > SEVERITY_ORDER.get(e["severity"], 0):
-        e["severity"] = sev
-    e["count"] += 1
-    e["hop_ids"].append(int(r["hop_id"]))
-    e["kinds"].update(r["kinds"])
-    if isinstance(r.get("account"), str):
-        e["accounts"].add(str(r["account"]))
-    e["first_seen"] = min(e["first_seen"], r["first_seen"])
-    e["last_seen"] = max(e["last_seen"], r["last_seen"])
-    e["n_events"] += int(r["n_events"])
-    e["highlight"] = e["highlight"] or hot
-
-
-def _importance(n: dict[str, Any], focus: str | None) -> float:
-    if n.get("pz_rank") or n["highlight"] or (focus and n["id"] == focus.strip().upper()):
-        return 100.0
-    return (10.0 if "compromised_at" in n else 0.0) + n["score"] + min(n["hops"], 50) / 1000.0
 
 
 def group_key(n: dict[str, Any]) -> str:
@@ -229,68 +238,47 @@ def group_key(n: dict[str, Any]) -> str:
         >>> group_key({"kind": "account", "id": "account:svc_backup2", "label": "svc_backup2"})
         'group:account:svc*'
     """
-    name = str(n.get("label") if n["kind"] == ACCOUNT else n["id"])
-    ip = re.fullmatch(r"(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}", name)
-    if ip:
-        return f"group:{n['kind']}:{ip.group(1)}.0/24"
-    prefix = re.match(r"[A-Za-z]+", name)
-    stem = prefix.group(0)[:12] if prefix else name[:3]
-    return f"group:{n['kind']}:{stem}*"
+    frame = pd.DataFrame([{"kind": n["kind"], "id": n["id"], "label": n.get("label", n["id"])}])
+    return str(group_keys(frame).iloc[0])
 
 
-def _aggregate(nodes: dict[str, dict[str, Any]], edges: list[dict[str, Any]],
-               opts: ViewOptions) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]], int]:
-    """Keep the most important nodes, fold the others into group nodes, re-aggregate edges."""
-    ranked = sorted(nodes.values(), key=lambda n: (-_importance(n, opts.focus), n["id"]))
+def group_keys(nodes: pd.DataFrame) -> pd.Series:
+    """:func:`group_key` for a frame of nodes (columns kind, id, label)."""
+    name = nodes["label"].where(nodes["kind"] == ACCOUNT, nodes["id"]).astype(str)
+    ip = name.str.extract(r"^(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}$", expand=False)
+    prefix = name.str.extract(r"^([A-Za-z]+)", expand=False).str.slice(0, 12)
+    stem = (ip + ".0/24").fillna(prefix.fillna(name.str.slice(0, 3)) + "*")
+    return "group:" + nodes["kind"].astype(str) + ":" + stem
+
+
+def _aggregate(nodes: pd.DataFrame, edges: pd.DataFrame,
+               opts: ViewOptions) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """Keep the most important nodes, fold the others into group nodes, remap the edges."""
+    focus = (opts.focus or "").strip().upper()
+    pinned = nodes["pz_rank"].notna() | nodes["highlight"] | (nodes["id"] == focus)
+    importance = np.where(pinned, 100.0, 0.0) + np.where(nodes["compromised_at"].notna(), 10.0, 0.0) \
+        + nodes["score"] + nodes["hops"].clip(upper=50) / 1000.0
+    ranked = nodes.assign(_imp=importance).sort_values(["_imp", "id"], ascending=[False, True])
     budget = max(1, opts.max_nodes - MAX_GROUPS)
-    keep = {n["id"] for n in ranked[:budget]}
-    folded = [n for n in ranked[budget:]]
-    sizes: dict[str, int] = {}
-    for n in folded:
-        sizes[group_key(n)] = sizes.get(group_key(n), 0) + 1
-    big = set(sorted(sizes, key=lambda k: -sizes[k])[:MAX_GROUPS - 2])
-    mapping: dict[str, str] = {}
-    out = {k: nodes[k] for k in keep}
-    for n in folded:
-        g = group_key(n)
-        if g not in big:
-            g = f"group:{n['kind']}:other"
-        mapping[n["id"]] = g
-        grp = out.get(g)
-        if grp is None:
-            kind_name = "accounts" if n["kind"] == ACCOUNT else "hosts"
-            stem = g.split(":", 2)[2]
-            out[g] = {"id": g, "label": stem, "kind": GROUP, "member_kind": kind_name, "score": n["score"],
-                      "hops": n["hops"], "highlight": False, "members": 1,
-                      "compromised": int("compromised_at" in n)}
-        else:
-            grp["members"] += 1
-            grp["score"] = max(grp["score"], n["score"])
-            grp["hops"] += n["hops"]
-            grp["compromised"] += int("compromised_at" in n)
-    merged: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for e in edges:
-        src, dst = mapping.get(e["src"], e["src"]), mapping.get(e["dst"], e["dst"])
-        if src == dst and src.startswith("group:"):
-            continue  # traffic inside one group: counted in the group's tooltip via "hops"
-        key = (src, dst, e["kind"])
-        m = merged.get(key)
-        if m is None:
-            merged[key] = dict(e, src=src, dst=dst, hop_ids=list(e["hop_ids"]), kinds=set(e["kinds"]),
-                               accounts=set(e["accounts"]))
-        else:
-            m["score"] = max(m["score"], e["score"])
-            if SEVERITY_ORDER.get(e["severity"], 0) > SEVERITY_ORDER.get(m["severity"], 0):
-                m["severity"] = e["severity"]
-            m["count"] += e["count"]
-            m["hop_ids"].extend(e["hop_ids"])
-            m["kinds"] |= e["kinds"]
-            m["accounts"] |= e["accounts"]
-            m["first_seen"] = min(m["first_seen"], e["first_seen"])
-            m["last_seen"] = max(m["last_seen"], e["last_seen"])
-            m["n_events"] += e["n_events"]
-            m["highlight"] = m["highlight"] or e["highlight"]
-    return out, list(merged.values()), len(folded)
+    keep, folded = ranked.iloc[:budget], ranked.iloc[budget:].copy()
+    folded["group"] = group_keys(folded)
+    sizes = folded["group"].value_counts()
+    big = set(sizes.index[: MAX_GROUPS - 2])
+    folded.loc[~folded["group"].isin(big), "group"] = "group:" + folded["kind"].astype(str) + ":other"
+    groups = folded.groupby("group", sort=False).agg(
+        score=("score", "max"), hops=("hops", "sum"), members=("id", "size"),
+        compromised=("compromised_at", "count"), member_kind=("kind", "first")).reset_index()
+    groups = groups.rename(columns={"group": "id"})
+    groups["label"] = groups["id"].str.split(":", n=2).str[2]
+    groups["member_kind"] = np.where(groups["member_kind"] == ACCOUNT, "accounts", "hosts")
+    groups["kind"], groups["highlight"] = GROUP, False
+    mapping = dict(zip(folded["id"], folded["group"], strict=True))
+    src = edges["src"].map(mapping).fillna(edges["src"])
+    dst = edges["dst"].map(mapping).fillna(edges["dst"])
+    inside = (src == dst) & src.str.startswith("group:")
+    edges = edges.assign(src=src, dst=dst)[~inside]  # traffic inside one group: in its tooltip's hop count
+    out = pd.concat([keep.drop(columns="_imp"), groups], ignore_index=True)
+    return out, edges, len(folded)
 
 
 def _layout(nodes: dict[str, dict[str, Any]], edges: list[dict[str, Any]], mode: str) -> None:

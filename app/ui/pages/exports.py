@@ -18,7 +18,7 @@ if not registry:
     st.warning("The export formats are not available in this build (app.exports is missing).")
 for name, exporter in registry.items():
     left, right = st.columns([1, 3])
-    left.download_button(f"{name}{exporter.suffix}", lambda n=name: state.export_bytes(n),
+    left.download_button(f"{name}{exporter.suffix}", state.export_callable(name),
                          exporter.filename(), exporter.mime, key=f"exports.{name}")
     right.write(exporter.description)
 

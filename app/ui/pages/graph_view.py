@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import streamlit as st
-import streamlit.components.v1 as components
 
 from app.ui import state
 from app.ui.common import hosts_of, require_result, safe_csv
@@ -55,7 +54,7 @@ st.caption(view.note)
 graph_tab, table_tab = st.tabs(["Graph", "Table"])
 with graph_tab:
     if view.nodes:
-        components.html(page, height=opts.height_px + 40, scrolling=False)
+        st.iframe(page, height=opts.height_px + 40)
     else:
         st.info("No hop matches these filters.")
 with table_tab:

@@ -8,7 +8,6 @@ import streamlit as st
 from app.ui import state
 
 st.title("Load data")
-st.caption("Loaded: " + state.source())
 
 
 def run_load(paths: list, label: str) -> None:

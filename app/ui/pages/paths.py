@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
-import streamlit.components.v1 as components
 
 from app.ui import state
 from app.ui.common import fmt_ts, require_result
@@ -46,15 +45,15 @@ for n, hid in enumerate(path.hop_ids, start=1):
         evidence.append({"step": n, "hop_id": int(hid), "event_id": ev.get("event_id"),
                          "record_id": ev.get("record_id"), "source_file": ev.get("source_file"),
                          "rule": ev.get("rule"), "ts": ev.get("ts")})
-st.subheader("Hops of this path")
-st.dataframe(pd.DataFrame(steps), hide_index=True, key="paths.steps")
-st.subheader("Evidence (event ids, records, files)")
-st.dataframe(pd.DataFrame(evidence), hide_index=True, key="paths.evidence")
-
 context = st.toggle("Show the path in context (its hosts' neighbourhood)", False, key="paths.context")
 opts = ViewOptions(severities=ALL_SEVERITIES, highlight_hop_ids=tuple(path.hop_ids), layout="hierarchical",
                    only_hop_ids=() if context else tuple(path.hop_ids), show_accounts=True, height_px=420,
                    focus=path.hosts[0] if context else None, focus_depth=len(path.hosts))
 page, view = state.graph_view(opts)
 st.caption(view.note)
-components.html(page, height=opts.height_px + 40)
+st.iframe(page, height=opts.height_px + 40)
+st.subheader("Hops of this path")
+st.dataframe(pd.DataFrame(steps), hide_index=True, key="paths.steps")
+st.subheader("Evidence (event ids, records, files)")
+st.dataframe(pd.DataFrame(evidence), hide_index=True, key="paths.evidence")
+

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pandas as pd
 import streamlit as st
-import streamlit.components.v1 as components
 
 from app.ui import state
 from app.ui.common import require_result
@@ -42,7 +41,7 @@ opts = ViewOptions(severities=("high", "medium", "low") if include_low else ("hi
 page, view = state.graph_view(opts)
 st.caption(view.note)
 if view.nodes:
-    components.html(page, height=opts.height_px + 40)
+    st.iframe(page, height=opts.height_px + 40)
 
 st.subheader("Hops up to this moment")
 latest = so_far.sort_values("first_seen", ascending=False)

@@ -1,0 +1,105 @@
+"""Time to first render of the spread graph for 200, 2,000 and 20,000-host cases.
+
+For each case: build a result (the UI tests' hand-made enterprise: an attack chain, a deployment
+server touching every workstation, background logons), run the UI's view pipeline (filter, cap +
+aggregate, precomputed layout, pyvis HTML), write the standalone HTML, and load it in Debian's
+chromium with Playwright: the browser time is ``performance.now()`` when vis-network fires its
+first ``afterDrawing`` (physics is off, so drawn = stable). Prints a table.
+
+    .venv/bin/python bench/ui.py [--sizes 200,2000,20000] [--max-nodes 300] [--baseline]
+
+``--baseline`` adds pyvis' default for the 200-host case (every node, physics on, no layout) and
+waits for ``stabilizationIterationsDone``, for comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app.ui.graph_html import render  # noqa: E402
+from app.ui.view import ALL_SEVERITIES, ViewOptions, build_view  # noqa: E402
+from tests.app.ui.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.app.ui.fixtures import spread_result  # noqa: E402
+
+
+def browser_ms(page, path: Path, *, physics: bool = False, timeout_ms: int = 300_000) -> float:
+    """Milliseconds from navigation start until the graph is drawn (or stabilised, with physics)."""
+    page.goto(path.as_uri())
+    if physics:
+        page.wait_for_function("typeof window.latgraphStable === 'number'", timeout=timeout_ms)
+        return float(page.evaluate("window.latgraphStable"))
+    page.wait_for_function("typeof window.latgraphDrawn === 'number'", timeout=timeout_ms)
+    return float(page.evaluate("window.latgraphDrawn"))
+
+
+def baseline_html(result) -> str:
+    """pyvis as commonly used: every hop host, physics on, no precomputed layout."""
+    from pyvis.network import Network
+
+    net = Network(height="650px", width="100%", directed=True, cdn_resources="in_line")
+    hops = result.hops
+    src = hops["src_host"].fillna(hops["src_ip"]).fillna("?").astype(str)
+    for name in sorted(set(src) | set(hops["dst_host"].astype(str))):
+        net.add_node(name, label=name)
+    for s, d in zip(src, hops["dst_host"].astype(str), strict=True):
+        net.add_edge(s, d)
+    page = net.generate_html()
+    hook = ('network.once("stabilizationIterationsDone", function () {'
+            ' window.latgraphStable = performance.now(); });\n return network;')
+    page = page.replace("return network;", hook, 1)
+    return page.replace("</body>", "<script>window.latgraphNetwork = network;</script></body>", 1)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="200,2000,20000")
+    ap.add_argument("--max-nodes", type=int, default=300)
+    ap.add_argument("--baseline", action="store_true")
+    ap.add_argument("--baseline-max", type=int, default=2000, help="largest case for the baseline")
+    args = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    out = Path(tempfile.mkdtemp(prefix="latgraph-bench-ui-"))
+    rows = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        for n in (int(s) for s in args.sizes.split(",")):
+            result = spread_result(n)
+            opts = ViewOptions(severities=ALL_SEVERITIES, max_nodes=args.max_nodes)
+            t0 = time.perf_counter()
+            view = build_view(result, opts)
+            t1 = time.perf_counter()
+            html = render(view, opts)
+            t2 = time.perf_counter()
+            path = out / f"graph-{n}.html"
+            path.write_text(html, encoding="utf-8")
+            ms = browser_ms(page, path)
+            drawn = page.evaluate("window.latgraphNetwork.body.data.nodes.length")
+            rows.append((f"{n:,} hosts", f"{len(result.hops):,}", f"{view.total_nodes:,}", f"{drawn:,}",
+                         f"{len(view.edges):,}", f"{(t1 - t0) * 1000:,.0f}", f"{(t2 - t1) * 1000:,.0f}",
+                         f"{len(html) / 1e6:.2f}", f"{ms:,.0f}"))
+            if args.baseline and n <= args.baseline_max:
+                path = out / f"baseline-{n}.html"
+                path.write_text(baseline_html(result), encoding="utf-8")
+                ms = browser_ms(page, path, physics=True)
+                rows.append((f"{n:,} baseline", f"{len(result.hops):,}", "-", "all", "-", "-", "-",
+                             f"{path.stat().st_size / 1e6:.2f}", f"{ms:,.0f}"))
+        browser.close()
+    head = ("case", "hops", "nodes", "drawn", "edges", "view ms", "pyvis ms", "HTML MB", "browser ms")
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
+    print("  ".join(h.rjust(w) for h, w in zip(head, widths, strict=True)))
+    for r in rows:
+        print("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)))
+    print(f"(max_nodes={args.max_nodes}; HTML files in {out})")
+
+
+if __name__ == "__main__":
+    main()
