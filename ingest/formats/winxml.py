@@ -111,37 +111,47 @@ def _chunks(fh: Any, source: Source) -> Iterator[str]:
     yield decoder.decode(b"", final=True) + ("</Events>" if wrapped else "")
 
 
+class _Drain:
+    """Turns the pull parser's events into records; kept across feeds (depth, root)."""
+
+    def __init__(self, keep: frozenset[int], report: FileReport) -> None:
+        self.keep, self.report, self.depth = keep, report, 0
+        self.root: ET.Element | None = None
+
+    def records(self, parser: ET.XMLPullParser) -> Iterator[dict[str, Any]]:
+        for kind, el in parser.read_events():
+            if kind == "start":
+                self.depth += 1
+                if self.depth == 1:
+                    self.root = el
+                continue
+            self.depth -= 1
+            if self.depth != 1 or _local(el.tag) != "Event":
+                continue
+            self.report.records_read += 1
+            eid = _event_id(el)
+            if eid is not None and eid not in self.keep:
+                self.report.skipped[SKIP_EVENT_ID] += 1
+            else:
+                yield flatten(el)
+            el.clear()
+            if self.root is not None:
+                self.root.clear()
+
+
 def iter_records(source: Source, *, event_ids: frozenset[int] | None, report: FileReport,
                  **_: Any) -> Iterator[dict[str, Any]]:
     """Flat records of the kept event ids of one Windows XML source, streamed."""
-    keep = KEPT_EVENT_IDS if event_ids is None else event_ids
     parser = ET.XMLPullParser(events=("start", "end"))
-    depth = 0
-    root: ET.Element | None = None
+    drain = _Drain(KEPT_EVENT_IDS if event_ids is None else event_ids, report)
     with source.open() as fh:
         try:
             for chunk in _chunks(fh, source):
                 parser.feed(chunk)
-                for kind, el in parser.read_events():
-                    if kind == "start":
-                        depth += 1
-                        if depth == 1:
-                            root = el
-                        continue
-                    depth -= 1
-                    if depth != 1 or _local(el.tag) != "Event":
-                        continue
-                    report.records_read += 1
-                    eid = _event_id(el)
-                    if eid is not None and eid not in keep:
-                        report.skipped[SKIP_EVENT_ID] += 1
-                    else:
-                        yield flatten(el)
-                    el.clear()
-                    if root is not None:
-                        root.clear()
+                yield from drain.records(parser)
             parser.close()
         except ET.ParseError as exc:
+            yield from drain.records(parser)     # events completed before the break
             report.skip(SKIP_MALFORMED, f"{source.name}: XML broken after {report.records_read} "
                                         f"event(s) ({exc}); rest of the file not read")
 
