@@ -13,6 +13,7 @@ from typing import Any
 import networkx as nx
 import pandas as pd
 
+from graph.correlate import group_tuples
 from graph.model import (
     EDGE_ACCOUNTS,
     EDGE_COUNT,
@@ -75,8 +76,9 @@ def build_graph(hops: pd.DataFrame, compromised: pd.DataFrame | None = None,
     _add_edges(G, ex[ex["account"].notna()], "account", account_node, "account_host")
     # node scores: best hop touching the node
     for col, make in (("dst_host", host_node), ("src", host_node), ("account", account_node)):
-        best = h[h[col].notna()].groupby(h[col].dropna().astype(str))["score"].max()
-        for name, score in best.items():
+        part = h[h[col].notna()]
+        best = part["score"].groupby(part[col].astype(str).to_numpy()).max()
+        for name, score in zip(best.index.tolist(), best.tolist(), strict=True):
             node = make(name)
             G.nodes[node][NODE_SCORE] = max(G.nodes[node][NODE_SCORE], float(score))
     if compromised is not None:
@@ -100,23 +102,29 @@ def _add_host(G: nx.MultiDiGraph, name: str) -> None:
 
 
 def _add_edges(G: nx.MultiDiGraph, ex: pd.DataFrame, col: str, make: Any, relation: str) -> None:
+    """Aggregate exploded (hop, kind) rows into one edge per (u, v, kind): sorted arrays, one split."""
     if ex.empty:
         return
-    ex = ex.assign(u=ex[col].astype(str), v=ex["dst_host"].astype(str),
-                   sev=ex["severity"].astype(str).map(_SEV_RANK).fillna(0))
-    ex = ex.sort_values(["u", "v", "kind", "first_seen", "hop_id"])
-    g = ex.groupby(["u", "v", "kind"], sort=True)
+    ex = ex.assign(u=ex[col].astype(str), v=ex["dst_host"].astype(str), kind=ex["kind"].astype(str),
+                   sev=ex["severity"].astype(str).map(_SEV_RANK).fillna(0).astype(int))
+    ex = ex.sort_values(["u", "v", "kind", "first_seen", "hop_id"], kind="stable")
+    g = ex.groupby(["u", "v", "kind"], sort=False)
     agg = g.agg(count=("hop_id", "size"), n_events=("n_events", "sum"),
                 first_seen=("first_seen", "min"), last_seen=("last_seen", "max"),
                 score=("score", "max"), sev=("sev", "max"))
-    hop_ids = g["hop_id"].agg(lambda s: tuple(int(x) for x in s))
-    accounts = g["account"].agg(lambda s: tuple(sorted({str(a) for a in s.dropna()})))
+    key = g.ngroup().to_numpy()
+    hop_ids = group_tuples(key, ex["hop_id"].astype(int).to_numpy()).tolist()
+    accounts = group_tuples(key, ex["account"].astype(object).where(ex["account"].notna(), None)
+                            .to_numpy()).tolist()
     inv = {v: k for k, v in _SEV_RANK.items()}
-    for (u, v, kind), r in agg.iterrows():
-        G.add_edge(make(u), host_node(v), key=kind, **{
-            EDGE_KIND: kind, EDGE_RELATION: relation, EDGE_COUNT: int(r["count"]),
-            EDGE_N_EVENTS: int(r["n_events"]), EDGE_FIRST_SEEN: r["first_seen"],
-            EDGE_LAST_SEEN: r["last_seen"], EDGE_SCORE: float(r["score"]),
-            EDGE_SEVERITY: inv[int(r["sev"])], EDGE_HOP_IDS: hop_ids[(u, v, kind)],
-            EDGE_ACCOUNTS: accounts[(u, v, kind)],
-        })
+    edges = []
+    for n, ((u, v, kind), cnt, nev, fs, ls, sc, sev) in enumerate(zip(
+            agg.index, agg["count"].tolist(), agg["n_events"].tolist(), agg["first_seen"].tolist(),
+            agg["last_seen"].tolist(), agg["score"].tolist(), agg["sev"].tolist(), strict=True)):
+        edges.append((make(u), host_node(v), kind, {
+            EDGE_KIND: kind, EDGE_RELATION: relation, EDGE_COUNT: int(cnt), EDGE_N_EVENTS: int(nev),
+            EDGE_FIRST_SEEN: fs, EDGE_LAST_SEEN: ls, EDGE_SCORE: float(sc), EDGE_SEVERITY: inv[int(sev)],
+            EDGE_HOP_IDS: hop_ids[n],
+            EDGE_ACCOUNTS: tuple(sorted({a for a in accounts[n] if a is not None})),
+        }))
+    G.add_edges_from(edges)

@@ -63,7 +63,7 @@ def short_host(s: pd.Series) -> pd.Series:
     """Upper-case short host names (``pc01.corp`` -> ``PC01``); IP addresses stay as they are."""
     s = s.astype("string").str.strip()
     is_ip = s.str.match(_IPV4).fillna(False) | s.str.contains(":", regex=False).fillna(False)
-    short = s.str.split(".").str[0].str.upper()
+    short = s.str.replace(r"\..*$", "", regex=True).str.upper()
     out = s.where(is_ip, short)
     return out.mask(out.isin(["", "-"]))
 
@@ -325,7 +325,7 @@ def aggregate_hops(rows: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConfi
     exe = exe.sort_values(["hop_id", "v"])
     hops["images"] = _tuples(exe["v"], exe["hop_id"])
     for c in ("rules", "techniques", "kinds", "services", "images"):
-        hops[c] = hops[c].apply(lambda v: v if isinstance(v, tuple) else ())
+        hops[c] = [v if isinstance(v, tuple) else () for v in hops[c].tolist()]
     hops["evidence"] = _evidence_lists(rows, config.max_evidence_per_hop).reindex(hops.index)
     hops = hops.reset_index()
     hops["score"] = 0.0
@@ -335,25 +335,49 @@ def aggregate_hops(rows: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConfi
     return hops[list(HOP_COLUMNS) + list(EVIDENCE_FEATURES)]
 
 
+def group_tuples(keys: pd.Series | np.ndarray, values: pd.Series | np.ndarray) -> pd.Series:
+    """Tuples of plain Python values per key, keeping the given order within a key (stable sort).
+
+    Linear apart from one stable argsort: ``np.split`` at key boundaries, no per-group pandas calls.
+
+    Examples:
+        >>> group_tuples(np.array([2, 1, 2]), np.array(["a", "b", "c"], dtype=object)).to_dict()
+        {1: ('b',), 2: ('a', 'c')}
+    """
+    k = np.asarray(keys)
+    v = (values.astype(object).to_numpy() if isinstance(values, pd.Series)
+         else np.asarray(values, dtype=object))
+    if len(k) == 0:
+        return pd.Series([], dtype=object)
+    order = np.argsort(k, kind="stable")
+    k, v = k[order], v[order]
+    bounds = np.flatnonzero(k[1:] != k[:-1]) + 1
+    starts = np.r_[0, bounds]
+    ends = np.r_[bounds, len(k)]
+    items = v.tolist()
+    return pd.Series([tuple(items[a:b]) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)],
+                     index=k[starts], dtype=object)
+
+
 def _tuples(values: pd.Series, by: pd.Series) -> pd.Series:
-    """Group ``values`` (already in the wanted order) into tuples of plain Python objects per ``by``."""
-    return values.astype(object).groupby(by.to_numpy()).agg(tuple)
+    """Group ``values`` (already in the wanted order) into tuples per ``by``."""
+    return group_tuples(by.to_numpy(), values)
 
 
 def _evidence_lists(rows: pd.DataFrame, cap: int) -> pd.Series:
     """Per hop, a tuple of evidence dicts: the ``cap`` strongest events (then earliest), in time order."""
     r = rows.sort_values(["hop_id", "weight", "ts"], ascending=[True, False, True])
-    r = r[r.groupby("hop_id").cumcount() < cap].sort_values(["hop_id", "ts", "event_index"])
+    r = r[r.groupby("hop_id").cumcount().to_numpy() < cap].sort_values(["hop_id", "ts", "event_index"])
     rec = r["record_id"].astype("Int64")
-    recs = [None if pd.isna(x) else int(x) for x in rec]
+    recs = rec.astype(object).where(rec.notna(), None).tolist()
     dicts = [
-        {"event_id": int(e), "source_file": str(f), "record_id": rid, "rule": str(rule), "ts": ts,
-         "host": str(h)}
-        for e, f, rid, rule, ts, h in zip(r["event_id"], r["source_file"], recs, r["rule_id"],
-                                          r["ts"], r["host"], strict=True)
+        {"event_id": e, "source_file": f, "record_id": rid, "rule": rule, "ts": ts, "host": h}
+        for e, f, rid, rule, ts, h in zip(r["event_id"].astype(int).tolist(),
+                                          r["source_file"].astype(str).tolist(), recs,
+                                          r["rule_id"].astype(str).tolist(), r["ts"].tolist(),
+                                          r["host"].astype(str).tolist(), strict=True)
     ]
-    s = pd.Series(dicts, index=r["hop_id"].to_numpy(), dtype=object)
-    return s.groupby(level=0).agg(tuple)
+    return group_tuples(r["hop_id"].to_numpy(), np.array(dicts, dtype=object) if dicts else np.array([]))
 
 
 def empty_hops() -> pd.DataFrame:

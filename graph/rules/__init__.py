@@ -15,7 +15,7 @@ import pandas as pd
 
 from graph.rules import admin_share, logon, process, service_install
 from graph.rules.base import LEVEL_WEIGHT, LOCAL, SOURCE, TARGET, Level, Rule
-from graph.rules.compile import columns_of, compile_pandas
+from graph.rules.compile import Evaluator, columns_of
 
 __all__ = ["LEVEL_WEIGHT", "LOCAL", "RULES", "SOURCE", "TAG_COLUMNS", "TARGET", "Level", "Rule",
            "apply_rules", "rule_event_ids"]
@@ -56,19 +56,21 @@ def apply_rules(events: pd.DataFrame, rules: Iterable[Rule] | None = None) -> pd
     """
     rules = list(RULES.values() if rules is None else rules)
     eids = events["event_id"].to_numpy()
+    # one row subset per distinct event-id set, with the union of the columns its rules read
+    need: dict[frozenset[int], set[str]] = {}
+    for rule in rules:
+        need.setdefault(rule.event_ids, set()).update(columns_of(rule.condition))
+    subsets: dict[frozenset[int], tuple[np.ndarray, Evaluator]] = {}
+    for ids, cols in need.items():
+        pos = np.flatnonzero(np.isin(eids, list(ids)))
+        subsets[ids] = (pos, Evaluator(events[sorted(cols)].take(pos)))
     positions: list[np.ndarray] = []
     rule_ids: list[np.ndarray] = []
-    subsets: dict[frozenset[int], tuple[np.ndarray, pd.DataFrame | None]] = {}
     for rule in rules:
-        if rule.event_ids not in subsets:
-            pos = np.flatnonzero(np.isin(eids, list(rule.event_ids)))
-            subsets[rule.event_ids] = (pos, None)
-        pos, _ = subsets[rule.event_ids]
+        pos, evaluate = subsets[rule.event_ids]
         if len(pos) == 0:
             continue
-        cols = sorted(columns_of(rule.condition))
-        frame = events.iloc[pos][cols] if len(pos) < len(events) else events[cols]
-        hit = compile_pandas(rule.condition, frame).to_numpy()
+        hit = evaluate(rule.condition).to_numpy()
         if hit.any():
             positions.append(pos[hit])
             rule_ids.append(np.full(int(hit.sum()), rule.id, dtype=object))
@@ -83,5 +85,3 @@ def apply_rules(events: pd.DataFrame, rules: Iterable[Rule] | None = None) -> pd
     tags["level"] = tags["rule_id"].map(levels).astype("string")
     return tags.sort_values(["event_index", "rule_id"], kind="stable").reset_index(drop=True)
 
-
-_ = (Level, LOCAL, SOURCE, TARGET)

@@ -27,6 +27,10 @@ Case-insensitive variants carry an ``i`` prefix: ``ieq``, ``ine``, ``iin``, ``is
 ``iendswith``, ``icontains``, ``iregex``, ``ieq_col``, ``ine_col``; they compare lower-cased text
 (the value is lower-cased by the compiler).
 
+Regular expressions must be RE2-compatible (pyarrow; Spark's Java regex accepts the same subset):
+no look-around or back-references, and whitespace written as a space/tab class rather than the
+``s``/``S`` escapes (pandas evaluates those with Python's ``re``, row by row, 20x slower).
+
 Missing values: every leaf except ``isnull`` is **false** on a missing value (SQL-like
 ``coalesce(expr, false)``), and ``not`` negates that boolean, so ``{"not": {"col": "x", "op":
 "eq", "value": 1}}`` is true when ``x`` is missing. Spark: wrap each leaf in
@@ -44,6 +48,7 @@ Examples:
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -94,12 +99,25 @@ def columns_of(cond: Condition) -> set[str]:
     return cols
 
 
-class _Columns:
-    """Column access with a per-evaluation cache of lower-cased text columns."""
+class Evaluator:
+    """Evaluates conditions on one frame, caching lower-cased columns and the result of every
+    sub-condition (rules share fragments such as "human account" and "remote source")."""
 
     def __init__(self, frame: pd.DataFrame) -> None:
         self.frame = frame
         self._lower: dict[str, pd.Series] = {}
+        self._memo: dict[str, np.ndarray] = {}
+
+    def __call__(self, cond: Condition) -> pd.Series:
+        """``cond`` as a boolean Series aligned to the frame."""
+        return pd.Series(_eval(cond, self), index=self.frame.index, dtype=bool)
+
+    def memo(self, cond: Condition) -> np.ndarray | None:
+        return self._memo.get(json.dumps(cond, sort_keys=True, default=str))
+
+    def remember(self, cond: Condition, value: np.ndarray) -> np.ndarray:
+        self._memo[json.dumps(cond, sort_keys=True, default=str)] = value
+        return value
 
     def raw(self, col: str) -> pd.Series:
         return self.frame[col]
@@ -117,10 +135,17 @@ class _Columns:
 
 def compile_pandas(cond: Condition, frame: pd.DataFrame) -> pd.Series:
     """Evaluate ``cond`` on ``frame``: a boolean Series (no missing values) aligned to it."""
-    return pd.Series(_eval(cond, _Columns(frame)), index=frame.index, dtype=bool)
+    return Evaluator(frame)(cond)
 
 
-def _eval(cond: Condition, cols: _Columns) -> np.ndarray:
+def _eval(cond: Condition, cols: Evaluator) -> np.ndarray:
+    hit = cols.memo(cond)
+    if hit is not None:
+        return hit
+    return cols.remember(cond, _eval_uncached(cond, cols))
+
+
+def _eval_uncached(cond: Condition, cols: Evaluator) -> np.ndarray:
     n = len(cols.frame)
     if "all" in cond:
         out = np.ones(n, dtype=bool)
@@ -141,7 +166,7 @@ def _filled(result: pd.Series) -> np.ndarray:
     return result.fillna(False).to_numpy(dtype=bool)
 
 
-def _leaf(cond: Condition, cols: _Columns) -> np.ndarray:
+def _leaf(cond: Condition, cols: Evaluator) -> np.ndarray:
     col, op, value = cond["col"], cond["op"], cond.get("value")
     if op == "isnull":
         return cols.raw(col).isna().to_numpy(dtype=bool)
@@ -169,11 +194,12 @@ def _leaf(cond: Condition, cols: _Columns) -> np.ndarray:
         return _filled(s.eq(value) if base == "eq" else s.ne(value))
     values = value if isinstance(value, list) else [value]
     if base == "regex":
-        # the pattern keeps its case (``\\D`` != ``\\d``); ``case=False`` maps to pyarrow ignore_case
-        pattern = "|".join(f"(?:{v})" for v in values)
+        # the pattern keeps its case (``\\D`` != ``\\d``); case-insensitivity is the inline ``(?i)``
+        # flag, which RE2 (pyarrow), Python and Java (Spark) all read the same way
+        pattern = ("(?i)" if icase else "") + "|".join(f"(?:{v})" for v in values)
         with warnings.catch_warnings():   # "has match groups": we only need the boolean
             warnings.simplefilter("ignore", UserWarning)
-            hit = cols.text(col, False).str.contains(pattern, regex=True, case=not icase)
+            hit = cols.text(col, False).str.contains(pattern, regex=True)
         return _filled(hit)
     s = cols.text(col, icase)
     values = [str(v).lower() if icase else str(v) for v in values]

@@ -17,7 +17,7 @@ _PROC = frozenset({4688, 1})
 _CMD = "command_line"
 #: A UNC path ``\\srv\...`` (not ``\\.\pipe``/``\\?\``); RE2-compatible (no look-ahead), so
 #: the local-machine exclusion is a separate leaf (see :func:`remote_unc`).
-UNC = r"\\\\[^\\\s\"'.?][^\\\s\"']*"
+UNC = r"\\\\[^\\ \t\"'.?][^\\ \t\"']*"
 
 
 def remote_unc(suffix: str = "") -> dict:
@@ -144,8 +144,8 @@ COPY_TO_ADMIN_SHARE = Rule(
     sigma=_PC + "proc_creation_win_susp_copy_lateral_movement.yml",
     event_ids=_PROC,
     condition=all_(remote_unc(r"\\([a-z]|admin)\$"),
-                   any_(leaf(_CMD, "iregex", r"(^|[\s\"'/\\])(copy|xcopy|robocopy|copy-item|"
-                                             r"move-item|cpi|cp|mv)(\.exe)?[\s\"']"))),
+                   any_(leaf(_CMD, "iregex", r"(^|[ \t\"'/\\])(copy|xcopy|robocopy|copy-item|"
+                                             r"move-item|cpi|cp|mv)(\.exe)?[ \t\"']"))),
     kind=EdgeKind.FILE_WRITE,
     side=SOURCE,
 )

@@ -76,8 +76,8 @@ COBALTSTRIKE_SERVICE = Rule(
                    all_(leaf(_IMG, "icontains", "%comspec%"), leaf(_IMG, "icontains", "start"),
                         leaf(_IMG, "icontains", "powershell")),
                    leaf(_IMG, "icontains", "powershell -nop -w hidden -encodedcommand"),
-                   leaf(_IMG, "iregex", r"powershell(\.exe)?\s+(.*\s)?-(e|en|enc|enco|encodedcommand)\s+"
-                                        r"[a-z0-9+/=]{40,}")),
+                   leaf(_IMG, "iregex", r"powershell(\.exe)?[ \t]+(.*[ \t])?"
+                                        r"-(e|en|enc|enco|encodedcommand)[ \t]+[a-z0-9+/=]{40,}")),
     kind=EdgeKind.SERVICE_INSTALL,
     side=LOCAL,
 )
@@ -118,7 +118,7 @@ BARE_IMAGE_SERVICE = Rule(
     sigma="",   # not in Sigma: installers always register a full path
     event_ids=_EIDS,
     condition=all_(leaf(_IMG, "notnull"), not_(leaf(_IMG, "regex", r"[\\/]")),
-                   leaf(_IMG, "iregex", r"^\S+\.(exe|com|bat|cmd)(\s|$)")),
+                   leaf(_IMG, "iregex", r"^[^ \t]+\.(exe|com|bat|cmd)([ \t]|$)")),
     kind=EdgeKind.SERVICE_INSTALL,
     side=LOCAL,
 )
