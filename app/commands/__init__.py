@@ -12,6 +12,7 @@ from app.commands import (
     export_cmd,
     formats_cmd,
     ingest_cmd,
+    neo4j_cmd,
     rules_cmd,
     simulate_cmd,
     ui_cmd,
@@ -25,4 +26,5 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     simulate_cmd,
     analyze_cmd,
     rules_cmd,
+    neo4j_cmd,
 )

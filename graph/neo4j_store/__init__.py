@@ -6,9 +6,12 @@ The driver is imported only when a connection is made; without the extra every e
 
 from __future__ import annotations
 
+from graph.neo4j_store.analysis import cypher_paths, cypher_patient_zero
 from graph.neo4j_store.connection import ENV_VARS, Neo4jSettings, Neo4jStoreError, open_driver
+from graph.neo4j_store.load import load_result, load_result_from_neo4j
 from graph.neo4j_store.push import PushReport, evidence_id, group_key, hop_key, hop_rows, push
 from graph.neo4j_store.read import load_hops
 
-__all__ = ["ENV_VARS", "Neo4jSettings", "Neo4jStoreError", "PushReport", "evidence_id", "group_key",
-           "hop_key", "hop_rows", "load_hops", "open_driver", "push"]
+__all__ = ["ENV_VARS", "Neo4jSettings", "Neo4jStoreError", "PushReport", "cypher_paths",
+           "cypher_patient_zero", "evidence_id", "group_key", "hop_key", "hop_rows", "load_hops",
+           "load_result", "load_result_from_neo4j", "open_driver", "push"]

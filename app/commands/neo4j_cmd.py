@@ -1,0 +1,208 @@
+"""``latgraph neo4j push|paths|query``: store a case in Neo4j and query spread there with Cypher.
+
+Connection options fall back to ``LATGRAPH_NEO4J_URI`` / ``_USER`` / ``_PASSWORD`` / ``_DATABASE``.
+Exit status: ``0`` ok; ``1`` error (server unreachable, login refused, missing extra, unreadable
+input); ``2`` usage error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from graph.config import AnalysisConfig
+from ingest.errors import LatgraphError
+
+
+def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--uri --user --password --database`` (environment variables as defaults)."""
+    func = click.option("--database", default=None,
+                        help="Database [env LATGRAPH_NEO4J_DATABASE; neo4j].")(func)
+    func = click.option("--password", default=None,
+                        help="Password [env LATGRAPH_NEO4J_PASSWORD; none = no authentication].")(func)
+    func = click.option("--user", default=None, help="User [env LATGRAPH_NEO4J_USER; neo4j].")(func)
+    func = click.option("--uri", default=None,
+                        help="Bolt URI [env LATGRAPH_NEO4J_URI; bolt://127.0.0.1:7687].")(func)
+    return func
+
+
+def _settings(uri: str | None, user: str | None, password: str | None, database: str | None) -> Any:
+    from graph.neo4j_store import Neo4jSettings
+
+    return Neo4jSettings.from_env(uri=uri, user=user, password=password, database=database)
+
+
+def _config(min_score: float | None, max_gap: float | None) -> AnalysisConfig:
+    changes: dict[str, object] = {}
+    if min_score is not None:
+        changes["min_score"] = min_score
+    if max_gap is not None:
+        changes["max_path_gap_s"] = max_gap * 3600.0
+    return dataclasses.replace(AnalysisConfig(), **changes)
+
+
+analysis_options = [
+    click.option("--min-score", type=click.FloatRange(0.0, 1.0), default=None,
+                 help="Hops scoring at least this form paths and patient zero [default: 0.4]."),
+    click.option("--max-gap", type=click.FloatRange(min=0.0), default=None,
+                 help="Largest gap between consecutive hops of a path, in hours [default: 24]."),
+]
+
+
+def _with_analysis_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(analysis_options):
+        func = option(func)
+    return func
+
+
+@click.group("neo4j")
+def command() -> None:
+    """Store cases in Neo4j and query lateral movement there (needs: pip install 'latgraph[neo4j]')."""
+
+
+@command.command("push")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@connection_options
+@_with_analysis_options
+@click.option("--batch-size", type=click.IntRange(min=1), default=2000, show_default=True,
+              help="Hops per transaction.")
+@click.option("--format", "fmt", default=None, help="Force the input format (see latgraph formats).")
+def push_command(inputs: tuple[Path, ...], uri: str | None, user: str | None, password: str | None,
+                 database: str | None, min_score: float | None, max_gap: float | None, batch_size: int,
+                 fmt: str | None) -> None:
+    """Analyse INPUT... and merge the hops into Neo4j (idempotent, incremental, resumable).
+
+    \b
+    Examples:
+      latgraph neo4j push logs/ --uri bolt://neo4j.case:7687 --password ...
+      LATGRAPH_NEO4J_PASSWORD=... latgraph neo4j push new-logs/   # merges into the stored case
+    """
+    from app import pipeline
+    from graph.neo4j_store import push
+
+    settings = _settings(uri, user, password, database)
+    try:
+        result = pipeline.run(list(inputs), config=_config(min_score, max_gap), formats=fmt)
+        click.echo(result.report.format_text(), err=True)
+        with click.progressbar(length=1, label="pushing", file=click.get_text_stream("stderr")) as bar:
+            def progress(done: int, total: int) -> None:
+                bar.length = total
+                bar.update(done - bar.pos)
+            report = push(result, settings, batch_size=batch_size, on_progress=progress)
+    except LatgraphError as exc:
+        raise click.ClickException(str(exc)) from exc
+    resumed = f", resumed after {report.batches_skipped} committed batch(es)" if report.resumed else ""
+    click.echo(f"pushed {report.hops} hop(s) in {report.batches} batch(es) to {settings.uri} "
+               f"database {settings.database} in {report.seconds:.1f} s{resumed} (push {report.push_id})")
+
+
+@command.command("paths")
+@connection_options
+@_with_analysis_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (paths and patient zero) instead of text.")
+def paths_command(uri: str | None, user: str | None, password: str | None, database: str | None,
+                  min_score: float | None, max_gap: float | None, as_json: bool) -> None:
+    """Time-respecting paths and patient-zero ranking computed by Neo4j over the stored case."""
+    from graph.neo4j_store import cypher_paths, cypher_patient_zero
+
+    settings = _settings(uri, user, password, database)
+    config = _config(min_score, max_gap)
+    try:
+        paths = cypher_paths(settings, config)
+        pz = cypher_patient_zero(settings, config)
+    except LatgraphError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps({"patient_zero": [p.to_dict() for p in pz],
+                               "paths": [p.to_dict() for p in paths]}, indent=1, ensure_ascii=False))
+        return
+    click.echo("Patient zero candidates:")
+    for rank, p in enumerate(pz, 1):
+        click.echo(f"  {rank}. {p.host}  score {p.score:.2f}  confidence {p.confidence:.2f}  "
+                   f"first {p.first_seen:%Y-%m-%dT%H:%M:%SZ}")
+    click.echo("Top paths:")
+    for p in paths:
+        click.echo(f"  {p.score:.3f}  {' -> '.join(p.hosts)}  ({', '.join(a or '?' for a in p.accounts)})  "
+                   f"{p.start:%Y-%m-%dT%H:%M:%SZ} .. {p.end:%Y-%m-%dT%H:%M:%SZ}")
+    if not paths and not pz:
+        click.echo("  (none: no stored hop scores at least the minimum)")
+
+
+#: The ready analyst queries of docs/neo4j.md, by name; ``$host`` / ``$src`` / ``$dst`` are parameters.
+READY_QUERIES: dict[str, str] = {
+    "spread-from": """
+MATCH (a:Host {name: $host})-[first:LATERAL]->(:Host)
+WHERE first.score >= $min_score
+MATCH p = (a)-[first]->()-[rest:LATERAL*0..7]->(z:Host)
+WITH p, [first] + rest AS hops
+WHERE all(h IN hops WHERE h.score >= $min_score)
+  AND all(i IN range(1, size(hops) - 1)
+          WHERE hops[i - 1].first_seen_ns <= hops[i].first_seen_ns <= hops[i - 1].first_seen_ns + $gap_ns)
+WITH last(nodes(p)) AS z, min(last(hops).first_seen) AS reached_at, min(size(hops)) AS hops_away
+RETURN z.name AS host, reached_at, hops_away ORDER BY reached_at, host
+""",
+    "reached-by": """
+MATCH (z:Host {name: $host})<-[last:LATERAL]-(:Host)
+WHERE last.score >= $min_score
+MATCH p = (a:Host)-[rest:LATERAL*0..7]->()-[last]->(z)
+WITH p, rest + [last] AS hops, a
+WHERE all(h IN hops WHERE h.score >= $min_score)
+  AND all(i IN range(1, size(hops) - 1)
+          WHERE hops[i - 1].first_seen_ns <= hops[i].first_seen_ns <= hops[i - 1].first_seen_ns + $gap_ns)
+WITH a, min(hops[0].first_seen) AS left_at, min(size(hops)) AS hops_away
+WHERE a.name <> $host
+RETURN a.name AS host, left_at, hops_away ORDER BY left_at, host
+""",
+    "between": """
+MATCH p = (a:Host {name: $src})-[hops:LATERAL*1..8]->(z:Host {name: $dst})
+WHERE all(h IN hops WHERE h.score >= $min_score)
+  AND all(i IN range(1, size(hops) - 1)
+          WHERE hops[i - 1].first_seen_ns <= hops[i].first_seen_ns <= hops[i - 1].first_seen_ns + $gap_ns)
+RETURN [n IN nodes(p) | n.name] AS hosts, [h IN hops | h.account] AS accounts,
+       [h IN hops | h.first_seen] AS times, [h IN hops | h.score] AS scores
+ORDER BY times[0], size(hops) LIMIT 25
+""",
+}
+
+
+@command.command("query")
+@click.argument("name", type=click.Choice(sorted(READY_QUERIES)))
+@click.option("--host", default=None, help="The host for spread-from / reached-by.")
+@click.option("--src", default=None, help="First host for between.")
+@click.option("--dst", default=None, help="Last host for between.")
+@connection_options
+@_with_analysis_options
+def query_command(name: str, host: str | None, src: str | None, dst: str | None, uri: str | None,
+                  user: str | None, password: str | None, database: str | None, min_score: float | None,
+                  max_gap: float | None) -> None:
+    """Run a ready analyst query (spread-from, reached-by, between); prints JSON lines.
+
+    \b
+    Examples:
+      latgraph neo4j query spread-from --host WS0019
+      latgraph neo4j query between --src WS0019 --dst DC01
+    """
+    from graph.neo4j_store import open_driver
+    from graph.neo4j_store.connection import translate_errors
+
+    needed = {"spread-from": ("host",), "reached-by": ("host",), "between": ("src", "dst")}[name]
+    given = {"host": host, "src": src, "dst": dst}
+    missing = [f"--{k}" for k in needed if given[k] is None]
+    if missing:
+        raise click.UsageError(f"{name} needs {' and '.join(missing)}")
+    config = _config(min_score, max_gap)
+    params = {k: given[k] for k in needed}
+    params.update(min_score=config.min_score, gap_ns=int(config.max_path_gap_s * 1e9))
+    settings = _settings(uri, user, password, database)
+    try:
+        with open_driver(settings) as driver, translate_errors(settings), \
+                driver.session(database=settings.database) as session:
+            for record in session.run(READY_QUERIES[name], params):
+                click.echo(json.dumps(record.data(), default=str, ensure_ascii=False))
+    except LatgraphError as exc:
+        raise click.ClickException(str(exc)) from exc

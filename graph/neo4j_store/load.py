@@ -1,0 +1,54 @@
+"""A stored case as an :class:`~graph.model.AnalysisResult`, for the UI and ``latgraph neo4j paths``.
+
+Hops come from the store; paths and patient zero are computed in Cypher
+(:mod:`graph.neo4j_store.analysis`); the compromised-host table and the networkx graph are derived
+from the loaded hops in memory (:func:`graph.paths.compromised_hosts`, :func:`graph.build.build_graph`).
+The result has no events, tags or ingest report (the store keeps hops and their evidence references).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from graph.config import AnalysisConfig
+from graph.model import HOP_COLUMNS, AnalysisResult
+from graph.neo4j_store.analysis import cypher_paths, cypher_patient_zero
+from graph.neo4j_store.connection import Neo4jSettings
+from graph.neo4j_store.read import load_hops
+
+
+def load_result(settings: Neo4jSettings | None = None,
+                config: AnalysisConfig | None = None) -> AnalysisResult:
+    """The stored case with paths and patient zero computed by Neo4j."""
+    from graph.build import build_graph
+    from graph.paths import compromised_hosts
+    from ingest.report import IngestReport
+    from ingest.schema import empty_frame
+
+    settings = settings or Neo4jSettings.from_env()
+    config = config or AnalysisConfig()
+    hops = load_hops(settings)
+    paths = cypher_paths(settings, config)
+    pz = cypher_patient_zero(settings, config)
+    compromised = compromised_hosts(hops[list(HOP_COLUMNS)], config)
+    graph = build_graph(hops[list(HOP_COLUMNS)], compromised, pz)
+    return AnalysisResult(
+        events=empty_frame(), report=IngestReport(), config=config,
+        tags=pd.DataFrame(columns=["event_index", "rule_id", "level"]), hops=hops, graph=graph,
+        paths=paths, patient_zero=pz, compromised=compromised,
+        summary={"source": "neo4j", "uri": settings.uri, "database": settings.database,
+                 "hops": len(hops), "paths": len(paths),
+                 "patient_zero": pz[0].host if pz else None},
+    )
+
+
+def load_result_from_neo4j(uri: str | None = None, user: str | None = None, password: str | None = None,
+                           database: str | None = None,
+                           config: AnalysisConfig | None = None) -> AnalysisResult:
+    """UI hook: :func:`load_result` with explicit settings (``None`` = environment / default).
+
+    Raises:
+        Neo4jStoreError: missing extra, unreachable server, refused login or unknown database.
+    """
+    settings = Neo4jSettings.from_env(uri=uri, user=user, password=password, database=database)
+    return load_result(settings, config)
