@@ -20,7 +20,8 @@
 
 2. **Real data** (``../shared/datasets/LABELS.json``): each file alone through ``app.pipeline.run``.
    Attack samples with ``expected_t1021_002`` true: is there a medium+ hop at the labelled
-   destination? Hard negatives and benign files: any high hop is a false alarm.
+   destination, and does it name the labelled source (IP or host) where the label has one?
+   Hard negatives and benign files: any high hop is a false alarm.
 """
 
 from __future__ import annotations
@@ -231,6 +232,14 @@ def run_real(config: AnalysisConfig) -> list[dict[str, Any]]:
         if expected:
             hit = med[med["dst_host"].isin(dests).fillna(False).to_numpy(dtype=bool)]
             row["verdict"] = "ok" if len(hit) else f"MISS (no medium+ hop to {sorted(dests)})"
+            # a source known only from a companion file cannot be in this file alone
+            srcs = {s for s in (_host_name(x) for x in (gt.get("source_ips") or [])
+                                + (gt.get("source_hosts") or []) if "companion" not in x) if s}
+            if srcs and len(hit):
+                named = set(hit["src_host"].dropna().astype(str)) | set(hit["src_ip"].dropna().astype(str))
+                row["source"] = "ok" if named & srcs else f"other ({sorted(named)} vs {sorted(srcs)})"
+            else:
+                row["source"] = "-" if not srcs else "n/a"
             row["best"] = (f"{_opt(hit.iloc[0]['src_host']) or _opt(hit.iloc[0]['src_ip'])}->"
                            f"{hit.iloc[0]['dst_host']} {hit.iloc[0]['severity']}") if len(hit) else ""
         else:
@@ -245,11 +254,11 @@ def run_real(config: AnalysisConfig) -> list[dict[str, Any]]:
 def print_real_table(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Markdown table of the real-data verdicts; returns the counts."""
     print("\n## Real data (../shared/datasets/LABELS.json)\n")
-    print("| file | expected T1021.002 | hops | medium+ | high | verdict | evidence |")
-    print("|---|---|---|---|---|---|---|")
+    print("| file | expected T1021.002 | hops | medium+ | high | verdict | labelled source | evidence |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['file']} | {r['expected']} | {r.get('hops', '')} | {r.get('medium+', '')} | "
-              f"{r.get('high', '')} | {r['verdict']} | {r.get('best', '')} |")
+              f"{r.get('high', '')} | {r['verdict']} | {r.get('source', '')} | {r.get('best', '')} |")
     attack = [r for r in rows if r["expected"] == "True"]
     negative = [r for r in rows if r["expected"] == "False"]
     counts = {"attack_detected": sum(r["verdict"] == "ok" for r in attack), "attack_files": len(attack),
