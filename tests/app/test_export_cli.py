@@ -154,7 +154,7 @@ def test_export_on_a_generated_enterprise(tmp_path: Path) -> None:
 
 
 def test_from_result_exports_a_saved_analysis(tmp_path: Path) -> None:
-    from tests.app.test_exports import build_result
+    from tests.app.export_fixture import build_result
 
     saved = tmp_path / "result.json"
     saved.write_bytes(EXPORTERS["json"](build_result()))
