@@ -69,10 +69,7 @@ def _clean(props: dict[str, Any]) -> dict[str, Any]:
     """Drop missing values; arrays become homogeneous lists of strings or numbers."""
     out: dict[str, Any] = {}
     for key, value in props.items():
-        if isinstance(value, set) and all(type(v) is int for v in value):   # hop_ids, event_ids
-            out[key] = sorted(value)
-            continue
-        if isinstance(value, set) and all(type(v) is str for v in value):   # accounts, files, ...
+        if key in _SET_PROPS:    # built by _merge from ints (ids) or strings only: homogeneous
             out[key] = sorted(value)
             continue
         if isinstance(value, (list, tuple, set, frozenset)):
@@ -139,6 +136,11 @@ def _prepared_hops(hops: pd.DataFrame) -> list[dict[str, Any]]:
 def _name(value: Any) -> str | None:
     out = scalar(value)
     return None if out is None else str(out)
+
+
+#: Edge properties that _merge fills as sets of one type (int ids or str names).
+_SET_PROPS = frozenset({"hop_ids", "accounts", "src_hosts", "techniques", "evidence_kinds", "event_ids",
+                        "source_files"})
 
 
 def _new_props() -> dict[str, Any]:
