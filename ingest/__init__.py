@@ -25,7 +25,9 @@ from typing import Any
 
 import pandas as pd
 
+from ingest import formats as _formats
 from ingest.errors import IngestError, LatgraphError, SourceLocation
+from ingest.records import normalize_records
 from ingest.report import BENIGN_REASONS, FileReport, IngestReport
 from ingest.schema import empty_frame, validate_frame
 
@@ -68,11 +70,9 @@ def _summarise(fr: FileReport, frame: pd.DataFrame) -> None:
 def _source_frames(src: Any, fr: FileReport, *, fmt_name: str | None, event_ids: frozenset[int] | None,
                    batch_size: int, threads: int) -> Iterator[pd.DataFrame]:
     """Frames of one source (file, .gz content or zip member); problems go to ``fr``."""
-    from ingest import formats
-    from ingest.case import read_case
-    from ingest.records import normalize_records
+    if fmt_name is None and _formats.is_case_file(src):
+        from ingest.case import read_case  # pyarrow.parquet: imported only when a case file is read
 
-    if fmt_name is None and formats.is_case_file(src):
         fr.format = "case"
         frame = read_case(src.path)
         fr.records_read += len(frame)
@@ -80,7 +80,7 @@ def _source_frames(src: Any, fr: FileReport, *, fmt_name: str | None, event_ids:
             frame = frame[frame["event_id"].isin(list(event_ids))]
         yield frame
         return
-    fmt = formats.FORMATS[fmt_name] if fmt_name else formats.detect_format(src)
+    fmt = _formats.FORMATS[fmt_name] if fmt_name else _formats.detect_format(src)
     fr.format = fmt.name
     batch: list[dict[str, Any]] = []
     for rec in fmt.iter_records(src, event_ids=event_ids, report=fr, threads=threads):
@@ -97,10 +97,8 @@ def _source_frames(src: Any, fr: FileReport, *, fmt_name: str | None, event_ids:
 def _file_batches(path: str, report: IngestReport, *, fmt_name: str | None, event_ids: frozenset[int] | None,
                   strict: bool, batch_size: int, threads: int) -> Iterator[pd.DataFrame]:
     """Frames of one input file (all members of an archive); one bad member never stops the rest."""
-    from ingest import formats
-
     try:
-        sources = formats.expand_paths([path])
+        sources = _formats.expand_paths([path])
     except LatgraphError as exc:
         fr = _new_file_report(report, path, False)
         fr.error = exc.message
@@ -145,13 +143,12 @@ def _input_files(paths: Iterable[PathLike] | PathLike) -> list[str]:
 
 def _check_formats(formats_: Sequence[str] | str | None) -> str | None:
     from ingest.errors import ConfigError
-    from ingest.formats import FORMATS
 
     if formats_ is None:
         return None
     names = [formats_] if isinstance(formats_, str) else list(formats_)
-    if len(names) != 1 or names[0] not in FORMATS:
-        raise ConfigError(f"--format must be one of {', '.join(FORMATS)}; got {names}")
+    if len(names) != 1 or names[0] not in _formats.FORMATS:
+        raise ConfigError(f"--format must be one of {', '.join(_formats.FORMATS)}; got {names}")
     return names[0]
 
 

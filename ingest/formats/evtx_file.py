@@ -44,10 +44,17 @@ def event_id_of(data: str) -> int | None:
         >>> event_id_of('{"EventID":{"#attributes":{"Qualifiers":16384},"#text":7045}}')
         7045
     """
-    m = EVENT_ID_RE.search(data)
-    if m is None:
+    at = data.find('"EventID":')
+    if at < 0:
         return None
-    return int(m.group(1) or m.group(2))
+    start = at + 10
+    end = start
+    while end < len(data) and data[end].isdigit():   # the common case: "EventID":4624
+        end += 1
+    if end > start:
+        return int(data[start:end])
+    m = EVENT_ID_RE.search(data, at)
+    return None if m is None else int(m.group(1) or m.group(2))
 
 
 def _text(value: Any) -> Any:
@@ -131,29 +138,27 @@ def iter_records(source: Source, *, event_ids: frozenset[int] | None, report: Fi
 def _records(parser: PyEvtxParser, name: str, keep: frozenset[int],
              report: FileReport) -> Iterator[dict[str, Any]]:
     it = parser.records_json()
-    position = 0
+    loads = orjson.loads
     while True:
-        position += 1
         try:
-            rec = next(it)
-        except StopIteration:
+            for rec in it:       # a plain for loop: the hot path has no per-record try/next()
+                report.records_read += 1
+                data = rec["data"]
+                eid = event_id_of(data)
+                if eid is not None and eid not in keep:
+                    report.skipped[SKIP_EVENT_ID] += 1
+                    continue
+                try:
+                    yield flatten(loads(data), rec.get("event_record_id"))
+                except (orjson.JSONDecodeError, AttributeError, TypeError) as exc:
+                    report.skip(SKIP_MALFORMED, f"{name}, record {rec.get('event_record_id')}: {exc}")
             return
-        except Exception as exc:  # pyevtx-rs raises RuntimeError/OSError on bad chunks/records
+        except (RuntimeError, OSError, ValueError) as exc:   # pyevtx-rs: a bad chunk or record
             report.records_read += 1
-            report.skip(SKIP_MALFORMED, f"{name}, record #{position}: {exc}")
-            if position > 1_000_000 and report.skipped[SKIP_MALFORMED] > 1000:
+            report.skip(SKIP_MALFORMED, f"{name}, after record #{report.records_read - 1}: {exc}")
+            if report.skipped[SKIP_MALFORMED] > 10_000:
+                report.problem(f"{name}: too many unreadable records, rest of the file skipped")
                 return
-            continue
-        report.records_read += 1
-        data = rec["data"]
-        eid = event_id_of(data)
-        if eid is not None and eid not in keep:
-            report.skipped[SKIP_EVENT_ID] += 1
-            continue
-        try:
-            yield flatten(orjson.loads(data), rec.get("event_record_id"))
-        except (orjson.JSONDecodeError, AttributeError, TypeError) as exc:
-            report.skip(SKIP_MALFORMED, f"{name}, record {rec.get('event_record_id')}: {exc}")
 
 
 FORMAT = Format(
