@@ -68,19 +68,23 @@ def build_graph(hops: pd.DataFrame, compromised: pd.DataFrame | None = None,
     ex = h[["hop_id", "src", "dst_host", "account", "first_seen", "last_seen", "score", "severity",
             "n_events", "kinds"]].explode("kinds").rename(columns={"kinds": "kind"})
     ex = ex[ex["kind"].notna()]
-    for name in pd.concat([h["dst_host"], h["src"]]).dropna().astype(str).unique():
-        _add_host(G, name)
-    for name in h["account"].dropna().astype(str).unique():
-        G.add_node(account_node(name), **{NODE_TYPE: "account", NODE_NAME: name, NODE_SCORE: 0.0})
-    _add_edges(G, ex[ex["src"].notna()], "src", host_node, "host_host")
-    _add_edges(G, ex[ex["account"].notna()], "account", account_node, "account_host")
-    # node scores: best hop touching the node
+    best: dict[str, float] = {}
     for col, make in (("dst_host", host_node), ("src", host_node), ("account", account_node)):
         part = h[h[col].notna()]
-        best = part["score"].groupby(part[col].astype(str).to_numpy()).max()
-        for name, score in zip(best.index.tolist(), best.tolist(), strict=True):
+        top = part["score"].groupby(part[col].astype(str).to_numpy()).max()
+        for name, score in zip(top.index.tolist(), top.tolist(), strict=True):
             node = make(name)
-            G.nodes[node][NODE_SCORE] = max(G.nodes[node][NODE_SCORE], float(score))
+            best[node] = max(best.get(node, 0.0), float(score))
+    hosts = pd.concat([h["dst_host"], h["src"]]).dropna().astype(str).unique().tolist()
+    G.add_nodes_from((host_node(n), {
+        NODE_TYPE: "host", NODE_NAME: n, NODE_IS_IP: n.replace(".", "").isdigit() or ":" in n,
+        NODE_SCORE: best.get(host_node(n), 0.0), NODE_COMPROMISED: False, NODE_FIRST_COMPROMISED: None,
+        NODE_PATIENT_ZERO_RANK: None}) for n in hosts)
+    accounts = h["account"].dropna().astype(str).unique().tolist()
+    G.add_nodes_from((account_node(n), {NODE_TYPE: "account", NODE_NAME: n,
+                                        NODE_SCORE: best.get(account_node(n), 0.0)}) for n in accounts)
+    _add_edges(G, ex[ex["src"].notna()], "src", host_node, "host_host")
+    _add_edges(G, ex[ex["account"].notna()], "account", account_node, "account_host")
     if compromised is not None:
         for r in compromised.to_dict("records"):
             node = host_node(r["host"])
@@ -92,13 +96,6 @@ def build_graph(hops: pd.DataFrame, compromised: pd.DataFrame | None = None,
         if node in G:
             G.nodes[node][NODE_PATIENT_ZERO_RANK] = rank
     return G
-
-
-def _add_host(G: nx.MultiDiGraph, name: str) -> None:
-    is_ip = name.replace(".", "").isdigit() or ":" in name
-    G.add_node(host_node(name), **{NODE_TYPE: "host", NODE_NAME: name, NODE_IS_IP: is_ip,
-                                   NODE_SCORE: 0.0, NODE_COMPROMISED: False,
-                                   NODE_FIRST_COMPROMISED: None, NODE_PATIENT_ZERO_RANK: None})
 
 
 def _add_edges(G: nx.MultiDiGraph, ex: pd.DataFrame, col: str, make: Any, relation: str) -> None:

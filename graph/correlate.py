@@ -374,7 +374,8 @@ def _evidence_lists(rows: pd.DataFrame, cap: int) -> pd.Series:
         {"event_id": e, "source_file": f, "record_id": rid, "rule": rule, "ts": ts, "host": h}
         for e, f, rid, rule, ts, h in zip(r["event_id"].astype(int).tolist(),
                                           r["source_file"].astype(str).tolist(), recs,
-                                          r["rule_id"].astype(str).tolist(), r["ts"].tolist(),
+                                          r["rule_id"].astype(str).tolist(),
+                                          r["ts"].dt.to_pydatetime().tolist(),
                                           r["host"].astype(str).tolist(), strict=True)
     ]
     return group_tuples(r["hop_id"].to_numpy(), np.array(dicts, dtype=object) if dicts else np.array([]))
