@@ -98,6 +98,8 @@ def timesketch_jsonl(result: AnalysisResult, *, scope: str = "suspicious",
                      min_score: float | None = None) -> bytes:
     """Timesketch JSONL: one line per hop and one per evidence event, in time order."""
     hops = select_hops(result, scope, min_score)
+    if hops.empty:
+        return b""
     hv = _hop_frame(hops)
     techniques = hv["lg_techniques"].map(",".join)
     hop_lines = hv.assign(
@@ -107,6 +109,8 @@ def timesketch_jsonl(result: AnalysisResult, *, scope: str = "suspicious",
         timestamp_desc="Lateral hop first seen", lg_record_type="hop",
         lg_n_events=pd.to_numeric(hops["n_events"]).astype("int64"), _ts=hv["_first_seen"], _order=0)
     ev = evidence_frame(result, hops)
+    if ev.empty:      # hops without evidence: only the hop lines
+        ev = ev.assign(**{c: pd.Series(dtype=object) for c in ev.columns})
     ev["hop_id"] = ev["hop_id"].astype("int64")
     ev = ev.merge(hv.rename(columns={"lg_hop_id": "hop_id"}), on="hop_id", how="left")
     what = _first_nonempty(_text(ev["service_name"]), _text(ev["target_name"]), _text(ev["share_name"]))

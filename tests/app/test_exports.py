@@ -10,6 +10,7 @@ import io
 import json
 from typing import Any
 
+import networkx as nx
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -55,6 +56,25 @@ def test_registry_entries_are_complete(result: AnalysisResult) -> None:
         for scope in SCOPES:
             data = exp(result, scope=scope)
             assert isinstance(data, bytes) and data, name
+
+
+@pytest.mark.parametrize("name", list(EXPORTERS))
+@pytest.mark.parametrize("case", ["no hops", "hops without evidence"])
+def test_every_exporter_handles_degenerate_results(name: str, case: str) -> None:
+    res = build_result()
+    if case == "no hops":
+        res.hops, res.paths, res.patient_zero, res.compromised = res.hops.iloc[0:0], [], [], None
+        res.graph = nx.MultiDiGraph()
+    else:
+        res.hops["evidence"] = [()] * len(res.hops)
+    for scope in SCOPES:
+        data = EXPORTERS[name](res, scope=scope)
+        assert isinstance(data, bytes)
+        if name in ("json", "opengraph"):
+            json.loads(data)
+        elif name == "timesketch":
+            lines = [json.loads(x) for x in data.decode().splitlines()]
+            assert len(lines) == (0 if case == "no hops" else len(select_hops(res, scope)))
 
 
 def test_unknown_format_and_scope_are_clear_errors(result: AnalysisResult) -> None:
