@@ -211,4 +211,4 @@ def _hop_ids(session: Any) -> dict[str, int]:
 
 
 def _dt(ns: int) -> Any:
-    return pd.Timestamp(int(ns), unit="ns", tz="UTC").to_pydatetime()
+    return pd.Timestamp(int(ns), unit="ns", tz="UTC").floor("us").to_pydatetime()

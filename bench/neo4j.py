@@ -1,0 +1,102 @@
+"""Neo4j push rate for a generated case of about 1M events (prints its figures; asserts nothing).
+
+Usage::
+
+    .venv/bin/python bench/neo4j.py                  # starts the Maven-built test server itself
+    .venv/bin/python bench/neo4j.py --events 200000  # smaller
+    .venv/bin/python bench/neo4j.py --uri bolt://host:7687 --password ...   # an existing, EMPTY database
+
+The case: ``ingest.synthetic.simulate(seed, target_events=N)`` analysed by ``app.pipeline``; the
+pushed hops frame is the pipeline's own. Figures: hops and relationships written per second for
+the first push, the time of an idempotent re-push, and the Cypher path / patient-zero times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app.pipeline import analyze_from_events
+from graph.neo4j_store import (
+    Neo4jSettings,
+    cypher_paths,
+    cypher_patient_zero,
+    open_driver,
+    push,
+)
+from graph.neo4j_store.cypher import COUNTS
+from ingest.report import IngestReport
+from ingest.synthetic import simulate
+
+
+def counts(settings: Neo4jSettings) -> tuple[int, int]:
+    with open_driver(settings) as driver, driver.session(database=settings.database) as session:
+        rec = session.run(COUNTS).single()
+        return int(rec["nodes"]), int(rec["rels"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--uri", default=None)
+    parser.add_argument("--user", default="neo4j")
+    parser.add_argument("--password", default=None)
+    args = parser.parse_args()
+
+    t = time.perf_counter()
+    sim = simulate(args.seed, target_events=args.events)
+    result = analyze_from_events(sim.events, IngestReport())
+    hops = result.hops
+    print(f"case: {len(sim.events):,} events -> {len(hops):,} hops "
+          f"({int(hops['n_events'].sum()):,} events in hops, "
+          f"{sum(len(e) for e in hops['evidence']):,} evidence refs) in {time.perf_counter() - t:.1f} s")
+
+    if args.uri:
+        server_cm = nullcontext(Neo4jSettings(uri=args.uri, user=args.user, password=args.password))
+    else:
+        from tests.neo4j.server import running_server
+
+        tmp = tempfile.TemporaryDirectory(prefix="latgraph-bench-neo4j-")
+        server_cm = running_server(Path(tmp.name))
+
+    with server_cm as server:
+        settings = server if isinstance(server, Neo4jSettings) else Neo4jSettings(
+            uri=server.uri, user=server.user, password=server.password)
+        nodes0, rels0 = counts(settings)
+        t = time.perf_counter()
+        report = push(result, settings, batch_size=args.batch_size)
+        first = time.perf_counter() - t
+        nodes1, rels1 = counts(settings)
+        rels = rels1 - rels0
+        print(f"push: {report.hops:,} hops in {report.batches} batch(es) of {args.batch_size}: "
+              f"{first:.1f} s; "
+              f"{rels:,} relationships ({rels / first:,.0f} rel/s, {report.hops / first:,.0f} hops/s), "
+              f"{nodes1 - nodes0:,} nodes")
+        t = time.perf_counter()
+        push(result, settings, batch_size=args.batch_size)
+        again = time.perf_counter() - t
+        print(f"re-push (idempotent, changes nothing): {again:.1f} s; counts unchanged: "
+              f"{counts(settings) == (nodes1, rels1)}")
+        t = time.perf_counter()
+        paths = cypher_paths(settings, result.config)
+        t_paths = time.perf_counter() - t
+        t = time.perf_counter()
+        pz = cypher_patient_zero(settings, result.config)
+        t_pz = time.perf_counter() - t
+        same = [p.hosts for p in paths] == [p.hosts for p in result.paths] and \
+            [p.host for p in pz] == [p.host for p in result.patient_zero]
+        print(f"cypher paths: {len(paths)} in {t_paths:.1f} s; patient zero: {len(pz)} in {t_pz:.1f} s; "
+              f"same as in-memory: {same}")
+
+
+if __name__ == "__main__":
+    main()

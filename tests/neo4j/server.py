@@ -1,0 +1,112 @@
+"""Start and stop the Maven-built Neo4j test server (``tools/neo4j-testserver``).
+
+Used by the pytest fixture (``conftest.py``) and by ``bench/neo4j.py``. ``make neo4j-server``
+builds the classes and ``target/cp.txt``; this module runs ``java`` directly (no Maven at run time)
+with the JVM flags Neo4j 5's own ``neo4j.conf`` uses.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SERVER_DIR = REPO / "tools" / "neo4j-testserver"
+CLASSPATH_FILE = SERVER_DIR / "target" / "cp.txt"
+CLASSES_DIR = SERVER_DIR / "target" / "classes"
+#: Neo4j 5's own neo4j.conf opens these; without java.nio, UnsafeUtil fails on Java 17.
+JVM_FLAGS = (
+    "-Xmx1g",
+    "-XX:+UseSerialGC",
+    "--add-opens=java.base/java.nio=ALL-UNNAMED",
+    "--add-opens=java.base/java.io=ALL-UNNAMED",
+    "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+    "-Dio.netty.tryReflectionSetAccessible=true",
+)
+USER = "neo4j"
+
+
+class ServerUnavailable(RuntimeError):
+    """The test server cannot be started here (the message says why)."""
+
+
+@dataclass(frozen=True)
+class Neo4jServer:
+    """Where the test server listens and how to log in."""
+
+    uri: str
+    user: str
+    password: str
+    database: str = "neo4j"
+
+
+def free_loopback_port() -> int:
+    """A TCP port that is free on 127.0.0.1 right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def running_server(data_dir: Path, *, timeout_s: float = 180.0) -> Iterator[Neo4jServer]:
+    """Start ``latgraph.TestServer`` on a free loopback port (auth on, random password); stop on exit.
+
+    Raises:
+        ServerUnavailable: no java, the server is not built, or it did not become ready in time.
+    """
+    java = shutil.which("java")
+    if java is None:
+        raise ServerUnavailable("`java` is not on PATH (install a JDK 17+)")
+    if not CLASSPATH_FILE.is_file() or not CLASSES_DIR.is_dir():
+        raise ServerUnavailable(f"{CLASSPATH_FILE} missing: run `make neo4j-server` (needs Maven)")
+    classpath = f"{CLASSES_DIR}{os.pathsep}{CLASSPATH_FILE.read_text().strip()}"
+    port = free_loopback_port()
+    password = secrets.token_urlsafe(12)   # Neo4j wants at least 8 characters
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / "server.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [java, *JVM_FLAGS, "-cp", classpath, "latgraph.TestServer", str(data_dir / "db"), str(port),
+             password],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True,
+        )
+        ready: list[str] = []
+        reader = threading.Thread(target=_wait_ready, args=(proc, ready), daemon=True)
+        started = time.monotonic()
+        reader.start()
+        reader.join(timeout_s)
+        if not ready:
+            proc.kill()
+            proc.wait(30)
+            tail = log_path.read_text()[-3000:]
+            raise ServerUnavailable(f"no READY line within {timeout_s:.0f} s (exit {proc.returncode}); "
+                                    f"log:\n{tail}")
+        print(f"\nNeo4j test server {ready[0]} up in {time.monotonic() - started:.1f} s")
+        try:
+            yield Neo4jServer(uri=f"bolt://127.0.0.1:{port}", user=USER, password=password)
+        finally:
+            assert proc.stdin is not None
+            proc.stdin.close()   # the server exits when its stdin closes
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(30)
+
+
+def _wait_ready(proc: subprocess.Popen[str], ready: list[str]) -> None:
+    """Read the server's stdout until its READY line (or EOF)."""
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("READY "):
+            ready.append(line.split(maxsplit=1)[1].strip())
+            return
