@@ -23,18 +23,18 @@ from ingest.formats import evtx_file, lanl_auth, mde_table, otrf_json, winlogbea
 from ingest.formats.base import CASE_MAGIC, HEAD_BYTES, Format, Source, text_lines
 from ingest.report import FileReport
 
-#: Readers by name, tried by :func:`detect_format` in this order.
+#: Readers by name, tried by :func:`detect_format` in this order (sniffers are specific enough that
+#: the order only matters for JSON: Winlogbeat and Defender before the looser OTRF check).
 FORMATS: dict[str, Format] = {
-    f.name: f for f in (
-        evtx_file.FORMAT,
-        winxml.FORMAT,
-        winlogbeat_json.FORMAT,
-        mde_table.FORMAT,
-        otrf_json.FORMAT,
-        lanl_auth.FORMAT,
-        lanl_auth.REDTEAM_FORMAT,
-    )
+    "evtx": evtx_file.FORMAT,
+    "xml": winxml.FORMAT,
+    "winlogbeat": winlogbeat_json.FORMAT,
+    "mde": mde_table.FORMAT,
+    "otrf": otrf_json.FORMAT,
+    "lanl": lanl_auth.FORMAT,
+    "lanl-redteam": lanl_auth.REDTEAM_FORMAT,
 }
+assert all(name == fmt.name for name, fmt in FORMATS.items())
 
 
 def detect_format(source: Source | str | os.PathLike[str]) -> Format:
