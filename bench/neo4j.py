@@ -20,7 +20,9 @@ import time
 from contextlib import nullcontext
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# This file is called neo4j.py: replace its own folder on sys.path (which would shadow the neo4j
+# driver package) by the repository root.
+sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from app.pipeline import analyze_from_events
 from graph.neo4j_store import (

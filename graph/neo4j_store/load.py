@@ -17,15 +17,29 @@ from graph.neo4j_store.connection import Neo4jSettings
 from graph.neo4j_store.read import load_hops
 
 
-def load_result(settings: Neo4jSettings | None = None,
+def load_result(uri: str | Neo4jSettings | None = None, user: str | None = None,
+                password: str | None = None, database: str | None = None, *,
                 config: AnalysisConfig | None = None) -> AnalysisResult:
-    """The stored case with paths and patient zero computed by Neo4j."""
+    """The stored case with paths and patient zero computed by Neo4j (the UI's loading hook).
+
+    Args:
+        uri: Bolt URI, or complete :class:`Neo4jSettings` (then the other settings are ignored).
+        user, password, database: login; ``None`` or ``""`` = environment variable / default.
+        config: analysis settings for paths and patient zero (default :class:`AnalysisConfig`).
+
+    Raises:
+        Neo4jStoreError: missing extra, unreachable server, refused login or unknown database.
+    """
     from graph.build import build_graph
     from graph.paths import compromised_hosts
     from ingest.report import IngestReport
     from ingest.schema import empty_frame
 
-    settings = settings or Neo4jSettings.from_env()
+    if isinstance(uri, Neo4jSettings):
+        settings = uri
+    else:
+        settings = Neo4jSettings.from_env(uri=uri or None, user=user or None, password=password or None,
+                                          database=database or None)
     config = config or AnalysisConfig()
     hops = load_hops(settings)
     paths = cypher_paths(settings, config)
@@ -42,13 +56,5 @@ def load_result(settings: Neo4jSettings | None = None,
     )
 
 
-def load_result_from_neo4j(uri: str | None = None, user: str | None = None, password: str | None = None,
-                           database: str | None = None,
-                           config: AnalysisConfig | None = None) -> AnalysisResult:
-    """UI hook: :func:`load_result` with explicit settings (``None`` = environment / default).
-
-    Raises:
-        Neo4jStoreError: missing extra, unreachable server, refused login or unknown database.
-    """
-    settings = Neo4jSettings.from_env(uri=uri, user=user, password=password, database=database)
-    return load_result(settings, config)
+#: The name the UI engineer was given; same function.
+load_result_from_neo4j = load_result

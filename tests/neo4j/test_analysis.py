@@ -95,3 +95,17 @@ def test_real_datasets_match(neo4j_db: Neo4jServer) -> None:
     result = run(paths)
     n_paths, n_pz = assert_same_analysis(neo4j_db, result.hops, result.config)
     assert n_paths > 0 and n_pz > 0
+
+
+def test_load_result_for_the_ui(neo4j_db: Neo4jServer) -> None:
+    from graph.neo4j_store import load_result_from_neo4j
+
+    hops = toy_hops("A>B@0s B>C@1h C>D@2h X>Y@3h")
+    push(hops, settings_of(neo4j_db))
+    # The UI calls it positionally: (uri, user, password, database).
+    result = load_result_from_neo4j(neo4j_db.uri, neo4j_db.user, neo4j_db.password, neo4j_db.database)
+    assert [p.hosts for p in result.paths] == [p.hosts for p in top_paths(hops)]
+    assert [p.host for p in result.patient_zero] == [p.host for p in patient_zero(hops)]
+    assert {"host:A", "host:D"} <= set(result.graph.nodes)
+    assert result.compromised is not None and set(result.compromised["host"]) >= {"A", "B", "C", "D"}
+    assert result.to_json()["patient_zero"][0]["host"] == "A"
