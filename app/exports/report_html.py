@@ -12,6 +12,7 @@ loads even if an escape were ever missed.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from datetime import UTC, datetime
 from importlib import resources
@@ -51,6 +52,7 @@ def _environment() -> jinja2.Environment:
                               trim_blocks=True, lstrip_blocks=True)
 
 
+@functools.cache
 def _template() -> jinja2.Template:
     source = resources.files("app.exports").joinpath("report_template.html").read_text("utf-8")
     return _environment().from_string(source)

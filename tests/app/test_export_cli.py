@@ -8,6 +8,7 @@ import csv
 import importlib.util
 import io
 import json
+import re
 from pathlib import Path
 
 import networkx as nx
@@ -16,6 +17,7 @@ from click.testing import CliRunner
 
 from app.cli import cli
 from app.exports import EXPORTERS
+from tests.conftest import load_labels
 
 # a multi-host case with a known source (Empire invoke_psexec WORKSTATION5 -> WORKSTATION6)
 # and a single-host PsExec target log (LABELS.json)
@@ -188,3 +190,35 @@ def test_allowlisted_source_changes_the_export(empire: Path) -> None:
         return [n["id"] for n in json.loads(out)["graph"]["nodes"] if "LGPatientZero" in n["kinds"]]
     assert pz(base.stdout) == ["host:WORKSTATION5"]
     assert pz(allowed.stdout) != ["host:WORKSTATION5"]
+
+
+ATTACK_FILES = [e["path"] for e in load_labels() if e.get("expected_t1021_002")]
+
+
+@pytest.mark.samples
+@pytest.mark.slow
+@pytest.mark.parametrize("path", ATTACK_FILES or ["(no data sets)"])
+def test_exports_of_every_attack_sample(path: str, datasets: Path) -> None:
+    """Every labelled admin-share attack sample: the exports name the labelled destination, and
+    every evidence row of the evidence CSV points at a real record (file, record id, event id)."""
+    _pipeline_or_skip()
+    from app import pipeline
+
+    entry = next(e for e in load_labels() if e["path"] == path)
+    result = pipeline.run([datasets / path])
+    # labels read "PC01.example.corp" or "IEWIN7 (10.0.2.17)": the short name is what we export
+    dst = {re.split(r"[\s.(]", h.strip())[0].upper()
+           for h in entry["ground_truth"]["lateral_movement"]["destination_hosts"]}
+    hops = list(csv.DictReader(io.StringIO(EXPORTERS["csv"](result).decode(), newline="")))
+    assert dst & {h["dst_host"] for h in hops}, f"no exported hop to {dst}"
+    html = EXPORTERS["html"](result).decode()
+    assert all(d in html for d in dst)
+    lines = [json.loads(x) for x in EXPORTERS["timesketch"](result).decode().splitlines()]
+    assert dst & {x["lg_dst_host"] for x in lines}
+    evidence = list(csv.DictReader(io.StringIO(EXPORTERS["csv-evidence"](result).decode(), newline="")))
+    events = result.events
+    known = set(zip(events["source_file"].astype(str), events["record_id"].astype("Int64").astype(str),
+                    events["event_id"].astype(str), strict=True))
+    for row in evidence:
+        source_file = row["source_file"][1:] if row["source_file"].startswith("'") else row["source_file"]
+        assert (source_file, row["record_id"], row["event_id"]) in known, row
