@@ -19,31 +19,29 @@ import tempfile
 import time
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 # This file is called neo4j.py: replace its own folder on sys.path (which would shadow the neo4j
 # driver package) by the repository root.
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from app.pipeline import analyze_from_events
-from graph.neo4j_store import (
-    Neo4jSettings,
-    cypher_paths,
-    cypher_patient_zero,
-    open_driver,
-    push,
-)
-from graph.neo4j_store.cypher import COUNTS
-from ingest.report import IngestReport
-from ingest.synthetic import simulate
 
 
-def counts(settings: Neo4jSettings) -> tuple[int, int]:
+def counts(settings: Any) -> tuple[int, int]:
+    from graph.neo4j_store import open_driver
+    from graph.neo4j_store.cypher import COUNTS
+
     with open_driver(settings) as driver, driver.session(database=settings.database) as session:
         rec = session.run(COUNTS).single()
         return int(rec["nodes"]), int(rec["rels"])
 
 
 def main() -> None:
+    from app.pipeline import analyze_from_events
+    from graph.neo4j_store import Neo4jSettings, cypher_paths, cypher_patient_zero, push
+    from ingest.report import IngestReport
+    from ingest.synthetic import simulate
+
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1_000_000)
