@@ -91,7 +91,22 @@ def _hop_view(hop: dict[str, Any]) -> dict[str, Any]:
         "rules": ", ".join(hop["rules"] or ()),
         "n_events": int(hop["n_events"]),
         "evidence_summary": evidence_summary(hop["evidence"] or (), limit=6),
+        "factors": _factors(hop),
     }
+
+
+#: Score components shown next to a hop's score when the analysis provides them (extra hop columns).
+SCORE_FACTORS: tuple[str, ...] = ("strength", "rarity", "fanout", "habit")
+
+
+def _factors(hop: dict[str, Any]) -> str:
+    """``strength 0.90 · rarity 1.00 · ...`` from the hop's score components that are present."""
+    parts = []
+    for name in SCORE_FACTORS:
+        value = hop.get(name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
+            parts.append(f"{name} {float(value):.2f}")
+    return " · ".join(parts)
 
 
 def _evidence_view(ev: dict[str, Any]) -> dict[str, Any]:

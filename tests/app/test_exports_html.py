@@ -67,6 +67,7 @@ def test_html_report_content(result: AnalysisResult) -> None:
     assert "PSEXESVC" in text and "cmd.exe /c whoami" in text        # per-hop evidence details
     assert "Security.evtx" in text and "lg.admin_share.write" in text
     assert "2024-03-01 09:30:00Z" in text                              # timeline of DC03
+    assert "rarity 1.00" in text                                       # score components
     assert "svg" in page.tags
     html = data.decode()
     assert "script" not in page.tags
