@@ -46,9 +46,9 @@ EVIDENCE_FEATURES = ("strength", "lateral", "local_only", "services", "images", 
 
 _NON_ACCOUNTS = ("anonymous logon", "system", "local system", "localsystem", "local service",
                  "network service", "-", "")
-_UNC_HOST = r"\\\\([^\\\s\"'.?][^\\\s\"']*)"
+_UNC_HOST = r"\\\\([^\\ \t\"'.?][^\\ \t\"']*)"
 _PIPE_CLIENT = r"^[^-]+-([A-Za-z0-9_.]+)-\d+-(?:stdin|stdout|stderr)$"
-_NET_USER = r"(?i)/u(?:ser)?:(?:[^\\\s]+\\)?([^\s\\]+)"
+_NET_USER = r"(?i)/u(?:ser)?:(?:[^\\ \t]+\\)?([^ \t\\]+)"
 _IPV4 = r"^\d{1,3}(\.\d{1,3}){3}$"
 
 
@@ -100,7 +100,7 @@ def evidence_rows(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConf
     cols = ["ts", "event_id", "host", "src_host", "src_ip", "dst_host", "dst_ip", "account",
             "subject_account", "logon_id", "service_name", "service_image", "process",
             "command_line", "target_name", "record_id", "source_file"]
-    ev = events.iloc[pos][cols].reset_index(drop=True)
+    ev = events[cols].take(pos).reset_index(drop=True)
     ev = pd.concat([prim.reset_index(drop=True), ev], axis=1)
     ev["lateral"] = lateral_any.reindex(pos).fillna(False).to_numpy(dtype=bool)
     ev["local_marker"] = marker.reindex(pos).fillna(False).to_numpy(dtype=bool)
@@ -111,7 +111,10 @@ def evidence_rows(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConf
     target = ev["side"].eq(TARGET)
     source = ev["side"].eq(SOURCE)
     # --- placement
-    unc = short_host(ev["command_line"].astype("string").str.extract(_UNC_HOST, expand=False))
+    has_cmd = ev["command_line"].notna().to_numpy()
+    unc = pd.Series(pd.NA, index=ev.index, dtype="string")
+    if has_cmd.any():
+        unc[has_cmd] = short_host(ev.loc[has_cmd, "command_line"].str.extract(_UNC_HOST, expand=False))
     dst_src_side = ev["dst_host"].fillna(short_host(ev["dst_ip"])).fillna(unc)
     ev["src_host"] = ev["src_host"].where(target, ev["host"].where(source))
     ev["src_ip"] = ev["src_ip"].astype("string").where(target)
@@ -123,7 +126,9 @@ def evidence_rows(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConf
     eid = ev["event_id"]
     acct = acct.mask(eid.eq(7045)).mask(eid.eq(4697), subj)
     acct = acct.mask(eid.eq(4688), subj.fillna(acct))
-    net_user = ev["command_line"].astype("string").str.extract(_NET_USER, expand=False).str.lower()
+    net_user = pd.Series(pd.NA, index=ev.index, dtype="string")
+    if has_cmd.any():
+        net_user[has_cmd] = ev.loc[has_cmd, "command_line"].str.extract(_NET_USER, expand=False).str.lower()
     acct = acct.mask(source & net_user.notna(), net_user)
     ev["account"] = acct
     ev["src_resolved_by"] = pd.Series(pd.NA, index=ev.index, dtype="string")
@@ -209,14 +214,16 @@ def ip_hints(ev: pd.DataFrame, events: pd.DataFrame, config: AnalysisConfig) -> 
     """
     parts: list[pd.DataFrame] = []
     # events that name both ends of the client side
-    both = events[events["src_ip"].notna() & events["src_host"].notna()][["src_ip", "src_host"]]
-    parts.append(both.set_axis(["ip", "name"], axis=1))
-    own_dst = events[events["dst_ip"].notna() & events["dst_host"].notna()][["dst_ip", "dst_host"]]
-    parts.append(own_dst.set_axis(["ip", "name"], axis=1))
+    for ip_col, name_col in (("src_ip", "src_host"), ("dst_ip", "dst_host")):
+        pairs = events[[ip_col, name_col]].dropna()
+        pairs = pairs[~pairs[ip_col].isin(["127.0.0.1", "::1"]).to_numpy(dtype=bool)]
+        counts = pairs.value_counts().reset_index()
+        parts.append(pd.DataFrame({"ip": counts[ip_col].astype("string"), "name": counts[name_col],
+                                   "n": counts["count"]}))
     # PsExec pipe names carry the client's name
     pipes = ev[ev["target_name"].notna() & ev["src_ip"].notna()]
     client = pipes["target_name"].astype("string").str.extract(_PIPE_CLIENT, expand=False)
-    parts.append(pd.DataFrame({"ip": pipes["src_ip"], "name": client}))
+    parts.append(pd.DataFrame({"ip": pipes["src_ip"], "name": client, "n": 1}))
     # a source-side row towards D near a target-side row on D from IP x: x is that source
     tgt = ev[ev["side"].eq(TARGET) & ev["src_host"].isna() & ev["src_ip"].notna()]
     src = ev[ev["side"].eq(SOURCE) & ev["dst_host"].notna() & ev["src_host"].notna()]
@@ -225,7 +232,7 @@ def ip_hints(ev: pd.DataFrame, events: pd.DataFrame, config: AnalysisConfig) -> 
                           src[["ts", "dst_host", "src_host"]].sort_values("ts"), on="ts",
                           by="dst_host", direction="nearest",
                           tolerance=pd.Timedelta(seconds=config.source_join_window_s))
-        parts.append(m[["src_ip", "src_host"]].set_axis(["ip", "name"], axis=1))
+        parts.append(m[["src_ip", "src_host"]].set_axis(["ip", "name"], axis=1).assign(n=1))
     h = pd.concat(parts, ignore_index=True).dropna()
     if h.empty:
         return pd.Series([], dtype="string")
@@ -233,7 +240,8 @@ def ip_hints(ev: pd.DataFrame, events: pd.DataFrame, config: AnalysisConfig) -> 
     h["name"] = short_host(h["name"])
     h = h.dropna()
     h = h[~h["name"].str.match(_IPV4).fillna(False) & h["name"].ne(h["ip"])]
-    counts = h.groupby(["ip", "name"]).size().rename("n").reset_index()
+    h = h[~h["ip"].isin(["127.0.0.1", "::1"]).to_numpy(dtype=bool)]
+    counts = h.groupby(["ip", "name"])["n"].sum().reset_index()
     counts = counts.sort_values(["ip", "n", "name"], ascending=[True, False, True])
     best = counts.drop_duplicates("ip")
     return pd.Series(best["name"].to_numpy(), index=best["ip"].to_numpy(), dtype="string")
