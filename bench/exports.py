@@ -10,6 +10,7 @@ a patient zero. No assertion: the figures are for the report.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import tracemalloc
@@ -109,20 +110,22 @@ def main() -> None:
                         help="also run each export under tracemalloc for its peak Python allocation "
                              "(a second, much slower run)")
     args = parser.parse_args()
-    print(f"{'hops':>8} {'format':<13} {'seconds':>8} {'MB out':>8} {'peak MB':>8}")
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs "
+          "(wall time is shared; cpu s is this process)")
+    print(f"{'hops':>8} {'format':<13} {'wall s':>8} {'cpu s':>8} {'MB out':>8} {'peak MB':>8}")
     for n in args.hops:
         result = synthetic_result(n, min(max(args.evidence, 1), 4))
         for name in args.formats:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             data = EXPORTERS[name](result, scope=args.scope)
-            secs = time.perf_counter() - t
+            secs, cpu = time.perf_counter() - t, time.process_time() - c
             peak = "-"
             if args.memory:
                 tracemalloc.start()
                 EXPORTERS[name](result, scope=args.scope)
                 peak = f"{tracemalloc.get_traced_memory()[1] / 1e6:.1f}"
                 tracemalloc.stop()
-            print(f"{n:>8} {name:<13} {secs:>8.2f} {len(data) / 1e6:>8.2f} {peak:>8}", flush=True)
+            print(f"{n:>8} {name:<13} {secs:>8.2f} {cpu:>8.2f} {len(data) / 1e6:>8.2f} {peak:>8}", flush=True)
 
 
 if __name__ == "__main__":
