@@ -17,12 +17,15 @@ Definition (deterministic; the Neo4j store reproduces it in Cypher):
   time-respecting spread explains (1 = all of them).
 * **confidence(S)** = ``score(S) * m(S) / k(S)``: ``m`` = mean score of S's suspicious outgoing
   hops, ``k`` = the number of eligible candidates with the same score (ties share confidence).
-* **Ranking**: score desc, then ``t0`` asc, then host name asc.
+* **Ranking**: score desc, then ``t0`` asc, then host name asc. Bound: when more than
+  :data:`MAX_EVALUATED` sources are eligible, only the earliest ones (by ``t0``, then name) are
+  evaluated (logged).
 """
 
 from __future__ import annotations
 
 import bisect
+import logging
 from typing import Any
 
 import pandas as pd
@@ -34,6 +37,10 @@ from graph.rules import RULES
 
 #: How many candidates are reported.
 MAX_CANDIDATES = 10
+#: At most this many eligible sources (the earliest by t0) are evaluated (reach is O(hops) each).
+MAX_EVALUATED = 500
+
+log = logging.getLogger(__name__)
 
 
 def reach(sus: pd.DataFrame, source: str, max_gap_s: float) -> set[str]:
@@ -83,14 +90,21 @@ def patient_zero(hops: pd.DataFrame, config: AnalysisConfig | None = None) -> li
     compromised = set(all_sus["dst_host"].astype(str)) | set(sus["src"])
     first_out = sus.groupby("src")["first_seen"].min()
     first_in = sus.groupby("dst")["first_seen"].min()
+    eligible = [(t0, s) for s, t0 in first_out.items() if not (s in first_in.index and first_in[s] < t0)]
+    eligible.sort()
+    if len(eligible) > MAX_EVALUATED:
+        log.warning("patient zero: %d eligible sources, evaluating the %d earliest",
+                    len(eligible), MAX_EVALUATED)
+        eligible = eligible[:MAX_EVALUATED]
+    out_rows = {k: g for k, g in sus.groupby("src", sort=False)}
+    times = sus["first_seen"]
     cands: list[dict[str, Any]] = []
-    for s, t0 in first_out.items():
-        if s in first_in.index and first_in[s] < t0:
-            continue
-        reached = reach(sus, s, config.max_path_gap_s) & compromised
+    for t0, s in eligible:
+        later = sus.iloc[int(times.searchsorted(t0, side="left")):]   # chains start at t0 or later
+        reached = reach(later, s, config.max_path_gap_s) & compromised
         others = compromised - {s}
         score = len(reached) / len(others) if others else 0.0
-        out = sus[sus["src"] == s]
+        out = out_rows[s]
         cands.append({"host": s, "t0": t0, "score": score, "reached": reached, "others": others,
                       "mean_out": float(out["score"].mean()), "first": out.iloc[0].to_dict()})
     cands.sort(key=lambda c: (-c["score"], c["t0"], c["host"]))
