@@ -66,12 +66,12 @@ def _text(value: Any) -> Any:
 def flatten(event: dict[str, Any], record_id: int | None = None) -> dict[str, Any]:
     """A decoded ``{"Event": {"System":..., "EventData":...}}`` -> flat Windows-field dict.
 
-    EventData is copied whole (a C-level dict copy is cheaper than filtering in Python); the
-    normaliser reads only the fields it needs.
+    The decoded EventData dict itself is extended with the system fields (no copy, no filtering in
+    Python); the normaliser reads only the fields it needs.
     """
     ev = event.get("Event", event)
     data = ev.get("EventData")
-    out: dict[str, Any] = dict(data) if isinstance(data, dict) else {}
+    out: dict[str, Any] = data if isinstance(data, dict) else {}   # freshly decoded: ours to extend
     user = ev.get("UserData")
     if isinstance(user, dict):   # events logged with a UserData element: one wrapper level
         for inner in user.values():
