@@ -166,8 +166,12 @@ def _edge_style(e: dict[str, Any]) -> dict[str, Any]:
     return style
 
 
-def render(view: View, opts: ViewOptions, *, legend: bool = True) -> str:
-    """The pyvis HTML page for a :class:`~app.ui.view.View` (physics off, positions fixed)."""
+def render(view: View, opts: ViewOptions, *, legend: bool = True, note: bool = True) -> str:
+    """The pyvis HTML page for a :class:`~app.ui.view.View` (physics off, positions fixed).
+
+    ``legend`` adds the legend box (open when the graph is at least 600 px high); ``note`` the
+    "showing X of Y" line (the app shows it outside the iframe instead).
+    """
     net = Network(height=f"{opts.height_px}px", width="100%", directed=True, cdn_resources="in_line")
     times = [pd.Timestamp(n["compromised_at"]) for n in view.nodes if n.get("compromised_at") is not None]
     t0 = min(times) if times else None
@@ -186,12 +190,15 @@ def render(view: View, opts: ViewOptions, *, legend: bool = True) -> str:
     }
     page = net.generate_html()
     page = _strip_external(page)
-    note = ('<div id="latgraph-note" style="font:12px sans-serif;color:#555;padding:2px 4px">'
-            f"{esc(view.note)}</div>")
+    note_html = ('<div id="latgraph-note" style="font:12px sans-serif;color:#555;padding:2px 4px">'
+                 f"{esc(view.note)}</div>") if note else ""
     page = page.replace('<div class="card" style="width: 100%">',
-                        note + '<div class="card" style="width: 100%; position: relative">', 1)
+                        note_html + '<div class="card" style="width: 100%; position: relative">', 1)
     if legend:
-        page = page.replace('<div id="mynetwork"', LEGEND_HTML + '<div id="mynetwork"', 1)
+        box = LEGEND_HTML
+        if opts.height_px < 600:  # small graphs: legend starts folded
+            box = box.replace('<details id="latgraph-legend" open', '<details id="latgraph-legend"')
+        page = page.replace('<div id="mynetwork"', box + '<div id="mynetwork"', 1)
     page = page.replace("<body>", '<body style="margin:0">', 1)
     return page.replace("</body>", _POST_SCRIPT + "</body>", 1)
 
@@ -204,10 +211,11 @@ def _strip_external(page: str) -> str:
     return page
 
 
-def graph_html(result: AnalysisResult, opts: ViewOptions, *, legend: bool = True) -> tuple[str, View]:
+def graph_html(result: AnalysisResult, opts: ViewOptions, *, legend: bool = True,
+               note: bool = True) -> tuple[str, View]:
     """Filter, cap, lay out and render: the HTML page and the View it shows."""
     view = build_view(result, opts)
-    return render(view, opts, legend=legend), view
+    return render(view, opts, legend=legend, note=note), view
 
 
 def edges_table(view: View) -> pd.DataFrame:

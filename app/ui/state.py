@@ -44,6 +44,7 @@ EVENTS_ID = "latgraph.events_id"        # uuid of the loaded events: part of the
 SELECTED_PATH = "latgraph.selected_path"  # index into result.paths, or None
 UPLOAD_DIR = "latgraph.upload_dir"      # the session's private temp folder for uploads
 STARTUP_DONE = "latgraph.startup_done"  # the `latgraph ui INPUT...` inputs were loaded
+NEO4J_CONN = "latgraph.neo4j_conn"      # (uri, user, password, database) when RESULT came from Neo4j
 ENGINE = "pandas"
 
 
@@ -166,6 +167,7 @@ def load_paths(paths: list[str | Path], label: str, on_progress: Callable[..., N
     res = run([Path(p) for p in paths], config=cfg, engine=ENGINE, on_progress=on_progress)
     st.session_state[EVENTS] = (res.events, res.report)
     st.session_state[EVENTS_ID] = uuid.uuid4().hex
+    st.session_state[NEO4J_CONN] = None
     set_result(res, label, st.session_state[EVENTS])
     return res
 
@@ -185,7 +187,10 @@ def _analyze_cached(_events: Any, _report: Any, events_key: str, config_key: str
 
 
 def rerun_with(cfg: AnalysisConfig) -> AnalysisResult:
-    """Re-analyse the loaded events with new settings (Settings page)."""
+    """Re-analyse the loaded events with new settings (Settings page); a Neo4j case is re-read."""
+    conn = st.session_state.get(NEO4J_CONN)
+    if conn is not None:
+        return load_from_neo4j(*conn, cfg=cfg)
     loaded = st.session_state.get(EVENTS)
     if loaded is None:
         raise RuntimeError("load data first")
@@ -222,11 +227,10 @@ def demo_inputs() -> list[Path]:
     return [events]
 
 
-def load_from_neo4j(uri: str, user: str, password: str, database: str) -> AnalysisResult:
-    """Load the hops stored in Neo4j (``graph.neo4j_store.load_hops``) and rebuild the result.
-
-    The stored scores are kept; compromised hosts, paths, patient zero and the graph are
-    recomputed with the current settings. Neo4j holds no raw events, so the events frame is empty.
+def load_from_neo4j(uri: str, user: str, password: str, database: str,
+                    cfg: AnalysisConfig | None = None) -> AnalysisResult:
+    """Load the case stored in Neo4j with ``graph.neo4j_store.load_result`` (stored hops; paths and
+    patient zero computed in Cypher under the current settings). Neo4j holds no raw events.
 
     Raises:
         RuntimeError: with a clear message when Neo4j support is not available.
@@ -236,50 +240,32 @@ def load_from_neo4j(uri: str, user: str, password: str, database: str) -> Analys
     except ImportError as exc:
         raise RuntimeError("Neo4j loading is not available in this build (graph.neo4j_store is "
                            "missing); load files or the demo instead.") from exc
-    custom = getattr(neo4j_store, "load_result", None)
-    if custom is not None:
-        res = custom(uri, user, password, database)
-    else:
-        res = _result_from_hops(neo4j_store.load_hops(neo4j_store.Neo4jSettings(
-            uri=uri, user=user, password=password or None, database=database)), config())
+    loader = getattr(neo4j_store, "load_result", None)
+    if loader is None:
+        raise RuntimeError("graph.neo4j_store has no load_result(uri, user, password, database) yet.")
+    res = loader(uri, user, password, database, config=cfg or config())
     set_result(res, f"Neo4j {uri} / {database}")
+    st.session_state[NEO4J_CONN] = (uri, user, password, database)
     return res
-
-
-def _result_from_hops(hops: Any, cfg: AnalysisConfig) -> AnalysisResult:
-    """An AnalysisResult from a scored hops frame (no events): paths, patient zero, graph."""
-    import pandas as pd
-
-    from graph.build import build_graph
-    from graph.model import HOP_COLUMNS
-    from graph.paths import compromised_hosts, top_paths
-    from graph.patient_zero import patient_zero
-    from ingest.report import IngestReport
-    from ingest.schema import empty_frame
-
-    hops = hops.loc[:, list(HOP_COLUMNS)].reset_index(drop=True)
-    compromised = compromised_hosts(hops, cfg)
-    pz = patient_zero(hops, cfg)
-    return AnalysisResult(events=empty_frame(), report=IngestReport(), config=cfg,
-                          tags=pd.DataFrame(columns=["event_index", "rule_id", "level"]), hops=hops,
-                          graph=build_graph(hops, compromised, pz), paths=top_paths(hops, cfg),
-                          patient_zero=pz, compromised=compromised,
-                          summary={"source": "neo4j", "hops": len(hops)})
 
 
 # ---- derived, cached views ----
 
-def graph_view(opts: ViewOptions) -> tuple[str, View]:
-    """The graph HTML and View of the current result under ``opts`` (cached per result)."""
+def graph_view(opts: ViewOptions, *, standalone: bool = False) -> tuple[str, View]:
+    """The graph HTML and View of the current result under ``opts`` (cached per result).
+
+    ``standalone`` puts the "showing X of Y" note inside the page (for the HTML download).
+    """
     res = result()
     if res is None:
         raise RuntimeError("load data first")
-    return _graph_cached(res, run_id(), repr(opts), opts)
+    return _graph_cached(res, run_id(), repr(opts), standalone, opts)
 
 
 @st.cache_data(max_entries=32, show_spinner="Drawing the graph...")
-def _graph_cached(_res: AnalysisResult, rid: str, opts_key: str, _opts: ViewOptions) -> tuple[str, View]:
-    return graph_html(_res, _opts)
+def _graph_cached(_res: AnalysisResult, rid: str, opts_key: str, standalone: bool,
+                  _opts: ViewOptions) -> tuple[str, View]:
+    return graph_html(_res, _opts, note=standalone)
 
 
 def export_callable(name: str) -> Callable[[], bytes]:

@@ -24,7 +24,7 @@ for name, exporter in registry.items():
 
 st.subheader("Spread graph")
 left, right = st.columns([1, 3])
-graph_page, view = state.graph_view(ViewOptions(severities=("high", "medium", "low")))
+graph_page, view = state.graph_view(ViewOptions(severities=("high", "medium", "low")), standalone=True)
 left.download_button("graph.html", graph_page.encode("utf-8"), "latgraph-graph.html", "text/html",
                      key="exports.graph_html")
 right.write("The spread graph as a standalone, offline HTML page (vis-network inlined). "

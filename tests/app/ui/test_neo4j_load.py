@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app.ui import state
 from tests.app.ui.conftest import ENTRY
 from tests.app.ui.fixtures import PATIENT_ZERO, spread_result
 from tests.neo4j.conftest import neo4j_db, neo4j_server  # noqa: F401  (fixtures)
@@ -25,7 +26,7 @@ def test_load_from_neo4j_shows_the_stored_spread(neo4j_db):  # noqa: F811
     at.text_input(key="load.neo4j_password").set_value(neo4j_db.password)
     at.text_input(key="load.neo4j_db").set_value(neo4j_db.database)
     at.button(key="load.neo4j_go").click().run()
-    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert not at.exception and not at.error, [c.value for c in at.code]
     at.switch_page("pages/overview.py").run()
     assert not at.exception
     metric = next(m for m in at.metric if m.label == "Most likely patient zero")
@@ -34,6 +35,12 @@ def test_load_from_neo4j_shows_the_stored_spread(neo4j_db):  # noqa: F811
     assert not at.exception
     table = next(df.value for df in at.dataframe if "hosts" in df.value.columns)
     assert table["hosts"].str.startswith(PATIENT_ZERO).any()
+    at.switch_page("pages/settings.py").run()
+    at.slider(key="settings.min_score").set_value(0.95)
+    at.button(key="settings.apply").click().run()
+    assert not at.exception and not at.error, [c.value for c in at.code]
+    res = at.session_state[state.RESULT]
+    assert res.config.min_score == 0.95 and len(res.hops) == len(spread_result(40).hops)
 
 
 def test_neo4j_unreachable_gives_a_clear_error():
