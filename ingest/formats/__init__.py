@@ -21,7 +21,6 @@ from pathlib import Path
 from ingest.errors import IngestError, SourceLocation, UnknownFormatError
 from ingest.formats import evtx_file, lanl_auth, mde_table, otrf_json, winlogbeat_json, winxml
 from ingest.formats.base import CASE_MAGIC, HEAD_BYTES, Format, Source, text_lines
-from ingest.report import FileReport
 
 #: Readers by name, tried by :func:`detect_format` in this order (sniffers are specific enough that
 #: the order only matters for JSON: Winlogbeat and Defender before the looser OTRF check).
@@ -65,7 +64,7 @@ def _single_source(path: Path) -> Source:
     return Source(str(path), gz=path.suffix.lower() == ".gz")
 
 
-def expand_paths(paths: Iterable[str | os.PathLike[str]], report: FileReport | None = None) -> list[Source]:
+def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Source]:
     """Files, directories (recursed, sorted) and archives -> sources.
 
     A ``.zip`` gives one source per member (nested directories included, ``__MACOSX`` skipped); a
