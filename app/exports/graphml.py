@@ -159,4 +159,19 @@ def graphml(result: AnalysisResult, *, scope: str = "suspicious", min_score: flo
     # generated key ids (d0, d1...): node and edge attributes share names (kind, score) and
     # GraphML key ids must be unique
     nx.write_graphml(flat, buf, encoding="utf-8", prettyprint=True)
-    return buf.getvalue()
+    return _xsd_booleans(buf.getvalue())
+
+
+_BOOL_KEY = re.compile(rb'<key id="([^"]+)" for="(?:node|edge|graph|all)" attr\.name="[^"]*" '
+                       rb'attr\.type="boolean"')
+
+
+def _xsd_booleans(doc: bytes) -> bytes:
+    """networkx writes booleans as ``True``/``False``; XML Schema (and so GraphML readers such as
+    yEd) want ``true``/``false``. Only ``<data>`` of boolean keys is touched."""
+    keys = _BOOL_KEY.findall(doc)
+    if not keys:
+        return doc
+    alternatives = b"|".join(re.escape(k) for k in keys)
+    pattern = re.compile(rb'(<data key="(?:' + alternatives + rb')">)(True|False)(</data>)')
+    return pattern.sub(lambda m: m.group(1) + m.group(2).lower() + m.group(3), doc)

@@ -64,6 +64,14 @@ def test_graphml_loads_with_flattened_attributes(result: AnalysisResult) -> None
     assert ("host:BACKUP", "host:PC01") in set(g_all.edges())
 
 
+def test_graphml_booleans_are_xml_schema_booleans(result: AnalysisResult) -> None:
+    data = EXPORTERS["graphml"](result)
+    assert b">true</data>" in data and b">false</data>" in data
+    assert b">True</data>" not in data and b">False</data>" not in data
+    g = _read_graphml(data)
+    assert g.nodes["host:SRV02"]["compromised"] is True and g.nodes["host:PC01"]["compromised"] is False
+
+
 def test_graphml_ids_are_unique(result: AnalysisResult) -> None:
     root = ET.fromstring(EXPORTERS["graphml"](result, scope="all"))
     ns = {"g": "http://graphml.graphdrawing.org/xmlns"}
