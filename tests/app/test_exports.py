@@ -77,6 +77,18 @@ def test_every_exporter_handles_degenerate_results(name: str, case: str) -> None
             assert len(lines) == (0 if case == "no hops" else len(select_hops(res, scope)))
 
 
+def test_exporters_do_not_change_the_result(result: AnalysisResult) -> None:
+    hops_before = result.hops.copy()
+    nodes_before = {n: dict(d) for n, d in result.graph.nodes(data=True)}
+    edges_before = [(u, v, k, dict(d)) for u, v, k, d in result.graph.edges(keys=True, data=True)]
+    for exporter in EXPORTERS.values():
+        for scope in SCOPES:
+            exporter(result, scope=scope)
+    pd.testing.assert_frame_equal(result.hops, hops_before)
+    assert {n: dict(d) for n, d in result.graph.nodes(data=True)} == nodes_before
+    assert [(u, v, k, dict(d)) for u, v, k, d in result.graph.edges(keys=True, data=True)] == edges_before
+
+
 def test_unknown_format_and_scope_are_clear_errors(result: AnalysisResult) -> None:
     with pytest.raises(KeyError, match="known: csv"):
         export("xlsx", result)
