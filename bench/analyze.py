@@ -9,17 +9,20 @@ analysis on it, so each peak is that run's own:
   resolution), as ``latgraph analyze case.parquet`` does;
 * ``analyze s``: ``app.pipeline.analyze_from_events`` on that frame (rules, correlation, scoring,
   graph, paths, patient zero);
+* ``CPU s``: process CPU time of the same steps (all threads), less sensitive than wall time when
+  the machine is shared (the 1-minute load average at the end of the run is printed too);
 * ``peak RSS``: the child's peak resident memory (``getrusage`` ``ru_maxrss``, the kernel's exact
   high-water mark) and the peak seen by a 50 ms psutil sampler.
 
 Target (issue 3): 10M events analysed in under 2 minutes and under 8 GB on the 2-core machine,
-cost growing about linearly (the ``us/event`` column should stay flat). Runs are sequential.
+cost growing about linearly (the ``CPU us/event`` column should stay flat or fall). Runs are sequential.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -53,15 +56,16 @@ def child(case: Path) -> dict[str, Any]:
     from ingest import load_events
 
     config = AnalysisConfig()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     events, report = load_events([case])
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     result = analyze_from_events(events, report, config)
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
     stop.set()
     thread.join()
     sev = result.hops["severity"].astype(str).value_counts().to_dict() if len(result.hops) else {}
     return {"events": len(events), "load_s": t1 - t0, "analyze_s": t2 - t1,
+            "load_cpu_s": c1 - c0, "analyze_cpu_s": c2 - c1, "loadavg": os.getloadavg()[0],
             "ru_maxrss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
             "sampled_peak_gb": peak[0] / 1e9, "hops": len(result.hops), "severity": sev,
             "patient_zero": result.patient_zero[0].host if result.patient_zero else None}
@@ -105,17 +109,19 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
             print(f"{n}: {row}", file=sys.stderr)
             case.unlink()
-    print("\n| events | case MB | load s | analyze s | total s | us/event | peak RSS GB (ru_maxrss) "
-          "| sampled peak GB | hops | patient zero (truth) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("\n| events | case MB | load s (CPU s) | analyze s (CPU s) | total s | CPU us/event "
+          "| peak RSS GB (ru_maxrss) | sampled peak GB | load avg | hops | patient zero (truth) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         if "error" in r:
             print(f"| {r['target']:,} | failed: {r['error']} |")
             continue
         total = r["load_s"] + r["analyze_s"]
-        print(f"| {r['events']:,} | {r['case_mb']:.0f} | {r['load_s']:.1f} | {r['analyze_s']:.1f} | "
-              f"{total:.1f} | {1e6 * total / r['events']:.2f} | {r['ru_maxrss_gb']:.2f} | "
-              f"{r['sampled_peak_gb']:.2f} | {r['hops']} | {r['patient_zero']} ({r['truth_pz']}) |")
+        cpu = r["load_cpu_s"] + r["analyze_cpu_s"]
+        print(f"| {r['events']:,} | {r['case_mb']:.0f} | {r['load_s']:.1f} ({r['load_cpu_s']:.1f}) | "
+              f"{r['analyze_s']:.1f} ({r['analyze_cpu_s']:.1f}) | {total:.1f} | "
+              f"{1e6 * cpu / r['events']:.2f} | {r['ru_maxrss_gb']:.2f} | {r['sampled_peak_gb']:.2f} | "
+              f"{r['loadavg']:.1f} | {r['hops']} | {r['patient_zero']} ({r['truth_pz']}) |")
     return 0
 
 
