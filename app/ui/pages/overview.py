@@ -25,7 +25,7 @@ if res.patient_zero:
     best = res.patient_zero[0]
     left, right = st.columns([1, 3])
     left.metric("Most likely patient zero", best.host, f"confidence {best.confidence:.0%}",
-                delta_color="off")
+                delta_color="off", delta_arrow="off")
     right.text("Why: " + best.reason)
     right.caption("First seen " + fmt_ts(best.first_seen))
     st.dataframe(pd.DataFrame([{"rank": i + 1, "host": p.host, "confidence": round(p.confidence, 3),

@@ -19,21 +19,23 @@ if suspicious.empty:
     st.info("No high or medium hops to replay.")
     st.stop()
 
-lo = suspicious["first_seen"].min().to_pydatetime()
-hi = suspicious["first_seen"].max().to_pydatetime()
+lo = suspicious["first_seen"].min().floor("min").to_pydatetime()
+hi = suspicious["first_seen"].max().ceil("min").to_pydatetime()
 if hi <= lo:
     hi = lo + timedelta(minutes=1)
-until = st.slider("Show the spread up to (UTC)", lo, hi, hi, step=timedelta(minutes=1),
-                  format="YYYY-MM-DD HH:mm", key="replay.until")
+picked = st.slider("Show the spread up to (UTC)", lo, hi, hi, step=timedelta(minutes=1),
+                   format="YYYY-MM-DD HH:mm", key="replay.until")
+until = picked + timedelta(seconds=59.999)  # the whole chosen minute
 include_low = st.checkbox("Include low-severity hops", False, key="replay.low")
 
 so_far = suspicious[suspicious["first_seen"] <= pd.Timestamp(until)]
 comp = res.compromised
 n_comp = 0 if comp is None else int((comp["first_seen"] <= pd.Timestamp(until)).sum())
 c1, c2, c3 = st.columns(3)
-c1.metric("Suspicious hops so far", f"{len(so_far):,}", f"of {len(suspicious):,}", delta_color="off")
+c1.metric("Suspicious hops so far", f"{len(so_far):,}", f"of {len(suspicious):,}", delta_color="off",
+          delta_arrow="off")
 c2.metric("Hosts compromised so far", f"{n_comp:,}",
-          f"of {0 if comp is None else len(comp):,}", delta_color="off")
+          f"of {0 if comp is None else len(comp):,}", delta_color="off", delta_arrow="off")
 c3.metric("Accounts used", f"{so_far['account'].nunique():,}")
 
 opts = ViewOptions(severities=("high", "medium", "low") if include_low else ("high", "medium"),

@@ -119,7 +119,35 @@ def test_demo_end_to_end(tmp_path):
         highlighted = frame.evaluate(
             "window.latgraphNetwork.body.data.edges.get().filter(e => e.color === '#1f77b4').length")
         assert highlighted >= 1, picked
+        page.wait_for_timeout(1500)
         shot(page, "paths")
+
+        _goto(page, "Replay")
+        graph_frame(page)
+
+        def so_far() -> int:
+            metric = page.get_by_test_id("stMetric").filter(has_text="Suspicious hops so far")
+            return int(metric.get_by_test_id("stMetricValue").inner_text().replace(",", ""))
+
+        full = so_far()
+        page.get_by_role("slider").first.focus()
+        page.keyboard.press("Home")
+        page.wait_for_function(f"""() => {{
+            const m = [...document.querySelectorAll('[data-testid="stMetric"]')]
+              .find(e => e.innerText.includes('Suspicious hops so far'));
+            return m && parseInt(m.querySelector('[data-testid="stMetricValue"]').innerText
+              .replace(/,/g, '')) < {full}; }}""", timeout=60000)
+        assert 1 <= so_far() < full
+        page.wait_for_timeout(1500)
+        shot(page, "replay-start")
+
+        _goto(page, "Host / account")
+        page.get_by_test_id("stSelectbox").filter(has_text="Host").click()
+        page.keyboard.type(value)  # the option list is virtualised: filter it first
+        page.get_by_role("option", name=value, exact=True).click()
+        page.get_by_test_id("stMetric").filter(has_text="First compromised").wait_for(timeout=30000)
+        page.wait_for_timeout(1500)
+        shot(page, "drilldown")
 
         _goto(page, "Exports")
         with page.expect_download(timeout=120000) as info:
