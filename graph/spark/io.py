@@ -16,6 +16,7 @@ import os
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -76,8 +77,9 @@ def _ts_ns(col: Column, dtype: DataType) -> Column:
                       "long (epoch ns), timestamp or string")
 
 
-def conform(frame: DataFrame) -> DataFrame:
-    """Give a Spark frame holding the canonical columns the engine's types and column order.
+def conform(frame: DataFrame, *, keep: Sequence[str] = ()) -> DataFrame:
+    """Give a Spark frame holding the canonical columns the engine's types and column order
+    (plus the ``keep`` columns, unchanged, at the end).
 
     Raises:
         SchemaError: naming the canonical columns the frame lacks.
@@ -95,7 +97,7 @@ def conform(frame: DataFrame) -> DataFrame:
         else _cast(F.col(field.name), types[field.name], field.dataType).alias(field.name)
         for field in schema.fields
     ]
-    return frame.select(*cols)
+    return frame.select(*cols, *keep)
 
 
 def _cast(col: Column, have: DataType, want: DataType) -> Column:
@@ -169,11 +171,25 @@ def events_to_arrow(events: pd.DataFrame) -> pa.Table:
     return pa.table(arrays)
 
 
-def events_to_spark(spark: SparkSession, events: pd.DataFrame) -> DataFrame:
-    """A canonical pandas events frame as a Spark events frame (through Arrow)."""
+def events_to_spark(spark: SparkSession, events: pd.DataFrame, *, with_index: bool = False) -> DataFrame:
+    """A canonical pandas events frame as a Spark events frame (through Arrow).
+
+    Args:
+        spark: the session.
+        events: canonical events frame.
+        with_index: add ``event_index`` (long): each event's position in ``events``.
+    """
+    from pyspark.sql import types as T
+
     if len(events) == 0:
-        return spark.createDataFrame([], events_schema())
-    return conform(spark.createDataFrame(events_to_arrow(events)))
+        schema = events_schema()
+        if with_index:
+            schema = schema.add(T.StructField("event_index", T.LongType(), True))
+        return spark.createDataFrame([], schema)
+    table = events_to_arrow(events)
+    if with_index:
+        table = table.append_column("event_index", pa.array(np.arange(len(events), dtype="int64")))
+    return conform(spark.createDataFrame(table), keep=("event_index",) if with_index else ())
 
 
 def arrow_to_pandas(table: pa.Table, *, ns_columns: Iterable[str] = ()) -> pd.DataFrame:

@@ -24,7 +24,7 @@ def spark() -> Iterator[Any]:
             pytest.fail(f"CI=true but the Spark engine cannot run: {reason}")
         pytest.skip(reason)
     session = spark_session("local[2]", app_name="latgraph-tests", driver_memory="1g",
-                            conf={"spark.sql.shuffle.partitions": "4",
+                            conf={"spark.sql.shuffle.partitions": "2",
                                   # short-lived JVM: C1 only and a serial GC start and warm up faster
                                   "spark.driver.extraJavaOptions":
                                       "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"})

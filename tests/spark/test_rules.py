@@ -9,7 +9,6 @@ from graph.rules import apply_rules
 from graph.rules.compile import all_, any_, leaf, not_
 from graph.spark.io import events_to_spark
 from graph.spark.rules import compile_spark, tag_events
-from ingest.synthetic import simulate
 from tests.conftest import events_frame, make_event
 
 pytestmark = pytest.mark.spark
@@ -67,16 +66,10 @@ def _tricky() -> pd.DataFrame:
     )
 
 
-def test_every_rule_matches_pandas_on_edge_cases_and_a_simulation(spark) -> None:
-    events = pd.concat([_tricky(), simulate(5, n_workstations=15, n_servers=4, days=2).events],
-                       ignore_index=True)
-    hits = _assert_same_tags(spark, events)
-    assert hits > 100   # the comparison covered real rule hits, not two empty frames
-
-
-@pytest.mark.samples
-def test_every_rule_matches_pandas_on_the_real_samples(spark, sample_events) -> None:
-    assert _assert_same_tags(spark, sample_events) > 1000
+def test_every_rule_matches_pandas_on_edge_cases(spark) -> None:
+    # the generated enterprise and the real samples are compared (tags included) end to end in
+    # test_equivalence.py; this covers hand-made edge cases on every rule
+    assert _assert_same_tags(spark, _tricky()) > 10
 
 
 def test_condition_operators(spark) -> None:

@@ -1,0 +1,153 @@
+"""Event stage on both engines (pandas, Spark local[*]) over generated cases: time and peak memory.
+
+Usage::
+
+    .venv/bin/python bench/engines.py                     # 1M and 10M events, both engines
+    .venv/bin/python bench/engines.py --sizes 1000000 --engines spark --driver-memory 6g
+
+Each size is generated once with :func:`ingest.synthetic.simulate` (``target_events``) and written
+as a case file (Parquet) under ``--workdir``. Each (engine, size) then runs in a fresh child
+process, from the case file to the hops frame with features (the event stage), followed by the
+shared hop stage:
+
+* pandas: ``read_case`` -> ``pandas_event_stage`` -> ``hop_stage``;
+* spark: session start -> ``read_events`` (Spark reads the Parquet itself) -> the Spark event
+  stage -> hops collected to the driver -> ``hop_stage``.
+
+Peak memory is the largest sum of RSS over the child's process tree (Python + the JVM Spark
+starts), sampled every 0.2 s with psutil. Figures are printed; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def make_case(n: int, workdir: Path, seed: int = 11) -> Path:
+    """The case file for ``n`` target events (generated once, then reused)."""
+    from ingest.case import write_case
+    from ingest.synthetic import simulate
+
+    path = workdir / f"case_{n}.parquet"
+    if not path.exists():
+        t = time.perf_counter()
+        sim = simulate(seed, n_workstations=max(60, n // 20_000), n_servers=12, days=5, target_events=n)
+        write_case(sim.events, path)
+        print(f"generated {len(sim.events):,} events -> {path} in {time.perf_counter() - t:.1f}s", flush=True)
+    return path
+
+
+def child(engine: str, case: str, driver_memory: str, master: str) -> None:
+    """Run one engine on one case file; print a JSON line with the timings."""
+    from graph.config import AnalysisConfig
+    from graph.engine import hop_stage
+
+    cfg = AnalysisConfig()
+    out: dict[str, object] = {"engine": engine}
+    t0 = time.perf_counter()
+    if engine == "pandas":
+        from graph.engine import pandas_event_stage
+        from ingest.case import read_case
+
+        events = read_case(case)
+        out["events"] = len(events)
+        t1 = time.perf_counter()
+        out["read_s"] = round(t1 - t0, 2)
+        hops = pandas_event_stage(events, cfg).hops
+    else:
+        from graph.spark.session import spark_session
+        from graph.spark.stage import event_stage_from_storage
+
+        spark = spark_session(master, driver_memory=driver_memory)
+        t1 = time.perf_counter()
+        out["session_s"] = round(t1 - t0, 2)
+        hops = event_stage_from_storage(spark, case, cfg)
+    t2 = time.perf_counter()
+    out["event_stage_s"] = round(t2 - t1, 2)
+    hs = hop_stage(hops, cfg)
+    t3 = time.perf_counter()
+    out.update(hop_stage_s=round(t3 - t2, 2), total_s=round(t3 - t0, 2), hops=len(hops),
+               patient_zero=hs.patient_zero[0].host if hs.patient_zero else None)
+    print("RESULT " + json.dumps(out), flush=True)
+
+
+def measure(engine: str, case: Path, driver_memory: str, master: str, timeout_s: float) -> dict[str, object]:
+    """Run :func:`child` in a subprocess; sample the process tree's RSS until it ends."""
+    cmd = [sys.executable, __file__, "--child", engine, str(case), "--driver-memory", driver_memory,
+           "--master", master]
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    root = psutil.Process(proc.pid)
+    peak = 0
+    while proc.poll() is None:
+        if time.perf_counter() - t > timeout_s:
+            for p in root.children(recursive=True):
+                p.kill()
+            proc.kill()
+            return {"engine": engine, "error": f"stopped after {timeout_s:.0f}s",
+                    "peak_rss_gb": round(peak / 2**30, 2)}
+        total = 0
+        try:
+            for p in [root, *root.children(recursive=True)]:
+                total += p.memory_info().rss
+        except psutil.Error:
+            pass
+        peak = max(peak, total)
+        time.sleep(0.2)
+    stdout = proc.stdout.read() if proc.stdout else ""
+    line = next((x for x in stdout.splitlines() if x.startswith("RESULT ")), None)
+    if line is None:
+        return {"engine": engine, "error": f"exit code {proc.returncode}",
+                "peak_rss_gb": round(peak / 2**30, 2)}
+    res = json.loads(line[len("RESULT "):])
+    res["wall_s"] = round(time.perf_counter() - t, 2)
+    res["peak_rss_gb"] = round(peak / 2**30, 2)
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="1000000,10000000")
+    ap.add_argument("--engines", default="pandas,spark")
+    ap.add_argument("--workdir", default="/tmp/latgraph-bench")
+    ap.add_argument("--driver-memory", default="6g")
+    ap.add_argument("--master", default="local[*]")
+    ap.add_argument("--timeout", type=float, default=900.0, help="seconds per (engine, size) run")
+    ap.add_argument("--child", nargs=2, metavar=("ENGINE", "CASE"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(args.child[0], args.child[1], args.driver_memory, args.master)
+        return
+    workdir = Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    print(f"cpus={os.cpu_count()} ram={psutil.virtual_memory().total / 2**30:.0f}GB "
+          f"load={os.getloadavg()[0]:.1f} master={args.master} driver_memory={args.driver_memory}")
+    rows = []
+    for n in (int(s) for s in args.sizes.split(",")):
+        case = make_case(n, workdir)
+        for engine in args.engines.split(","):
+            res = measure(engine, case, args.driver_memory, args.master, args.timeout)
+            res["size"] = n
+            rows.append(res)
+            print(json.dumps(res), flush=True)
+    print(f"\n{'size':>10} {'engine':>7} {'event stage s':>14} {'total s':>8} {'wall s':>7} "
+          f"{'peak RSS GB':>11} {'hops':>8}  note")
+    for r in rows:
+        print(f"{r['size']:>10,} {r['engine']:>7} {r.get('event_stage_s', '-')!s:>14} "
+              f"{r.get('total_s', '-')!s:>8} {r.get('wall_s', '-')!s:>7} {r['peak_rss_gb']:>11} "
+              f"{r.get('hops', '-')!s:>8}  {r.get('error', '')}")
+
+
+if __name__ == "__main__":
+    main()
