@@ -62,6 +62,10 @@ class AnalysisConfig:
     #: ...a routine reaching at least this many destinations per active day on average is broad
     #: (deployment): new destinations are its habit too...
     habit_broad_hosts: float = 5.0
+    #: ...so is a routine that made first contacts with new destinations on at least this many
+    #: distinct days (an admin working through a server pool); 3 so that two days of an attacker
+    #: repeating one tool from one foothold never qualify...
+    habit_expand_days: int = 3
     #: ...and a fully matching hop keeps this fraction of its score (a half match, i.e. a novel
     #: destination, keeps 1 - (1 - habit_keep) / 2).
     habit_keep: float = 0.35

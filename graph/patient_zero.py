@@ -13,10 +13,14 @@ Definition (deterministic; the Neo4j store reproduces it in Cypher):
 * **Reach(S)**: the hosts other than ``S`` reachable from ``S`` by a chain of suspicious hops
   whose first hop leaves ``S`` (any of S's suspicious outgoing hops) and where each next hop
   continues the previous one (host repetition is harmless here: it is a set).
-* **score(S)** = ``|Reach(S)| / |C - {S}|``: the share of the other compromised hosts that S's
-  time-respecting spread explains (1 = all of them).
-* **confidence(S)** = ``score(S) * m(S) / k(S)``: ``m`` = mean score of S's suspicious outgoing
-  hops, ``k`` = the number of eligible candidates with the same score (ties share confidence).
+* **coverage(S)** = ``|Reach(S)| / |C - {S}|``: the share of the other compromised hosts that S's
+  time-respecting spread explains (1 = all of them); ``m(S)`` = mean score of S's suspicious
+  outgoing hops.
+* **score(S)** = ``coverage(S) * m(S)``: spread explained, weighted by how suspicious S's own
+  moves are (an admin whose medium hop happens to precede the attack explains less than the
+  source of high-scoring hops).
+* **confidence(S)** = ``score(S) / k(S)``, ``k`` = the number of eligible candidates with the
+  same score (ties share confidence).
 * **Ranking**: score desc, then ``t0`` asc, then host name asc. Bound: when more than
   :data:`MAX_EVALUATED` sources are eligible, only the earliest ones (by ``t0``, then name) are
   evaluated (logged).
@@ -77,7 +81,7 @@ def patient_zero(hops: pd.DataFrame, config: AnalysisConfig | None = None) -> li
         >>> from graph.toy import toy_hops
         >>> pz = patient_zero(toy_hops("A>B@0s B>C@1h C>D@2h X>Y@3h"))
         >>> [(p.host, round(p.score, 2)) for p in pz]   # B, C have a way in before their hops
-        [('A', 0.6), ('X', 0.2)]
+        [('A', 0.54), ('X', 0.18)]
         >>> print(pz[0].reason)  # doctest: +ELLIPSIS +NORMALIZE_WHITESPACE
         A is the source of a suspicious hop at 2024-03-01T09:00:00Z: A -> B as admin, ...; its
         time-respecting paths reach 3 of 5 other compromised host(s) (B, C, D).
@@ -103,17 +107,18 @@ def patient_zero(hops: pd.DataFrame, config: AnalysisConfig | None = None) -> li
         later = sus.iloc[int(times.searchsorted(t0, side="left")):]   # chains start at t0 or later
         reached = reach(later, s, config.max_path_gap_s) & compromised
         others = compromised - {s}
-        score = len(reached) / len(others) if others else 0.0
+        coverage = len(reached) / len(others) if others else 0.0
         out = out_rows[s]
-        cands.append({"host": s, "t0": t0, "score": score, "reached": reached, "others": others,
-                      "mean_out": float(out["score"].mean()), "first": out.iloc[0].to_dict()})
+        mean_out = float(out["score"].mean())
+        cands.append({"host": s, "t0": t0, "score": coverage * mean_out, "reached": reached,
+                      "others": others, "mean_out": mean_out, "first": out.iloc[0].to_dict()})
     cands.sort(key=lambda c: (-c["score"], c["t0"], c["host"]))
     ties: dict[float, int] = {}
     for c in cands:
         ties[c["score"]] = ties.get(c["score"], 0) + 1
     result = []
     for c in cands[:MAX_CANDIDATES]:
-        conf = c["score"] * c["mean_out"] / ties[c["score"]]
+        conf = c["score"] / ties[c["score"]]
         result.append(PatientZero(
             host=c["host"], score=c["score"], confidence=conf, first_seen=c["t0"].to_pydatetime(warn=False),
             reason=_reason(c), hop_ids=tuple(int(h) for h in sus.loc[sus["src"] == c["host"], "hop_id"]),

@@ -28,7 +28,11 @@ def score(hops: pd.DataFrame, config: AnalysisConfig) -> pd.Series:
     The destination decides between full and half value. It is *familiar* when it was reached
     with the same tool signature on at least 2 distinct days (by any source: a managed server
     pool), or when the routine is *broad* (on average at least ``habit_broad_hosts`` (5)
-    distinct destinations per active day: a deployment server reaches new workstations daily).
+    distinct destinations per active day: a deployment server reaches new workstations daily),
+    or *expanding* (it made first contacts with new destinations on at least
+    ``habit_expand_days`` (3) distinct days: an IT admin who administers a pool one or two
+    machines at a time). A routine that always reaches the same set keeps novel destinations
+    at half value.
 
     * **1** = routine + usual hour + familiar destination;
     * **0.5** = routine + usual hour, novel destination;
@@ -67,7 +71,14 @@ def score(hops: pd.DataFrame, config: AnalysisConfig) -> pd.Series:
     per_day = f.groupby(["src", "acct", "sig", "day"])["dst"].nunique()
     breadth = per_day.groupby(level=[0, 1, 2]).mean()
     broad = pd.MultiIndex.from_arrays([f["src"], f["acct"], f["sig"]]).map(breadth)
-    familiar = (tool_dst_days >= 2).to_numpy() | (np.asarray(broad, dtype=float) >= config.habit_broad_hosts)
+    # an expanding routine: first contacts with new destinations on >= habit_expand_days days
+    first_day = f.groupby(["src", "acct", "sig", "dst"])["day"].transform("min")
+    firsts = f.assign(first=first_day)[["src", "acct", "sig", "first"]].drop_duplicates()
+    expand = firsts.groupby(["src", "acct", "sig"])["first"].nunique()
+    expanding = pd.MultiIndex.from_arrays([f["src"], f["acct"], f["sig"]]).map(expand)
+    familiar = ((tool_dst_days >= 2).to_numpy()
+                | (np.asarray(broad, dtype=float) >= config.habit_broad_hosts)
+                | (np.asarray(expanding, dtype=float) >= config.habit_expand_days))
     val = np.where(routine & sched, np.where(familiar, 1.0, 0.5), 0.0)
     out[f.index] = val
     return out
