@@ -203,15 +203,24 @@ def _merge_edges(edges: pd.DataFrame) -> list[dict[str, Any]]:
     agg = grouped.agg(score=("score", "max"), sev=("sev", "max"), count=("score", "size"),
                       first_seen=("first_seen", "min"), last_seen=("last_seen", "max"),
                       n_events=("n_events", "sum"), highlight=("hot", "any")).reset_index()
-    hop_ids = grouped["hop_id"].agg(list).to_numpy()
-    kinds = grouped["kinds"].agg(lambda ks: set().union(*ks)).to_numpy()
-    accounts = grouped["account"].agg(lambda a: set(a.dropna().astype(str))).to_numpy()
+    keys = ["src", "dst", "kind"]
+    hop_ids = grouped["hop_id"].agg(list)
+    # distinct kinds / accounts per edge: explode + de-duplicate first, so big groups stay cheap
+    kinds = (edges[[*keys, "kinds"]].explode("kinds").dropna().drop_duplicates()
+             .groupby(keys, sort=False)["kinds"].agg(set))
+    accounts = (edges[[*keys, "account"]].dropna().drop_duplicates()
+                .groupby(keys, sort=False)["account"].agg(lambda a: set(a.astype(str))))
+    index = pd.MultiIndex.from_frame(agg[keys])
+    hop_ids, kinds, accounts = (hop_ids.reindex(index).to_numpy(), kinds.reindex(index).to_numpy(),
+                                accounts.reindex(index).to_numpy())
     names = {v: k for k, v in SEVERITY_ORDER.items()}
     out = []
     for i, r in enumerate(agg.to_dict("records")):
         out.append({"src": r["src"], "dst": r["dst"], "kind": r["kind"], "score": float(r["score"]),
                     "severity": names.get(int(r["sev"]), "info"), "count": int(r["count"]),
-                    "hop_ids": hop_ids[i], "kinds": kinds[i], "accounts": accounts[i],
+                    "hop_ids": hop_ids[i],
+                    "kinds": kinds[i] if isinstance(kinds[i], set) else set(),
+                    "accounts": accounts[i] if isinstance(accounts[i], set) else set(),
                     "first_seen": r["first_seen"], "last_seen": r["last_seen"],
                     "n_events": int(r["n_events"]), "highlight": bool(r["highlight"])})
     return out
