@@ -178,15 +178,32 @@ def iter_event_batches(paths: Iterable[PathLike] | PathLike, *, event_ids: Itera
             on_progress(done, len(files), path)
 
 
-def _worker(path: str, fmt_name: str | None, ids: frozenset[int] | None, strict: bool,
+def _worker(paths: list[str], fmt_name: str | None, ids: frozenset[int] | None, strict: bool,
             batch_size: int) -> tuple[pd.DataFrame, IngestReport]:
-    """Process-pool task: one input file -> (frame, report)."""
+    """Process-pool task: a group of input files -> (one frame, their report)."""
     report = IngestReport()
-    frames = list(_file_batches(path, report, fmt_name=fmt_name, event_ids=ids, strict=strict,
-                                batch_size=batch_size, threads=1))
+    frames = [f for path in paths
+              for f in _file_batches(path, report, fmt_name=fmt_name, event_ids=ids, strict=strict,
+                                     batch_size=batch_size, threads=1)]
     for fr in report.files:   # plain FileReports pickle cleanly
         fr.__class__ = FileReport
     return _concat(frames), report
+
+
+def _groups(files: list[str], n_workers: int) -> list[list[str]]:
+    """Files in contiguous groups of similar total size, about 4 per worker (few, large tasks:
+    less pickling and scheduling than one task per small file, still balanced)."""
+    sizes = [os.path.getsize(f) if os.path.isfile(f) else 0 for f in files]
+    target = max(sum(sizes) / (4 * n_workers), 1)
+    groups: list[list[str]] = [[]]
+    acc = 0.0
+    for f, size in zip(files, sizes, strict=True):
+        if groups[-1] and acc + size > target:
+            groups.append([])
+            acc = 0.0
+        groups[-1].append(f)
+        acc += size
+    return groups
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -235,14 +252,18 @@ def load_events(paths: Iterable[PathLike] | PathLike, *, event_ids: Iterable[int
                 on_progress(done, len(files), path)
     else:
         results: dict[int, tuple[pd.DataFrame, IngestReport]] = {}
+        groups = _groups(files, n_workers)
+        done = 0
         with ProcessPoolExecutor(max_workers=n_workers) as pool:
-            futures = {pool.submit(_worker, p, fmt_name, ids, strict, batch_size): i
-                       for i, p in enumerate(files)}
-            for done, fut in enumerate(as_completed(futures), 1):
+            futures = {pool.submit(_worker, g, fmt_name, ids, strict, batch_size): i
+                       for i, g in enumerate(groups)}
+            for fut in as_completed(futures):
                 i = futures[fut]
                 results[i] = fut.result()
-                if on_progress:
-                    on_progress(done, len(files), files[i])
+                for path in groups[i]:
+                    done += 1
+                    if on_progress:
+                        on_progress(done, len(files), path)
         for i in sorted(results):   # deterministic order whatever finished first
             frames.append(results[i][0])
             report.merge(results[i][1])
