@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -89,7 +90,7 @@ def push_command(inputs: tuple[Path, ...], uri: str | None, user: str | None, pa
     try:
         result = pipeline.run(list(inputs), config=_config(min_score, max_gap), formats=fmt)
         click.echo(result.report.format_text(), err=True)
-        with click.progressbar(length=1, label="pushing", file=click.get_text_stream("stderr")) as bar:
+        with click.progressbar(length=1, label="pushing", file=sys.stderr) as bar:
             def progress(done: int, total: int) -> None:
                 bar.length = total
                 bar.update(done - bar.pos)

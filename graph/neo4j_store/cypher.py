@@ -1,6 +1,6 @@
 """Every Cypher statement latgraph sends, as constants. Data only ever travels as parameters.
 
-The one piece of generated text is :data:`WRITE_HOPS`: its per-kind ``FOREACH`` clauses are built
+The one piece of generated text is :data:`WRITE_KINDS`: one statement per relationship type, built
 once, at import, from the fixed :data:`KIND_TYPES` whitelist (``EdgeKind`` -> relationship type),
 never from data.
 
@@ -106,31 +106,41 @@ FOREACH (_ IN CASE WHEN row.signature IN sigs THEN [] ELSE [1] END |
       r.src_ip = coalesce(r.src_ip, row.src_ip), r.dst_host = row.dst, r.account = row.account)
 """
 
-_KIND_CLAUSE = """
-FOREACH (_ IN CASE WHEN '{kind}' IN r.kinds THEN [1] ELSE [] END |
-  MERGE (s)-[k:{rel_type} {{hop_key: r.hop_key}}]->(d)
-  SET k.account = row.account, k.first_seen = r.first_seen, k.last_seen = r.last_seen,
-      k.first_seen_ns = r.first_seen_ns, k.last_seen_ns = r.last_seen_ns, k.score = r.score)"""
-
-_ACCOUNT_CLAUSE = """
-FOREACH (_ IN CASE WHEN row.account IS NULL THEN [] ELSE [1] END |
-  MERGE (a:Account {name: row.account})
-  MERGE (a)-[t:AUTHENTICATED_TO]->(d)
-  SET t.first_seen_ns = CASE WHEN t.first_seen_ns IS NULL OR r.first_seen_ns < t.first_seen_ns
-                             THEN r.first_seen_ns ELSE t.first_seen_ns END,
-      t.last_seen_ns = CASE WHEN t.last_seen_ns IS NULL OR r.last_seen_ns > t.last_seen_ns
-                            THEN r.last_seen_ns ELSE t.last_seen_ns END
-  FOREACH (_ IN CASE WHEN row.src IS NULL THEN [] ELSE [1] END |
-    MERGE (s)-[u:USED_ACCOUNT]->(a)
-    SET u.first_seen_ns = CASE WHEN u.first_seen_ns IS NULL OR r.first_seen_ns < u.first_seen_ns
-                               THEN r.first_seen_ns ELSE u.first_seen_ns END,
-        u.last_seen_ns = CASE WHEN u.last_seen_ns IS NULL OR r.last_seen_ns > u.last_seen_ns
-                              THEN r.last_seen_ns ELSE u.last_seen_ns END))
+_KIND_TEMPLATE = """
+UNWIND $keys AS key
+MATCH (s)-[r:LATERAL {{hop_key: key}}]->(d)
+MERGE (s)-[k:{rel_type} {{hop_key: key}}]->(d)
+SET k.account = r.account, k.first_seen = r.first_seen, k.last_seen = r.last_seen,
+    k.first_seen_ns = r.first_seen_ns, k.last_seen_ns = r.last_seen_ns, k.score = r.score
 """
 
-#: One batch of hops: ``$rows`` (see ``push._hop_rows``), then the checkpoint in the same transaction.
-WRITE_HOPS = (
-    """
+#: EdgeKind value -> the statement writing that kind's typed relationships for ``$keys`` (hop keys).
+WRITE_KINDS: dict[str, str] = {
+    str(kind): _KIND_TEMPLATE.format(rel_type=rel) for kind, rel in KIND_TYPES.items()
+}
+
+#: Account nodes and the aggregated account relationships of the hops ``$keys``.
+WRITE_ACCOUNTS = """
+UNWIND $keys AS key
+MATCH (s)-[r:LATERAL {hop_key: key}]->(d)
+WHERE r.account IS NOT NULL
+MERGE (a:Account {name: r.account})
+MERGE (a)-[t:AUTHENTICATED_TO]->(d)
+SET t.first_seen_ns = CASE WHEN t.first_seen_ns IS NULL OR r.first_seen_ns < t.first_seen_ns
+                           THEN r.first_seen_ns ELSE t.first_seen_ns END,
+    t.last_seen_ns = CASE WHEN t.last_seen_ns IS NULL OR r.last_seen_ns > t.last_seen_ns
+                          THEN r.last_seen_ns ELSE t.last_seen_ns END
+WITH s, r, a WHERE s:Host
+MERGE (s)-[u:USED_ACCOUNT]->(a)
+SET u.first_seen_ns = CASE WHEN u.first_seen_ns IS NULL OR r.first_seen_ns < u.first_seen_ns
+                           THEN r.first_seen_ns ELSE u.first_seen_ns END,
+    u.last_seen_ns = CASE WHEN u.last_seen_ns IS NULL OR r.last_seen_ns > u.last_seen_ns
+                          THEN r.last_seen_ns ELSE u.last_seen_ns END
+"""
+
+#: One batch of hops (``$rows``, see ``push.hop_rows``): nodes and LATERAL relationships; returns
+#: the stored hop key and kinds of each row for :data:`WRITE_KINDS` / :data:`WRITE_ACCOUNTS`.
+WRITE_HOPS = """
 UNWIND $rows AS row
 MERGE (d:Host {name: row.dst})
 WITH d, row
@@ -143,11 +153,9 @@ CALL (d, row) {
   MERGE (s:UnknownSource {dst: row.dst})
   RETURN s
 }
+""" + _MERGE_HOP + """
+RETURN r.hop_key AS hop_key, r.kinds AS kinds
 """
-    + _MERGE_HOP
-    + "".join(_KIND_CLAUSE.format(kind=str(kind), rel_type=rel) for kind, rel in KIND_TYPES.items())
-    + _ACCOUNT_CLAUSE
-)
 
 #: Host-level facts from the result (compromised score / time), merged as max / min.
 WRITE_HOSTS = """

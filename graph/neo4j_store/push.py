@@ -163,7 +163,7 @@ def hop_rows(hops: pd.DataFrame) -> list[dict[str, Any]]:
         dst = _text(hop["dst_host"])
         if dst is None or _opt(hop["first_seen"]) is None or _opt(hop["last_seen"]) is None:
             raise Neo4jStoreError(f"hop {hop.get('hop_id')} has no destination host or no times")
-        evidence = [dict(e) for e in (hop["evidence"] or ())]
+        evidence = [dict(e) for e in (() if _opt_seq(hop["evidence"]) is None else hop["evidence"])]
         ids = [evidence_id(e) for e in evidence]
         if not ids:  # no evidence listed: the hop itself is its (single) evidence
             ids = [json.dumps(["hop", _iso_ns(hop["first_seen"]), _iso_ns(hop["last_seen"])])]
@@ -215,7 +215,12 @@ def _split_source(source: PushSource) -> tuple[pd.DataFrame, list[dict[str, Any]
 
 def _write_batch(tx: Any, rows: list[dict[str, Any]], push_id: str, batches_done: int,
                  merge_gap_ns: int) -> None:
-    tx.run(cypher.WRITE_HOPS, rows=rows, merge_gap_ns=merge_gap_ns).consume()
+    stored = tx.run(cypher.WRITE_HOPS, rows=rows, merge_gap_ns=merge_gap_ns).data()
+    for kind, statement in cypher.WRITE_KINDS.items():
+        keys = [r["hop_key"] for r in stored if kind in r["kinds"]]
+        if keys:
+            tx.run(statement, keys=keys).consume()
+    tx.run(cypher.WRITE_ACCOUNTS, keys=[r["hop_key"] for r in stored]).consume()
     tx.run(cypher.CHECKPOINT, push_id=push_id, batches_done=batches_done).consume()
 
 
@@ -243,6 +248,13 @@ def _opt(value: Any) -> Any:
         return None if pd.isna(value) else value
     except (TypeError, ValueError):
         return value
+
+
+def _opt_seq(value: Any) -> Any:
+    """A sequence cell (tuple, list, numpy array) or None when missing."""
+    if value is None or isinstance(value, float):
+        return None
+    return value
 
 
 def _text(value: Any) -> str | None:

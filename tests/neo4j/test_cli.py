@@ -31,6 +31,7 @@ def conn_env(server: Neo4jServer) -> dict[str, str]:
             "LATGRAPH_NEO4J_PASSWORD": server.password}
 
 
+@pytest.mark.slow
 def test_push_then_paths_and_queries(neo4j_db: Neo4jServer, sim_case: tuple[Path, object]) -> None:
     path, result = sim_case
     runner = CliRunner()
