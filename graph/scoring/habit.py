@@ -22,7 +22,7 @@ def score(hops: pd.DataFrame, config: AnalysisConfig) -> pd.Series:
     names and executed images (:func:`signature`) -- with lateral hops on at least
     ``habit_min_days`` (2) distinct UTC days of the data (software deployment, backup, an IT
     admin's daily PsExec). A hop matches its routine when additionally its hour of day (UTC) is
-    *usual*: the (source, account) pair was active within ``habit_hour_slack_h`` (2) hours of
+    *usual*: the (source, account) pair was active within ``habit_hour_slack_h`` (3) hours of
     that hour of day on at least 2 distinct days (regular schedule).
 
     The destination decides between full and half value. It is *familiar* when it was reached
