@@ -5,6 +5,7 @@ No browser is downloaded: Playwright drives ``/usr/bin/chromium`` (``make chromi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -108,8 +109,19 @@ def graph_frame(page, timeout_s: float = 60.0):
     raise AssertionError("no drawn graph iframe")
 
 
+def settle(page, timeout_s: float = 30.0) -> None:
+    """Wait until Streamlit has finished the current run (no spinner, no stale elements)."""
+    # a screenshot of a busy page still helps; the assertions decide, so a timeout is ignored
+    with contextlib.suppress(Exception):
+        page.wait_for_function(
+            """() => !document.querySelector('[data-stale="true"]')
+                  && !document.querySelector('[data-testid="stSpinner"]')""",
+            timeout=timeout_s * 1000)
+
+
 def shot(page, name: str) -> Path:
-    """Save a full-page screenshot under tests/artifacts/."""
+    """Save a full-page screenshot under tests/artifacts/ once the page has settled."""
+    settle(page)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"ui-{name}.png"
     page.screenshot(path=str(path), full_page=True)

@@ -10,6 +10,7 @@ import pytest
 
 import app.ui.common
 import app.ui.graph_html
+import app.ui.state
 import app.ui.view
 from app.ui.graph_html import edges_table, graph_html
 from app.ui.view import ALL_SEVERITIES, GROUP, ViewOptions, build_view, group_key
@@ -19,7 +20,7 @@ PAYLOAD_IMG = "<img src=x onerror=window.__xss=1>"
 PAYLOAD_SCRIPT = "<script>window.__xss=2</script>"
 
 
-@pytest.mark.parametrize("module", [app.ui.view, app.ui.graph_html, app.ui.common])
+@pytest.mark.parametrize("module", [app.ui.view, app.ui.graph_html, app.ui.common, app.ui.state])
 def test_doctests(module):
     assert doctest.testmod(module).failed == 0
 
