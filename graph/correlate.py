@@ -20,7 +20,8 @@ Definitions (the Spark engine mirrors each step; parameters come from
 4. **Source resolution**: a source known only by IP gets a host name from IP hints in the data
    (events naming both, PsExec pipe names ``<svc>-<CLIENT>-<pid>-stdin``, and source-side rows
    that name this destination within ``source_join_window_s`` of a target row from that IP);
-   each IP takes its most frequent hint, ties by name. Source rows resolve ``dst_ip`` likewise.
+   hints apply on their UTC day only (DHCP), the most frequent that day, ties by name. Source
+   rows whose destination is an IP resolve it likewise.
 5. **Hop account**: the row's account unless it is a machine/system/anonymous account (4697:
    the installing ``subject_account``; 7045 and SYSTEM processes: none), else the joined one;
    ``net use ... /user:DOM\\name`` gives ``name``.
@@ -192,39 +193,49 @@ def _session_join(ev: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
 
 
 def _resolve_ips(ev: pd.DataFrame, events: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
-    """Step 4: name sources (and source-side destinations) known only by IP."""
+    """Step 4: name sources (and source-side destinations) known only by IP, from same-day hints."""
     hints = ip_hints(ev, events, config)
     if hints.empty:
         return ev
     ev = ev.copy()
-    need = ev["src_host"].isna() & ev["src_ip"].notna()
-    ev.loc[need, "src_host"] = ev.loc[need, "src_ip"].map(hints).astype("string")
-    got = need & ev["src_host"].notna()
+    day = ev["ts"].dt.floor("D")
+    need = (ev["src_host"].isna() & ev["src_ip"].notna()).to_numpy(dtype=bool)
+    keys = pd.MultiIndex.from_arrays([ev.loc[need, "src_ip"].astype("string"), day[need]])
+    ev.loc[need, "src_host"] = pd.array(keys.map(hints), dtype="string")
+    got = need & ev["src_host"].notna().to_numpy(dtype=bool)
     ev.loc[got, "src_resolved_by"] = (ev.loc[got, "src_resolved_by"].fillna("event") + "+ip_hint")
-    dst_is_ip = ev["side"].eq(SOURCE) & ev["dst_host"].notna() & ev["dst_host"].isin(hints.index)
-    ev.loc[dst_is_ip, "dst_host"] = ev.loc[dst_is_ip, "dst_host"].map(hints).astype("string")
+    is_ip = (ev["side"].eq(SOURCE) & ev["dst_host"].notna()
+             & ev["dst_host"].str.match(_IPV4).fillna(False)).to_numpy(dtype=bool)
+    if is_ip.any():
+        keys = pd.MultiIndex.from_arrays([ev.loc[is_ip, "dst_host"].astype("string"), day[is_ip]])
+        named = pd.array(keys.map(hints), dtype="string")
+        ev.loc[is_ip, "dst_host"] = ev.loc[is_ip, "dst_host"].where(pd.isna(named), named)
     return ev
 
 
 def ip_hints(ev: pd.DataFrame, events: pd.DataFrame, config: AnalysisConfig) -> pd.Series:
-    """IP -> host name hints found in the data (step 4 of the module docstring).
+    """IP -> host name hints found in the data, per UTC day (step 4 of the module docstring).
+
+    Hints: events naming both an IP and a host for the same end (``src_ip``+``src_host``,
+    ``dst_ip``+``dst_host``), PsExec pipe names (``<svc>-<CLIENT>-<pid>-stdin``), and source-side
+    rows towards D within ``source_join_window_s`` of a target row on D from the IP. Hints only
+    apply on the UTC day they were seen (addresses move between machines: DHCP, labs).
 
     Returns:
-        Series indexed by IP with the most frequent host name (ties: name order).
+        Series indexed by (ip, day) with the most frequent host name that day (ties: name order).
     """
     parts: list[pd.DataFrame] = []
-    # events that name both ends of the client side
+    day = events["ts"].dt.floor("D")
     for ip_col, name_col in (("src_ip", "src_host"), ("dst_ip", "dst_host")):
-        pairs = events[[ip_col, name_col]].dropna()
+        pairs = events[[ip_col, name_col]].assign(day=day).dropna()
         pairs = pairs[~pairs[ip_col].isin(["127.0.0.1", "::1"]).to_numpy(dtype=bool)]
         counts = pairs.value_counts().reset_index()
         parts.append(pd.DataFrame({"ip": counts[ip_col].astype("string"), "name": counts[name_col],
-                                   "n": counts["count"]}))
-    # PsExec pipe names carry the client's name
+                                   "day": counts["day"], "n": counts["count"]}))
     pipes = ev[ev["target_name"].notna() & ev["src_ip"].notna()]
     client = pipes["target_name"].astype("string").str.extract(_PIPE_CLIENT, expand=False)
-    parts.append(pd.DataFrame({"ip": pipes["src_ip"], "name": client, "n": 1}))
-    # a source-side row towards D near a target-side row on D from IP x: x is that source
+    parts.append(pd.DataFrame({"ip": pipes["src_ip"], "name": client, "day": pipes["ts"].dt.floor("D"),
+                               "n": 1}))
     tgt = ev[ev["side"].eq(TARGET) & ev["src_host"].isna() & ev["src_ip"].notna()]
     src = ev[ev["side"].eq(SOURCE) & ev["dst_host"].notna() & ev["src_host"].notna()]
     if len(tgt) and len(src):
@@ -232,7 +243,8 @@ def ip_hints(ev: pd.DataFrame, events: pd.DataFrame, config: AnalysisConfig) -> 
                           src[["ts", "dst_host", "src_host"]].sort_values("ts"), on="ts",
                           by="dst_host", direction="nearest",
                           tolerance=pd.Timedelta(seconds=config.source_join_window_s))
-        parts.append(m[["src_ip", "src_host"]].set_axis(["ip", "name"], axis=1).assign(n=1))
+        parts.append(pd.DataFrame({"ip": m["src_ip"], "name": m["src_host"],
+                                   "day": m["ts"].dt.floor("D"), "n": 1}))
     h = pd.concat(parts, ignore_index=True).dropna()
     if h.empty:
         return pd.Series([], dtype="string")
@@ -241,10 +253,11 @@ def ip_hints(ev: pd.DataFrame, events: pd.DataFrame, config: AnalysisConfig) -> 
     h = h.dropna()
     h = h[~h["name"].str.match(_IPV4).fillna(False) & h["name"].ne(h["ip"])]
     h = h[~h["ip"].isin(["127.0.0.1", "::1"]).to_numpy(dtype=bool)]
-    counts = h.groupby(["ip", "name"])["n"].sum().reset_index()
-    counts = counts.sort_values(["ip", "n", "name"], ascending=[True, False, True])
-    best = counts.drop_duplicates("ip")
-    return pd.Series(best["name"].to_numpy(), index=best["ip"].to_numpy(), dtype="string")
+    counts = h.groupby(["ip", "day", "name"])["n"].sum().reset_index()
+    counts = counts.sort_values(["ip", "day", "n", "name"], ascending=[True, True, False, True])
+    best = counts.drop_duplicates(["ip", "day"])
+    index = pd.MultiIndex.from_arrays([best["ip"].astype("string"), best["day"]])
+    return pd.Series(best["name"].to_numpy(), index=index, dtype="string")
 
 
 def hop_rows(ev: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:

@@ -106,3 +106,14 @@ def test_hop_episodes_split_on_gap() -> None:
 def test_short_host() -> None:
     s = pd.Series(["pc01.example.corp", "10.0.0.1", "fe80::1", None, "-"], dtype="string")
     assert short_host(s).tolist() == ["PC01", "10.0.0.1", "fe80::1", pd.NA, pd.NA]
+
+
+def test_ip_hints_apply_on_their_day_only() -> None:
+    pipe = make_event(event_id=5145, host="IEWIN7", dst_host="IEWIN7", src_ip="10.0.2.16", account="ieuser",
+                      share_name=r"\\*\IPC$", target_name="blabla-NLLT108334-37048-stdin")
+    later = make_event(ts=T0 + timedelta(days=30), event_id=5145, host="PC01", dst_host="PC01",
+                       src_ip="10.0.2.16", account="ieuser", share_name=r"\\*\ADMIN$",
+                       target_name="x.exe", access_mask=2)
+    h = hops_of(events_frame(pipe, later)).set_index("dst_host")
+    assert h.loc["IEWIN7", "src_host"] == "NLLT108334"
+    assert pd.isna(h.loc["PC01", "src_host"]) and h.loc["PC01", "src_ip"] == "10.0.2.16"
