@@ -20,7 +20,7 @@ Definitions (the Spark engine mirrors each step; parameters come from
 4. **Source resolution**: a source known only by IP gets a host name from IP hints in the data
    (events naming both, PsExec pipe names ``<svc>-<CLIENT>-<pid>-stdin``, and source-side rows
    that name this destination within ``source_join_window_s`` of a target row from that IP);
-   hints apply on their UTC day only (DHCP), the most frequent that day, ties by name. Source
+   the most frequent name per IP (per UTC day with ``ip_hints_by_day``), ties by name. Source
    rows whose destination is an IP resolve it likewise.
 5. **Hop account**: the row's account unless it is a machine/system/anonymous account (4697:
    the installing ``subject_account``; 7045 and SYSTEM processes: none), else the joined one;
@@ -193,12 +193,12 @@ def _session_join(ev: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
 
 
 def _resolve_ips(ev: pd.DataFrame, events: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
-    """Step 4: name sources (and source-side destinations) known only by IP, from same-day hints."""
+    """Step 4: name sources (and source-side destinations) known only by IP."""
     hints = ip_hints(ev, events, config)
     if hints.empty:
         return ev
     ev = ev.copy()
-    day = ev["ts"].dt.floor("D")
+    day = _hint_day(ev["ts"], config)
     need = (ev["src_host"].isna() & ev["src_ip"].notna()).to_numpy(dtype=bool)
     keys = pd.MultiIndex.from_arrays([ev.loc[need, "src_ip"].astype("string"), day[need]])
     ev.loc[need, "src_host"] = pd.array(keys.map(hints), dtype="string")
@@ -213,6 +213,16 @@ def _resolve_ips(ev: pd.DataFrame, events: pd.DataFrame, config: AnalysisConfig)
     return ev
 
 
+_ALL_DAYS = pd.Timestamp("1970-01-01", tz="UTC")
+
+
+def _hint_day(ts: pd.Series, config: AnalysisConfig) -> pd.Series:
+    """The hint scope of each timestamp: its UTC day, or one constant (``ip_hints_by_day`` off)."""
+    if config.ip_hints_by_day:
+        return ts.dt.floor("D")
+    return pd.Series(_ALL_DAYS, index=ts.index, dtype=ts.dtype)
+
+
 def ip_hints(ev: pd.DataFrame, events: pd.DataFrame, config: AnalysisConfig) -> pd.Series:
     """IP -> host name hints found in the data, per UTC day (step 4 of the module docstring).
 
@@ -225,7 +235,7 @@ def ip_hints(ev: pd.DataFrame, events: pd.DataFrame, config: AnalysisConfig) -> 
         Series indexed by (ip, day) with the most frequent host name that day (ties: name order).
     """
     parts: list[pd.DataFrame] = []
-    day = events["ts"].dt.floor("D")
+    day = _hint_day(events["ts"], config)
     for ip_col, name_col in (("src_ip", "src_host"), ("dst_ip", "dst_host")):
         pairs = events[[ip_col, name_col]].assign(day=day).dropna()
         pairs = pairs[~pairs[ip_col].isin(["127.0.0.1", "::1"]).to_numpy(dtype=bool)]
@@ -234,7 +244,7 @@ def ip_hints(ev: pd.DataFrame, events: pd.DataFrame, config: AnalysisConfig) -> 
                                    "day": counts["day"], "n": counts["count"]}))
     pipes = ev[ev["target_name"].notna() & ev["src_ip"].notna()]
     client = pipes["target_name"].astype("string").str.extract(_PIPE_CLIENT, expand=False)
-    parts.append(pd.DataFrame({"ip": pipes["src_ip"], "name": client, "day": pipes["ts"].dt.floor("D"),
+    parts.append(pd.DataFrame({"ip": pipes["src_ip"], "name": client, "day": _hint_day(pipes["ts"], config),
                                "n": 1}))
     tgt = ev[ev["side"].eq(TARGET) & ev["src_host"].isna() & ev["src_ip"].notna()]
     src = ev[ev["side"].eq(SOURCE) & ev["dst_host"].notna() & ev["src_host"].notna()]
@@ -244,7 +254,7 @@ def ip_hints(ev: pd.DataFrame, events: pd.DataFrame, config: AnalysisConfig) -> 
                           by="dst_host", direction="nearest",
                           tolerance=pd.Timedelta(seconds=config.source_join_window_s))
         parts.append(pd.DataFrame({"ip": m["src_ip"], "name": m["src_host"],
-                                   "day": m["ts"].dt.floor("D"), "n": 1}))
+                                   "day": _hint_day(m["ts"], config), "n": 1}))
     h = pd.concat(parts, ignore_index=True).dropna()
     if h.empty:
         return pd.Series([], dtype="string")

@@ -114,6 +114,9 @@ def test_ip_hints_apply_on_their_day_only() -> None:
     later = make_event(ts=T0 + timedelta(days=30), event_id=5145, host="PC01", dst_host="PC01",
                        src_ip="10.0.2.16", account="ieuser", share_name=r"\\*\ADMIN$",
                        target_name="x.exe", access_mask=2)
-    h = hops_of(events_frame(pipe, later)).set_index("dst_host")
+    cfg = AnalysisConfig(ip_hints_by_day=True)
+    h = hop_stage(pandas_event_stage(events_frame(pipe, later), cfg).hops, cfg).hops.set_index("dst_host")
     assert h.loc["IEWIN7", "src_host"] == "NLLT108334"
     assert pd.isna(h.loc["PC01", "src_host"]) and h.loc["PC01", "src_ip"] == "10.0.2.16"
+    h = hops_of(events_frame(pipe, later)).set_index("dst_host")      # default: case-wide hints
+    assert h.loc["PC01", "src_host"] == "NLLT108334"
