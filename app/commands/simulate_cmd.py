@@ -47,9 +47,12 @@ def write_formats(events: pd.DataFrame, out_dir: Path, formats: list[str]) -> li
 @click.option("--stealthy", is_flag=True, help="Slow spread: hours to a day between hops, no burst.")
 @click.option("--events", "target_events", type=click.IntRange(min=1000), default=None,
               help="Scale benign activity to about this many events (e.g. 1000000).")
-@click.option("--workstations", type=click.IntRange(min=10), default=80, show_default=True)
-@click.option("--servers", type=click.IntRange(min=3), default=10, show_default=True)
-@click.option("--days", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option("--workstations", type=click.IntRange(min=10), default=80, show_default=True,
+              help="Number of workstations in the enterprise.")
+@click.option("--servers", type=click.IntRange(min=3), default=10, show_default=True,
+              help="Number of servers (file, SQL, web, app) besides DCs, deployment and backup.")
+@click.option("--days", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Days of benign activity; the attack happens inside them.")
 @click.option("--format", "formats", multiple=True,
               type=click.Choice([*OUTPUT_FORMATS, "all"]), default=("case",), show_default=True,
               help="Also write the events in this input format (repeatable; all = every format).")
