@@ -49,3 +49,22 @@ def test_generated_enterprise_same_result(spark) -> None:
 def test_real_samples_same_result(spark, sample_events) -> None:
     result = _assert_same(sample_events, AnalysisConfig())
     assert (result.hops["severity"].isin(["high", "medium"])).sum() > 5
+
+
+def test_from_cluster_storage_same_hops(spark, tmp_path) -> None:
+    """The cluster path: Spark reads the case file itself; only hops come back."""
+    from graph.engine import hop_stage, pandas_event_stage
+    from graph.spark.stage import event_stage_from_storage
+    from graph.toy import toy_events
+    from ingest.case import write_case
+
+    events = toy_events("A>B@0s:psexec B>C@10m:psexec C>D@20m:smbexec ?>E@1h:svc X>Y@2h:netuse "
+                        "A>F@3h:discovery A>G@3h:guess")
+    case = write_case(events, tmp_path / "case.parquet")
+    config = AnalysisConfig()
+    want = pandas_event_stage(events, config).hops
+    got = event_stage_from_storage(spark, str(case), config)
+    pd.testing.assert_frame_equal(got, want)
+    assert len(want) >= 5
+    a, b = hop_stage(got, config), hop_stage(want, config)
+    assert a.patient_zero == b.patient_zero and a.paths == b.paths
