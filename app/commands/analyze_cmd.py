@@ -6,13 +6,12 @@ Exit status: ``0`` ok; ``1`` error (nothing readable, bad options); ``2`` usage 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
 import click
 
-from graph.config import AnalysisConfig
+from app.commands.options import analysis_config
 from graph.model import AnalysisResult
 from ingest.errors import LatgraphError
 
@@ -95,17 +94,8 @@ def command(inputs: tuple[Path, ...], json_path: Path | None, min_score: float |
     """
     from app import pipeline
 
-    config = AnalysisConfig()
-    changes: dict[str, object] = {}
-    if min_score is not None:
-        changes["min_score"] = min_score
-    if max_gap is not None:
-        changes["max_path_gap_s"] = max_gap * 3600.0
-    if allow_host:
-        changes["allowlist_hosts"] = frozenset(h.strip().split(".")[0].upper() for h in allow_host)
-    if allow_account:
-        changes["allowlist_accounts"] = frozenset(a.strip().split("\\")[-1].lower() for a in allow_account)
-    config = dataclasses.replace(config, **changes)
+    config = analysis_config(min_score=min_score, max_gap_h=max_gap, allow_host=allow_host,
+                             allow_account=allow_account)
     try:
         result = pipeline.run(list(inputs), config=config, formats=fmt, engine=engine)
     except LatgraphError as exc:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import click
 
+from app.commands.options import analysis_config
 from app.exports import EXPORTERS, SCOPES
-from graph.config import AnalysisConfig
 from ingest.errors import LatgraphError
 
 ALL = "all"
@@ -36,22 +36,6 @@ def _write(data: bytes, target: str) -> None:
     path = Path(target)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
-
-
-def analysis_config(*, min_score: float | None = None, max_gap_h: float | None = None,
-                    allow_host: tuple[str, ...] = (), allow_account: tuple[str, ...] = ()) -> AnalysisConfig:
-    """The AnalysisConfig of the command-line options (the same normalisation as ``latgraph analyze``:
-    hosts to upper-case short names, accounts to lower-case without domain)."""
-    changes: dict[str, object] = {}
-    if min_score is not None:
-        changes["min_score"] = min_score
-    if max_gap_h is not None:
-        changes["max_path_gap_s"] = max_gap_h * 3600.0
-    if allow_host:
-        changes["allowlist_hosts"] = frozenset(h.strip().split(".")[0].upper() for h in allow_host)
-    if allow_account:
-        changes["allowlist_accounts"] = frozenset(a.strip().split("\\")[-1].lower() for a in allow_account)
-    return dataclasses.replace(AnalysisConfig(), **changes)
 
 
 @click.command("export")
