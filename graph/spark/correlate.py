@@ -150,10 +150,13 @@ def _asof(left: DataFrame, right: DataFrame, by: list[str], value_cols: list[str
     u = r.unionByName(left_key)
     part = Window.partitionBy(*by)
     back = part.orderBy("ts", "_side", "event_index").rowsBetween(Window.unboundedPreceding, 0)
-    fwd = part.orderBy("ts", F.col("_side").desc(), "event_index").rowsBetween(0, Window.unboundedFollowing)
+    # forward = the same running frame over the reversed order (a frame running to
+    # unboundedFollowing is re-aggregated per row in Spark: quadratic on a busy host)
+    fwd = (part.orderBy(F.col("ts").desc(), "_side", F.col("event_index").desc())
+           .rowsBetween(Window.unboundedPreceding, 0))
     u = u.withColumn("_b", F.last("_v", ignorenulls=True).over(back))
     if direction == "nearest":
-        u = u.withColumn("_f", F.first("_v", ignorenulls=True).over(fwd))
+        u = u.withColumn("_f", F.last("_v", ignorenulls=True).over(fwd))
     u = u.where(F.col("_side") == 1)
     tol = F.lit(tolerance_ns)
     b_ok = F.col("_b").isNotNull() & ((F.col("ts") - F.col("_b._ts")) <= tol)
