@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -47,8 +46,9 @@ def command(inputs: tuple[str, ...], host: str, port: int, max_upload_mb: int, h
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     argv = streamlit_argv(inputs, host=host, port=port, max_upload_mb=max_upload_mb, headless=headless)
     click.echo(f"latgraph UI on http://{host}:{port} (Ctrl+C stops it)", err=True)
-    try:
-        code = subprocess.call(argv, env=env)
-    except KeyboardInterrupt:
-        code = 0
-    sys.exit(code)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Become the Streamlit server (exec, not a child process): a signal sent to `latgraph ui`
+    # (Ctrl+C, a service manager, a test fixture) then stops the server itself instead of
+    # leaving an orphaned server listening on the port.
+    os.execve(argv[0], argv, env)
