@@ -106,16 +106,16 @@ WHERE elementId(p) = f.hop AND n.score >= $min_score
 RETURN DISTINCT f.origin AS origin, elementId(n) AS hop, v.name AS dst
 """
 
-#: Score, ties, confidence and ranking of the candidates (reach sizes from the fixpoint).
+#: Score (coverage x mean outgoing hop score), ties, confidence (score / ties) and ranking of the
+#: candidates, as in graph.patient_zero (reach sizes from the fixpoint).
 RANK = """
 UNWIND $cands AS c
-WITH c, CASE WHEN $n_compromised - 1 > 0 THEN toFloat(c.reached) / ($n_compromised - 1) ELSE 0.0 END AS score
+WITH c, CASE WHEN $n_compromised - 1 > 0 THEN toFloat(c.reached) / ($n_compromised - 1) ELSE 0.0 END
+        * (reduce(s = 0.0, v IN c.out_scores | s + v) / size(c.out_scores)) AS score
 WITH collect({c: c, score: score}) AS all
 UNWIND all AS x
 WITH x, size([y IN all WHERE y.score = x.score]) AS ties
-RETURN x.c.host AS host, x.score AS score,
-       x.score * (reduce(s = 0.0, v IN x.c.out_scores | s + v) / size(x.c.out_scores)) / ties AS confidence,
-       x.c.t0 AS t0
+RETURN x.c.host AS host, x.score AS score, x.score / ties AS confidence, x.c.t0 AS t0
 ORDER BY score DESC, t0, host
 LIMIT $limit
 """
