@@ -20,7 +20,7 @@ from graph.engine import event_stage, hop_stage
 from graph.model import AnalysisResult, Severity
 from ingest import load_events
 from ingest.report import IngestReport
-from ingest.schema import coerce_frame
+from ingest.schema import coerce_frame, empty_frame
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,13 @@ Inputs = pd.DataFrame | str | os.PathLike[str] | Sequence[str | os.PathLike[str]
 
 
 def run(inputs: Inputs, *, config: AnalysisConfig | None = None, formats: Sequence[str] | str | None = None,
-        engine: str = "pandas", on_progress: ProgressCallback | None = None) -> AnalysisResult:
+        engine: str = "pandas", on_progress: ProgressCallback | None = None,
+        spark_master: str | None = None) -> AnalysisResult:
     """Analyse log files, folders, archives or case files (or an already-loaded events frame).
+
+    With ``engine="spark"`` and inputs that are all Parquet case files or URLs
+    (:func:`is_storage_input`), Spark reads the events itself and only hops reach the driver
+    (:func:`analyze_on_spark_storage`); other inputs are read here and the event stage runs on Spark.
 
     Args:
         inputs: paths (mixed files/folders/.zip/.gz/case files), or a canonical events frame.
@@ -38,6 +43,7 @@ def run(inputs: Inputs, *, config: AnalysisConfig | None = None, formats: Sequen
         formats: force an input format (see ``latgraph formats``).
         engine: event-stage engine name (``pandas`` or ``spark``).
         on_progress: ``on_progress(done_files, total_files, path)`` while reading inputs.
+        spark_master: Spark master / Spark Connect URL for ``engine="spark"``.
 
     Returns:
         The :class:`~graph.model.AnalysisResult`; unreadable files are listed in its report.
@@ -47,8 +53,72 @@ def run(inputs: Inputs, *, config: AnalysisConfig | None = None, formats: Sequen
         events, report = coerce_frame(inputs), IngestReport()
     else:
         paths = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+        if engine == "spark" and formats is None and paths and all(map(is_storage_input, paths)):
+            return analyze_on_spark_storage(paths, config, master=spark_master)
         events, report = load_events(paths, formats=formats, on_progress=on_progress)
     return analyze_from_events(events, report, config, engine)
+
+
+def is_storage_input(path: str | os.PathLike[str]) -> bool:
+    """True for inputs Spark reads itself: a URL (``hdfs://``, ``s3a://``...), a Parquet case file,
+    or a folder holding only Parquet files."""
+    text = os.fspath(path)
+    if "://" in text:
+        return True
+    if text.endswith((".parquet", ".pq")):
+        return True
+    if os.path.isdir(text):
+        files = [f for f in os.listdir(text) if not f.startswith((".", "_"))]
+        return bool(files) and all(f.endswith((".parquet", ".pq")) for f in files)
+    return False
+
+
+def analyze_on_spark_storage(paths: Sequence[str | os.PathLike[str]], config: AnalysisConfig | None = None,
+                             *, master: str | None = None) -> AnalysisResult:
+    """Analyse canonical events that Spark reads from (cluster) storage; only hops reach the driver.
+
+    The events stay on the cluster: the result's ``events`` frame is empty and its summary carries
+    the event count and time range that Spark computed. Paths, patient zero and the graph are
+    computed on the driver by the same hop stage as every other run.
+
+    Args:
+        paths: Parquet case files / folders or URLs Spark can read (see ``graph.spark.io``).
+        config: analysis settings.
+        master: Spark master or Spark Connect URL (None: ``$LATGRAPH_SPARK_MASTER`` or ``local[*]``).
+    """
+    from pyspark.sql import functions as F
+
+    from graph.spark.io import read_events
+    from graph.spark.session import spark_session
+    from graph.spark.stage import event_stage_from_storage
+
+    config = config or AnalysisConfig()
+    names = [os.fspath(p) for p in paths]
+    spark = spark_session(master)
+    t0 = time.perf_counter()
+    stats = read_events(spark, names).agg(F.count(F.lit(1)).alias("n"), F.min("ts").alias("lo"),
+                                          F.max("ts").alias("hi")).first()
+    hops = event_stage_from_storage(spark, names, config)
+    t1 = time.perf_counter()
+    hs = hop_stage(hops, config)
+    t2 = time.perf_counter()
+    report = IngestReport()
+    for name in names:
+        report.add(name, "spark-storage")
+    n_events = int(stats["n"]) if stats is not None else 0
+    result = AnalysisResult(events=empty_frame(), report=report, config=config,
+                            tags=pd.DataFrame(columns=["event_index", "rule_id", "level"]),
+                            hops=hs.hops.reset_index(drop=True), graph=hs.graph, paths=hs.paths,
+                            patient_zero=hs.patient_zero, compromised=hs.compromised)
+    result.summary = summarize(result, engine="spark", timings={"event_stage_s": round(t1 - t0, 3),
+                                                               "hop_stage_s": round(t2 - t1, 3)})
+    result.summary["events"] = n_events
+    if n_events:
+        result.summary["time_range"] = [
+            pd.Timestamp(int(stats[k]), unit="ns", tz="UTC").isoformat().replace("+00:00", "Z")
+            for k in ("lo", "hi")]
+    result.summary["events_on"] = "spark storage"
+    return result
 
 
 def analyze_from_events(events: pd.DataFrame, report: IngestReport, config: AnalysisConfig | None = None,

@@ -67,8 +67,16 @@ def format_summary(result: AnalysisResult, *, max_paths: int = 5, max_hops: int 
     return "\n".join(lines).rstrip() + "\n"
 
 
+def check_inputs(values: tuple[str, ...]) -> tuple[str, ...]:
+    """Local inputs must exist; storage URLs (``scheme://``) are for ``--engine spark``."""
+    for value in values:
+        if "://" not in value and not Path(value).exists():
+            raise click.BadParameter(f"Path '{value}' does not exist.", param_hint="'INPUTS...'")
+    return values
+
+
 @click.command("analyze")
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument("inputs", nargs=-1, required=True, callback=lambda _c, _p, v: check_inputs(v))
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the machine-readable result (version 1) to this file ('-' = stdout).")
 @click.option("--min-score", type=click.FloatRange(0.0, 1.0), default=None,
@@ -78,13 +86,17 @@ def format_summary(result: AnalysisResult, *, max_paths: int = 5, max_hops: int 
 @click.option("--allow-host", multiple=True, help="Host you vouch for as a source (repeatable).")
 @click.option("--allow-account", multiple=True, help="Account you vouch for (repeatable).")
 @click.option("--engine", type=click.Choice(["pandas", "spark"]), default="pandas", show_default=True,
-              help="Engine of the event-scale stage.")
+              help="Engine of the event-scale stage. With spark, Parquet case files and storage URLs "
+                   "(hdfs://, s3a://...) are read by Spark itself; only hops reach this machine.")
+@click.option("--spark-master", default=None, envvar="LATGRAPH_SPARK_MASTER",
+              help="Spark master or Spark Connect URL for --engine spark (local[*], spark://h:7077, yarn, "
+                   "sc://h:15002) [default: local[*]].")
 @click.option("--format", "fmt", default=None, help="Force the input format (see latgraph formats).")
 @click.option("--fail-on", type=click.Choice(["high", "medium"]), default=None,
               help=f"Exit with status {EXIT_FAIL_ON} if a hop of this severity (or worse) is found.")
-def command(inputs: tuple[Path, ...], json_path: Path | None, min_score: float | None,
+def command(inputs: tuple[str, ...], json_path: Path | None, min_score: float | None,
             max_gap: float | None, allow_host: tuple[str, ...], allow_account: tuple[str, ...],
-            engine: str, fmt: str | None, fail_on: str | None) -> None:
+            engine: str, spark_master: str | None, fmt: str | None, fail_on: str | None) -> None:
     """Find lateral movement through admin shares in INPUT... (logs, folders, archives, case files).
 
     \b
@@ -97,7 +109,8 @@ def command(inputs: tuple[Path, ...], json_path: Path | None, min_score: float |
     config = analysis_config(min_score=min_score, max_gap_h=max_gap, allow_host=allow_host,
                              allow_account=allow_account)
     try:
-        result = pipeline.run(list(inputs), config=config, formats=fmt, engine=engine)
+        result = pipeline.run(list(inputs), config=config, formats=fmt, engine=engine,
+                              spark_master=spark_master)
     except LatgraphError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(result.report.format_text(), err=True)
