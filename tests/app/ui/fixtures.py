@@ -88,7 +88,7 @@ def spread_result(n_hosts: int = 40, *, seed: int = 1, payload: str | None = Non
     bad = hops[hops["score"] >= 0.4]
     firsts = bad.groupby("dst_host")["first_seen"].min()
     comp = pd.DataFrame({"host": [PATIENT_ZERO, *firsts.index],
-                         "first_seen": [bad["first_seen"].min() - timedelta(minutes=1), *firsts.values],
+                         "first_seen": [bad["first_seen"].min() - timedelta(minutes=1), *firsts.array],
                          "score": [0.95, *bad.groupby("dst_host")["score"].max().values]})
     comp["first_seen"] = pd.to_datetime(comp["first_seen"], utc=True)
 
