@@ -28,24 +28,12 @@ from tests.app.export_fixture import (
     CSV_CMD,
     CSV_LINK,
     CSV_PLUS,
-    HOSTILE,
     XSS_IMG,
     XSS_SCRIPT,
     XSS_SVG,
     build_result,
     csv_rows,
 )
-
-
-@pytest.fixture
-def result() -> AnalysisResult:
-    return build_result()
-
-
-@pytest.fixture
-def hostile() -> AnalysisResult:
-    return build_result(**HOSTILE)
-
 
 # --- registry -------------------------------------------------------------------------------------
 

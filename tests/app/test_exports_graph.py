@@ -29,17 +29,6 @@ from tests.app.export_fixture import (
 )
 from tests.conftest import T0
 
-
-@pytest.fixture
-def result() -> AnalysisResult:
-    return build_result()
-
-
-@pytest.fixture
-def hostile() -> AnalysisResult:
-    return build_result(**HOSTILE)
-
-
 # --- GraphML --------------------------------------------------------------------------------------
 
 def _read_graphml(data: bytes) -> nx.MultiDiGraph:

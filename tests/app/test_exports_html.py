@@ -16,23 +16,11 @@ from graph.model import AnalysisResult
 from tests.app.export_fixture import (
     ANY_TEXT,
     CSV_LINK,
-    HOSTILE,
     XSS_IMG,
     XSS_SCRIPT,
     XSS_SVG,
     build_result,
 )
-
-
-@pytest.fixture
-def result() -> AnalysisResult:
-    return build_result()
-
-
-@pytest.fixture
-def hostile() -> AnalysisResult:
-    return build_result(**HOSTILE)
-
 
 # --- HTML -----------------------------------------------------------------------------------------
 
