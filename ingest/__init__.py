@@ -26,8 +26,8 @@ from typing import Any
 import pandas as pd
 
 from ingest import formats as _formats
+from ingest.batching import RecordBatcher, summarise_file
 from ingest.errors import IngestError, LatgraphError, SourceLocation
-from ingest.records import normalize_records
 from ingest.report import BENIGN_REASONS, FileReport, IngestReport
 from ingest.schema import empty_frame, validate_frame
 
@@ -53,23 +53,10 @@ def _new_file_report(report: IngestReport, name: str, strict: bool) -> FileRepor
     return fr
 
 
-def _summarise(fr: FileReport, frame: pd.DataFrame) -> None:
-    """Add a batch's kept counts, event ids, hosts and time range to its file report."""
-    if frame.empty:
-        return
-    fr.kept += len(frame)
-    keys = frame["channel"].astype(str) + ":" + frame["event_id"].astype(str)
-    fr.event_ids.update(keys.value_counts().to_dict())
-    fr.hosts.update(frame["host"].value_counts().to_dict())
-    lo = frame["ts"].min().to_pydatetime(warn=False)
-    hi = frame["ts"].max().to_pydatetime(warn=False)
-    fr.first_ts = lo if fr.first_ts is None else min(fr.first_ts, lo)
-    fr.last_ts = hi if fr.last_ts is None else max(fr.last_ts, hi)
-
-
-def _source_frames(src: Any, fr: FileReport, *, fmt_name: str | None, event_ids: frozenset[int] | None,
-                   batch_size: int, threads: int) -> Iterator[pd.DataFrame]:
-    """Frames of one source (file, .gz content or zip member); problems go to ``fr``."""
+def _source_frames(src: Any, fr: FileReport, batcher: RecordBatcher, *, fmt_name: str | None,
+                   event_ids: frozenset[int] | None, threads: int) -> Iterator[pd.DataFrame]:
+    """Frames that complete while one source (file, .gz content or zip member) is read; its records
+    may also wait in ``batcher`` for the next batch. Problems go to ``fr``."""
     if fmt_name is None and _formats.is_case_file(src):
         from ingest.case import read_case  # pyarrow.parquet: imported only when a case file is read
 
@@ -78,25 +65,19 @@ def _source_frames(src: Any, fr: FileReport, *, fmt_name: str | None, event_ids:
         fr.records_read += len(frame)
         if event_ids is not None:
             frame = frame[frame["event_id"].isin(list(event_ids))]
+        summarise_file(fr, frame)
         yield frame
         return
     fmt = _formats.FORMATS[fmt_name] if fmt_name else _formats.detect_format(src)
     fr.format = fmt.name
-    batch: list[dict[str, Any]] = []
-    for rec in fmt.iter_records(src, event_ids=event_ids, report=fr, threads=threads):
-        batch.append(rec)
-        if len(batch) >= batch_size:
-            yield normalize_records(batch, source_file=src.name, source_format=fmt.name, report=fr,
-                                    event_ids=event_ids)
-            batch = []
-    if batch:
-        yield normalize_records(batch, source_file=src.name, source_format=fmt.name, report=fr,
-                                event_ids=event_ids)
+    yield from batcher.add(fmt.iter_records(src, event_ids=event_ids, report=fr, threads=threads),
+                           source_file=src.name, source_format=fmt.name, report=fr)
 
 
-def _file_batches(path: str, report: IngestReport, *, fmt_name: str | None, event_ids: frozenset[int] | None,
-                  strict: bool, batch_size: int, threads: int) -> Iterator[pd.DataFrame]:
-    """Frames of one input file (all members of an archive); one bad member never stops the rest."""
+def _file_batches(path: str, report: IngestReport, batcher: RecordBatcher, *, fmt_name: str | None,
+                  event_ids: frozenset[int] | None, strict: bool, threads: int) -> Iterator[pd.DataFrame]:
+    """Frames completed while one input file (all members of an archive) is read; the caller flushes
+    ``batcher`` after the last file. One bad member never stops the rest."""
     try:
         sources = _formats.expand_paths([path])
     except LatgraphError as exc:
@@ -108,10 +89,8 @@ def _file_batches(path: str, report: IngestReport, *, fmt_name: str | None, even
     for src in sources:
         fr = _new_file_report(report, src.name, strict)
         try:
-            for frame in _source_frames(src, fr, fmt_name=fmt_name, event_ids=event_ids,
-                                        batch_size=batch_size, threads=threads):
-                _summarise(fr, frame)
-                yield frame
+            yield from _source_frames(src, fr, batcher, fmt_name=fmt_name, event_ids=event_ids,
+                                      threads=threads)
         except LatgraphError as exc:
             fr.error = exc.message if exc.source and exc.source.file == src.name else str(exc)
             if strict:
@@ -171,20 +150,24 @@ def iter_event_batches(paths: Iterable[PathLike] | PathLike, *, event_ids: Itera
     ids = None if event_ids is None else frozenset(int(i) for i in event_ids)
     report = report if report is not None else IngestReport()
     files = _input_files(paths)
+    batcher = RecordBatcher(batch_size=batch_size, event_ids=ids)
     for done, path in enumerate(files, 1):
-        yield from (f for f in _file_batches(path, report, fmt_name=fmt_name, event_ids=ids, strict=strict,
-                                             batch_size=batch_size, threads=0) if not f.empty)
+        yield from (f for f in _file_batches(path, report, batcher, fmt_name=fmt_name, event_ids=ids,
+                                             strict=strict, threads=0) if not f.empty)
         if on_progress:
             on_progress(done, len(files), path)
+    yield from batcher.flush()
 
 
 def _worker(paths: list[str], fmt_name: str | None, ids: frozenset[int] | None, strict: bool,
             batch_size: int) -> tuple[pd.DataFrame, IngestReport]:
     """Process-pool task: a group of input files -> (one frame, their report)."""
     report = IngestReport()
+    batcher = RecordBatcher(batch_size=batch_size, event_ids=ids)
     frames = [f for path in paths
-              for f in _file_batches(path, report, fmt_name=fmt_name, event_ids=ids, strict=strict,
-                                     batch_size=batch_size, threads=1)]
+              for f in _file_batches(path, report, batcher, fmt_name=fmt_name, event_ids=ids, strict=strict,
+                                     threads=1)]
+    frames.extend(batcher.flush())
     for fr in report.files:   # plain FileReports pickle cleanly
         fr.__class__ = FileReport
     return _concat(frames), report
@@ -245,11 +228,13 @@ def load_events(paths: Iterable[PathLike] | PathLike, *, event_ids: Iterable[int
     report = IngestReport()
     frames: list[pd.DataFrame] = []
     if n_workers <= 1:
+        batcher = RecordBatcher(batch_size=batch_size, event_ids=ids)
         for done, path in enumerate(files, 1):
-            frames.extend(_file_batches(path, report, fmt_name=fmt_name, event_ids=ids, strict=strict,
-                                        batch_size=batch_size, threads=0))
+            frames.extend(_file_batches(path, report, batcher, fmt_name=fmt_name, event_ids=ids,
+                                        strict=strict, threads=0))
             if on_progress:
                 on_progress(done, len(files), path)
+        frames.extend(batcher.flush())
     else:
         results: dict[int, tuple[pd.DataFrame, IngestReport]] = {}
         groups = _groups(files, n_workers)

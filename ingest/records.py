@@ -1,6 +1,9 @@
 """Raw Windows-field records -> one canonical frame per batch, vectorised with numpy.
 
-A batch is a list of flat dicts (see :mod:`ingest.winevents`). Each needed field is pulled into one
+A batch is a list of flat records (see :mod:`ingest.winevents`): dicts, or objects whose attributes
+are the Windows field names (the EVTX reader's msgspec structs; missing attribute = ``None``), all of
+one kind. A batch may span many source files (:class:`Segment`: consecutive records of one file), so
+small files share one normalisation instead of paying it each. Each needed field is pulled into one
 object array, the scalar normalisers of :mod:`ingest.normalize` run once per distinct value
 (:func:`~ingest.normalize.map_values`), the per-event-id picks and the network direction are numpy
 mask assignments, and the frame is built once with the canonical dtypes. No per-row pandas work.
@@ -9,6 +12,7 @@ mask assignments, and the frame is built once with the canonical dtypes. No per-
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
 
@@ -51,21 +55,37 @@ _TRUE = frozenset({"true", "1", "yes"})
 _ARROW_STRINGS = pd.StringDtype().storage == "pyarrow" and hasattr(pd.arrays, "ArrowStringArray")
 
 
-def _field(records: Sequence[dict[str, Any]], name: str) -> np.ndarray:
-    """``[r.get(name) for r in records]`` as an object array, iterated in C (map + dict.get)."""
-    return np.fromiter(map(dict.get, records, repeat(name)), dtype=object, count=len(records))
+@dataclass(frozen=True)
+class Segment:
+    """``count`` consecutive records of a batch that come from one source (provenance + report)."""
+
+    count: int
+    source_file: str
+    source_format: str
+    report: FileReport
+
+
+def _field(records: Sequence[Any], name: str) -> np.ndarray:
+    """``[r.get(name) for r in records]`` as an object array, iterated in C (map + dict.get, or
+    getattr with a ``None`` default for attribute records)."""
+    if records and not isinstance(records[0], dict):
+        values = map(getattr, records, repeat(name), repeat(None))
+    else:
+        values = map(dict.get, records, repeat(name))
+    return np.fromiter(values, dtype=object, count=len(records))
 
 
 def _none(n: int) -> np.ndarray:
     return np.full(n, None, dtype=object)
 
 
-def normalize_records(records: Sequence[dict[str, Any]], *, source_file: str, source_format: str,
+def normalize_records(records: Sequence[Any], *, source_file: str, source_format: str,
                       report: FileReport, event_ids: frozenset[int] | None = None) -> pd.DataFrame:
     """Turn raw Windows-field records into a canonical events frame; count every dropped record.
 
     Args:
-        records: flat dicts with :data:`ingest.winevents.SYSTEM_FIELDS` plus EventData field names.
+        records: flat dicts with :data:`ingest.winevents.SYSTEM_FIELDS` plus EventData field names
+            (or attribute records with those names).
         source_file: provenance written to every row.
         source_format: key in ``FORMATS`` written to every row.
         report: receives skip counts (no event id, no timestamp, event id/channel not kept).
@@ -74,13 +94,34 @@ def normalize_records(records: Sequence[dict[str, Any]], *, source_file: str, so
     Returns:
         A validated canonical frame (possibly empty).
     """
+    segment = Segment(len(records), source_file, source_format, report)
+    return normalize_batch(records, [segment], event_ids=event_ids)[0]
+
+
+def normalize_batch(records: Sequence[Any], segments: Sequence[Segment], *,
+                    event_ids: frozenset[int] | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`normalize_records` over records of several sources at once.
+
+    Args:
+        records: the records of every segment, in segment order (one kind: dicts or attribute records).
+        segments: consecutive runs of ``records``; their counts must add up to ``len(records)``.
+            Each row gets its segment's ``source_file``/``source_format``; skips are counted in its report.
+        event_ids: ids to keep (``None`` = :data:`ingest.winevents.KEPT_EVENT_IDS`).
+
+    Returns:
+        ``(frame, segment_of_row)``: the canonical frame and, per row, the index of its segment.
+    """
+    counts = np.fromiter((s.count for s in segments), dtype=np.int64, count=len(segments))
+    if int(counts.sum()) != len(records):
+        raise ValueError(f"segments cover {int(counts.sum())} records, the batch has {len(records)}")
     if not records:
-        return empty_frame()
+        return empty_frame(), np.zeros(0, dtype=np.int64)
+    seg = np.repeat(np.arange(len(segments)), counts)
     keep_ids = we.KEPT_EVENT_IDS if event_ids is None else event_ids
     rec_id = map_values(_field(records, "EventRecordID"), parse_record_id)
     eid_obj = map_values(_field(records, "EventID"), parse_event_id)
     bad_id = np.equal(eid_obj, None)
-    _skip(report, bad_id, SKIP_NO_EVENT_ID, rec_id, source_file)
+    _skip(segments, seg, bad_id, SKIP_NO_EVENT_ID, rec_id)
     eid = np.where(bad_id, -1, eid_obj).astype(np.int64)
     channel = map_values(map_values(_field(records, "Channel"), normalize_text),
                          lambda c: we.CHANNELS.get(c.lower(), c) if c else "")
@@ -90,21 +131,21 @@ def normalize_records(records: Sequence[dict[str, Any]], *, source_file: str, so
             sel = eid == i
             chans = we.EVENT_CHANNELS.get(int(i))
             allowed |= sel & (np.isin(channel, list(chans)) if chans else True)
-    _skip(report, ~bad_id & ~allowed, SKIP_EVENT_ID, rec_id, source_file)
+    _skip(segments, seg, ~bad_id & ~allowed, SKIP_EVENT_ID, rec_id)
     idx = np.flatnonzero(allowed)
     if not len(idx):
-        return empty_frame()
+        return empty_frame(), np.zeros(0, dtype=np.int64)
     kept = [records[i] for i in idx] if len(idx) < len(records) else records
     ts = parse_timestamps(pd.Series(_field(kept, "TimeCreated")))
     no_ts = ts.isna().to_numpy()
-    _skip(report, _scatter(no_ts, idx, len(records)), SKIP_NO_TIME, rec_id, source_file)
+    _skip(segments, seg, _scatter(no_ts, idx, len(records)), SKIP_NO_TIME, rec_id)
     if no_ts.all():
-        return empty_frame()
+        return empty_frame(), np.zeros(0, dtype=np.int64)
     if no_ts.any():
         keep = ~no_ts
         idx, kept, ts = idx[keep], [r for r, k in zip(kept, keep, strict=True) if k], ts[keep]
-    return _build(kept, eid[idx], channel[idx], rec_id[idx], ts.reset_index(drop=True), source_file,
-                  source_format)
+    frame = _build(kept, eid[idx], channel[idx], rec_id[idx], ts.reset_index(drop=True), segments, seg[idx])
+    return frame, seg[idx]
 
 
 def _scatter(mask: np.ndarray, idx: np.ndarray, n: int) -> np.ndarray:
@@ -113,18 +154,35 @@ def _scatter(mask: np.ndarray, idx: np.ndarray, n: int) -> np.ndarray:
     return full
 
 
-def _skip(report: FileReport, mask: np.ndarray, reason: str, rec_ids: np.ndarray, source_file: str) -> None:
-    count = int(mask.sum())
-    if not count:
+def _skip(segments: Sequence[Segment], seg: np.ndarray, mask: np.ndarray, reason: str,
+          rec_ids: np.ndarray) -> None:
+    """Count the masked records as skipped in their own file's report (examples name file and record)."""
+    if not mask.any():
         return
-    report.skipped[reason] += count
-    if reason != SKIP_EVENT_ID:
-        for rid in rec_ids[mask][:5]:
-            report.problem(f"{source_file}, record {rid}: {reason}")
+    per_segment = np.bincount(seg[mask], minlength=len(segments))
+    for s in np.flatnonzero(per_segment):
+        segment = segments[s]
+        segment.report.skipped[reason] += int(per_segment[s])
+        if reason != SKIP_EVENT_ID:
+            for rid in rec_ids[mask & (seg == s)][:5]:
+                segment.report.problem(f"{segment.source_file}, record {rid}: {reason}")
 
 
-def _build(recs: Sequence[dict[str, Any]], eid: np.ndarray, channel: np.ndarray, rec_id: np.ndarray,
-           ts: pd.Series, source_file: str, source_format: str) -> pd.DataFrame:
+def _provenance(segments: Sequence[Segment], seg: np.ndarray) -> tuple[Any, pd.Categorical]:
+    """``source_file`` values and the ``source_format`` categorical of rows from ``seg``."""
+    files = [s.source_file for s in segments]
+    if _ARROW_STRINGS:
+        source_file: Any = pd.arrays.ArrowStringArray(
+            pa.array(files, type=pa.large_string()).take(pa.array(seg)))
+    else:
+        source_file = np.array(files, dtype=object)[seg]
+    formats = sorted({s.source_format for s in segments})
+    codes = np.array([formats.index(s.source_format) for s in segments], dtype=np.int8)[seg]
+    return source_file, pd.Categorical.from_codes(codes, categories=formats)
+
+
+def _build(recs: Sequence[Any], eid: np.ndarray, channel: np.ndarray, rec_id: np.ndarray,
+           ts: pd.Series, segments: Sequence[Segment], seg: np.ndarray) -> pd.DataFrame:
     n = len(recs)
     ids = [int(i) for i in np.unique(eid)]
     sel = {i: eid == i for i in ids}
@@ -162,8 +220,7 @@ def _build(recs: Sequence[dict[str, Any]], eid: np.ndarray, channel: np.ndarray,
     out["event_id"] = eid.astype(np.int32)
     out["channel"] = pd.Categorical(channel.astype(str))
     out["record_id"] = rec_id
-    out["source_file"] = np.full(n, source_file, dtype=object)
-    out["source_format"] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[source_format])
+    out["source_file"], out["source_format"] = _provenance(segments, seg)
     return _to_frame(out)
 
 
@@ -174,7 +231,7 @@ def _to_frame(cols: dict[str, Any]) -> pd.DataFrame:
         dtype, values = DTYPES[col], cols[col]
         if col == "ts":
             data[col] = pd.Series(values).astype(dtype).array
-        elif col in {"channel", "source_format"} or dtype == "int32":
+        elif col in {"channel", "source_format"} or dtype == "int32" or not isinstance(values, np.ndarray):
             data[col] = values
         elif dtype == "string" and _ARROW_STRINGS:
             # straight to Arrow: the same dtype as pd.array(values, "string"), about half the cost
