@@ -6,7 +6,8 @@ member of a ``.zip`` (named ``archive.zip!member``). :func:`expand_paths` turns 
 first bytes of the content (never by file name alone); ``--format`` skips detection.
 
 Every reader is ``iter_records(source, *, event_ids, report) -> Iterator[dict]`` yielding flat dicts
-of Windows field names (see :mod:`ingest.winevents`); it counts what it reads and skips in
+of Windows field names (see :mod:`ingest.winevents`; the EVTX reader yields the same as attribute
+records, :data:`~ingest.formats.evtx_file.EvtxRecord`, for speed); it counts what it reads and skips in
 ``report`` (a :class:`~ingest.report.FileReport`) and never raises for one bad record.
 """
 

@@ -3,7 +3,11 @@
 Speed: pyevtx-rs renders each record to a JSON string in Rust; the event id is found in that string
 with one regular expression and records whose id is not wanted are counted and dropped *before*
 any Python object is built (LogonTracer rendered every record to XML and re-parsed it first; see
-PEERS.md 0.5). Only kept records are decoded with ``orjson`` and flattened to Windows field names.
+PEERS.md 0.5). Kept records are decoded in batches by ``msgspec`` straight into one flat
+:data:`EvtxRecord` struct per record: only the System fields and the EventData fields latgraph
+reads (:data:`~ingest.winevents.NEEDED_FIELDS`) become Python objects, everything else in the
+record is skipped inside the decoder. A record of an unusual shape (no ``Event`` wrapper, EventData
+that is not an object...) falls back to ``orjson`` + :func:`flatten`, so nothing is lost.
 
 Tolerance: a record the parser cannot decode is counted as "malformed record" with its position;
 a truncated or corrupt chunk ends the file with a problem, never the run.
@@ -18,6 +22,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import Any
 
+import msgspec
 import orjson
 from evtx import PyEvtxParser
 
@@ -89,6 +94,99 @@ def flatten(event: dict[str, Any], record_id: int | None = None) -> dict[str, An
     return out
 
 
+#: One kept EVTX record, flat: the System fields and every EventData/UserData field of
+#: :data:`~ingest.winevents.NEEDED_FIELDS` as attributes (``None`` when absent). Read by
+#: :func:`ingest.records.normalize_records` like a dict.
+EvtxRecord = msgspec.defstruct("EvtxRecord", [(f, Any, None) for f in sorted(NEEDED_FIELDS)], gc=False,
+                               module=__name__)
+_FIELDS = frozenset(EvtxRecord.__struct_fields__)
+
+
+class _Attributes(msgspec.Struct, gc=False):
+    SystemTime: Any = None
+
+
+class _TimeCreated(msgspec.Struct, gc=False, rename={"attributes": "#attributes"}):
+    attributes: _Attributes | None = None
+
+
+class _System(msgspec.Struct, gc=False):
+    EventID: Any = None
+    Channel: Any = None
+    Computer: Any = None
+    TimeCreated: _TimeCreated | None = None
+    EventRecordID: Any = msgspec.UNSET
+
+
+class _Event(msgspec.Struct, gc=False):
+    System: _System | None = None
+    EventData: EvtxRecord | None = None  # type: ignore[valid-type]
+    UserData: dict[str, Any] | None = None
+
+
+class _Root(msgspec.Struct, gc=False):
+    Event: _Event | None = None
+
+
+_DECODE_BATCH = msgspec.json.Decoder(list[_Root]).decode
+_DECODE_ONE = msgspec.json.Decoder(_Root).decode
+#: Kept records decoded per ``msgspec`` call (one JSON array of that many records).
+DECODE_BATCH = 512
+
+
+def decode_records(datas: list[str], record_ids: list[Any], name: str, report: FileReport) -> list[Any]:
+    """pyevtx-rs JSON strings -> :data:`EvtxRecord` structs (undecodable records counted as malformed)."""
+    try:
+        roots: list[Any] = _DECODE_BATCH("[" + ",".join(datas) + "]")
+        if len(roots) != len(datas):
+            raise msgspec.DecodeError("record boundaries lost")
+    except msgspec.DecodeError:   # one odd record: decode one by one (ValidationError is a DecodeError)
+        roots = [_decode_one(d) for d in datas]
+    out: list[Any] = []
+    for root, data, rid in zip(roots, datas, record_ids, strict=True):
+        ev = None if root is None else root.Event
+        if ev is None:      # an unusual shape: the generic decoder and flatten() take it
+            try:
+                flat = flatten(orjson.loads(data), rid)
+            except (orjson.JSONDecodeError, AttributeError, TypeError) as exc:
+                report.skip(SKIP_MALFORMED, f"{name}, record {rid}: {exc}")
+                continue
+            out.append(EvtxRecord(**{k: v for k, v in flat.items() if k in _FIELDS}))
+            continue
+        rec = ev.EventData
+        if rec is None:
+            rec = EvtxRecord()
+        if ev.UserData is not None:
+            for inner in ev.UserData.values():
+                if isinstance(inner, dict):
+                    for k, v in inner.items():
+                        if k in NEEDED_FIELDS:
+                            setattr(rec, k, _text(v))
+        system = ev.System
+        if system is None:
+            rec.EventID = rec.Channel = rec.Computer = rec.TimeCreated = None
+            rec.EventRecordID = rid
+        else:
+            eid = system.EventID
+            rec.EventID = eid.get("#text") if isinstance(eid, dict) else eid
+            rec.Channel = system.Channel
+            rec.Computer = system.Computer
+            created = system.TimeCreated
+            rec.TimeCreated = None if created is None or created.attributes is None \
+                else created.attributes.SystemTime
+            rid_value = system.EventRecordID
+            rec.EventRecordID = rid if rid_value is msgspec.UNSET else rid_value
+        out.append(rec)
+    return out
+
+
+def _decode_one(data: str) -> Any:
+    try:
+        return _DECODE_ONE(data)
+    except msgspec.DecodeError:
+        return None
+
+
 #: Skip reason: the file is shorter than its header says (records at the end are lost).
 SKIP_TRUNCATED = "file truncated"
 HEADER_BLOCK, CHUNK_SIZE = 4096, 65536
@@ -114,8 +212,8 @@ def truncation_problem(path: str) -> str | None:
 
 
 def iter_records(source: Source, *, event_ids: frozenset[int] | None, report: FileReport,
-                 threads: int = 0, **_: Any) -> Iterator[dict[str, Any]]:
-    """Flat records of the kept event ids of one EVTX source (see module docstring)."""
+                 threads: int = 0, **_: Any) -> Iterator[Any]:
+    """Flat :data:`EvtxRecord` records of the kept event ids of one EVTX source (see module docstring)."""
     keep = KEPT_EVENT_IDS if event_ids is None else event_ids
     tmp: str | None = None
     try:
@@ -136,11 +234,14 @@ def iter_records(source: Source, *, event_ids: frozenset[int] | None, report: Fi
 
 
 def _records(parser: PyEvtxParser, name: str, keep: frozenset[int],
-             report: FileReport) -> Iterator[dict[str, Any]]:
-    """The hot loop: count and drop unwanted records with string operations only."""
+             report: FileReport) -> Iterator[Any]:
+    """The hot loop: count and drop unwanted records with string operations only; decode the kept
+    ones in batches of :data:`DECODE_BATCH`."""
     it = parser.records_json()
-    loads, find = orjson.loads, str.find
+    find = str.find
     read = dropped = 0
+    datas: list[str] = []
+    rids: list[Any] = []
     try:
         while True:
             try:
@@ -154,17 +255,20 @@ def _records(parser: PyEvtxParser, name: str, keep: frozenset[int],
                     if eid is not None and eid not in keep:
                         dropped += 1
                         continue
-                    try:
-                        yield flatten(loads(data), rec.get("event_record_id"))
-                    except (orjson.JSONDecodeError, AttributeError, TypeError) as exc:
-                        report.skip(SKIP_MALFORMED, f"{name}, record {rec.get('event_record_id')}: {exc}")
-                return
+                    datas.append(data)
+                    rids.append(rec.get("event_record_id"))
+                    if len(datas) >= DECODE_BATCH:
+                        yield from decode_records(datas, rids, name, report)
+                        datas, rids = [], []
+                break
             except (RuntimeError, OSError, ValueError) as exc:   # pyevtx-rs: a bad chunk or record
                 read += 1
                 report.skip(SKIP_MALFORMED, f"{name}, after record #{read - 1}: {exc}")
                 if report.skipped[SKIP_MALFORMED] > 10_000:
                     report.problem(f"{name}: too many unreadable records, rest of the file skipped")
-                    return
+                    break
+        if datas:
+            yield from decode_records(datas, rids, name, report)
     finally:
         report.records_read += read
         report.skipped[SKIP_EVENT_ID] += dropped
