@@ -16,7 +16,13 @@
      medium+ hops, and whether one of them *outranks the attack* (scores above the lowest-scoring
      detected malicious hop, or ranks above the true patient zero).
 
-   Targets (issue 3): patient zero top-1 >= 19/20 per mode, recall >= 95 %, precision >= 90 %.
+   * false medium+ hops from a *held source*: not attack hops, but their source was already
+     compromised (truth) at the time, e.g. the IT admin's own PsExec from a seat the attacker
+     holds; a responder has to review them, and no log tells them apart from the attacker's.
+
+   Targets (issue 3, modes normal and stealthy): patient zero top-1 >= 19/20 per mode, recall
+   >= 95 %, precision >= 90 %. The ``*-admin-seat`` modes are harder variants: the attacker
+   steals the IT admin account on the admin's own workstation and uses the admin's PsExec there.
 
 2. **Real data** (``../shared/datasets/LABELS.json``): each file alone through ``app.pipeline.run``.
    Attack samples with ``expected_t1021_002`` true: is there a medium+ hop at the labelled
@@ -47,6 +53,8 @@ from ingest.synthetic import GroundTruth, simulate  # noqa: E402
 
 DATASETS = REPO.parent / "shared" / "datasets"
 MEDIUM_PLUS = {"high", "medium"}
+#: Spread modes: issue 3's two, and both again with the attacker working from the IT admin's seat.
+MODES = ("normal", "stealthy", "normal-admin-seat", "stealthy-admin-seat")
 
 
 def analyze_case(path: Path, config: AnalysisConfig) -> Any:
@@ -73,6 +81,7 @@ class SimScore:
     correct: int                   # medium+ hops that are attack hops
     admin_medium: int              # medium+ hops from benign admin sources
     admin_outranks: bool
+    from_compromised: int = 0      # false medium+ hops whose source the attacker held by then
     missed: list[str] = field(default_factory=list)
     false_pos: list[str] = field(default_factory=list)
     admin_notes: list[str] = field(default_factory=list)
@@ -102,13 +111,19 @@ def score_simulation(result: Any, truth: GroundTruth, *, seed: int, mode: str, n
 
     found = [any(matches(r, t, need_src=True) for r in rows) for t in truth_keys]
     correct = [any(matches(r, t, need_src=False) for t in truth_keys) for r in rows]
+    held = {h: pd.Timestamp(t) for h, t in truth.compromised.items()}
+    from_compromised = sum(1 for r, ok in zip(rows, correct, strict=True)
+                           if not ok and _opt(r["src_host"]) in held
+                           and r["first_seen"] >= held[r["src_host"]])
     admin_hosts = truth.benign_admin_hosts
     admin_accounts = ({truth.admin_sources[k]["account"] for k in ("deployment", "backup", "inventory")}
                       | {a["account"] for a in truth.admin_sources["it_admins"]})
     attack_accounts = {h.account for h in truth.hops}
     is_admin = (hops["src_host"].isin(admin_hosts).fillna(False)
-                | (hops["account"].isin(admin_accounts - attack_accounts).fillna(False)))
-    admin = hops[is_admin.to_numpy(dtype=bool)]
+                | (hops["account"].isin(admin_accounts - attack_accounts).fillna(False))).to_numpy(dtype=bool)
+    # the attacker's own hops from an admin's seat (stolen credential used there) are the attack
+    is_attack = [any(matches(r, t, need_src=True) for t in truth_keys) for r in hops.to_dict("records")]
+    admin = hops[is_admin & ~pd.Series(is_attack, dtype=bool).to_numpy()]
     detected = [r["score"] for r, ok in zip(rows, correct, strict=True) if ok]
     floor = min(detected) if detected else 1.0
     pz_hosts = [p.host for p in result.patient_zero]
@@ -125,6 +140,7 @@ def score_simulation(result: Any, truth: GroundTruth, *, seed: int, mode: str, n
         pz_top=pz_hosts[0] if pz_hosts else None, truth_pz=truth.patient_zero,
         truth_hops=len(truth.hops), found_hops=sum(found), reported=len(rows), correct=sum(correct),
         admin_medium=int(admin["severity"].astype(str).isin(MEDIUM_PLUS).sum()), admin_outranks=outranks,
+        from_compromised=from_compromised,
         missed=[f"{h.src}->{h.dst} {h.account} {h.technique}"
                 f"{'' if h.source_logs else ' (no source logs)'}"
                 for h, ok in zip(truth.hops, found, strict=True) if not ok],
@@ -142,7 +158,8 @@ def run_simulations(seeds: list[int], modes: list[str], size: dict[str, int],
     with tempfile.TemporaryDirectory(prefix="latgraph-eval-") as tmp:
         for mode in modes:
             for seed in seeds:
-                sim = simulate(seed, stealthy=mode == "stealthy", **size)
+                sim = simulate(seed, stealthy=mode.startswith("stealthy"), admin_seat=mode.endswith("seat"),
+                               **size)
                 case = write_case(sim.events, Path(tmp) / f"{mode}-{seed}.parquet")
                 started = time.perf_counter()
                 result = analyze_case(case, config)
@@ -161,22 +178,23 @@ def print_simulation_table(scores: list[SimScore]) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     print("\n## Generated enterprises\n")
     print("| mode | cases | PZ top-1 | hop recall | precision (medium+) | admin sources outrank attack "
-          "| admin medium+ hops | mean analysis s |")
-    print("|---|---|---|---|---|---|---|---|")
-    for mode in sorted({s.mode for s in scores}, key=["normal", "stealthy"].index):
+          "| admin medium+ hops | false medium+ from a held source | mean analysis s |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for mode in sorted({s.mode for s in scores}, key=list(MODES).index):
         ss = [s for s in scores if s.mode == mode]
         top1 = sum(s.pz_rank == 1 for s in ss)
         th, fh = sum(s.truth_hops for s in ss), sum(s.found_hops for s in ss)
         rep, cor = sum(s.reported for s in ss), sum(s.correct for s in ss)
         out = sum(s.admin_outranks for s in ss)
         adm = sum(s.admin_medium for s in ss)
+        held = sum(s.from_compromised for s in ss)
         secs = sum(s.seconds for s in ss) / len(ss)
         recall = fh / th if th else 0.0
         precision = cor / rep if rep else 0.0
         print(f"| {mode} | {len(ss)} | {top1}/{len(ss)} | {recall:.1%} ({fh}/{th}) | "
-              f"{precision:.1%} ({cor}/{rep}) | {out}/{len(ss)} | {adm} | {secs:.1f} |")
+              f"{precision:.1%} ({cor}/{rep}) | {out}/{len(ss)} | {adm} | {held} | {secs:.1f} |")
         summary[mode] = {"cases": len(ss), "pz_top1": top1, "recall": recall, "precision": precision,
-                         "admin_outranks": out, "admin_medium_hops": adm}
+                         "admin_outranks": out, "admin_medium_hops": adm, "false_from_held_source": held}
     bad = [s for s in scores if s.pz_rank != 1 or s.missed or s.false_pos or s.admin_outranks]
     if bad:
         print("\n### Cases that miss a target\n")
@@ -275,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--seeds", type=int, default=20, help="seeds 0..N-1 per mode")
     parser.add_argument("--first-seed", type=int, default=0)
-    parser.add_argument("--modes", nargs="+", default=["normal", "stealthy"], choices=["normal", "stealthy"])
+    parser.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES),
+                        help="spread modes (the *-admin-seat modes run the attack from the IT admin's seat)")
     parser.add_argument("--workstations", type=int, default=80)
     parser.add_argument("--servers", type=int, default=10)
     parser.add_argument("--days", type=int, default=4)

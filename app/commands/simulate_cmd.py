@@ -45,6 +45,9 @@ def write_formats(events: pd.DataFrame, out_dir: Path, formats: list[str]) -> li
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Output folder (events/case.parquet, truth.json).")
 @click.option("--stealthy", is_flag=True, help="Slow spread: hours to a day between hops, no burst.")
+@click.option("--admin-seat", is_flag=True,
+              help="The attacker steals the IT admin account on the admin's own workstation and uses the "
+                   "admin's PsExec from there (the hardest case for habit discounting).")
 @click.option("--events", "target_events", type=click.IntRange(min=1000), default=None,
               help="Scale benign activity to about this many events (e.g. 1000000).")
 @click.option("--workstations", type=click.IntRange(min=10), default=80, show_default=True,
@@ -56,13 +59,13 @@ def write_formats(events: pd.DataFrame, out_dir: Path, formats: list[str]) -> li
 @click.option("--format", "formats", multiple=True,
               type=click.Choice([*OUTPUT_FORMATS, "all"]), default=("case",), show_default=True,
               help="Also write the events in this input format (repeatable; all = every format).")
-def command(seed: int, out_dir: Path, stealthy: bool, target_events: int | None, workstations: int,
-            servers: int, days: int, formats: tuple[str, ...]) -> None:
+def command(seed: int, out_dir: Path, stealthy: bool, admin_seat: bool, target_events: int | None,
+            workstations: int, servers: int, days: int, formats: tuple[str, ...]) -> None:
     """Generate a seeded enterprise (benign days + one lateral-movement attack) and its ground truth."""
     started = time.perf_counter()
     try:
         sim = simulate(seed, n_workstations=workstations, n_servers=servers, days=days,
-                       stealthy=stealthy, target_events=target_events)
+                       stealthy=stealthy, admin_seat=admin_seat, target_events=target_events)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
     case = write_case(sim.events, out_dir / "events" / "case.parquet")
@@ -79,4 +82,4 @@ def command(seed: int, out_dir: Path, stealthy: bool, target_events: int | None,
         click.echo(f"wrote {rows} events to {path}", err=True)
     click.echo(f"truth: {out_dir / 'truth.json'}: patient zero {truth.patient_zero}, "
                f"{len(truth.hops)} malicious hops, {len(truth.compromised)} compromised hosts"
-               f"{' (stealthy)' if stealthy else ''}", err=True)
+               f"{' (stealthy)' if stealthy else ''}{' (admin seat)' if admin_seat else ''}", err=True)

@@ -22,7 +22,7 @@ SCORERS: dict[str, tuple[Scorer, str]] = {
     "strength": (evidence.score, "Evidence strength: noisy-or of the distinct rule weights on the hop"),
     "rarity": (rarity.score, "First-seen source->destination / account->destination pairs"),
     "fanout": (fanout.score, "Distinct destinations per source/account in the sliding window"),
-    "habit": (habit.score, "Match with a habitual (source, account, tool, hour) routine"),
+    "habit": (habit.score, "Match with a habitual (source, account, tool, hour) routine from a clean source"),
 }
 
 #: Feature columns the scorers add to the hops frame (after graph.correlate.EVIDENCE_FEATURES).
@@ -38,6 +38,7 @@ def add_features(hops: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
     hops["fanout_src"] = c["fanout_src"].astype("int64")
     hops["fanout_account"] = c["fanout_account"].astype("int64")
     hops["habit"] = habit.score(hops, config)
+    hops["habit"] = habit.unless_compromised(hops, config)
     return hops
 
 

@@ -1,4 +1,5 @@
-"""Habitual administration: discount hops that repeat a (source, account, tool) routine."""
+"""Habitual administration: discount hops that repeat a (source, account, tool) routine, unless the
+routine's source had itself been reached by a suspicious hop before (an attacker on the admin's seat)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from graph.config import AnalysisConfig
+from graph.scoring import combine
 
 
 def signature(hops: pd.DataFrame) -> pd.Series:
@@ -29,10 +31,12 @@ def score(hops: pd.DataFrame, config: AnalysisConfig) -> pd.Series:
     with the same tool signature on at least 2 distinct days (by any source: a managed server
     pool), or when the routine is *broad* (on average at least ``habit_broad_hosts`` (5)
     distinct destinations per active day: a deployment server reaches new workstations daily),
-    or *expanding* (it made first contacts with new destinations on at least
-    ``habit_expand_days`` (3) distinct days: an IT admin who administers a pool one or two
-    machines at a time). A routine that always reaches the same set keeps novel destinations
-    at half value.
+    *expanding* (it made first contacts with new destinations on at least ``habit_expand_days``
+    (3) distinct days: an IT admin who administers a pool one or two machines at a time), or a
+    *maintenance* routine (it went back to at least one of its destinations on another day: an
+    admin tending servers returns to them, an intruder spreading from one foothold rarely does).
+    A routine that only ever made first contacts, on one or two days, keeps novel destinations at
+    half value: that is the shape of a spree from one foothold.
 
     * **1** = routine + usual hour + familiar destination;
     * **0.5** = routine + usual hour, novel destination;
@@ -40,12 +44,19 @@ def score(hops: pd.DataFrame, config: AnalysisConfig) -> pd.Series:
       tool the routine never used (a random PsExec service name, a new binary), another account
       or source (stolen admin credentials used from a new machine), or an unusual hour.
 
+    :func:`unless_compromised` then sets it to 0 where the source was already reached by a
+    suspicious hop (the event stage applies both).
+
     Examples:
         >>> from graph.toy import toy_hops
         >>> h = toy_hops("S>X@0h S>X@1d S>Y@2d T>X@2d")
         >>> h["lateral"] = True; h["services"] = [("psexesvc",)] * 4; h["images"] = [()] * 4
-        >>> score(h, AnalysisConfig()).tolist()
-        [1.0, 1.0, 0.5, 0.0]
+        >>> score(h, AnalysisConfig()).tolist()      # S went back to X: maintenance, Y is its pool
+        [1.0, 1.0, 1.0, 0.0]
+        >>> h = toy_hops("S>X@0h S>Y@1d T>Z@2d")
+        >>> h["lateral"] = True; h["services"] = [("psexesvc",)] * 3; h["images"] = [()] * 3
+        >>> score(h, AnalysisConfig()).tolist()      # first contacts only, on two days: a spree
+        [0.5, 0.5, 0.0]
     """
     out = pd.Series(0.0, index=hops.index, name="habit")
     if hops.empty:
@@ -76,9 +87,65 @@ def score(hops: pd.DataFrame, config: AnalysisConfig) -> pd.Series:
     firsts = f.assign(first=first_day)[["src", "acct", "sig", "first"]].drop_duplicates()
     expand = firsts.groupby(["src", "acct", "sig"])["first"].nunique()
     expanding = pd.MultiIndex.from_arrays([f["src"], f["acct"], f["sig"]]).map(expand)
+    # a maintenance routine: some destination of it was reached on >= 2 distinct days
+    revisits = f.groupby(["src", "acct", "sig", "dst"])["day"].transform("nunique") >= 2
+    maintenance = revisits.groupby([f["src"], f["acct"], f["sig"]]).transform("any").to_numpy(dtype=bool)
     familiar = ((tool_dst_days >= 2).to_numpy()
                 | (np.asarray(broad, dtype=float) >= config.habit_broad_hosts)
-                | (np.asarray(expanding, dtype=float) >= config.habit_expand_days))
+                | (np.asarray(expanding, dtype=float) >= config.habit_expand_days)
+                | maintenance)
     val = np.where(routine & sched, np.where(familiar, 1.0, 0.5), 0.0)
     out[f.index] = val
     return out
+
+
+def compromised_since(hops: pd.DataFrame, config: AnalysisConfig) -> pd.Series:
+    """Per host, the first time a suspicious hop reached it (the index holds host names).
+
+    Suspicious = lateral evidence and a provisional score (:func:`graph.scoring.combine.score` with
+    the hops' current ``habit``) of at least ``severity_medium``. Target-only hops count: a random
+    service installed on an admin's workstation is a way in even when its source is unknown.
+    """
+    if hops.empty:
+        return pd.Series([], dtype="datetime64[ns, UTC]")
+    provisional = combine.score(hops, config).to_numpy()
+    bad = hops["lateral"].astype(bool).to_numpy() & (provisional >= config.severity_medium)
+    return hops.loc[bad].groupby(hops.loc[bad, "dst_host"].astype(str))["first_seen"].min()
+
+
+def unless_compromised(hops: pd.DataFrame, config: AnalysisConfig, *, rounds: int = 3) -> pd.Series:
+    """``hops["habit"]`` set to 0 where the hop's source had been reached by a suspicious hop before.
+
+    An attacker who lands on an IT admin's workstation and runs the admin's PsExec with the admin's
+    account at the admin's hours matches the routine exactly; what gives it away is the way in.
+    So a routine only earns its discount while its source is clean: once a suspicious hop reached
+    the source (:func:`compromised_since`), later hops from there keep their full score, familiar
+    destination or not. Repeated ``rounds`` times, since undiscounting a hop can make it the
+    suspicious way into the next seat.
+
+    **0** = no discount (the source was compromised first, or no routine); otherwise the routine
+    match of :func:`score` (1 = full habitual administration from a clean source).
+
+    Examples:
+        >>> from graph.toy import toy_hops
+        >>> h = toy_hops("S>X@0h S>X@1d A>S@47h S>X@2d")
+        >>> h["lateral"] = True; h["local_only"] = False; h["strength"] = 0.9
+        >>> h["rarity"] = [0.5, 0.5, 1.0, 0.5]; h["fanout"] = 0.0; h["habit"] = [1.0, 1.0, 0.0, 1.0]
+        >>> unless_compromised(h, AnalysisConfig()).tolist()   # S's routine after A reached S
+        [1.0, 1.0, 0.0, 0.0]
+    """
+    habit = hops["habit"].astype(float)
+    if hops.empty or not (habit > 0).any():
+        return habit.rename("habit")
+    for _ in range(rounds):
+        since = compromised_since(hops.assign(habit=habit), config)
+        if since.empty:
+            break
+        src = hops["src_host"].astype(object).to_numpy()
+        first_in = pd.Series(since.reindex(src).array, index=hops.index)
+        after = (first_in < hops["first_seen"]).fillna(False).to_numpy(dtype=bool)   # NaT: never
+        new = habit.where(~after, 0.0)
+        if new.equals(habit):
+            break
+        habit = new
+    return habit.rename("habit")

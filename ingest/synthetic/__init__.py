@@ -47,7 +47,8 @@ class Simulation:
 
 
 def simulate(seed: int, *, n_workstations: int = 60, n_servers: int = 8, days: int = 3,
-             stealthy: bool = False, target_events: int | None = None) -> Simulation:
+             stealthy: bool = False, admin_seat: bool = False, target_events: int | None = None
+             ) -> Simulation:
     """Generate a seeded enterprise, its benign activity and one lateral-movement attack.
 
     Args:
@@ -57,6 +58,8 @@ def simulate(seed: int, *, n_workstations: int = 60, n_servers: int = 8, days: i
             backup (BKP01) and inventory (MON01) servers are added.
         days: days of activity; the attack happens in the second half.
         stealthy: slow spread (hours to a day between hops, fewer hosts, no burst).
+        admin_seat: the attacker reaches the IT admin's own workstation, steals the admin account
+            there and runs the admin's PsExec from that seat (the routine's source, account and tool).
         target_events: scale the benign volume so the result has about this many events.
 
     Returns:
@@ -79,7 +82,7 @@ def simulate(seed: int, *, n_workstations: int = 60, n_servers: int = 8, days: i
     benign.it_admin_psexec(ctx)
     benign.hard_negatives(ctx)
     result = attack(Ctx(**{**ctx.__dict__, "rng": np.random.default_rng([seed, 2])}),
-                    stealthy=stealthy)
+                    stealthy=stealthy, admin_seat=admin_seat)
     counts = _scalable_counts(len(blocks), n_workstations, days, target_events)
     benign.file_sessions(ctx, counts["file"])
     benign.dc_machine_sessions(ctx, counts["dc"])
@@ -103,6 +106,7 @@ def simulate(seed: int, *, n_workstations: int = 60, n_servers: int = 8, days: i
         },
         credentials=result.credentials,
         parameters={"n_workstations": n_workstations, "n_servers": n_servers, "days": days,
+                    "admin_seat": admin_seat,
                     "target_events": target_events, "n_events": len(events),
                     "start": START.isoformat().replace("+00:00", "Z"),
                     "uncollected_hosts": [ent.hosts[i] for i in np.flatnonzero(~ent.collected)],

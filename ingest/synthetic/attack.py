@@ -4,9 +4,12 @@ Normal mode: a few hours, workstation hops with the shared local administrator h
 pass-the-hash shape), an IT admin credential stolen on a workstation and used with PsExec (the
 admin's own tool) to reach a server, a domain admin credential dumped there, then servers, a DC
 and a ransomware-style burst to many workstations. Stealthy mode: 3-4 hops with hours to a day
-between them, no burst. Techniques: Sysinternals PsExec (PSEXESVC or renamed ``-r``), impacket
-smbexec (random service, ``%COMSPEC% /Q /c echo ... & del``), copy to C$ + ``sc create``, impacket
-wmiexec (output to ``\\\\127.0.0.1\\ADMIN$\\__<ts>``).
+between them, no burst. ``admin_seat`` (either mode): the IT admin credential is stolen on the
+admin's own workstation and used from there with PsExec, i.e. the same source, account and tool
+as the admin's daily routine, usually at the admin's hours (only the way in gives it away).
+Techniques: Sysinternals PsExec (PSEXESVC or renamed ``-r``), impacket smbexec (random service,
+``%COMSPEC% /Q /c echo ... & del``), copy to C$ + ``sc create``, impacket wmiexec (output to
+``\\\\127.0.0.1\\ADMIN$\\__<ts>``).
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ class AttackResult:
     credentials: dict[str, str]
 
 
-def attack(ctx: Ctx, *, stealthy: bool) -> AttackResult:
+def attack(ctx: Ctx, *, stealthy: bool, admin_seat: bool = False) -> AttackResult:
     """Add the attack's events and return its truth."""
     ent, rng = ctx.ent, ctx.rng
     day = int(rng.integers(max(1, ctx.days // 2), ctx.days)) if ctx.days > 1 else 0
@@ -70,6 +73,7 @@ def attack(ctx: Ctx, *, stealthy: bool) -> AttackResult:
     creds = {"administrator": ent.hosts[pz], it_admin: "", da: ""}
     hops: list[MaliciousHop] = []
     used = {pz}
+    seat = int(ent.it_admin_hosts[0]) if admin_seat else None   # the IT admin's own workstation
 
     def pick(pool: np.ndarray, k: int = 1) -> list[int]:
         free = pool[~np.isin(pool, list(used))]
@@ -99,7 +103,8 @@ def attack(ctx: Ctx, *, stealthy: bool) -> AttackResult:
         hop(t, pz, w1, "administrator", str(rng.choice(("smbexec", "wmiexec", "psexec_renamed"))),
             **local)
         t += gap(10 * MINUTE, 30 * MINUTE)
-        (w2,) = pick(ok_ws)
+        (w2,) = pick(ok_ws) if seat is None else (seat,)
+        used.add(w2)
         hop(t, w1, w2, "administrator", str(rng.choice(("copy_service", "smbexec"))), **local)
         hop(t + gap(2 * MINUTE, 15 * MINUTE), pz, w3, "administrator", "wmiexec", **local)
         t += gap(20 * MINUTE, 50 * MINUTE)
@@ -128,13 +133,14 @@ def attack(ctx: Ctx, *, stealthy: bool) -> AttackResult:
             hop(ts, dc, dst, da, "psexec_renamed", service=service)
     else:
         t += gap(1 * HOUR, 3 * HOUR)
-        (w1,) = pick(ok_ws)
+        (w1,) = pick(ok_ws) if seat is None else (seat,)
+        used.add(w1)
         hop(t, pz, w1, "administrator", "wmiexec", **local)
         t += gap(3 * HOUR, 10 * HOUR)
         _dump(ctx, t - 20 * MINUTE, w1, it_admin)
         creds[it_admin] = ent.hosts[w1]
         (s1,) = pick(servers)
-        hop(t, w1, s1, it_admin, "copy_service")
+        hop(t, w1, s1, it_admin, "copy_service" if seat is None else "psexec")
         t += gap(2 * HOUR, 8 * HOUR)
         _dump(ctx, t - 30 * MINUTE, s1, da)
         creds[da] = ent.hosts[s1]

@@ -50,6 +50,33 @@ def test_habit_discounts_routine_but_not_novel_tool_or_hour() -> None:
     assert psexec.habit.iloc[4] == 0.0                                                 # 12 h off-hours
 
 
+def test_habit_maintenance_routine_covers_a_new_server_from_a_clean_seat() -> None:
+    # an IT admin's daily PsExec from their own seat, back to X on several days, then a first
+    # contact with Y at the usual hour: routine administration, not an alert
+    routine = " ".join(f"S>X@{d}d:psexec/adm" for d in range(4))
+    h = scored(routine + " S>Y@97h:psexec/adm")
+    y = h[h.dst_host == "Y"]
+    assert y.habit.item() == 1.0 and y.severity.item() == "low"
+
+
+def test_habit_spree_from_one_foothold_keeps_novel_destinations_visible() -> None:
+    # first contacts only, on two days: no revisit, so nothing to call maintenance
+    h = scored("S>X@0d:psexec/adm S>Y@1d:psexec/adm")
+    assert h.habit.tolist() == [0.5, 0.5] and set(h.severity) == {"medium"}
+
+
+def test_habit_is_void_once_the_seat_was_reached_by_a_suspicious_hop() -> None:
+    # the same routine, but an attacker reached S (smbexec) an hour before S's next PsExec:
+    # the admin's source, account, tool and hour all match; the way in gives it away
+    routine = " ".join(f"S>X@{d}d:psexec/adm" for d in range(4))
+    h = scored(routine + " A>S@96h:smbexec/administrator S>Y@97h:psexec/adm S>X@98h:psexec/adm")
+    after = h[(h.src_host == "S") & (h.first_seen > pd.Timestamp("2024-03-05 09:00", tz="UTC"))]
+    assert len(after) == 2 and (after.habit == 0.0).all()
+    assert set(after.severity) <= {"medium", "high"} and "high" in set(after.severity)
+    before = h[(h.src_host == "S") & (h.first_seen < pd.Timestamp("2024-03-05 09:00", tz="UTC"))]
+    assert (before.habit == 1.0).all() and set(before.severity) == {"low"}
+
+
 def test_caps_target_only_and_local_only() -> None:
     assert scored("?>D@0s:svc").score.item() == CFG.target_only_cap
 

@@ -6,6 +6,7 @@ and patient-zero figures over 20 seeds are printed by bench/evaluate.py, not ass
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from app.pipeline import run
@@ -15,9 +16,10 @@ from ingest.synthetic import simulate
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("stealthy", [False, True], ids=["normal", "stealthy"])
-def test_every_malicious_hop_is_found(stealthy, tmp_path):
-    sim = simulate(0, n_workstations=40, n_servers=6, days=3, stealthy=stealthy)
+@pytest.mark.parametrize(("stealthy", "admin_seat"),
+                         [(False, False), (True, False), (False, True), (True, True)], ids=["normal", "stealthy", "normal-admin-seat", "stealthy-admin-seat"])
+def test_every_malicious_hop_is_found(stealthy, admin_seat, tmp_path):
+    sim = simulate(0, n_workstations=40, n_servers=6, days=3, stealthy=stealthy, admin_seat=admin_seat)
     case = write_case(sim.events, tmp_path / "events" / "case.parquet")
     result = run([case])
     hops = result.hops[result.hops["severity"].astype(str).isin(["high", "medium"])]
@@ -27,3 +29,22 @@ def test_every_malicious_hop_is_found(stealthy, tmp_path):
         acct = at_dst["account"].isna() | (at_dst["account"] == hop.account)
         assert (src & acct).fillna(False).any(), f"no medium+ hop for {hop}"
     assert result.summary["events"] == len(sim.events)
+
+
+def test_attacker_on_the_admin_seat_is_not_discounted_as_the_admin_routine(tmp_path):
+    """The attacker runs the IT admin's PsExec with the admin's account from the admin's seat: the
+    routine matches, but the seat was reached by a suspicious hop first, so no habit discount."""
+    sim = simulate(0, n_workstations=40, n_servers=6, days=3, admin_seat=True)
+    seat = sim.truth.admin_sources["it_admins"][0]
+    from_seat = [h for h in sim.truth.hops if h.src == seat["host"]]
+    assert from_seat and {h.account for h in from_seat} == {seat["account"]}
+    assert {h.technique for h in from_seat} == {"psexec"}
+    result = run([write_case(sim.events, tmp_path / "events" / "case.parquet")])
+    hops = result.hops
+    mine = (hops["src_host"] == seat["host"]) & (hops["account"] == seat["account"]) & hops["lateral"]
+    routine = hops[mine.fillna(False).to_numpy(dtype=bool)]
+    before = routine[routine["first_seen"] < pd.Timestamp(sim.truth.compromised[seat["host"]])]
+    after = routine[routine["first_seen"] >= pd.Timestamp(sim.truth.compromised[seat["host"]])]
+    assert (before["habit"] == 1).sum() > len(before) // 2     # the admin's routine is recognised...
+    assert len(after) and (after["habit"] == 0).all()         # ...and void once the seat is held
+    assert set(after["severity"].astype(str)) <= {"medium", "high"}

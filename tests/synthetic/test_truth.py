@@ -15,9 +15,11 @@ SIZE = {"n_workstations": 40, "n_servers": 6, "days": 3}
 SERVICE_TECHNIQUES = {"psexec", "psexec_renamed", "smbexec", "copy_service"}
 
 
-@pytest.fixture(scope="module", params=[False, True], ids=["normal", "stealthy"])
+@pytest.fixture(scope="module", params=[(False, False), (True, False), (False, True), (True, True)],
+                ids=["normal", "stealthy", "normal-admin-seat", "stealthy-admin-seat"])
 def sim(request):
-    return simulate(21, stealthy=request.param, **SIZE)
+    stealthy, admin_seat = request.param
+    return simulate(21, stealthy=stealthy, admin_seat=admin_seat, **SIZE)
 
 
 def _rows(ev: pd.DataFrame, **eq) -> pd.DataFrame:
