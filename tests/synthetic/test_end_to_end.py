@@ -17,7 +17,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize(("stealthy", "admin_seat"),
-                         [(False, False), (True, False), (False, True), (True, True)], ids=["normal", "stealthy", "normal-admin-seat", "stealthy-admin-seat"])
+                         [(False, False), (True, False), (False, True), (True, True)],
+                         ids=["normal", "stealthy", "normal-admin-seat", "stealthy-admin-seat"])
 def test_every_malicious_hop_is_found(stealthy, admin_seat, tmp_path):
     sim = simulate(0, n_workstations=40, n_servers=6, days=3, stealthy=stealthy, admin_seat=admin_seat)
     case = write_case(sim.events, tmp_path / "events" / "case.parquet")
