@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ingest import winevents as we
 
@@ -218,17 +219,61 @@ def normalize_text(value: Any) -> str | None:
     return _text(value)
 
 
-def parse_timestamps(values: pd.Series) -> pd.Series:
-    """Timestamps -> UTC (naive values are taken as UTC); ISO 8601 fast path, other layouts
-    (``Aug 2, 2021 1:11:39 PM``) parsed one by one; epoch numbers (LANL) are passed as datetimes."""
+def parse_timestamps(values: pd.Series | np.ndarray) -> pd.Series:
+    """Timestamps -> UTC (naive values are taken as UTC); ISO 8601 fast paths, other layouts
+    (``Aug 2, 2021 1:11:39 PM``) parsed one by one; epoch numbers (LANL) are passed as datetimes.
+
+    An object array gives a Series with a fresh ``RangeIndex``; a Series keeps its index.
+    """
+    if isinstance(values, np.ndarray):
+        fast = _strict_iso_timestamps(values)
+        if fast is not None:
+            return fast
+        values = pd.Series(values)
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         return values.dt.tz_convert("UTC")
+    if values.dtype == object:
+        fast = _strict_iso_timestamps(values.to_numpy(), values.index)
+        if fast is not None:
+            return fast
     text = map_unique(values, normalize_text).astype("string")
     ts = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
     retry = ts.isna() & text.notna()
     if retry.any():
         ts[retry] = pd.to_datetime(text[retry], utc=True, format="mixed", errors="coerce")
     return ts
+
+
+_TS_NS_UTC = pa.timestamp("ns", tz="UTC")
+
+
+def _strict_iso_timestamps(arr: np.ndarray, index: pd.Index | None = None) -> pd.Series | None:
+    """All-string (or missing) ISO 8601 timestamps with an offset (``...Z``, as EVTX and most JSON
+    logs write them) parsed by Arrow in one pass; ``None`` when any value needs the general path
+    (Arrow is stricter than pandas: where it succeeds, the instants are the same)."""
+    if not len(arr) or arr.dtype != object or not set(map(type, arr)) <= {str, type(None)}:
+        return None
+    try:
+        parsed = pa.array(arr, type=pa.string()).cast(_TS_NS_UTC)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OverflowError):
+        return None
+    out = parsed.to_pandas()
+    if index is not None:
+        out.index = index
+    return out
+
+
+def int_values(values: np.ndarray, parse: Callable[[Any], int | None], lo: int, hi: int) -> np.ndarray:
+    """``map_values(values, parse)`` for a bounded integer parser; when every value already is a
+    Python ``int`` in ``[lo, hi]`` (EVTX record and event ids) the array is returned as it is."""
+    if len(values) and set(map(type, values)) == {int}:
+        try:
+            ints = values.astype(np.int64)
+        except OverflowError:
+            ints = None
+        if ints is not None and lo <= int(ints.min()) and int(ints.max()) <= hi:
+            return values
+    return map_values(values, parse)
 
 
 def map_values(values: np.ndarray, func: Callable[[Any], Any]) -> np.ndarray:

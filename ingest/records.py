@@ -23,6 +23,7 @@ import pyarrow as pa
 from ingest import winevents as we
 from ingest.normalize import (
     account_domain_of,
+    int_values,
     is_loopback,
     map_values,
     normalize_account,
@@ -118,25 +119,28 @@ def normalize_batch(records: Sequence[Any], segments: Sequence[Segment], *,
         return empty_frame(), np.zeros(0, dtype=np.int64)
     seg = np.repeat(np.arange(len(segments)), counts)
     keep_ids = we.KEPT_EVENT_IDS if event_ids is None else event_ids
-    rec_id = map_values(_field(records, "EventRecordID"), parse_record_id)
-    eid_obj = map_values(_field(records, "EventID"), parse_event_id)
+    rec_id = int_values(_field(records, "EventRecordID"), parse_record_id, 0, 2**63 - 1)
+    eid_obj = int_values(_field(records, "EventID"), parse_event_id, 0, 65535)
     bad_id = np.equal(eid_obj, None)
     _skip(segments, seg, bad_id, SKIP_NO_EVENT_ID, rec_id)
     eid = np.where(bad_id, -1, eid_obj).astype(np.int64)
-    channel = map_values(map_values(_field(records, "Channel"), normalize_text),
-                         lambda c: we.CHANNELS.get(c.lower(), c) if c else "")
+    channel = map_values(_field(records, "Channel"), _canonical_channel)
+    chan_code, chan_names = pd.factorize(channel)
     allowed = np.zeros(len(records), dtype=bool)
     for i in np.unique(eid[~bad_id]):
         if int(i) in keep_ids:
             sel = eid == i
             chans = we.EVENT_CHANNELS.get(int(i))
-            allowed |= sel & (np.isin(channel, list(chans)) if chans else True)
+            if chans:
+                ok = np.fromiter((c in chans for c in chan_names), dtype=bool, count=len(chan_names))
+                sel &= ok[chan_code]
+            allowed |= sel
     _skip(segments, seg, ~bad_id & ~allowed, SKIP_EVENT_ID, rec_id)
     idx = np.flatnonzero(allowed)
     if not len(idx):
         return empty_frame(), np.zeros(0, dtype=np.int64)
     kept = [records[i] for i in idx] if len(idx) < len(records) else records
-    ts = parse_timestamps(pd.Series(_field(kept, "TimeCreated")))
+    ts = parse_timestamps(_field(kept, "TimeCreated"))
     no_ts = ts.isna().to_numpy()
     _skip(segments, seg, _scatter(no_ts, idx, len(records)), SKIP_NO_TIME, rec_id)
     if no_ts.all():
@@ -146,6 +150,11 @@ def normalize_batch(records: Sequence[Any], segments: Sequence[Segment], *,
         idx, kept, ts = idx[keep], [r for r, k in zip(kept, keep, strict=True) if k], ts[keep]
     frame = _build(kept, eid[idx], channel[idx], rec_id[idx], ts.reset_index(drop=True), segments, seg[idx])
     return frame, seg[idx]
+
+
+def _canonical_channel(value: Any) -> str:
+    text = normalize_text(value)
+    return we.CHANNELS.get(text.lower(), text) if text else ""
 
 
 def _scatter(mask: np.ndarray, idx: np.ndarray, n: int) -> np.ndarray:
@@ -215,13 +224,29 @@ def _build(recs: Sequence[Any], eid: np.ndarray, channel: np.ndarray, rec_id: np
     host[np.equal(host, None)] = ""
     out.update(host=host, src_host=_none(n), src_ip=_none(n), dst_host=_none(n), dst_ip=_none(n),
                dst_port=_none(n))
-    _place_endpoints(out, eid, sel, picked, field)
+    _place_endpoints(out, eid, sel, picked, recs)
     out["ts"] = ts
     out["event_id"] = eid.astype(np.int32)
     out["channel"] = pd.Categorical(channel.astype(str))
     out["record_id"] = rec_id
     out["source_file"], out["source_format"] = _provenance(segments, seg)
     return _to_frame(out)
+
+
+def _int_array(values: np.ndarray, dtype: str) -> Any:
+    """Object array of Python ints (already range-checked by the parsers) and ``None`` -> a masked
+    integer array of ``dtype``; the general constructor for anything else."""
+    if set(map(type, values)) <= {int, type(None)}:
+        missing = np.equal(values, None)
+        data = values.copy()
+        data[missing] = 0
+        try:
+            ints = data.astype(dtype.lower())
+        except OverflowError:
+            ints = None
+        if ints is not None:
+            return pd.arrays.IntegerArray(ints, missing)
+    return pd.array(values, dtype=dtype)
 
 
 def _to_frame(cols: dict[str, Any]) -> pd.DataFrame:
@@ -236,6 +261,8 @@ def _to_frame(cols: dict[str, Any]) -> pd.DataFrame:
         elif dtype == "string" and _ARROW_STRINGS:
             # straight to Arrow: the same dtype as pd.array(values, "string"), about half the cost
             data[col] = pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string(), from_pandas=True))
+        elif dtype in {"Int8", "Int16", "Int32", "Int64"}:
+            data[col] = _int_array(values, dtype)
         else:
             data[col] = pd.array(values, dtype=dtype)
     # dtypes are canonical by construction (checked by the tests and again by load_events)
@@ -243,7 +270,7 @@ def _to_frame(cols: dict[str, Any]) -> pd.DataFrame:
 
 
 def _place_endpoints(out: dict[str, Any], eid: np.ndarray, sel: dict[int, np.ndarray],
-                     picked: dict[str, np.ndarray], field: Callable[[str], np.ndarray]) -> None:
+                     picked: dict[str, np.ndarray], recs: Sequence[Any]) -> None:
     """Put the remote end into src_* or dst_* by the event's direction; loopback is local."""
     n = len(eid)
     host = out["host"]
@@ -251,7 +278,7 @@ def _place_endpoints(out: dict[str, Any], eid: np.ndarray, sel: dict[int, np.nda
     loop = map_values(r_ip, is_loopback).astype(bool)
     has_ip = ~np.equal(r_ip, None)
     lt = out["logon_type"]
-    untrusted = np.isin(lt, list(we.UNTRUSTED_WORKSTATION_LOGON_TYPES)) & ~np.equal(lt, None)
+    untrusted = map_values(lt, lambda v: v in we.UNTRUSTED_WORKSTATION_LOGON_TYPES).astype(bool)
     ws = np.where(untrusted, None, r_host)
     ws = np.where((ws == host) & has_ip & ~loop, None, ws)   # own name with a real remote IP: not the client
     for i, mask in sel.items():
@@ -269,17 +296,19 @@ def _place_endpoints(out: dict[str, Any], eid: np.ndarray, sel: dict[int, np.nda
             out["dst_ip"][mask] = r_ip[mask]
             out["dst_port"][mask] = r_port[mask]
         elif direction == we.BY_INITIATED:
-            _sysmon3(out, mask, field)
+            _sysmon3(out, np.flatnonzero(mask), recs)
 
 
-def _sysmon3(out: dict[str, Any], sel: np.ndarray, field: Callable[[str], np.ndarray]) -> None:
+def _sysmon3(out: dict[str, Any], rows: np.ndarray, recs: Sequence[Any]) -> None:
     """Sysmon 3: ``Initiated`` says the direction; for inbound connections older Sysmon schemas log
     the *local* listener as Source (SourceHostname = this host or SourcePort = 445 with an
-    ephemeral DestinationPort), newer ones the remote client: the local end is detected, not assumed."""
-    f = {k: field(v) for k, v in we.SYSMON3_FIELDS.items()}
-    host = out["host"]
-    initiated = map_values(f["initiated"], lambda v: str(v).strip().lower() in _TRUE).astype(bool)
-    outbound, inbound = initiated & sel, ~initiated & sel
+    ephemeral DestinationPort), newer ones the remote client: the local end is detected, not assumed.
+    Works on the Sysmon 3 ``rows`` only."""
+    sub = [recs[j] for j in rows]
+    f = {k: _field(sub, v) for k, v in we.SYSMON3_FIELDS.items()}
+    host = out["host"][rows]
+    inbound = ~map_values(f["initiated"], lambda v: str(v).strip().lower() in _TRUE).astype(bool)
+    outbound = ~inbound
     src_ip, dst_ip = map_values(f["src_ip"], normalize_ip), map_values(f["dst_ip"], normalize_ip)
     src_host, dst_host = map_values(f["src_host"], normalize_host), map_values(f["dst_host"], normalize_host)
     src_port, dst_port = map_values(f["src_port"], parse_port), map_values(f["dst_port"], parse_port)
@@ -293,12 +322,13 @@ def _sysmon3(out: dict[str, Any], sel: np.ndarray, field: Callable[[str], np.nda
     port = np.where(swap, src_port, dst_port)        # the server port in every case
     r_loop = map_values(r_ip, is_loopback).astype(bool) | ((r_ip == l_ip) & ~np.equal(r_ip, None))
     r_host = np.where(r_loop, host, r_host)
-    out["dst_port"][sel] = port[sel]
-    out["src_host"][outbound] = host[outbound]
-    out["src_ip"][outbound] = l_ip[outbound]
-    out["dst_ip"][outbound] = r_ip[outbound]
-    out["dst_host"][outbound] = r_host[outbound]
-    out["dst_host"][inbound] = host[inbound]
-    out["dst_ip"][inbound] = l_ip[inbound]
-    out["src_ip"][inbound] = r_ip[inbound]
-    out["src_host"][inbound] = r_host[inbound]
+    out["dst_port"][rows] = port
+    o, i = rows[outbound], rows[inbound]
+    out["src_host"][o] = host[outbound]
+    out["src_ip"][o] = l_ip[outbound]
+    out["dst_ip"][o] = r_ip[outbound]
+    out["dst_host"][o] = r_host[outbound]
+    out["dst_host"][i] = host[inbound]
+    out["dst_ip"][i] = l_ip[inbound]
+    out["src_ip"][i] = r_ip[inbound]
+    out["src_host"][i] = r_host[inbound]
