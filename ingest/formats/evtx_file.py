@@ -28,7 +28,7 @@ from evtx import PyEvtxParser
 
 from ingest.formats.base import Format, Source
 from ingest.report import SKIP_EVENT_ID, SKIP_MALFORMED, FileReport
-from ingest.winevents import KEPT_EVENT_IDS, NEEDED_FIELDS
+from ingest.winevents import CHANNELS, EVENT_CHANNELS, KEPT_EVENT_IDS, NEEDED_FIELDS
 
 MAGIC = b"ElfFile\x00"
 #: ``"EventID":4624`` or ``"EventID":{"#attributes":{"Qualifiers":16384},"#text":7045}``
@@ -233,12 +233,40 @@ def iter_records(source: Source, *, event_ids: frozenset[int] | None, report: Fi
             os.unlink(tmp)
 
 
+#: Event ids that other providers reuse (System event 1 is not Sysmon 1): their channel is checked
+#: in the JSON string too, so a System log's thousands of id-1/3/11 records are never decoded.
+CHANNEL_CHECKED: dict[int, frozenset[str]] = {
+    i: chans for i, chans in EVENT_CHANNELS.items() if "Security" not in chans and "System" not in chans}
+
+
+def channel_allows(data: str, eid: int) -> bool:
+    """False when the record's ``"Channel"`` names a channel event ``eid`` is not kept from (the same
+    rule as :func:`ingest.records.normalize_batch` applies); True when unsure (then it decides).
+
+    Examples:
+        >>> channel_allows('{"EventID":1,"Channel":"System","Computer":"A"}', 1)
+        False
+        >>> channel_allows('{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational"}', 1)
+        True
+    """
+    at = data.find('"Channel":"')
+    if at < 0:
+        return True
+    end = data.find('"', at + 11)
+    raw = data[at + 11:end]
+    if end < 0 or "\\" in raw:
+        return True
+    text = raw.strip().strip("\x00").strip()
+    return CHANNELS.get(text.lower(), text) in CHANNEL_CHECKED[eid] if text else False
+
+
 def _records(parser: PyEvtxParser, name: str, keep: frozenset[int],
              report: FileReport) -> Iterator[Any]:
     """The hot loop: count and drop unwanted records with string operations only; decode the kept
     ones in batches of :data:`DECODE_BATCH`."""
     it = parser.records_json()
     find = str.find
+    checked = CHANNEL_CHECKED
     read = dropped = 0
     datas: list[str] = []
     rids: list[Any] = []
@@ -252,7 +280,8 @@ def _records(parser: PyEvtxParser, name: str, keep: frozenset[int],
                     comma = find(data, ",", at)
                     token = data[at:comma]
                     eid = int(token) if token.isascii() and token.isdigit() else event_id_of(data)
-                    if eid is not None and eid not in keep:
+                    if eid is not None and (
+                            eid not in keep or (eid in checked and not channel_allows(data, eid))):
                         dropped += 1
                         continue
                     datas.append(data)
