@@ -264,16 +264,27 @@ def _strict_iso_timestamps(arr: np.ndarray, index: pd.Index | None = None) -> pd
 
 
 def int_values(values: np.ndarray, parse: Callable[[Any], int | None], lo: int, hi: int) -> np.ndarray:
-    """``map_values(values, parse)`` for a bounded integer parser; when every value already is a
-    Python ``int`` in ``[lo, hi]`` (EVTX record and event ids) the array is returned as it is."""
-    if len(values) and set(map(type, values)) == {int}:
+    """``map_values(values, parse)`` for a bounded integer parser; values that already are Python
+    ``int`` in ``[lo, hi]`` (EVTX record and event ids) are kept as they are, only the rest is parsed.
+
+    Examples:
+        >>> int_values(np.array([7, "0x10", None, -1], dtype=object), bounded_int(0, 100), 0, 100).tolist()
+        [7, 16, None, None]
+    """
+    types = np.fromiter(map(type, values), dtype=object, count=len(values))
+    ok = np.equal(types, int).astype(bool)
+    if ok.any():
+        ints = values[ok]
         try:
-            ints = values.astype(np.int64)
+            wide = ints.astype(np.int64)
+            ok[ok] = (wide >= lo) & (wide <= hi)
         except OverflowError:
-            ints = None
-        if ints is not None and lo <= int(ints.min()) and int(ints.max()) <= hi:
-            return values
-    return map_values(values, parse)
+            ok[ok] = [lo <= v <= hi for v in ints]
+    if ok.all():
+        return values
+    out = values.copy()
+    out[~ok] = map_values(values[~ok], parse)
+    return out
 
 
 def map_values(values: np.ndarray, func: Callable[[Any], Any]) -> np.ndarray:

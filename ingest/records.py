@@ -203,13 +203,24 @@ def _build(recs: Sequence[Any], eid: np.ndarray, channel: np.ndarray, rec_id: np
         return fields[name]
 
     picked: dict[str, np.ndarray] = {}
+    filled: dict[str, list[np.ndarray]] = {}
     for i in ids:   # each event id reads only its own fields, from its own rows
         rows = np.flatnonzero(sel[i])
         sub = recs if len(rows) == n else [recs[j] for j in rows]
         for col, name in we.FIELD_PICKS.get(i, {}).items():
-            picked.setdefault(col, _none(n))[rows] = _field(sub, name)
-    for col, values in picked.items():
-        picked[col] = map_values(values, _COLUMN_NORMALISERS.get(col, normalize_text))
+            if col not in picked:
+                picked[col] = _none(n)
+            picked[col][rows] = _field(sub, name)
+            filled.setdefault(col, []).append(rows)
+    for col, values in picked.items():   # normalise only the rows an event id filled
+        func = _COLUMN_NORMALISERS.get(col, normalize_text)
+        rows = np.concatenate(filled[col]) if len(filled[col]) > 1 else filled[col][0]
+        if len(rows) == n:
+            picked[col] = map_values(values, func)
+        else:
+            column = np.full(n, func(None), dtype=object)
+            column[rows] = map_values(values[rows], func)
+            picked[col] = column
     for i in ids:   # "DOMAIN\user" in one field (Sysmon User) when the event has no domain field
         picks = we.FIELD_PICKS.get(i, {})
         if "account" in picks and "account_domain" not in picks:
