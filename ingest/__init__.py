@@ -150,7 +150,7 @@ def iter_event_batches(paths: Iterable[PathLike] | PathLike, *, event_ids: Itera
     ids = None if event_ids is None else frozenset(int(i) for i in event_ids)
     report = report if report is not None else IngestReport()
     files = _input_files(paths)
-    batcher = RecordBatcher(batch_size=batch_size, event_ids=ids)
+    batcher = RecordBatcher(batch_size=batch_size, event_ids=ids, strict=strict)
     for done, path in enumerate(files, 1):
         yield from (f for f in _file_batches(path, report, batcher, fmt_name=fmt_name, event_ids=ids,
                                              strict=strict, threads=0) if not f.empty)
@@ -163,7 +163,7 @@ def _worker(paths: list[str], fmt_name: str | None, ids: frozenset[int] | None, 
             batch_size: int) -> tuple[pd.DataFrame, IngestReport]:
     """Process-pool task: a group of input files -> (one frame, their report)."""
     report = IngestReport()
-    batcher = RecordBatcher(batch_size=batch_size, event_ids=ids)
+    batcher = RecordBatcher(batch_size=batch_size, event_ids=ids, strict=strict)
     frames = [f for path in paths
               for f in _file_batches(path, report, batcher, fmt_name=fmt_name, event_ids=ids, strict=strict,
                                      threads=1)]
@@ -228,7 +228,7 @@ def load_events(paths: Iterable[PathLike] | PathLike, *, event_ids: Iterable[int
     report = IngestReport()
     frames: list[pd.DataFrame] = []
     if n_workers <= 1:
-        batcher = RecordBatcher(batch_size=batch_size, event_ids=ids)
+        batcher = RecordBatcher(batch_size=batch_size, event_ids=ids, strict=strict)
         for done, path in enumerate(files, 1):
             frames.extend(_file_batches(path, report, batcher, fmt_name=fmt_name, event_ids=ids,
                                         strict=strict, threads=0))

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ingest.errors import IngestError, SourceLocation
 from ingest.records import Segment, normalize_batch
 from ingest.report import FileReport
 
@@ -24,12 +25,15 @@ class RecordBatcher:
     """Accumulates raw records of consecutive sources; yields canonical frames of up to ``batch_size``.
 
     Records of one batch are all of one format (the batch is flushed when the format changes), so
-    they are all of one kind (dicts, or the EVTX reader's attribute records).
+    they are all of one kind (dicts, or the EVTX reader's attribute records). Should normalising a
+    shared batch fail, its files are normalised one by one so only the culprit is reported (and,
+    with ``strict``, raised).
     """
 
-    def __init__(self, *, batch_size: int, event_ids: frozenset[int] | None) -> None:
+    def __init__(self, *, batch_size: int, event_ids: frozenset[int] | None, strict: bool = False) -> None:
         self.batch_size = max(int(batch_size), 1)
         self.event_ids = event_ids
+        self.strict = strict
         self._records: list[Any] = []
         self._segments: list[Segment] = []
         self._format: str | None = None
@@ -65,11 +69,32 @@ class RecordBatcher:
         self._records, self._segments, self._format = [], [], None
         if not records:
             return
-        frame, seg = normalize_batch(records, segments, event_ids=self.event_ids)
+        try:
+            frame, seg = normalize_batch(records, segments, event_ids=self.event_ids)
+        except Exception:   # a bug or an input we did not foresee: blame only the file that has it
+            yield from self._one_by_one(records, segments)
+            return
         del records
         if not frame.empty:
             summarise(frame, seg, segments)
             yield frame
+
+    def _one_by_one(self, records: list[Any], segments: list[Segment]) -> Iterator[pd.DataFrame]:
+        """Normalise each segment alone; a segment that fails is its file's error (strict: raised)."""
+        start = 0
+        for segment in segments:
+            part = records[start:start + segment.count]
+            start += segment.count
+            try:
+                frame, seg = normalize_batch(part, [segment], event_ids=self.event_ids)
+            except Exception as exc:
+                segment.report.error = f"{type(exc).__name__}: {exc}"
+                if self.strict:
+                    raise IngestError(segment.report.error, SourceLocation(segment.source_file)) from exc
+                continue
+            if not frame.empty:
+                summarise(frame, seg, [segment])
+                yield frame
 
 
 def summarise(frame: pd.DataFrame, seg: np.ndarray, segments: list[Segment]) -> None:

@@ -231,7 +231,7 @@ def parse_timestamps(values: pd.Series | np.ndarray) -> pd.Series:
             return fast
         values = pd.Series(values)
     if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values.dt.tz_convert("UTC")
+        return _in_ns_range(values.dt.tz_convert("UTC"))
     if values.dtype == object:
         fast = _strict_iso_timestamps(values.to_numpy(), values.index)
         if fast is not None:
@@ -241,7 +241,16 @@ def parse_timestamps(values: pd.Series | np.ndarray) -> pd.Series:
     retry = ts.isna() & text.notna()
     if retry.any():
         ts[retry] = pd.to_datetime(text[retry], utc=True, format="mixed", errors="coerce")
-    return ts
+    return _in_ns_range(ts)
+
+
+def _in_ns_range(ts: pd.Series) -> pd.Series:
+    """Instants outside the canonical ``datetime64[ns]`` range (e.g. year 1601, a zero FILETIME)
+    become missing (the record is then counted as having no timestamp) instead of failing the batch."""
+    if not isinstance(ts.dtype, pd.DatetimeTZDtype) or ts.dtype.unit == "ns":
+        return ts
+    lo, hi = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
+    return ts.where(ts.notna() & (ts >= lo) & (ts <= hi)).astype("datetime64[ns, UTC]")
 
 
 _TS_NS_UTC = pa.timestamp("ns", tz="UTC")

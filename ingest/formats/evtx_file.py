@@ -267,6 +267,7 @@ def _records(parser: PyEvtxParser, name: str, keep: frozenset[int],
     it = parser.records_json()
     find = str.find
     checked = CHANNEL_CHECKED
+    tokens = {str(i): i for i in keep}
     read = dropped = 0
     datas: list[str] = []
     rids: list[Any] = []
@@ -279,9 +280,13 @@ def _records(parser: PyEvtxParser, name: str, keep: frozenset[int],
                     at = find(data, '"EventID":') + 10
                     comma = find(data, ",", at)
                     token = data[at:comma]
-                    eid = int(token) if token.isascii() and token.isdigit() else event_id_of(data)
-                    if eid is not None and (
-                            eid not in keep or (eid in checked and not channel_allows(data, eid))):
+                    eid = tokens.get(token)     # a kept id, written the usual way
+                    if eid is None:
+                        eid = int(token) if token.isascii() and token.isdigit() else event_id_of(data)
+                        if eid is not None and eid not in keep:
+                            dropped += 1
+                            continue
+                    if eid in checked and not channel_allows(data, eid):
                         dropped += 1
                         continue
                     datas.append(data)

@@ -9,6 +9,7 @@ import pytest
 
 from ingest import iter_event_batches, load_events
 from ingest.batching import RecordBatcher
+from ingest.errors import IngestError
 from ingest.records import Segment, normalize_batch
 from ingest.report import FileReport, IngestReport
 from tests.conftest import datasets_or_skip
@@ -106,3 +107,31 @@ def test_records_read_before_a_reader_error_are_kept_and_the_error_propagates() 
         list(batcher.add(broken(), source_file="f", source_format="evtx", report=fr))
     frames = list(batcher.flush())
     assert len(frames) == 1 and list(frames[0]["record_id"]) == [1] and fr.kept == 1
+
+
+def test_a_record_that_breaks_normalisation_fails_only_its_own_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ingest import records
+
+    def explode(value: object) -> str | None:
+        if value == "BOOM":
+            raise RuntimeError("normaliser bug")
+        return records.normalize_share(value)
+
+    monkeypatch.setitem(records._COLUMN_NORMALISERS, "share_name", explode)
+    share = {"EventID": 5140, "Channel": "Security", "Computer": "srv01",
+             "TimeCreated": "2024-03-01T09:00:00Z", "SubjectUserName": "bob"}
+    good, bad, later = FileReport("good"), FileReport("bad"), FileReport("later")
+    batcher = RecordBatcher(batch_size=100, event_ids=None)
+    frames = []
+    for fr, name in ((good, "C$"), (bad, "BOOM"), (later, "ADMIN$")):
+        recs = [{**share, "EventRecordID": i, "ShareName": name} for i in range(3)]
+        frames.extend(batcher.add(recs, source_file=fr.path, source_format="evtx", report=fr))
+    frames.extend(batcher.flush())
+    assert (good.kept, bad.kept, later.kept) == (3, 0, 3)
+    assert bad.error == "RuntimeError: normaliser bug" and good.error is None and later.error is None
+    assert sorted(pd.concat(frames)["source_file"].unique()) == ["good", "later"]
+    strict = RecordBatcher(batch_size=100, event_ids=None, strict=True)
+    list(strict.add([{**share, "EventRecordID": 1, "ShareName": "BOOM"}], source_file="bad2",
+                    source_format="evtx", report=FileReport("bad2")))
+    with pytest.raises(IngestError, match="normaliser bug"):
+        list(strict.flush())
