@@ -4,7 +4,13 @@ EVTX files in the same run (as a ratio), 1 vs 2 workers, and peak RSS on a big s
 Usage (from the repository root)::
 
     .venv/bin/python bench/ingest.py                 # quick: ~100k records per format
+    .venv/bin/python bench/ingest.py --copies 20 --evtx-only      # the EVTX ratios (medians of 3)
     .venv/bin/python bench/ingest.py --copies 20 --big-mb 2048   # the 2 GB streaming run
+
+The EVTX ratios are CPU-time ratios (raw parse CPU-s / ingest CPU-s, the fair figure on a shared
+machine), each the median of ``--repeat`` alternating raw/ingest runs. The raw baseline is
+``for _ in PyEvtxParser(f).records_json()`` over the same files (pyevtx-rs' default
+``number_of_threads=0``, the setting ingest uses in one process).
 
 Every measurement runs in a fresh child process; peak memory is that process's maximum RSS
 (``resource.getrusage``), which includes pyevtx-rs' Rust allocations (tracemalloc would not).
@@ -74,6 +80,42 @@ def _ingest(files: list[str], workers: int) -> dict[str, Any]:
             "peak_mb": _peak_mb(), "problems": report.problem_count, "cpu_s": _cpu_s() - c0}
 
 
+def _stages(files: list[str]) -> dict[str, float]:
+    """Where ingest's CPU time goes per record: parse, id filter, decode, normalise (one process)."""
+    from evtx import PyEvtxParser
+
+    from ingest.formats import evtx_file as ef
+    from ingest.formats.base import Source
+    from ingest.records import Segment, normalize_batch
+    from ingest.report import FileReport
+
+    _warm()
+
+    def cpu(fn: Any) -> tuple[float, Any]:
+        c0 = _cpu_s()
+        out = fn()
+        return _cpu_s() - c0, out
+
+    raw, n = cpu(lambda: sum(1 for f in files for _ in PyEvtxParser(f).records_json()))
+    tokens = {str(i): i for i in ef.KEPT_EVENT_IDS}
+    filt, _ = cpu(lambda: sum(1 for f in files for r in PyEvtxParser(f).records_json()
+                              if tokens.get(r["data"][r["data"].find('"EventID":') + 10:
+                                                      r["data"].find(",", r["data"].find('"EventID":'))])))
+    read, recs = cpu(lambda: [r for f in files
+                              for r in ef.iter_records(Source(f), event_ids=None, report=FileReport(f))])
+
+    def normalise() -> int:
+        kept = 0
+        for i in range(0, len(recs), 50_000):
+            part = recs[i:i + 50_000]
+            kept += len(normalize_batch(part, [Segment(len(part), "f", "evtx", FileReport("f"))])[0])
+        return kept
+
+    norm, kept = cpu(normalise)
+    return {"records": n, "decoded": len(recs), "kept": kept, "parse": raw / n, "filter": (filt - raw) / n,
+            "decode": (read - filt) / max(len(recs), 1), "normalise": norm / max(len(recs), 1)}
+
+
 def _stream(files: list[str]) -> dict[str, Any]:
     from ingest import iter_event_batches
     from ingest.report import IngestReport
@@ -120,7 +162,7 @@ def repeat_chunks(src: str, dst: Path, times: int) -> Path:
     return dst
 
 
-def build_inputs(work: Path, copies: int) -> dict[str, list[str]]:
+def build_inputs(work: Path, copies: int, text_formats: bool = True) -> dict[str, list[str]]:
     """EVTX copies of the real files, and the same events written in every text format."""
     import pandas as pd
 
@@ -137,6 +179,8 @@ def build_inputs(work: Path, copies: int) -> dict[str, list[str]]:
             dst = work / "evtx" / f"{i:03d}_{Path(f).name}"
             shutil.copy(f, dst)
             inputs["evtx"].append(str(dst))
+    if not text_formats:
+        return inputs
     base, _ = load_events(evtx + [str(p) for p in DATASETS.rglob("*.zip")], workers=1, resolve=False)
     span = base["ts"].max() - base["ts"].min() + pd.Timedelta(days=1)
     big = pd.concat([base.assign(ts=base["ts"] + i * span) for i in range(copies)], ignore_index=True)
@@ -172,52 +216,70 @@ def fmt_row(name: str, r: dict[str, Any]) -> str:
             f"{cpu_rate:>8,.0f} rec/CPU-s | peak RSS {r['peak_mb']:>5.0f} MB")
 
 
+def evtx_ratio(label: str, files: list[str], repeat: int) -> dict[str, Any]:
+    """Raw parse and ingest of ``files``, alternating, ``repeat`` times; prints the median ratios and
+    returns the median ingest run."""
+    import statistics
+
+    raws, ours = [], []
+    for _ in range(max(repeat, 1)):
+        raws.append(run_child(_raw_evtx, files))
+        ours.append(run_child(_ingest, files, 1))
+    cpu = statistics.median(r["cpu_s"] / o["cpu_s"] for r, o in zip(raws, ours, strict=True))
+    wall = statistics.median(r["seconds"] / o["seconds"] for r, o in zip(raws, ours, strict=True))
+    mid = sorted(ours, key=lambda o: o["cpu_s"])[len(ours) // 2]
+    raw_rate = statistics.median(r["records"] / r["cpu_s"] for r in raws)
+    print(f"  {label:<30} {mid['records']:>9,} rec {mid['kept']:>9,} kept: raw {raw_rate:>9,.0f} rec/CPU-s, "
+          f"ingest {mid['records'] / mid['cpu_s']:>8,.0f} rec/CPU-s -> ratio {cpu:.2f} ({wall:.2f}); "
+          f"peak RSS {mid['peak_mb']:.0f} MB")
+    return mid
+
+
+def print_stages(files: list[str]) -> None:
+    """Print where ingest's CPU time goes per record (see :func:`_stages`)."""
+    st = run_child(_stages, files)
+    print(f"    per record: parse {st['parse'] * 1e6:.2f} us + id filter {st['filter'] * 1e6:.2f} us; "
+          f"per decoded record ({st['decoded']:,}): decode {st['decode'] * 1e6:.2f} us + "
+          f"normalise and frame {st['normalise'] * 1e6:.2f} us")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--copies", type=int, default=8, help="copies of the real EVTX files (default 8)")
     ap.add_argument("--big-mb", type=int, default=0, help="also stream a Winlogbeat file of this many MB")
     ap.add_argument("--workdir", default=None, help="where to build inputs (default: a temp dir)")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="alternating raw/ingest runs per EVTX ratio (median; default 3)")
+    ap.add_argument("--evtx-only", action="store_true", help="only the EVTX figures (skip the text formats)")
     args = ap.parse_args()
     work = Path(args.workdir or tempfile.mkdtemp(prefix="latgraph-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     print(f"machine: {os.cpu_count()} CPU(s), load average {os.getloadavg()[0]:.1f}; inputs in {work}")
-    inputs = build_inputs(work, args.copies)
+    inputs = build_inputs(work, args.copies, text_formats=not args.evtx_only)
     evtx = inputs["evtx"]
-    raw = run_child(_raw_evtx, evtx)
-    ours = run_child(_ingest, evtx, 1)
-    print(fmt_row("evtx raw (records_json)", raw))
-    print(fmt_row("evtx ingest, 1 process", ours))
-    ratio = (ours["records"] / ours["seconds"]) / (raw["records"] / raw["seconds"])
-    cpu_ratio = raw["cpu_s"] / ours["cpu_s"]
-    print(f"EVTX ingest / raw evtx parse rate (single process, same files, same run): wall {ratio:.2f}, "
-          f"CPU time {cpu_ratio:.2f} (CPU time is the fair figure on a loaded machine)")
     kept_only = [f for f in evtx if f.endswith("_smb-password-guessing-security.evtx")]   # 100% kept
     filtered = [f for f in evtx if f.endswith("_system.evtx")]        # a System log: 3% kept (7045)
-    for label, subset in (("all-kept (4625 flood)", kept_only), ("System log (7045 only)", filtered)):
-        r_raw, r_ours = run_child(_raw_evtx, subset), run_child(_ingest, subset, 1)
-        print(f"  {label}: {r_ours['kept']:,} of {r_ours['records']:,} kept; ratio wall "
-              f"{(r_ours['records'] / r_ours['seconds']) / (r_raw['records'] / r_raw['seconds']):.2f}, "
-              f"CPU {r_raw['cpu_s'] / r_ours['cpu_s']:.2f}")
-    print("one big EVTX file per kind (a real file's chunks repeated), per-record cost without "
-          "per-file overhead:")
+    print(f"EVTX ingest / raw evtx parse, CPU-time ratio, median of {args.repeat} alternating runs "
+          f"(wall ratio in brackets; one process, same files):")
+    ours = evtx_ratio(f"data-set files x{args.copies}", evtx, args.repeat)
+    print_stages(evtx)
+    for label, subset in (("all-kept (4625 flood) x N", kept_only), ("System log (7045 only) x N", filtered)):
+        evtx_ratio(label, subset, args.repeat)
     for label, name, times in (
-            ("System log, 3% kept", "omerbenamram-evtx-samples/system.evtx", 20),
-            ("Security log, 49% kept", "omerbenamram-evtx-samples/security.evtx", 20),
-            ("4625 flood, 100% kept", "deepbluecli/smb-password-guessing-security.evtx", 10)):
+            ("big System log, 3% kept", "omerbenamram-evtx-samples/system.evtx", 20),
+            ("big Security log, 49% kept", "omerbenamram-evtx-samples/security.evtx", 20),
+            ("big 4625 flood, 100% kept", "deepbluecli/smb-password-guessing-security.evtx", 10)):
         big = str(repeat_chunks(str(DATASETS / name), work / f"big_{times}_{Path(name).name}", times))
-        r_raw, r_ours = run_child(_raw_evtx, [big]), run_child(_ingest, [big], 1)
-        print(f"  {label:<24} {r_ours['records']:>8,} rec, {r_ours['kept']:>8,} kept: raw "
-              f"{r_raw['records'] / r_raw['cpu_s']:>9,.0f} rec/CPU-s, ingest "
-              f"{r_ours['records'] / r_ours['cpu_s']:>9,.0f} rec/CPU-s, ratio CPU "
-              f"{r_raw['cpu_s'] / r_ours['cpu_s']:.2f}, wall "
-              f"{(r_ours['records'] / r_ours['seconds']) / (r_raw['records'] / r_raw['seconds']):.2f}; "
-              f"peak RSS {r_ours['peak_mb']:.0f} MB")
+        evtx_ratio(label, [big], args.repeat)
+        print_stages([big])
     two = run_child(_ingest, evtx, 2)
     print(fmt_row("evtx ingest, 2 workers", two))
     print(f"multi-file wall time: 1 worker {ours['seconds']:.2f} s, 2 workers {two['seconds']:.2f} s "
           f"(speed-up {ours['seconds'] / two['seconds']:.2f}x on {os.cpu_count()} CPUs); CPU time used "
           f"{ours['cpu_s']:.1f} s vs {two['cpu_s']:.1f} s (CPU/wall {ours['cpu_s'] / ours['seconds']:.2f} vs "
           f"{two['cpu_s'] / two['seconds']:.2f}); load average now {os.getloadavg()[0]:.1f}")
+    if args.evtx_only:
+        return
     for fmt, files in inputs.items():
         if fmt == "evtx":
             continue

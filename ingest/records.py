@@ -51,6 +51,8 @@ _COLUMN_NORMALISERS: dict[str, Callable[[Any], Any]] = {
     "share_name": normalize_share, "remote_ip": normalize_ip, "remote_host": normalize_host,
     "remote_port": parse_port,
 }
+#: Columns read by the endpoint and 4688 logic even when no event id of the batch fills them.
+_READ_LATER = frozenset({"account", "subject_account", "logon_type"})
 _TRUE = frozenset({"true", "1", "yes"})
 #: pandas' "string" dtype is Arrow-backed here (pandas >= 3 with pyarrow): build the arrays directly.
 _ARROW_STRINGS = pd.StringDtype().storage == "pyarrow" and hasattr(pd.arrays, "ArrowStringArray")
@@ -226,7 +228,9 @@ def _build(recs: Sequence[Any], eid: np.ndarray, channel: np.ndarray, rec_id: np
         if "account" in picks and "account_domain" not in picks:
             dom = map_values(field(picks["account"])[sel[i]], account_domain_of)
             picked.setdefault("account_domain", _none(n))[sel[i]] = dom
-    out: dict[str, Any] = {c: picked.get(c, _none(n)) for c in COLUMNS if c not in {"ts"}}
+    # columns no event id of the batch fills stay None here and become all-null arrays in _to_frame
+    out: dict[str, Any] = {c: picked.get(c, _none(n) if c in _READ_LATER else None)
+                           for c in COLUMNS if c not in {"ts"}}
     if 4688 in sel:   # no target subject: the process runs as its creator
         fill = sel[4688] & np.equal(out["account"], None)
         out["account"] = out["account"].copy()
@@ -263,8 +267,12 @@ def _int_array(values: np.ndarray, dtype: str) -> Any:
 def _to_frame(cols: dict[str, Any]) -> pd.DataFrame:
     """Columns (object arrays of str/int/None) -> a frame with the canonical dtypes."""
     data: dict[str, Any] = {}
+    n = len(cols["event_id"])
     for col in COLUMNS:
         dtype, values = DTYPES[col], cols[col]
+        if values is None:      # no row has a value
+            values = _none(n) if not _ARROW_STRINGS or dtype != "string" else \
+                pd.arrays.ArrowStringArray(pa.nulls(n, pa.large_string()))
         if col == "ts":
             data[col] = pd.Series(values).astype(dtype).array
         elif col in {"channel", "source_format"} or dtype == "int32" or not isinstance(values, np.ndarray):
