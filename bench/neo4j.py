@@ -1,19 +1,25 @@
-"""Neo4j push rate for a generated case of about 1M events (prints its figures; asserts nothing).
+"""Neo4j push rate for a generated case (prints its figures; asserts nothing).
 
 Usage::
 
-    .venv/bin/python bench/neo4j.py                  # starts the Maven-built test server itself
-    .venv/bin/python bench/neo4j.py --events 200000  # smaller
+    .venv/bin/python bench/neo4j.py                  # ~1M events, ~4.7k hops; starts the test server
+    .venv/bin/python bench/neo4j.py --workstations 600 --days 5 --events 3000000   # ~50k hops
+    .venv/bin/python bench/neo4j.py --runs 3 --no-cypher       # 3 push/re-push rounds, medians
     .venv/bin/python bench/neo4j.py --uri bolt://host:7687 --password ...   # an existing, EMPTY database
 
-The case: ``ingest.synthetic.simulate(seed, target_events=N)`` analysed by ``app.pipeline``; the
-pushed hops frame is the pipeline's own. Figures: hops and relationships written per second for
-the first push, the time of an idempotent re-push, and the Cypher path / patient-zero times.
+The case: ``ingest.synthetic.simulate(seed, n_workstations=, days=, target_events=)`` analysed by
+``app.pipeline``; the pushed hops frame is the pipeline's own. Each run wipes the database (the
+schema stays, so later runs reuse the server's cached query plans), pushes the case and pushes it
+again. Figures: hops and relationships written per second for the first push, the time of the
+idempotent re-push (with a check that node and relationship counts are unchanged), the medians over
+the runs, the 1-minute load average before and after, and the Cypher path / patient-zero times.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
 import sys
 import tempfile
 import time
@@ -26,7 +32,6 @@ from typing import Any
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 
-
 def counts(settings: Any) -> tuple[int, int]:
     from graph.neo4j_store import open_driver
     from graph.neo4j_store.cypher import COUNTS
@@ -34,6 +39,18 @@ def counts(settings: Any) -> tuple[int, int]:
     with open_driver(settings) as driver, driver.session(database=settings.database) as session:
         rec = session.run(COUNTS).single()
         return int(rec["nodes"]), int(rec["rels"])
+
+
+def wipe(settings: Any) -> None:
+    """Delete every node and relationship (keeps constraints and indexes)."""
+    from graph.neo4j_store import open_driver
+
+    with open_driver(settings) as driver, driver.session(database=settings.database) as session:
+        session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS").consume()
+
+
+def load() -> str:
+    return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
 def main() -> None:
@@ -44,21 +61,27 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=1_000_000, help="target events of the case")
+    parser.add_argument("--workstations", type=int, default=60, help="simulated workstations")
+    parser.add_argument("--days", type=int, default=3, help="simulated days")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--batch-size", type=int, default=None, help="default: push()'s default")
+    parser.add_argument("--runs", type=int, default=1, help="wipe + push + re-push rounds")
+    parser.add_argument("--no-cypher", action="store_true", help="skip the path / patient-zero queries")
     parser.add_argument("--uri", default=None)
     parser.add_argument("--user", default="neo4j")
     parser.add_argument("--password", default=None)
     args = parser.parse_args()
 
     t = time.perf_counter()
-    sim = simulate(args.seed, target_events=args.events)
+    sim = simulate(args.seed, n_workstations=args.workstations, days=args.days, target_events=args.events)
     result = analyze_from_events(sim.events, IngestReport())
     hops = result.hops
     print(f"case: {len(sim.events):,} events -> {len(hops):,} hops "
           f"({int(hops['n_events'].sum()):,} events in hops, "
           f"{sum(len(e) for e in hops['evidence']):,} evidence refs) in {time.perf_counter() - t:.1f} s")
+    del sim
+    batch_kw = {} if args.batch_size is None else {"batch_size": args.batch_size}
 
     if args.uri:
         server_cm = nullcontext(Neo4jSettings(uri=args.uri, user=args.user, password=args.password))
@@ -71,21 +94,33 @@ def main() -> None:
     with server_cm as server:
         settings = server if isinstance(server, Neo4jSettings) else Neo4jSettings(
             uri=server.uri, user=server.user, password=server.password)
-        nodes0, rels0 = counts(settings)
-        t = time.perf_counter()
-        report = push(result, settings, batch_size=args.batch_size)
-        first = time.perf_counter() - t
-        nodes1, rels1 = counts(settings)
-        rels = rels1 - rels0
-        print(f"push: {report.hops:,} hops in {report.batches} batch(es) of {args.batch_size}: "
-              f"{first:.1f} s; "
-              f"{rels:,} relationships ({rels / first:,.0f} rel/s, {report.hops / first:,.0f} hops/s), "
-              f"{nodes1 - nodes0:,} nodes")
-        t = time.perf_counter()
-        push(result, settings, batch_size=args.batch_size)
-        again = time.perf_counter() - t
-        print(f"re-push (idempotent, changes nothing): {again:.1f} s; counts unchanged: "
-              f"{counts(settings) == (nodes1, rels1)}")
+        firsts: list[float] = []
+        agains: list[float] = []
+        for run in range(1, args.runs + 1):
+            if run > 1:
+                wipe(settings)
+            print(f"run {run}: {load()}")
+            nodes0, rels0 = counts(settings)
+            t = time.perf_counter()
+            report = push(result, settings, **batch_kw)
+            first = time.perf_counter() - t
+            nodes1, rels1 = counts(settings)
+            rels = rels1 - rels0
+            print(f"  push: {report.hops:,} hops in {report.batches} batch(es): {first:.1f} s; "
+                  f"{rels:,} relationships ({rels / first:,.0f} rel/s, {report.hops / first:,.0f} hops/s), "
+                  f"{nodes1 - nodes0:,} nodes")
+            t = time.perf_counter()
+            push(result, settings, **batch_kw)
+            again = time.perf_counter() - t
+            print(f"  re-push (idempotent, changes nothing): {again:.1f} s; counts unchanged: "
+                  f"{counts(settings) == (nodes1, rels1)}")
+            firsts.append(first)
+            agains.append(again)
+        first, again = statistics.median(firsts), statistics.median(agains)
+        print(f"median of {args.runs}: push {first:.1f} s ({rels / first:,.0f} rel/s, "
+              f"{len(hops) / first:,.0f} hops/s), re-push {again:.1f} s; after: {load()}")
+        if args.no_cypher:
+            return
         t = time.perf_counter()
         paths = cypher_paths(settings, result.config)
         t_paths = time.perf_counter() - t

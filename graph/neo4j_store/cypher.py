@@ -1,8 +1,9 @@
 """Every Cypher statement latgraph sends, as constants. Data only ever travels as parameters.
 
-The one piece of generated text is :data:`WRITE_KINDS`: one statement per relationship type, built
-once, at import, from the fixed :data:`KIND_TYPES` whitelist (``EdgeKind`` -> relationship type),
-never from data.
+The one piece of generated text is the per-kind part of :data:`CREATE_HOPS` / :data:`UPDATE_HOPS`:
+one ``FOREACH`` per relationship type, built once, at import, from the fixed :data:`KIND_TYPES`
+whitelist (``EdgeKind`` -> relationship type), never from data. Statement texts are constants, so
+the server plans each once and reuses the plan.
 
 Graph shape (see docs/neo4j.md):
 
@@ -49,112 +50,97 @@ SCHEMA: tuple[str, ...] = (
     "CREATE INDEX latgraph_lateral_group IF NOT EXISTS FOR ()-[r:LATERAL]-() ON (r.group_key)",
 )
 
-# Merge rules for a hop that already exists (an incremental or repeated push):
-# evidence is a set keyed by evidence id (new ids appended, parallel JSON list kept in step);
-# n_events grows by the incoming count minus the evidence already stored; first/last are min/max;
-# kinds/techniques/rules are unions; score is the max and severity follows the max score.
-_MERGE_HOP = """
-WITH s, d, row
-CALL (s, d, row) {
-  OPTIONAL MATCH (s)-[e:LATERAL {group_key: row.group_key}]->(d)
-  WHERE e.first_seen_ns <= row.last_seen_ns + $merge_gap_ns
-    AND e.last_seen_ns >= row.first_seen_ns - $merge_gap_ns
-  RETURN e ORDER BY e.first_seen_ns LIMIT 1
-}
-CALL (s, d, row, e) {
-  WITH s, d, row, e WHERE e IS NULL
-  CREATE (s)-[r:LATERAL {hop_key: row.hop_key, group_key: row.group_key}]->(d)
-  RETURN r
-  UNION
-  WITH e WHERE e IS NOT NULL
-  RETURN e AS r
-}
-WITH s, d, row, r, coalesce(r.evidence_ids, []) AS old_ids, coalesce(r.signatures, []) AS sigs,
-     r.first_seen_ns IS NULL OR row.first_seen_ns < r.first_seen_ns AS earlier,
-     r.last_seen_ns IS NULL OR row.last_seen_ns > r.last_seen_ns AS later,
-     r.score IS NULL OR row.score > r.score AS higher
-WITH s, d, row, r, old_ids, sigs, earlier, later, higher,
-     CASE WHEN size(old_ids) = 0 THEN range(0, size(row.evidence_ids) - 1)
-          ELSE [i IN range(0, size(row.evidence_ids) - 1) WHERE NOT row.evidence_ids[i] IN old_ids]
-     END AS new_idx
-WITH s, d, row, r, old_ids, sigs, earlier, later, higher, new_idx,
-     size(row.evidence_ids) - size(new_idx) AS overlap,
-     row.n_events = size(row.evidence_ids) AND coalesce(r.evidence_complete, true) AS complete
-FOREACH (_ IN CASE WHEN row.signature IN sigs THEN [] ELSE [1] END |
-  SET r.n_events = CASE WHEN r.n_events IS NULL THEN row.n_events
-                        WHEN overlap = 0 OR complete THEN r.n_events + row.n_events - overlap
-                        WHEN row.n_events > r.n_events THEN row.n_events ELSE r.n_events END,
-      r.evidence_complete = complete AND (overlap = 0 OR complete),
-      r.signatures = sigs + [row.signature],
-      r.evidence_ids = old_ids + [i IN new_idx | row.evidence_ids[i]],
-      r.evidence = coalesce(r.evidence, []) + [i IN new_idx | row.evidence[i]],
-      r.first_seen_ns = CASE WHEN earlier THEN row.first_seen_ns ELSE r.first_seen_ns END,
-      r.first_seen = CASE WHEN earlier THEN datetime({epochSeconds: row.first_seen_ns / 1000000000,
-                                                      nanosecond: row.first_seen_ns % 1000000000})
-                          ELSE r.first_seen END,
-      r.last_seen_ns = CASE WHEN later THEN row.last_seen_ns ELSE r.last_seen_ns END,
-      r.last_seen = CASE WHEN later THEN datetime({epochSeconds: row.last_seen_ns / 1000000000,
-                                                    nanosecond: row.last_seen_ns % 1000000000})
-                         ELSE r.last_seen END,
-      r.kinds = coalesce(r.kinds, []) + [k IN row.kinds WHERE NOT k IN coalesce(r.kinds, [])],
-      r.techniques = coalesce(r.techniques, [])
-                     + [t IN row.techniques WHERE NOT t IN coalesce(r.techniques, [])],
-      r.rules = coalesce(r.rules, []) + [x IN row.rules WHERE NOT x IN coalesce(r.rules, [])],
-      r.severity = CASE WHEN higher THEN row.severity ELSE r.severity END,
-      r.score = CASE WHEN higher THEN row.score ELSE r.score END,
-      r.hop_id = row.hop_id, r.src = row.src, r.src_host = row.src_host,
-      r.src_ip = coalesce(r.src_ip, row.src_ip), r.dst_host = row.dst, r.account = row.account)
+
+def _datetime(ns: str) -> str:
+    """Cypher for the UTC datetime (ns precision) of an int-nanoseconds expression (fixed text)."""
+    return f"datetime({{epochSeconds: {ns} / 1000000000, nanosecond: {ns} % 1000000000}})"
+
+
+def _per_kind(clause: str) -> str:
+    """One ``FOREACH`` per whitelisted kind, running ``clause`` (with ``{rel_type}``) when the hop
+    has that kind. Built at import from :data:`KIND_TYPES`, never from data."""
+    return "\n".join(
+        f"FOREACH (_ IN CASE WHEN '{kind}' IN kinds THEN [1] ELSE [] END | {clause.format(rel_type=rel)})"
+        for kind, rel in KIND_TYPES.items())
+
+
+#: The stored hops of the groups ``$groups``: what :func:`graph.neo4j_store.merge.plan_batch` needs
+#: to decide between create, join and no-op (one index seek per group).
+LOOKUP_GROUPS = """
+UNWIND $groups AS g
+MATCH ()-[e:LATERAL {group_key: g}]->()
+RETURN g AS group_key, e.hop_key AS hop_key, e.first_seen_ns AS first_seen_ns,
+       e.last_seen_ns AS last_seen_ns, e.signatures AS signatures
 """
 
-_KIND_TEMPLATE = """
-UNWIND $keys AS key
-MATCH (s)-[r:LATERAL {{hop_key: key}}]->(d)
-MERGE (s)-[k:{rel_type} {{hop_key: key}}]->(d)
-SET k.account = r.account, k.first_seen = r.first_seen, k.last_seen = r.last_seen,
-    k.first_seen_ns = r.first_seen_ns, k.last_seen_ns = r.last_seen_ns, k.score = r.score
+#: Every property of the stored hops ``$keys`` (hop keys) that a row is about to join.
+LOAD_HOPS = """
+UNWIND $keys AS k
+MATCH ()-[e:LATERAL {hop_key: k}]->()
+RETURN k AS hop_key, properties(e) AS props
 """
 
-#: EdgeKind value -> the statement writing that kind's typed relationships for ``$keys`` (hop keys).
-WRITE_KINDS: dict[str, str] = {
-    str(kind): _KIND_TEMPLATE.format(rel_type=rel) for kind, rel in KIND_TYPES.items()
-}
-
-#: Account nodes and the aggregated account relationships of the hops ``$keys``.
-WRITE_ACCOUNTS = """
-UNWIND $keys AS key
-MATCH (s)-[r:LATERAL {hop_key: key}]->(d)
-WHERE r.account IS NOT NULL
-MERGE (a:Account {name: r.account})
-MERGE (a)-[t:AUTHENTICATED_TO]->(d)
-SET t.first_seen_ns = CASE WHEN t.first_seen_ns IS NULL OR r.first_seen_ns < t.first_seen_ns
-                           THEN r.first_seen_ns ELSE t.first_seen_ns END,
-    t.last_seen_ns = CASE WHEN t.last_seen_ns IS NULL OR r.last_seen_ns > t.last_seen_ns
-                          THEN r.last_seen_ns ELSE t.last_seen_ns END
-WITH s, r, a WHERE s:Host
-MERGE (s)-[u:USED_ACCOUNT]->(a)
-SET u.first_seen_ns = CASE WHEN u.first_seen_ns IS NULL OR r.first_seen_ns < u.first_seen_ns
-                           THEN r.first_seen_ns ELSE u.first_seen_ns END,
-    u.last_seen_ns = CASE WHEN u.last_seen_ns IS NULL OR r.last_seen_ns > u.last_seen_ns
-                          THEN r.last_seen_ns ELSE u.last_seen_ns END
+#: The nodes a batch needs: hosts (``$hosts``), source-less starts (``$unknown``: destination
+#: names) and accounts (``$accounts``).
+WRITE_NODES = """
+CALL () { UNWIND $hosts AS name MERGE (:Host {name: name}) }
+CALL () { UNWIND $unknown AS dst MERGE (:UnknownSource {dst: dst}) }
+CALL () { UNWIND $accounts AS name MERGE (:Account {name: name}) }
 """
 
-#: One batch of hops (``$rows``, see ``push.hop_rows``): nodes and LATERAL relationships; returns
-#: the stored hop key and kinds of each row for :data:`WRITE_KINDS` / :data:`WRITE_ACCOUNTS`.
-WRITE_HOPS = """
+#: New hops (``$rows``: ``{src, dst, props}``, props as ``merge.merge_props`` made them): one
+#: ``CREATE`` of the LATERAL relationship and of one typed relationship per kind.
+CREATE_HOPS = f"""
 UNWIND $rows AS row
-MERGE (d:Host {name: row.dst})
-WITH d, row
-CALL (d, row) {
-  WITH d, row WHERE row.src IS NOT NULL
-  MERGE (s:Host {name: row.src})
-  RETURN s
-  UNION
-  WITH d, row WHERE row.src IS NULL
-  MERGE (s:UnknownSource {dst: row.dst})
-  RETURN s
+MATCH (d:Host {{name: row.dst}})
+OPTIONAL MATCH (h:Host {{name: row.src}})
+OPTIONAL MATCH (u:UnknownSource {{dst: CASE WHEN row.src IS NULL THEN row.dst END}})
+WITH row, d, coalesce(h, u) AS s, row.props AS p
+CREATE (s)-[r:LATERAL]->(d)
+SET r = p, r.first_seen = {_datetime("p.first_seen_ns")}, r.last_seen = {_datetime("p.last_seen_ns")}
+WITH s, d, p.kinds AS kinds,
+     {{hop_key: p.hop_key, account: p.account, first_seen: r.first_seen, last_seen: r.last_seen,
+      first_seen_ns: p.first_seen_ns, last_seen_ns: p.last_seen_ns, score: p.score}} AS typed
+{_per_kind("CREATE (s)-[k:{rel_type}]->(d) SET k = typed")}
+"""
+
+#: Stored hops that rows joined (``$rows``: ``{props}`` with the merged properties): the LATERAL
+#: relationship and its typed relationships (merged by hop key) take the new values.
+UPDATE_HOPS = f"""
+UNWIND $rows AS row
+MATCH (s)-[r:LATERAL {{hop_key: row.props.hop_key}}]->(d)
+SET r += row.props, r.first_seen = {_datetime("row.props.first_seen_ns")},
+    r.last_seen = {_datetime("row.props.last_seen_ns")}
+WITH s, d, r.kinds AS kinds,
+     {{hop_key: r.hop_key, account: r.account, first_seen: r.first_seen, last_seen: r.last_seen,
+      first_seen_ns: r.first_seen_ns, last_seen_ns: r.last_seen_ns, score: r.score}} AS typed
+{_per_kind("MERGE (s)-[k:{rel_type} {{hop_key: typed.hop_key}}]->(d) SET k += typed")}
+"""
+
+#: The aggregated account relationships: ``$auth`` = ``{account, dst, first, last}`` per
+#: (account, destination), ``$used`` = ``{src, account, first, last}`` per (source host, account);
+#: first/last times (ns) merge as min/max.
+WRITE_ACCOUNTS = """
+CALL () {
+  UNWIND $auth AS p
+  MATCH (a:Account {name: p.account})
+  MATCH (d:Host {name: p.dst})
+  MERGE (a)-[t:AUTHENTICATED_TO]->(d)
+  SET t.first_seen_ns = CASE WHEN t.first_seen_ns IS NULL OR p.first < t.first_seen_ns
+                             THEN p.first ELSE t.first_seen_ns END,
+      t.last_seen_ns = CASE WHEN t.last_seen_ns IS NULL OR p.last > t.last_seen_ns
+                            THEN p.last ELSE t.last_seen_ns END
 }
-""" + _MERGE_HOP + """
-RETURN r.hop_key AS hop_key, r.kinds AS kinds
+CALL () {
+  UNWIND $used AS p
+  MATCH (s:Host {name: p.src})
+  MATCH (a:Account {name: p.account})
+  MERGE (s)-[u:USED_ACCOUNT]->(a)
+  SET u.first_seen_ns = CASE WHEN u.first_seen_ns IS NULL OR p.first < u.first_seen_ns
+                             THEN p.first ELSE u.first_seen_ns END,
+      u.last_seen_ns = CASE WHEN u.last_seen_ns IS NULL OR p.last > u.last_seen_ns
+                            THEN p.last ELSE u.last_seen_ns END
+}
 """
 
 #: Host-level facts from the result (compromised score / time), merged as max / min.

@@ -1,14 +1,19 @@
 """Pushing an analysis result into Neo4j: batched, parameterised, idempotent, incremental, resumable.
 
-* **Batched:** hops go in ``UNWIND $rows`` batches, one transaction per batch.
-* **Idempotent / incremental:** an incoming hop joins the stored hop of its :func:`group_key`
+* **Batched:** hops go in ``UNWIND $rows`` batches, one transaction per batch. Per batch: one
+  indexed lookup of the stored hops of the batch's groups (:data:`cypher.LOOKUP_GROUPS`), the
+  plan (:func:`graph.neo4j_store.merge.plan_batch`: no-op, join or create per row), then only the
+  writes needed: nodes, a plain ``CREATE`` for new hops, an update for joined ones (after loading
+  their properties), the account relationships and the checkpoint.
+* **Idempotent / incremental:** an incoming hop joins the hop of its :func:`group_key`
   (source, destination, account) whose time range comes within ``hop_gap_s`` of it, else it is
   created. Joining adds the evidence ids (:func:`evidence_id`) not stored yet, takes min/max of
   first/last time, unions kinds, techniques and rules and keeps the highest score (with its
   severity). ``n_events``: exact sum minus the evidence seen twice when the evidence lists are
   complete or disjoint; when both are capped (``max_evidence_per_hop``) and overlap, the larger
   count (a lower bound). Each incoming row's content hash (``signature``) is recorded on the hop,
-  so the very same row never applies twice: re-pushing a case changes nothing.
+  so the very same row never applies twice: re-pushing a case changes nothing (and writes
+  nothing but the checkpoint).
 * **Resumable:** each push has a ``push_id`` (a hash of its rows and batch size) and a
   ``(:LatgraphPush)`` checkpoint node updated in the same transaction as each batch. Re-running an
   interrupted push skips the committed batches; even if it did not, the merge rules above make a
@@ -17,8 +22,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -28,9 +31,13 @@ from typing import Any
 import pandas as pd
 
 from graph.config import AnalysisConfig
-from graph.model import HOP_COLUMNS, AnalysisResult
+from graph.model import AnalysisResult
 from graph.neo4j_store import cypher
 from graph.neo4j_store.connection import Neo4jSettings, Neo4jStoreError, open_driver, translate_errors
+from graph.neo4j_store.merge import BatchPlan, StoredHop, apply_updates, plan_batch
+from graph.neo4j_store.rows import _digest, _ns, evidence_id, group_key, hop_key, hop_rows
+
+__all__ = ["DEFAULT_BATCH_SIZE", "PushReport", "evidence_id", "group_key", "hop_key", "hop_rows", "push"]
 
 log = logging.getLogger(__name__)
 
@@ -50,36 +57,15 @@ class PushReport:
     batches_skipped: int
     hosts: int
     seconds: float
+    #: Rows of the batches written in this run that became new hops / joined a hop / were no-ops.
+    created: int = 0
+    joined: int = 0
+    unchanged: int = 0
 
     @property
     def resumed(self) -> bool:
         """True when earlier runs had already committed some batches."""
         return self.batches_skipped > 0
-
-
-def group_key(src_host: Any, src_ip: Any, dst_host: str, account: Any) -> str:
-    """Key of the hop group (source host else IP, destination, account) that hops merge within.
-
-    Examples:
-        >>> group_key("WS01", None, "DC01", "alice") == group_key("WS01", "10.0.0.5", "DC01", "alice")
-        True
-        >>> group_key("WS01", None, "DC01", "alice") == group_key("WS01", None, "DC01", "bob")
-        False
-    """
-    source = _text(src_host) if _text(src_host) is not None else f"ip:{_text(src_ip) or ''}"
-    return _digest([source, dst_host, _text(account)])
-
-
-def hop_key(src_host: Any, src_ip: Any, dst_host: str, account: Any, first_seen: Any) -> str:
-    """Stable key of a stored hop: its group and the first_seen it was created with."""
-    return _digest([group_key(src_host, src_ip, dst_host, account), _ns(first_seen)])
-
-
-def evidence_id(evidence: dict[str, Any]) -> str:
-    """Stable id of one piece of evidence: event id, source file, record id and time."""
-    ts = evidence.get("ts")
-    return json.dumps([_int(evidence.get("event_id")), evidence.get("source_file"),
-                       _int(evidence.get("record_id")), _iso_ns(ts)], ensure_ascii=False)
 
 
 def push(
@@ -122,10 +108,10 @@ def push(
     push_id = _digest([batch_size, merge_gap_ns, *(r["signature"] for r in rows)])
     started = time.perf_counter()
     written = skipped = 0
+    tally = {"created": 0, "joined": 0, "unchanged": 0}
     with open_driver(settings) as driver, translate_errors(settings), \
             driver.session(database=settings.database) as session:
-        for statement in cypher.SCHEMA:
-            session.run(statement).consume()
+        _ensure_schema(session)
         state = session.execute_write(_run_single, cypher.START_PUSH, push_id=push_id,
                                       batches_total=len(batches), rows_total=len(rows),
                                       batch_size=batch_size)
@@ -135,7 +121,10 @@ def push(
         if done:
             log.info("resuming push %s after %d of %d batches", push_id, done, len(batches))
         for index in range(done, len(batches)):
-            session.execute_write(_write_batch, batches[index], push_id, index + 1, merge_gap_ns)
+            plan = session.execute_write(_write_batch, batches[index], push_id, index + 1, merge_gap_ns)
+            tally["created"] += len(plan.created)
+            tally["unchanged"] += plan.unchanged
+            tally["joined"] += len(batches[index]) - len(plan.created) - plan.unchanged
             written += 1
             if on_progress is not None:
                 on_progress(index + 1, len(batches))
@@ -146,55 +135,7 @@ def push(
         session.execute_write(_run_single, cypher.FINISH_PUSH, push_id=push_id)
     return PushReport(push_id=push_id, hops=len(rows), batches=len(batches), batches_written=written,
                       batches_skipped=skipped, hosts=len(host_rows),
-                      seconds=time.perf_counter() - started)
-
-
-def hop_rows(hops: pd.DataFrame) -> list[dict[str, Any]]:
-    """Hops frame -> ``$rows`` parameters (plain Python values), sorted by hop key.
-
-    Raises:
-        Neo4jStoreError: a hops column is missing or a hop has no destination or times.
-    """
-    missing = [c for c in HOP_COLUMNS if c != "hop_id" and c not in hops.columns]
-    if missing:
-        raise Neo4jStoreError(f"hops frame lacks columns {missing}")
-    rows: list[dict[str, Any]] = []
-    for hop in hops.to_dict("records"):  # per-hop loop: hops, not events
-        dst = _text(hop["dst_host"])
-        if dst is None or _opt(hop["first_seen"]) is None or _opt(hop["last_seen"]) is None:
-            raise Neo4jStoreError(f"hop {hop.get('hop_id')} has no destination host or no times")
-        evidence = [dict(e) for e in (() if _opt_seq(hop["evidence"]) is None else hop["evidence"])]
-        ids = [evidence_id(e) for e in evidence]
-        if not ids:  # no evidence listed: the hop itself is its (single) evidence
-            ids = [json.dumps(["hop", _iso_ns(hop["first_seen"]), _iso_ns(hop["last_seen"])])]
-            evidence = [{}]
-        unique = dict(zip(ids, evidence, strict=True))
-        src_host, src_ip = _text(hop["src_host"]), _text(hop["src_ip"])
-        row = {
-            "hop_id": _int(hop.get("hop_id")),
-            "group_key": group_key(src_host, src_ip, dst, hop["account"]),
-            "hop_key": hop_key(src_host, src_ip, dst, hop["account"], hop["first_seen"]),
-            "src": src_host if src_host is not None else src_ip,
-            "src_host": src_host,
-            "src_ip": src_ip,
-            "dst": dst,
-            "account": _text(hop["account"]),
-            "first_seen_ns": _ns(hop["first_seen"]),
-            "last_seen_ns": _ns(hop["last_seen"]),
-            "kinds": [str(k) for k in hop["kinds"]],
-            "techniques": [str(t) for t in hop["techniques"]],
-            "rules": [str(r) for r in hop["rules"]],
-            "evidence_ids": list(unique),
-            "evidence": [json.dumps(_evidence_json(e), ensure_ascii=False, sort_keys=True)
-                         for e in unique.values()],
-            "n_events": int(hop["n_events"]),
-            "score": float(hop["score"]),
-            "severity": str(hop["severity"]),
-        }
-        row["signature"] = _digest([v for k, v in row.items() if k != "hop_id"])
-        rows.append(row)
-    rows.sort(key=lambda r: r["hop_key"])
-    return rows
+                      seconds=time.perf_counter() - started, **tally)
 
 
 def _split_source(source: PushSource) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
@@ -213,71 +154,69 @@ def _split_source(source: PushSource) -> tuple[pd.DataFrame, list[dict[str, Any]
     raise Neo4jStoreError(f"cannot push a {type(source).__name__}: give an AnalysisResult or a hops frame")
 
 
+def _ensure_schema(session: Any) -> None:
+    """Create the missing constraints and indexes (one ``SHOW`` when all exist) and wait for them."""
+    names = {r["name"] for r in session.run("SHOW INDEXES YIELD name RETURN name")}
+    names |= {r["name"] for r in session.run("SHOW CONSTRAINTS YIELD name RETURN name")}
+    missing = [st for st in cypher.SCHEMA if st.split()[2] not in names]
+    for statement in missing:
+        session.run(statement).consume()
+    if missing:
+        session.run("CALL db.awaitIndexes(300)").consume()
+
+
 def _write_batch(tx: Any, rows: list[dict[str, Any]], push_id: str, batches_done: int,
-                 merge_gap_ns: int) -> None:
-    stored = tx.run(cypher.WRITE_HOPS, rows=rows, merge_gap_ns=merge_gap_ns).data()
-    for kind, statement in cypher.WRITE_KINDS.items():
-        keys = [r["hop_key"] for r in stored if kind in r["kinds"]]
-        if keys:
-            tx.run(statement, keys=keys).consume()
-    tx.run(cypher.WRITE_ACCOUNTS, keys=[r["hop_key"] for r in stored]).consume()
+                 merge_gap_ns: int) -> BatchPlan:
+    """One batch in one transaction: look up, plan, write what changed, checkpoint."""
+    groups = sorted({r["group_key"] for r in rows})
+    plan = plan_batch(rows, tx.run(cypher.LOOKUP_GROUPS, groups=groups).data(), merge_gap_ns)
+    if plan.updated:
+        loaded = {rec["hop_key"]: rec["props"] for rec in
+                  tx.run(cypher.LOAD_HOPS, keys=[h.hop_key for h in plan.updated]).data()}
+        apply_updates(plan, loaded)
+    written = plan.created + plan.updated
+    if written:
+        props = [h.props for h in written if h.props is not None]
+        sources = {p["src"] for p in props if p["src"] is not None}
+        hosts = sorted(sources | {p["dst_host"] for p in props})
+        unknown = sorted({p["dst_host"] for p in props if p["src"] is None})
+        accounts = sorted({p["account"] for p in props if p["account"] is not None})
+        tx.run(cypher.WRITE_NODES, hosts=hosts, unknown=unknown, accounts=accounts).consume()
+    if plan.created:
+        tx.run(cypher.CREATE_HOPS, rows=_write_rows(plan.created)).consume()
+    if plan.updated:
+        tx.run(cypher.UPDATE_HOPS, rows=_write_rows(plan.updated)).consume()
+    if written:
+        auth, used = _account_pairs(written)
+        tx.run(cypher.WRITE_ACCOUNTS, auth=auth, used=used).consume()
     tx.run(cypher.CHECKPOINT, push_id=push_id, batches_done=batches_done).consume()
+    return plan
+
+
+def _write_rows(hops: list[StoredHop]) -> list[dict[str, Any]]:
+    """``$rows`` of CREATE_HOPS / UPDATE_HOPS: the nodes to connect and the stored properties."""
+    return [{"src": h.props["src"], "dst": h.props["dst_host"], "props": h.props}
+            for h in hops if h.props is not None]
+
+
+def _account_pairs(hops: list[StoredHop]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(account, destination) and (source host, account) pairs with their min first / max last time."""
+    auth: dict[tuple[str, str], list[int]] = {}
+    used: dict[tuple[str, str], list[int]] = {}
+    for hop in hops:
+        p = hop.props or {}
+        if p["account"] is None:
+            continue
+        pairs = [(auth, (p["account"], p["dst_host"]))]
+        if p["src"] is not None:
+            pairs.append((used, (p["src"], p["account"])))
+        for table, key in pairs:
+            span = table.setdefault(key, [p["first_seen_ns"], p["last_seen_ns"]])
+            span[0], span[1] = min(span[0], p["first_seen_ns"]), max(span[1], p["last_seen_ns"])
+    return ([{"account": a, "dst": d, "first": f, "last": la} for (a, d), (f, la) in auth.items()],
+            [{"src": s, "account": a, "first": f, "last": la} for (s, a), (f, la) in used.items()])
 
 
 def _run_single(tx: Any, statement: str, **params: Any) -> dict[str, Any] | None:
     record = tx.run(statement, **params).single()
     return None if record is None else record.data()
-
-
-def _digest(parts: Any) -> str:
-    """A short stable hash of JSON-able parts."""
-    raw = json.dumps(parts, ensure_ascii=False, sort_keys=True)
-    return hashlib.sha256(raw.encode()).hexdigest()[:32]
-
-
-def _evidence_json(evidence: dict[str, Any]) -> dict[str, Any]:
-    return {"event_id": _int(evidence.get("event_id")), "source_file": _text(evidence.get("source_file")),
-            "record_id": _int(evidence.get("record_id")), "rule": _text(evidence.get("rule")),
-            "ts": _iso_ns(evidence.get("ts"))}
-
-
-def _opt(value: Any) -> Any:
-    if value is None:
-        return None
-    try:
-        return None if pd.isna(value) else value
-    except (TypeError, ValueError):
-        return value
-
-
-def _opt_seq(value: Any) -> Any:
-    """A sequence cell (tuple, list, numpy array) or None when missing."""
-    if value is None or isinstance(value, float):
-        return None
-    return value
-
-
-def _text(value: Any) -> str | None:
-    value = _opt(value)
-    return None if value is None else str(value)
-
-
-def _int(value: Any) -> int | None:
-    value = _opt(value)
-    return None if value is None else int(value)
-
-
-def _ns(value: Any) -> int:
-    """A time as int nanoseconds since the epoch (UTC)."""
-    ts = pd.Timestamp(value)
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return int(ts.value)
-
-
-def _iso_ns(value: Any) -> str | None:
-    """A time as ISO 8601 UTC with nanoseconds, or None."""
-    if _opt(value) is None:
-        return None
-    ts = pd.Timestamp(value)
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return ts.isoformat().replace("+00:00", "Z")
