@@ -51,6 +51,9 @@ _COLUMN_NORMALISERS: dict[str, Callable[[Any], Any]] = {
     "share_name": normalize_share, "remote_ip": normalize_ip, "remote_host": normalize_host,
     "remote_port": parse_port,
 }
+#: Text columns nothing reads after normalisation: mapped straight to Arrow (:func:`_map_to_arrow`).
+_ARROW_OUT = frozenset({"logon_id", "auth_package", "logon_process", "status", "share_name", "target_name",
+                        "service_name", "service_image", "process", "command_line", "parent_process"})
 #: Columns read by the endpoint and 4688 logic even when no event id of the batch fills them.
 _READ_LATER = frozenset({"account", "subject_account", "logon_type"})
 _TRUE = frozenset({"true", "1", "yes"})
@@ -150,8 +153,19 @@ def normalize_batch(records: Sequence[Any], segments: Sequence[Segment], *,
     if no_ts.any():
         keep = ~no_ts
         idx, kept, ts = idx[keep], [r for r, k in zip(kept, keep, strict=True) if k], ts[keep]
-    frame = _build(kept, eid[idx], channel[idx], rec_id[idx], ts.reset_index(drop=True), segments, seg[idx])
+    frame = _build(kept, eid[idx], _categorical(chan_code[idx], chan_names), rec_id[idx],
+                   ts.reset_index(drop=True), segments, seg[idx])
     return frame, seg[idx]
+
+
+def _categorical(codes: np.ndarray, names: Any) -> pd.Categorical:
+    """``pd.Categorical(names[codes])`` (sorted categories, only those used) from factorize codes."""
+    used = np.unique(codes)
+    labels = [str(names[u]) for u in used]
+    order = sorted(range(len(used)), key=labels.__getitem__)
+    remap = np.zeros(len(names), dtype=np.int32)
+    remap[used[order]] = np.arange(len(used), dtype=np.int32)
+    return pd.Categorical.from_codes(remap[codes], categories=[labels[k] for k in order])
 
 
 def _canonical_channel(value: Any) -> str:
@@ -192,7 +206,7 @@ def _provenance(segments: Sequence[Segment], seg: np.ndarray) -> tuple[Any, pd.C
     return source_file, pd.Categorical.from_codes(codes, categories=formats)
 
 
-def _build(recs: Sequence[Any], eid: np.ndarray, channel: np.ndarray, rec_id: np.ndarray,
+def _build(recs: Sequence[Any], eid: np.ndarray, channel: pd.Categorical, rec_id: np.ndarray,
            ts: pd.Series, segments: Sequence[Segment], seg: np.ndarray) -> pd.DataFrame:
     n = len(recs)
     ids = [int(i) for i in np.unique(eid)]
@@ -210,14 +224,20 @@ def _build(recs: Sequence[Any], eid: np.ndarray, channel: np.ndarray, rec_id: np
         rows = np.flatnonzero(sel[i])
         sub = recs if len(rows) == n else [recs[j] for j in rows]
         for col, name in we.FIELD_PICKS.get(i, {}).items():
-            if col not in picked:
-                picked[col] = _none(n)
-            picked[col][rows] = _field(sub, name)
+            if len(rows) == n:          # one event id in the batch: no scatter
+                picked[col] = _field(sub, name)
+            else:
+                if col not in picked:
+                    picked[col] = _none(n)
+                picked[col][rows] = _field(sub, name)
             filled.setdefault(col, []).append(rows)
     for col, values in picked.items():   # normalise only the rows an event id filled
         func = _COLUMN_NORMALISERS.get(col, normalize_text)
         rows = np.concatenate(filled[col]) if len(filled[col]) > 1 else filled[col][0]
-        if len(rows) == n:
+        arrow = _map_to_arrow(values, rows, func) if col in _ARROW_OUT and _ARROW_STRINGS else None
+        if arrow is not None:
+            picked[col] = arrow
+        elif len(rows) == n:
             picked[col] = map_values(values, func)
         else:
             column = np.full(n, func(None), dtype=object)
@@ -242,10 +262,29 @@ def _build(recs: Sequence[Any], eid: np.ndarray, channel: np.ndarray, rec_id: np
     _place_endpoints(out, eid, sel, picked, recs)
     out["ts"] = ts
     out["event_id"] = eid.astype(np.int32)
-    out["channel"] = pd.Categorical(channel.astype(str))
+    out["channel"] = channel
     out["record_id"] = rec_id
     out["source_file"], out["source_format"] = _provenance(segments, seg)
     return _to_frame(out)
+
+
+def _map_to_arrow(values: np.ndarray, rows: np.ndarray, func: Callable[[Any], Any]) -> Any:
+    """``map_values`` of ``values[rows]`` (the other rows: ``func(None)``) straight into the frame's
+    Arrow string array: one ``take`` of the mapped distinct values instead of an object array that
+    is converted afterwards. ``None`` (caller takes the general path) if ``func`` gives non-text."""
+    n = len(values)
+    sub = values if len(rows) == n else values[rows]
+    try:
+        codes, uniques = pd.factorize(sub, use_na_sentinel=True)
+        mapped = pa.array([func(u) for u in uniques] + [func(None)], type=pa.large_string())
+    except (TypeError, pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    codes[codes < 0] = len(uniques)
+    if len(rows) < n:
+        full = np.full(n, len(uniques), dtype=codes.dtype)
+        full[rows] = codes
+        codes = full
+    return pd.arrays.ArrowStringArray(mapped.take(pa.array(codes)))
 
 
 def _int_array(values: np.ndarray, dtype: str) -> Any:
