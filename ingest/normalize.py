@@ -78,6 +78,11 @@ def is_loopback(ip: str | None) -> bool:
         return False
 
 
+#: A plain NetBIOS-style name (letter first; letters, digits, hyphens): the common case, upper-cased
+#: without the general path (same result; property-tested against it).
+_PLAIN_HOST_RE = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
+
+
 def normalize_host(value: Any) -> str | None:
     """One upper-case short name per host: FQDN, NetBIOS, ``DOMAIN\\HOST$``, ``\\\\HOST`` -> ``HOST``.
 
@@ -89,6 +94,14 @@ def normalize_host(value: Any) -> str | None:
         >>> normalize_host("10.1.2.3") is None
         True
     """
+    if type(value) is str and _PLAIN_HOST_RE.fullmatch(value) and value.lower() not in _EMPTY:
+        upper = value.upper()
+        return None if upper == "LOCALHOST" else upper
+    return _normalize_host(value)
+
+
+def _normalize_host(value: Any) -> str | None:
+    """:func:`normalize_host`'s general path."""
     text = _text(value)
     if text is None:
         return None

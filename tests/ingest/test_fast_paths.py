@@ -71,3 +71,13 @@ def test_channel_pre_check(channel: str, eid: int, allowed: bool) -> None:
     data = '{"Event":{"System":{"EventID":' + str(eid) + ',"Channel":"' + channel + '","Computer":"A"}}}'
     assert channel_allows(data, eid) is allowed
     assert channel_allows('{"Event":{"System":{"EventID":1}}}', 1) is True     # no channel: undecided
+
+
+@settings(deadline=None, max_examples=300)
+@given(st.one_of(st.from_regex(r"[A-Za-z][A-Za-z0-9-]{0,20}", fullmatch=True),
+                 st.sampled_from(["localhost", "LOCALHOST", "none", "Null", "nan", "pc01", "PC-01-"]),
+                 st.text(max_size=12)))
+def test_plain_host_fast_path_equals_general_path(value: str) -> None:
+    from ingest.normalize import _normalize_host, normalize_host
+
+    assert normalize_host(value) == _normalize_host(value)
