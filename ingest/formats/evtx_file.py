@@ -143,6 +143,7 @@ def decode_records(datas: list[str], record_ids: list[Any], name: str, report: F
     except msgspec.DecodeError:   # one odd record: decode one by one (ValidationError is a DecodeError)
         roots = [_decode_one(d) for d in datas]
     out: list[Any] = []
+    append, new, unset = out.append, EvtxRecord, msgspec.UNSET
     for root, data, rid in zip(roots, datas, record_ids, strict=True):
         ev = None if root is None else root.Event
         if ev is None:      # an unusual shape: the generic decoder and flatten() take it
@@ -151,33 +152,38 @@ def decode_records(datas: list[str], record_ids: list[Any], name: str, report: F
             except (orjson.JSONDecodeError, AttributeError, TypeError) as exc:
                 report.skip(SKIP_MALFORMED, f"{name}, record {rid}: {exc}")
                 continue
-            out.append(EvtxRecord(**{k: v for k, v in flat.items() if k in _FIELDS}))
+            append(new(**{k: v for k, v in flat.items() if k in _FIELDS}))
             continue
         rec = ev.EventData
         if rec is None:
-            rec = EvtxRecord()
+            rec = new()
         if ev.UserData is not None:
-            for inner in ev.UserData.values():
-                if isinstance(inner, dict):
-                    for k, v in inner.items():
-                        if k in NEEDED_FIELDS:
-                            setattr(rec, k, _text(v))
+            _merge_user_data(rec, ev.UserData)
         system = ev.System
         if system is None:
             rec.EventID = rec.Channel = rec.Computer = rec.TimeCreated = None
             rec.EventRecordID = rid
         else:
             eid = system.EventID
-            rec.EventID = eid.get("#text") if isinstance(eid, dict) else eid
+            rec.EventID = eid.get("#text") if type(eid) is dict else eid
             rec.Channel = system.Channel
             rec.Computer = system.Computer
             created = system.TimeCreated
-            rec.TimeCreated = None if created is None or created.attributes is None \
-                else created.attributes.SystemTime
+            attributes = None if created is None else created.attributes
+            rec.TimeCreated = None if attributes is None else attributes.SystemTime
             rid_value = system.EventRecordID
-            rec.EventRecordID = rid if rid_value is msgspec.UNSET else rid_value
-        out.append(rec)
+            rec.EventRecordID = rid if rid_value is unset else rid_value
+        append(rec)
     return out
+
+
+def _merge_user_data(rec: Any, user_data: dict[str, Any]) -> None:
+    """Events logged with a UserData element: its one wrapper level, like :func:`flatten`."""
+    for inner in user_data.values():
+        if isinstance(inner, dict):
+            for k, v in inner.items():
+                if k in NEEDED_FIELDS:
+                    setattr(rec, k, _text(v))
 
 
 def _decode_one(data: str) -> Any:

@@ -71,3 +71,11 @@ def test_real_records_decode_like_flatten() -> None:
         got = decode_records(datas, rids, name, report)
         assert [_as_dict(r) for r in got] == [_expected(d, i) for d, i in zip(datas, rids, strict=True)]
         assert not report.skipped
+
+
+def test_system_fields_win_over_event_data_fields_of_the_same_name() -> None:
+    data = ('{"Event":{"System":{"EventID":4624,"Computer":"A","Channel":"Security"},'
+            '"EventData":{"TimeCreated":"2020-01-01T00:00:00Z","Computer":"B","EventRecordID":5}}}')
+    (rec,) = decode_records([data], [77], "f", FileReport("f"))
+    assert _as_dict(rec) == _expected(data, 77)
+    assert (rec.TimeCreated, rec.Computer, rec.EventRecordID) == (None, "A", 77)
