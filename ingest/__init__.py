@@ -33,6 +33,10 @@ from ingest.schema import empty_frame, validate_frame
 
 #: Raw records normalised per frame (bounded memory: one batch of Python dicts at a time).
 BATCH_SIZE = 50_000
+#: With ``workers=None`` a process pool is only started for inputs of at least this many bytes:
+#: below it the whole run takes a second or two in-process, and starting workers, importing pandas
+#: in them and pickling their frames back costs about as much as it saves.
+PARALLEL_MIN_BYTES = 64 * 1024 * 1024
 
 ProgressCallback = Callable[[int, int, str], None]
 PathLike = str | os.PathLike[str]
@@ -189,6 +193,11 @@ def _groups(files: list[str], n_workers: int) -> list[list[str]]:
     return groups
 
 
+def _total_bytes(files: list[str]) -> int:
+    """Size on disk of the input files (compressed size for archives; 0 for what is not a file)."""
+    return sum(os.path.getsize(f) for f in files if os.path.isfile(f))
+
+
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """One canonical frame from many (categories unified first so no column falls back to object)."""
     frames = [f for f in frames if not f.empty]
@@ -213,7 +222,8 @@ def load_events(paths: Iterable[PathLike] | PathLike, *, event_ids: Iterable[int
         event_ids: ids to keep; ``None`` = :data:`ingest.winevents.KEPT_EVENT_IDS`.
         formats: force one format name (skips detection).
         strict: fail fast: raise :class:`IngestError` naming the file (and record) on the first problem.
-        workers: processes for multi-file runs (``None`` = all cores, 1 = in-process).
+        workers: processes for multi-file runs (``None`` = all cores when the input files total at
+            least :data:`PARALLEL_MIN_BYTES`, else in-process; 1 = in-process).
         on_progress: ``on_progress(done_files, total_files, path)`` after each input file.
         resolve: fill missing ``src_host``/``dst_host`` from IP evidence (:func:`ingest.resolve.resolve_ips`).
         batch_size: raw records per normalised batch.
@@ -225,6 +235,8 @@ def load_events(paths: Iterable[PathLike] | PathLike, *, event_ids: Iterable[int
     ids = None if event_ids is None else frozenset(int(i) for i in event_ids)
     files = _input_files(paths)
     n_workers = min(workers or os.cpu_count() or 1, max(len(files), 1))
+    if workers is None and n_workers > 1 and _total_bytes(files) < PARALLEL_MIN_BYTES:
+        n_workers = 1
     report = IngestReport()
     frames: list[pd.DataFrame] = []
     if n_workers <= 1:
@@ -261,4 +273,4 @@ def load_events(paths: Iterable[PathLike] | PathLike, *, event_ids: Iterable[int
     return events, report
 
 
-__all__ = ["BATCH_SIZE", "iter_event_batches", "load_events"]
+__all__ = ["BATCH_SIZE", "PARALLEL_MIN_BYTES", "iter_event_batches", "load_events"]

@@ -42,7 +42,7 @@ def _progress_bar(total: int):  # type: ignore[no-untyped-def]
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the ingest report as JSON.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Processes for multi-file runs (default: all cores).")
+              help="Processes for multi-file runs (default: all cores from 64 MB of input, else one).")
 @click.option("--no-resolve", is_flag=True, help="Do not fill source/destination hosts from IP evidence.")
 def command(paths: tuple[Path, ...], output: Path, fmt: str | None, strict: bool, report_path: Path | None,
             workers: int | None, no_resolve: bool) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from ingest import load_events
@@ -58,3 +59,24 @@ def test_whole_dataset_folder_in_one_multiprocess_run() -> None:
     assert report.problem_count == 0, report.format_text()
     assert events["ts"].is_monotonic_increasing
     assert report.files[0].path.startswith(str(DATASETS))
+
+
+@pytest.mark.samples
+def test_default_workers_stay_in_process_for_small_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """workers=None: a pool only for inputs of PARALLEL_MIN_BYTES or more; same events either way."""
+    import ingest
+
+    root = datasets_or_skip()
+    paths = [root / f["path"] for f in EVENT_FILES if str(f["path"]).endswith(".evtx")]
+    pooled, _ = load_events(paths, workers=2, resolve=False)
+
+    class NoPool:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            raise AssertionError("a process pool was started for a small input")
+
+    monkeypatch.setattr(ingest, "ProcessPoolExecutor", NoPool)
+    small, _ = load_events(paths, resolve=False)          # a few MB: in-process
+    pd.testing.assert_frame_equal(small, pooled)
+    monkeypatch.setattr(ingest, "PARALLEL_MIN_BYTES", 0)
+    with pytest.raises(AssertionError, match="process pool"):
+        load_events(paths, resolve=False)                 # large enough now: the pool is used
