@@ -68,13 +68,14 @@ def hop_rows(hops: pd.DataFrame) -> list[dict[str, Any]]:
     if missing:
         raise Neo4jStoreError(f"hops frame lacks columns {missing}")
     rows: list[dict[str, Any]] = []
+    names: dict[Any, str] = {}
     for hop in hops.to_dict("records"):  # per-hop loop: hops, not events
         dst = _text(hop["dst_host"])
         if dst is None or _opt(hop["first_seen"]) is None or _opt(hop["last_seen"]) is None:
             raise Neo4jStoreError(f"hop {hop.get('hop_id')} has no destination host or no times")
         unique: dict[str, str] = {}
         for e in (() if _opt_seq(hop["evidence"]) is None else hop["evidence"]):
-            ident, text = _evidence_texts(e)
+            ident, text = _evidence_texts(e, names)
             unique[ident] = text  # the last of equal ids wins, at the first one's place
         if not unique:  # no evidence listed: the hop itself is its (single) evidence
             unique[_PLAIN.encode(["hop", _iso_ns(hop["first_seen"]), _iso_ns(hop["last_seen"])])] = \
@@ -110,15 +111,30 @@ def hop_rows(hops: pd.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
-def _evidence_texts(evidence: Any) -> tuple[str, str]:
-    """(evidence id, evidence JSON) of one evidence mapping, formatting its time once."""
+def _evidence_texts(evidence: Any, names: dict[Any, str]) -> tuple[str, str]:
+    """(evidence id, evidence JSON) of one evidence mapping: the text ``json.dumps`` gives (ids with
+    ``ensure_ascii=False``, JSON also with ``sort_keys=True``), assembled from encoded parts.
+
+    ``names`` caches the JSON of file and rule names (they repeat across evidence).
+    """
     get = evidence.get
     ts = _iso_ns(get("ts"))
-    event_id, record_id, source_file = _int(get("event_id")), _int(get("record_id")), get("source_file")
-    ident = _PLAIN.encode([event_id, source_file, record_id, ts])
-    text = _SORTED.encode({"event_id": event_id, "source_file": _text(source_file),
-                           "record_id": record_id, "rule": _text(get("rule")), "ts": ts})
-    return ident, text
+    event_id, record_id, source_file, rule = (_int(get("event_id")), _int(get("record_id")),
+                                              get("source_file"), get("rule"))
+    if not (source_file is None or type(source_file) is str):  # odd values: the reference encoder
+        ident = _PLAIN.encode([event_id, source_file, record_id, ts])
+        text = _SORTED.encode({"event_id": event_id, "source_file": _text(source_file),
+                               "record_id": record_id, "rule": _text(rule), "ts": ts})
+        return ident, text
+    file_json = names.get(source_file) or names.setdefault(source_file, _PLAIN.encode(source_file))
+    rule_text = _text(rule)
+    rule_json = names.get(rule_text) or names.setdefault(rule_text, _PLAIN.encode(rule_text))
+    eid = "null" if event_id is None else str(event_id)
+    rid = "null" if record_id is None else str(record_id)
+    ts_json = "null" if ts is None else f'"{ts}"'
+    return (f"[{eid}, {file_json}, {rid}, {ts_json}]",
+            f'{{"event_id": {eid}, "record_id": {rid}, "rule": {rule_json}, "source_file": {file_json}, '
+            f'"ts": {ts_json}}}')
 
 
 def _evidence_json(evidence: dict[str, Any]) -> dict[str, Any]:
@@ -183,7 +199,7 @@ def _iso_ns(value: Any) -> str | None:
     if isinstance(value, pd.Timestamp):
         return _iso_from_ns(value.value)
     if isinstance(value, datetime):  # what the analysis puts in evidence: microseconds, no ns
-        if value.tzinfo is not None:
+        if value.tzinfo is not None and value.tzinfo is not UTC:
             value = value.astimezone(UTC)
         text = value.isoformat()[:19]
         return f"{text}.{value.microsecond:06d}Z" if value.microsecond else text + "Z"

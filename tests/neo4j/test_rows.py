@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from graph.neo4j_store import evidence_id, hop_rows
 from graph.neo4j_store.merge import merge_props, plan_batch
-from graph.neo4j_store.rows import _iso_ns, _iso_reference
+from graph.neo4j_store.rows import _evidence_json, _evidence_texts, _iso_ns, _iso_reference
 from tests.neo4j.factory import ev, hop, hops_frame
 
 HOUR_NS = 3600 * 10**9
@@ -29,6 +29,18 @@ def test_fast_time_text_equals_pandas_isoformat(value: datetime, nanos: int) -> 
     stamp = pd.Timestamp(value) + pd.Timedelta(nanoseconds=nanos)
     assert _iso_ns(stamp) == _iso_reference(stamp)
     assert _iso_ns(stamp.to_datetime64()) == _iso_reference(stamp.to_datetime64())
+
+
+@given(st.one_of(st.none(), st.text()), st.one_of(st.none(), st.text()),
+       st.one_of(st.none(), st.integers(min_value=0, max_value=2**40)), st.one_of(st.none(), instants))
+def test_assembled_evidence_text_equals_json_dumps(source_file: str | None, rule: str | None,
+                                                  record_id: int | None, ts: datetime | None) -> None:
+    """Any names (quotes, control characters, non-ASCII): the text json.dumps gave before."""
+    e = {"event_id": 4624, "source_file": source_file, "record_id": record_id, "rule": rule, "ts": ts}
+    ident, text = _evidence_texts(e, {})
+    assert ident == json.dumps([4624, source_file, record_id, _iso_reference(ts)], ensure_ascii=False)
+    assert ident == evidence_id(e)
+    assert text == json.dumps(_evidence_json(e), ensure_ascii=False, sort_keys=True)
 
 
 def test_evidence_text_is_the_documented_format() -> None:
