@@ -19,7 +19,20 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q -e ".[all,dev]"
 	touch $(STAMP)
 
-venv: $(STAMP)
+# Optional EVTX accelerator (Rust, tools/evtx-columns): built when cargo is there, else EVTX ingest
+# uses the pure-Python path (same results, slower). LATGRAPH_EVTX_NATIVE=0 disables it at run time.
+EVTX_NATIVE := tools/evtx-columns
+EVTX_NATIVE_STAMP := $(VENV)/.evtx-native-stamp
+CARGO := $(shell command -v cargo 2>/dev/null || { test -x "$$HOME/.cargo/bin/cargo" && echo "$$HOME/.cargo/bin/cargo"; })
+
+$(EVTX_NATIVE_STAMP): $(STAMP) $(EVTX_NATIVE)/Cargo.toml $(EVTX_NATIVE)/Cargo.lock $(EVTX_NATIVE)/pyproject.toml $(wildcard $(EVTX_NATIVE)/src/*.rs)
+	@if [ -n "$(CARGO)" ]; then \
+	  if PATH="$(dir $(CARGO)):$$PATH" $(PIP) install -q ./$(EVTX_NATIVE); then touch $@; \
+	  else echo "latgraph: building the EVTX accelerator ($(EVTX_NATIVE)) failed; EVTX ingest uses the pure-Python path"; fi; \
+	else echo "latgraph: cargo not found: the optional EVTX accelerator ($(EVTX_NATIVE)) is not built;" \
+	  "EVTX ingest uses the pure-Python path (same results, slower; Rust from https://rustup.rs builds it)"; fi
+
+venv: $(STAMP) $(EVTX_NATIVE_STAMP)
 
 # Debian's chromium for the browser tests (no browser download: Playwright drives the system one).
 chromium:

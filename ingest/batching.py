@@ -6,6 +6,11 @@ dwarfs the work on its few hundred records. :class:`RecordBatcher` appends the r
 consecutive sources to one batch and normalises it once ``batch_size`` records are pending (or at
 the end); each record keeps its own ``source_file``/``source_format`` and every count (kept,
 skipped by reason, event ids, hosts, time range) goes to its own file's report.
+
+A reader may also yield :class:`ColumnBatch` blocks instead of single records (the optional native
+EVTX reader, ``tools/evtx-columns``): kept records already split into one Arrow string column per
+Windows field, so no Python object per record is built. Blocks of consecutive sources are joined
+the same way and :func:`~ingest.records.normalize_batch` reads a field as one column.
 """
 
 from __future__ import annotations
@@ -15,17 +20,115 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ingest.errors import IngestError, SourceLocation
 from ingest.records import Segment, normalize_batch
 from ingest.report import FileReport
+
+#: One part of a :class:`ColumnBatch`: rows, ``{field: (offsets, data, kinds, ints) buffers}`` (Arrow
+#: utf8 offsets and data; a kind byte per row, 0 = null; int64 values) and ``{row: record}`` for the
+#: rows the native reader left to the Python decoder.
+ColumnPart = tuple[int, dict[str, tuple[bytes, ...]], dict[int, Any]]
+#: Kind bytes of native column values: an integer in the ``ints`` buffer (int64), an integer
+#: beyond int64 given as its decimal text.
+KIND_INT, KIND_BIG_INT = 2, 3
+
+
+class ColumnBatch:
+    """Flat records held as columns: ``column(name)`` is what ``[r.get(name) for r in records]`` is
+    for a list of records (an object array of ``str``/``int``/``None``), built from the native
+    reader's Arrow buffers only for the fields normalisation asks for.
+
+    ``take(rows)`` and slicing give a view of some rows (columns are shared and built once).
+    """
+
+    __slots__ = ("_cache", "_n", "_parts", "_rows")
+
+    def __init__(self, parts: list[ColumnPart], rows: np.ndarray | None = None,
+                 cache: dict[str, np.ndarray] | None = None) -> None:
+        self._parts = parts
+        self._n = sum(p[0] for p in parts)
+        self._rows = rows
+        self._cache = {} if cache is None else cache
+
+    def __len__(self) -> int:
+        return self._n if self._rows is None else len(self._rows)
+
+    def __getitem__(self, key: slice) -> ColumnBatch:
+        return self.take(np.arange(len(self))[key])
+
+    def take(self, rows: np.ndarray) -> ColumnBatch:
+        """The given rows (positions in this batch), in that order."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return ColumnBatch(self._parts, rows if self._rows is None else self._rows[rows], self._cache)
+
+    @staticmethod
+    def concat(batches: list[ColumnBatch]) -> ColumnBatch:
+        """The rows of ``batches`` one after the other."""
+        if len(batches) == 1:
+            return batches[0]
+        parts = [p for b in batches for p in b._parts]
+        if all(b._rows is None for b in batches):
+            return ColumnBatch(parts)
+        rows, base = [], 0
+        for b in batches:
+            rows.append((np.arange(b._n) if b._rows is None else b._rows) + base)
+            base += b._n
+        return ColumnBatch(parts, np.concatenate(rows))
+
+    def column(self, name: str) -> np.ndarray:
+        """Field ``name`` of every row as an object array (``None`` where absent)."""
+        full = self._cache.get(name)
+        if full is None:
+            full = _column(self._parts, name)
+            self._cache[name] = full
+        return full if self._rows is None else full[self._rows]
+
+
+def _column(parts: list[ColumnPart], name: str) -> np.ndarray:
+    """One field of all parts as an object array: one ``str`` per *distinct* text (Arrow's
+    dictionary encoding, then a numpy take), Python ints where the JSON had integers."""
+    n = sum(p[0] for p in parts)
+    have = [p[1][name] for p in parts if name in p[1]]
+    arr = None
+    if len(have) == len(parts):   # (every part of the native reader has every field)
+        arrays = [pa.Array.from_buffers(pa.string(), p[0], [
+            pa.py_buffer(np.packbits(np.frombuffer(b[2], dtype=np.uint8) != 0, bitorder="little")),
+            pa.py_buffer(b[0]), pa.py_buffer(b[1])]) for p, b in zip(parts, have, strict=True)]
+        arr = arrays[0] if len(arrays) == 1 else pa.concat_arrays(arrays)
+    else:
+        have = []
+    if arr is None or arr.null_count == n:
+        out = np.full(n, None, dtype=object)
+    else:
+        enc = pc.dictionary_encode(arr)
+        words = np.append(enc.dictionary.to_numpy(zero_copy_only=False), None)
+        out = words[enc.indices.fill_null(len(words) - 1).to_numpy()]
+    if any(b[3] or KIND_BIG_INT in b[2] for b in have):
+        kind = np.frombuffer(b"".join(b[2] for b in have), dtype=np.uint8)
+        if any(b[3] for b in have):   # JSON integers: the same Python ints the JSON decoder gives
+            ints = np.frombuffer(b"".join(b[3] or bytes(8 * p[0]) for p, b in zip(parts, have, strict=True)),
+                                 dtype=np.int64)
+            rows = np.flatnonzero(kind == KIND_INT)
+            out[rows] = ints[rows].astype(object)
+        big = np.flatnonzero(kind == KIND_BIG_INT)
+        out[big] = [int(v) for v in out[big]]
+    base = 0
+    for rows_n, _, patches in parts:
+        for row, rec in patches.items():
+            out[base + row] = getattr(rec, name, None)
+        base += rows_n
+    return out
 
 
 class RecordBatcher:
     """Accumulates raw records of consecutive sources; yields canonical frames of up to ``batch_size``.
 
     Records of one batch are all of one format (the batch is flushed when the format changes), so
-    they are all of one kind (dicts, or the EVTX reader's attribute records). Should normalising a
+    they are all of one kind (dicts, the EVTX reader's attribute records, or :class:`ColumnBatch`
+    blocks; a change of kind flushes too). Should normalising a
     shared batch fail, its files are normalised one by one so only the culprit is reported (and,
     with ``strict``, raised).
     """
@@ -35,6 +138,8 @@ class RecordBatcher:
         self.event_ids = event_ids
         self.strict = strict
         self._records: list[Any] = []
+        self._blocks: list[ColumnBatch] = []
+        self._block_rows = 0
         self._segments: list[Segment] = []
         self._format: str | None = None
 
@@ -49,25 +154,54 @@ class RecordBatcher:
             yield from self.flush()
         self._format = source_format
         batch, size = self._records, self.batch_size
-        opened = len(batch)
+        opened = self._pending()
         try:
             for rec in records:
+                if type(rec) is ColumnBatch:   # a block of rows (native EVTX reader)
+                    if batch:       # records of the other kind pending: they go first, alone
+                        yield from self._close(opened, source_file, source_format, report)
+                        batch, opened = self._records, 0
+                    block: ColumnBatch | None = rec
+                    while block is not None:   # split so no batch exceeds batch_size
+                        room = size - self._block_rows
+                        part, block = (block, None) if len(block) <= room else (block[:room], block[room:])
+                        self._blocks.append(part)
+                        self._block_rows += len(part)
+                        if self._block_rows >= size:
+                            yield from self._close(opened, source_file, source_format, report)
+                            batch, opened = self._records, 0
+                    continue
+                if self._blocks:
+                    yield from self._close(opened, source_file, source_format, report)
+                    batch, opened = self._records, 0
                 batch.append(rec)
                 if len(batch) >= size:
-                    self._segments.append(Segment(len(batch) - opened, source_file, source_format, report))
-                    yield from self.flush()
-                    self._format = source_format
+                    yield from self._close(opened, source_file, source_format, report)
                     batch, opened = self._records, 0
         finally:
-            if len(self._records) > opened:
-                self._segments.append(Segment(len(self._records) - opened, source_file, source_format,
-                                              report))
+            if self._pending() > opened:
+                self._segments.append(Segment(self._pending() - opened, source_file, source_format, report))
+
+    def _pending(self) -> int:
+        return len(self._records) + self._block_rows
+
+    def _close(self, opened: int, source_file: str, source_format: str,
+               report: FileReport) -> Iterator[pd.DataFrame]:
+        """End the current source's segment at the pending rows and normalise the batch."""
+        if self._pending() > opened:
+            self._segments.append(Segment(self._pending() - opened, source_file, source_format, report))
+        yield from self.flush()
+        self._format = source_format
 
     def flush(self) -> Iterator[pd.DataFrame]:
         """Normalise the pending records (if any) and yield their frame when it has rows."""
-        records, segments = self._records, self._segments
+        records: Any = self._records
+        if self._blocks:
+            records = ColumnBatch.concat(self._blocks)
+        segments = self._segments
         self._records, self._segments, self._format = [], [], None
-        if not records:
+        self._blocks, self._block_rows = [], 0
+        if not len(records):
             return
         try:
             frame, seg = normalize_batch(records, segments, event_ids=self.event_ids)
@@ -79,7 +213,7 @@ class RecordBatcher:
             summarise(frame, seg, segments)
             yield frame
 
-    def _one_by_one(self, records: list[Any], segments: list[Segment]) -> Iterator[pd.DataFrame]:
+    def _one_by_one(self, records: Any, segments: list[Segment]) -> Iterator[pd.DataFrame]:
         """Normalise each segment alone; a segment that fails is its file's error (strict: raised)."""
         start = 0
         for segment in segments:

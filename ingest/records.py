@@ -2,11 +2,13 @@
 
 A batch is a list of flat records (see :mod:`ingest.winevents`): dicts, or objects whose attributes
 are the Windows field names (the EVTX reader's msgspec structs; missing attribute = ``None``), all of
-one kind. A batch may span many source files (:class:`Segment`: consecutive records of one file), so
-small files share one normalisation instead of paying it each. Each needed field is pulled into one
-object array, the scalar normalisers of :mod:`ingest.normalize` run once per distinct value
-(:func:`~ingest.normalize.map_values`), the per-event-id picks and the network direction are numpy
-mask assignments, and the frame is built once with the canonical dtypes. No per-row pandas work.
+one kind; or a columnar batch (anything with ``column(name)`` and ``take(rows)``, see
+:class:`ingest.batching.ColumnBatch`). A batch may span many source files (:class:`Segment`:
+consecutive records of one file), so small files share one normalisation instead of paying it each.
+Each needed field is pulled into one object array, the scalar normalisers of :mod:`ingest.normalize`
+run once per distinct value (:func:`~ingest.normalize.map_values`), the per-event-id picks and the
+network direction are numpy mask assignments, and the frame is built once with the canonical dtypes.
+No per-row pandas work.
 """
 
 from __future__ import annotations
@@ -73,12 +75,22 @@ class Segment:
 
 def _field(records: Sequence[Any], name: str) -> np.ndarray:
     """``[r.get(name) for r in records]`` as an object array, iterated in C (map + dict.get, or
-    getattr with a ``None`` default for attribute records)."""
+    getattr with a ``None`` default for attribute records); a columnar batch
+    (:class:`ingest.batching.ColumnBatch`) gives its column."""
+    column = getattr(records, "column", None)
+    if column is not None:
+        return column(name)
     if records and not isinstance(records[0], dict):
         values = map(getattr, records, repeat(name), repeat(None))
     else:
         values = map(dict.get, records, repeat(name))
     return np.fromiter(values, dtype=object, count=len(records))
+
+
+def _take(records: Sequence[Any], rows: np.ndarray) -> Sequence[Any]:
+    """The records at ``rows`` (a list, or a view of a columnar batch)."""
+    take = getattr(records, "take", None)
+    return take(rows) if take is not None else [records[i] for i in rows]
 
 
 def _none(n: int) -> np.ndarray:
@@ -144,7 +156,7 @@ def normalize_batch(records: Sequence[Any], segments: Sequence[Segment], *,
     idx = np.flatnonzero(allowed)
     if not len(idx):
         return empty_frame(), np.zeros(0, dtype=np.int64)
-    kept = [records[i] for i in idx] if len(idx) < len(records) else records
+    kept = _take(records, idx) if len(idx) < len(records) else records
     ts = parse_timestamps(_field(kept, "TimeCreated"))
     no_ts = ts.isna().to_numpy()
     _skip(segments, seg, _scatter(no_ts, idx, len(records)), SKIP_NO_TIME, rec_id)
@@ -152,7 +164,7 @@ def normalize_batch(records: Sequence[Any], segments: Sequence[Segment], *,
         return empty_frame(), np.zeros(0, dtype=np.int64)
     if no_ts.any():
         keep = ~no_ts
-        idx, kept, ts = idx[keep], [r for r, k in zip(kept, keep, strict=True) if k], ts[keep]
+        idx, kept, ts = idx[keep], _take(kept, np.flatnonzero(keep)), ts[keep]
     frame = _build(kept, eid[idx], _categorical(chan_code[idx], chan_names), rec_id[idx],
                    ts.reset_index(drop=True), segments, seg[idx])
     return frame, seg[idx]
@@ -222,7 +234,7 @@ def _build(recs: Sequence[Any], eid: np.ndarray, channel: pd.Categorical, rec_id
     filled: dict[str, list[np.ndarray]] = {}
     for i in ids:   # each event id reads only its own fields, from its own rows
         rows = np.flatnonzero(sel[i])
-        sub = recs if len(rows) == n else [recs[j] for j in rows]
+        sub = recs if len(rows) == n else _take(recs, rows)
         for col, name in we.FIELD_PICKS.get(i, {}).items():
             if len(rows) == n:          # one event id in the batch: no scatter
                 picked[col] = _field(sub, name)
@@ -362,7 +374,7 @@ def _sysmon3(out: dict[str, Any], rows: np.ndarray, recs: Sequence[Any]) -> None
     the *local* listener as Source (SourceHostname = this host or SourcePort = 445 with an
     ephemeral DestinationPort), newer ones the remote client: the local end is detected, not assumed.
     Works on the Sysmon 3 ``rows`` only."""
-    sub = [recs[j] for j in rows]
+    sub = _take(recs, rows)
     f = {k: _field(sub, v) for k, v in we.SYSMON3_FIELDS.items()}
     host = out["host"][rows]
     inbound = ~map_values(f["initiated"], lambda v: str(v).strip().lower() in _TRUE).astype(bool)
