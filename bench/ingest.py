@@ -8,7 +8,9 @@ Usage (from the repository root)::
     .venv/bin/python bench/ingest.py --copies 20 --big-mb 2048   # the 2 GB streaming run
 
 The EVTX ratios are CPU-time ratios (raw parse CPU-s / ingest CPU-s, the fair figure on a shared
-machine), each the median of ``--repeat`` alternating raw/ingest runs. The raw baseline is
+machine), each the median of ``--repeat`` alternating raw/ingest runs; ingest is measured on the
+pure-Python path and, when the optional Rust reader ``latgraph_evtx`` (``tools/evtx-columns``) is
+installed, on the native path too (``LATGRAPH_EVTX_NATIVE=0/1`` in the child). The raw baseline is
 ``for _ in PyEvtxParser(f).records_json()`` over the same files (pyevtx-rs' default
 ``number_of_threads=0``, the setting ingest uses in one process).
 
@@ -69,7 +71,10 @@ def _warm() -> None:
     import ingest.resolve  # noqa: F401
 
 
-def _ingest(files: list[str], workers: int) -> dict[str, Any]:
+def _ingest(files: list[str], workers: int, native: bool | None = None) -> dict[str, Any]:
+    """``load_events`` of ``files``; ``native`` True/False forces the Rust EVTX reader on/off."""
+    if native is not None:
+        os.environ["LATGRAPH_EVTX_NATIVE"] = "1" if native else "0"
     from ingest import load_events
 
     _warm()
@@ -80,8 +85,16 @@ def _ingest(files: list[str], workers: int) -> dict[str, Any]:
             "peak_mb": _peak_mb(), "problems": report.problem_count, "cpu_s": _cpu_s() - c0}
 
 
+def _native_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("latgraph_evtx") is not None
+
+
 def _stages(files: list[str]) -> dict[str, float]:
-    """Where ingest's CPU time goes per record: parse, id filter, decode, normalise (one process)."""
+    """Where ingest's CPU time goes per record: parse, id filter, decode, normalise (one process);
+    the pure-Python path's stages, and the native reader's read + normalise when it is installed."""
+    os.environ["LATGRAPH_EVTX_NATIVE"] = "0"
     from evtx import PyEvtxParser
 
     from ingest.formats import evtx_file as ef
@@ -116,8 +129,23 @@ def _stages(files: list[str]) -> dict[str, float]:
         return kept
 
     norm, kept = cpu(normalise)
-    return {"records": n, "decoded": len(recs), "kept": kept, "parse": raw / n, "filter": (filt - raw) / n,
-            "decode": (read - filt) / max(len(recs), 1), "normalise": norm / max(len(recs), 1)}
+    out = {"records": n, "decoded": len(recs), "kept": kept, "parse": raw / n, "filter": (filt - raw) / n,
+           "decode": (read - filt) / max(len(recs), 1), "normalise": norm / max(len(recs), 1)}
+    if _native_installed():
+        from ingest.batching import ColumnBatch
+
+        os.environ["LATGRAPH_EVTX_NATIVE"] = "1"
+        nread, blocks = cpu(lambda: [b for f in files for b in
+                                     ef.iter_records(Source(f), event_ids=None, report=FileReport(f))])
+
+        def normalise_columns() -> int:
+            batch = ColumnBatch.concat([*blocks, ColumnBatch([])])   # a new batch: no columns cached yet
+            return len(normalize_batch(batch, [Segment(len(batch), "f", "evtx", FileReport("f"))])[0])
+
+        nnorm, _ = cpu(normalise_columns)
+        rows = max(sum(len(b) for b in blocks), 1)
+        out.update(native_read=nread / n, native_rows=rows, native_normalise=nnorm / rows)
+    return out
 
 
 def _stream(files: list[str]) -> dict[str, Any]:
@@ -225,17 +253,23 @@ def evtx_ratio(label: str, files: list[str], repeat: int) -> dict[str, Any]:
     returns the median ingest run."""
     import statistics
 
-    raws, ours = [], []
+    variants = {"python": False, "native": True} if _native_installed() else {"python": False}
+    raws: list[dict[str, Any]] = []
+    ours: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
     for _ in range(max(repeat, 1)):
         raws.append(run_child(_raw_evtx, files))
-        ours.append(run_child(_ingest, files, 1))
-    cpu = statistics.median(r["cpu_s"] / o["cpu_s"] for r, o in zip(raws, ours, strict=True))
-    wall = statistics.median(r["seconds"] / o["seconds"] for r, o in zip(raws, ours, strict=True))
-    mid = sorted(ours, key=lambda o: o["cpu_s"])[len(ours) // 2]
+        for name, native in variants.items():
+            ours[name].append(run_child(_ingest, files, 1, native))
     raw_rate = statistics.median(r["records"] / r["cpu_s"] for r in raws)
-    print(f"  {label:<30} {mid['records']:>9,} rec {mid['kept']:>9,} kept: raw {raw_rate:>9,.0f} rec/CPU-s, "
-          f"ingest {mid['records'] / mid['cpu_s']:>8,.0f} rec/CPU-s -> ratio {cpu:.2f} ({wall:.2f}); "
-          f"peak RSS {mid['peak_mb']:.0f} MB")
+    print(f"  {label:<30} raw evtx parse {raw_rate:>9,.0f} rec/CPU-s")
+    mid: dict[str, Any] = {}
+    for name, runs in ours.items():
+        cpu = statistics.median(r["cpu_s"] / o["cpu_s"] for r, o in zip(raws, runs, strict=True))
+        wall = statistics.median(r["seconds"] / o["seconds"] for r, o in zip(raws, runs, strict=True))
+        mid = sorted(runs, key=lambda o: o["cpu_s"])[len(runs) // 2]
+        print(f"    ingest, {name + ' path':<13} {mid['records']:>9,} rec {mid['kept']:>9,} kept "
+              f"{mid['records'] / mid['cpu_s']:>9,.0f} rec/CPU-s -> ratio {cpu:.2f} ({wall:.2f}); "
+              f"peak RSS {mid['peak_mb']:.0f} MB")
     return mid
 
 
@@ -246,6 +280,10 @@ def print_stages(files: list[str]) -> None:
           f"per decoded record ({st['decoded']:,}): decode (incl. per-file work) {st['decode'] * 1e6:.2f} us"
           f" + "
           f"normalise and frame {st['normalise'] * 1e6:.2f} us")
+    if "native_read" in st:
+        print(f"    native path: read (parse, filter, columns) {st['native_read'] * 1e6:.2f} us per record; "
+              f"normalise and frame {st['native_normalise'] * 1e6:.2f} us per kept record "
+              f"({st['native_rows']:,})")
 
 
 def main() -> None:

@@ -21,15 +21,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ingest.errors import IngestError, SourceLocation
 from ingest.records import Segment, normalize_batch
 from ingest.report import FileReport
 
-#: One part of a :class:`ColumnBatch`: rows, ``{field: (offsets, data, kinds, ints) buffers}`` (Arrow
-#: utf8 offsets and data; a kind byte per row, 0 = null; int64 values) and ``{row: record}`` for the
-#: rows the native reader left to the Python decoder.
+#: One part of a :class:`ColumnBatch`: rows, ``{field: (offsets, data, codes, kinds, ints) buffers}``
+#: (the distinct texts as Arrow utf8 offsets + data; an int32 code per row, -1 = no text; a kind byte
+#: per row, 0 = null; int64 values) and ``{row: record}`` for rows left to the Python decoder.
 ColumnPart = tuple[int, dict[str, tuple[bytes, ...]], dict[int, Any]]
 #: Kind bytes of native column values: an integer in the ``ints`` buffer (int64), an integer
 #: beyond int64 given as its decimal text.
@@ -88,38 +87,43 @@ class ColumnBatch:
 
 
 def _column(parts: list[ColumnPart], name: str) -> np.ndarray:
-    """One field of all parts as an object array: one ``str`` per *distinct* text (Arrow's
-    dictionary encoding, then a numpy take), Python ints where the JSON had integers."""
+    """One field of all parts as an object array: one ``str`` per distinct text of a part (the
+    reader's dictionary encoding, then a numpy take), Python ints where the JSON had integers."""
     n = sum(p[0] for p in parts)
     have = [p[1][name] for p in parts if name in p[1]]
-    arr = None
-    if len(have) == len(parts):   # (every part of the native reader has every field)
-        arrays = [pa.Array.from_buffers(pa.string(), p[0], [
-            pa.py_buffer(np.packbits(np.frombuffer(b[2], dtype=np.uint8) != 0, bitorder="little")),
-            pa.py_buffer(b[0]), pa.py_buffer(b[1])]) for p, b in zip(parts, have, strict=True)]
-        arr = arrays[0] if len(arrays) == 1 else pa.concat_arrays(arrays)
-    else:
-        have = []
-    if arr is None or arr.null_count == n:
+    if len(have) != len(parts) or not any(b[1] or b[4] for b in have):   # no value in any row
         out = np.full(n, None, dtype=object)
+        have = []
     else:
-        enc = pc.dictionary_encode(arr)
-        words = np.append(enc.dictionary.to_numpy(zero_copy_only=False), None)
-        out = words[enc.indices.fill_null(len(words) - 1).to_numpy()]
-    if any(b[3] or KIND_BIG_INT in b[2] for b in have):
-        kind = np.frombuffer(b"".join(b[2] for b in have), dtype=np.uint8)
-        if any(b[3] for b in have):   # JSON integers: the same Python ints the JSON decoder gives
-            ints = np.frombuffer(b"".join(b[3] or bytes(8 * p[0]) for p, b in zip(parts, have, strict=True)),
+        # all parts at once: join the buffers, rebase offsets and codes with vectorised adds
+        sizes = np.array([len(b[0]) // 4 - 1 for b in have], dtype=np.int64)
+        lengths = np.array([len(b[1]) for b in have], dtype=np.int64)
+        offsets = np.frombuffer(b"".join(b[0] for b in have), dtype=np.int32).astype(np.int64)
+        offsets += np.repeat(np.cumsum(lengths) - lengths, sizes + 1)
+        first = np.cumsum(sizes + 1) - (sizes + 1)          # each part's leading offset ...
+        keep = np.ones(len(offsets), dtype=bool)
+        keep[first[1:]] = False                             # ... equals the previous part's last one
+        words = pa.Array.from_buffers(pa.large_string(), int(sizes.sum()), [
+            None, pa.py_buffer(offsets[keep]), pa.py_buffer(b"".join(b[1] for b in have))])
+        words = np.append(words.to_numpy(zero_copy_only=False), None)
+        raw = np.frombuffer(b"".join(b[2] for b in have), dtype=np.int32)
+        codes = raw + np.repeat(np.cumsum(sizes) - sizes, [p[0] for p in parts])
+        codes[raw < 0] = len(words) - 1
+        out = words[codes]
+    if any(b[4] or KIND_BIG_INT in b[3] for b in have):
+        kind = np.frombuffer(b"".join(b[3] for b in have), dtype=np.uint8)
+        if any(b[4] for b in have):   # JSON integers: the same Python ints the JSON decoder gives
+            ints = np.frombuffer(b"".join(b[4] or bytes(8 * p[0]) for p, b in zip(parts, have, strict=True)),
                                  dtype=np.int64)
             rows = np.flatnonzero(kind == KIND_INT)
             out[rows] = ints[rows].astype(object)
         big = np.flatnonzero(kind == KIND_BIG_INT)
         out[big] = [int(v) for v in out[big]]
-    base = 0
+    base_row = 0
     for rows_n, _, patches in parts:
         for row, rec in patches.items():
-            out[base + row] = getattr(rec, name, None)
-        base += rows_n
+            out[base_row + row] = getattr(rec, name, None)
+        base_row += rows_n
     return out
 
 

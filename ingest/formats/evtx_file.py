@@ -332,6 +332,8 @@ def _records(parser: PyEvtxParser, name: str, keep: frozenset[int],
             del report.skipped[SKIP_EVENT_ID]
 
 
+#: The columns the native reader fills: every field of :data:`EvtxRecord`.
+_NATIVE_FIELDS = sorted(_FIELDS)
 #: Kept records per native batch (one :class:`~ingest.batching.ColumnBatch`).
 NATIVE_BATCH = 50_000
 #: More unreadable records than this in one file: the rest of the file is skipped (both paths).
@@ -346,9 +348,9 @@ def native_available() -> bool:
 def _native_records(path: str, name: str, keep: frozenset[int], report: FileReport) -> Iterator[Any]:
     """:func:`_records` done by the Rust reader: yields :class:`~ingest.batching.ColumnBatch` blocks."""
     assert _native is not None
-    fields = sorted(_FIELDS)
+    fields = _NATIVE_FIELDS
     checked = {i: sorted(chans) for i, chans in CHANNEL_CHECKED.items() if i in keep}
-    reader = _native.Reader(path, sorted(keep), checked, CHANNELS, fields, NATIVE_BATCH,
+    reader = _native.Reader(path, list(keep), checked, CHANNELS, fields, NATIVE_BATCH,
                             MAX_MALFORMED - report.skipped[SKIP_MALFORMED])
     read = dropped = 0
     try:

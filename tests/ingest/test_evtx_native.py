@@ -113,22 +113,21 @@ def test_the_python_path_is_used_when_disabled(monkeypatch: pytest.MonkeyPatch) 
 
 
 def _part(values: list[Any], name: str = "F") -> tuple[int, dict[str, tuple[bytes, ...]], dict[int, Any]]:
-    """A ColumnBatch part built like the native reader builds one (texts, ints, big ints, nulls)."""
-    offsets, data, kinds, ints = [0], b"", [], []
+    """A ColumnBatch part laid out as the native reader lays it out (distinct texts, a code per row,
+    kinds, int64 values): texts, ints, ints beyond int64, nulls."""
+    words: dict[str, int] = {}
+    codes, kinds, ints = [], [], []
     for v in values:
-        if isinstance(v, int) and -2**63 <= v < 2**63:
-            kinds.append(KIND_INT)
-            ints.append(v)
-        else:
-            ints.append(0)
-            if v is None:
-                kinds.append(0)
-            else:
-                data += str(v).encode()
-                kinds.append(KIND_BIG_INT if isinstance(v, int) else 1)
-        offsets.append(len(data))
+        small_int = isinstance(v, int) and -2**63 <= v < 2**63
+        kinds.append(KIND_INT if small_int else 0 if v is None else
+                     KIND_BIG_INT if isinstance(v, int) else 1)
+        ints.append(v if small_int else 0)
+        codes.append(-1 if small_int or v is None else words.setdefault(str(v), len(words)))
+    data = [w.encode() for w in words]
+    offsets = np.cumsum([0, *map(len, data)]).astype(np.int32)
     int_bytes = np.array(ints, dtype=np.int64).tobytes() if KIND_INT in kinds else b""
-    buffers = (np.array(offsets, dtype=np.int32).tobytes(), data, bytes(kinds), int_bytes)
+    buffers = (offsets.tobytes(), b"".join(data), np.array(codes, dtype=np.int32).tobytes(), bytes(kinds),
+               int_bytes)
     return len(values), {name: buffers}, {}
 
 

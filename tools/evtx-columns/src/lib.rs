@@ -4,13 +4,14 @@
 //! time, single-threaded; records whose event id is not kept (and, for ids other providers reuse,
 //! whose channel is not allowed) are counted and dropped; kept records are flattened exactly like
 //! `flatten()` / `decode_records()` (EventData named fields, UserData one wrapper level deep, System
-//! fields win) into one utf8 column per field (Arrow layout: i32 offsets, data)
-//! plus a per-value kind byte (0 null, 1 string, 2 integer in the column's i64 buffer, 3 integer
+//! fields win) into one dictionary-encoded column per field (distinct texts in Arrow utf8 layout,
+//! an i32 code per row) plus a per-value kind byte (0 null, 1 string, 2 integer in the column's i64 buffer, 3 integer
 //! beyond i64 written as decimal text). Records with a
 //! value of another JSON type (bool, float, array, object) or an odd shape are returned as JSON for
 //! the Python path to decode, so results stay identical.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::fs::File;
 use std::sync::Arc;
 
@@ -29,11 +30,13 @@ const KIND_STR: u8 = 1;
 const KIND_INT: u8 = 2;
 const KIND_BIG_INT: u8 = 3;
 
-/// One column being built: Arrow utf8 offsets and data plus the kind of every value (the
-/// validity bitmap is `kinds != 0`, packed on the Python side).
+/// One column being built, dictionary-encoded: the distinct texts (Arrow utf8 offsets + data), a
+/// code per row (-1: no text), the kind of every value and the integers.
 struct Column {
     offsets: Vec<i32>,
     data: Vec<u8>,
+    index: HashMap<Box<str>, i32, BuildHasherDefault<WordHasher>>,
+    codes: Vec<i32>,
     kinds: Vec<u8>,
     /// Integer values (rows of kind 2; 0 elsewhere); empty while the column has none.
     ints: Vec<i64>,
@@ -41,19 +44,29 @@ struct Column {
 
 impl Column {
     fn new() -> Self {
-        Column { offsets: vec![0], data: Vec::new(), kinds: Vec::new(), ints: Vec::new() }
+        Column { offsets: vec![0], data: Vec::new(), index: HashMap::default(), codes: Vec::new(),
+                 kinds: Vec::new(), ints: Vec::new() }
     }
 
     #[inline]
     fn push_null(&mut self) {
-        self.offsets.push(self.data.len() as i32);
+        self.codes.push(-1);
         self.kinds.push(KIND_NULL);
     }
 
     #[inline]
     fn push_str(&mut self, text: &str, kind: u8) {
-        self.data.extend_from_slice(text.as_bytes());
-        self.offsets.push(self.data.len() as i32);
+        let code = match self.index.get(text) {
+            Some(&code) => code,
+            None => {
+                let code = self.index.len() as i32;
+                self.data.extend_from_slice(text.as_bytes());
+                self.offsets.push(self.data.len() as i32);
+                self.index.insert(text.into(), code);
+                code
+            }
+        };
+        self.codes.push(code);
         self.kinds.push(kind);
     }
 
@@ -62,11 +75,35 @@ impl Column {
             Ok(v) => {
                 self.ints.resize(self.kinds.len(), 0);
                 self.ints.push(v);
-                self.offsets.push(self.data.len() as i32);
+                self.codes.push(-1);
                 self.kinds.push(KIND_INT);
             }
             Err(_) => self.push_str(&value.to_string(), KIND_BIG_INT),
         }
+    }
+}
+
+/// A fast word-at-a-time hasher for the column dictionaries (not DoS-resistant; the table is
+/// per batch and per column, so a crafted log can at worst slow its own batch down).
+#[derive(Default)]
+struct WordHasher(u64);
+
+impl Hasher for WordHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut h = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(c.try_into().expect("8 bytes"))).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+        self.0 = h;
     }
 }
 
@@ -189,7 +226,7 @@ impl Reader {
     /// The next batch (until `batch_size` records are kept or the file ends), or None at the end.
     ///
     /// A dict: rows, read, dropped, malformed [(records read before it, message)], too_many (bool),
-    /// columns [(offsets, data, kinds, ints) bytes per field], fallback [(row, json, record id)].
+    /// columns [(dictionary offsets, dictionary data, codes, kinds, ints) bytes per field], fallback [(row, json, record id)].
     fn next_batch<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
         if self.done {
             return Ok(None);
@@ -281,6 +318,7 @@ impl Reader {
             columns.append((
                 PyBytes::new(py, as_bytes(&c.offsets)),
                 PyBytes::new(py, &c.data),
+                PyBytes::new(py, as_bytes(&c.codes)),
                 PyBytes::new(py, &c.kinds),
                 PyBytes::new(py, as_bytes(&c.ints)),
             ))?;
