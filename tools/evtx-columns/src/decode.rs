@@ -25,7 +25,8 @@ pub struct Odd;
 pub struct Decoded<'a> {
     /// Per field: EventData value (None: the key is absent).
     pub data: Vec<Option<Sc<'a>>>,
-    /// Per field: UserData value, one wrapper level deep (wins over EventData).
+    /// Per field: UserData value, one wrapper level deep (wins over EventData); empty when the
+    /// record has no UserData.
     pub user: Vec<Option<Sc<'a>>>,
     pub event_id: Sc<'a>,
     pub channel: Sc<'a>,
@@ -59,7 +60,7 @@ impl Hasher for Fnv {
 pub fn decode<'a>(data: &'a str, fields: &Fields) -> Result<Decoded<'a>, Odd> {
     let mut out = Decoded {
         data: vec![None; fields.len()],
-        user: vec![None; fields.len()],
+        user: Vec::new(),
         event_id: Sc::Null,
         channel: Sc::Null,
         computer: Sc::Null,
@@ -256,7 +257,10 @@ map_seed!(EventSeed, s, key, map, {
         "System" => map.next_value_seed(SystemSeed { out: &mut *s.out, odd: &mut *s.odd })?,
         "EventData" => map.next_value_seed(DataSeed { fields: s.fields, slots: &mut s.out.data,
                                                       odd: &mut *s.odd, text_of: false })?,
-        "UserData" => map.next_value_seed(UserSeed { fields: s.fields, slots: &mut s.out.user,
+        "UserData" => map.next_value_seed(UserSeed { fields: s.fields, slots: {
+                                                         s.out.user.resize(s.fields.len(), None);
+                                                         &mut s.out.user
+                                                     },
                                                      odd: &mut *s.odd })?,
         _ => {
             map.next_value::<IgnoredAny>()?;

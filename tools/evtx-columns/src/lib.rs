@@ -25,6 +25,7 @@ use decode::{decode, Sc};
 #[cfg(not(target_endian = "little"))]
 compile_error!("the column buffers are handed to Arrow as little-endian bytes");
 
+const SYSTEM_FIELDS: [&str; 5] = ["EventID", "Channel", "Computer", "TimeCreated", "EventRecordID"];
 const KIND_NULL: u8 = 0;
 const KIND_STR: u8 = 1;
 const KIND_INT: u8 = 2;
@@ -163,6 +164,8 @@ struct Reader {
     /// lower-case raw channel name -> canonical name.
     channel_map: HashMap<String, String>,
     field_index: decode::Fields,
+    /// Columns of EventID, Channel, Computer, TimeCreated, EventRecordID.
+    system_index: [usize; 5],
     n_fields: usize,
     batch_size: usize,
     max_malformed: usize,
@@ -185,7 +188,7 @@ impl Reader {
         batch_size: usize,
         max_malformed: usize,
     ) -> PyResult<Self> {
-        for f in ["EventID", "Channel", "Computer", "TimeCreated", "EventRecordID"] {
+        for f in SYSTEM_FIELDS {
             if !fields.iter().any(|x| x == f) {
                 return Err(PyValueError::new_err(format!("fields must include {f}")));
             }
@@ -213,6 +216,7 @@ impl Reader {
             keep,
             checked: checked.into_iter().map(|(k, v)| (k, v.into_iter().collect())).collect(),
             channel_map,
+            system_index: SYSTEM_FIELDS.map(|f| fields.iter().position(|x| x == f).expect("checked above")),
             field_index: fields.into_iter().enumerate().map(|(i, f)| (f, i)).collect(),
             n_fields,
             batch_size: batch_size.max(1),
@@ -279,23 +283,26 @@ impl Reader {
                         }
                     }
                     let system = [
-                        ("EventID", d.event_id),
-                        ("Channel", d.channel),
-                        ("Computer", d.computer),
-                        ("TimeCreated", d.time_created),
-                        ("EventRecordID", d.record_id.unwrap_or(Sc::Int(rid as i128))),
+                        d.event_id,
+                        d.channel,
+                        d.computer,
+                        d.time_created,
+                        d.record_id.unwrap_or(Sc::Int(rid as i128)),
                     ];
-                    let mut vals: Vec<Sc> = d.data.into_iter().zip(d.user)
-                        .map(|(ed, ud)| ud.or(ed).unwrap_or(Sc::Null))
-                        .collect();
-                    for (name, v) in system {
-                        vals[self.field_index[name]] = v;
+                    let mut vals = d.data;
+                    for (slot, user) in vals.iter_mut().zip(d.user) {
+                        if user.is_some() {
+                            *slot = user;
+                        }
+                    }
+                    for (&i, v) in self.system_index.iter().zip(system) {
+                        vals[i] = Some(v);
                     }
                     for (c, v) in cols.iter_mut().zip(vals.iter()) {
                         match v {
-                            Sc::Null => c.push_null(),
-                            Sc::Str(s) => c.push_str(s, KIND_STR),
-                            Sc::Int(i) => c.push_int(*i),
+                            None | Some(Sc::Null) => c.push_null(),
+                            Some(Sc::Str(s)) => c.push_str(s, KIND_STR),
+                            Some(Sc::Int(i)) => c.push_int(*i),
                         }
                     }
                 }
