@@ -322,6 +322,8 @@ def main() -> None:
           f"{ours['cpu_s']:.1f} s vs {two['cpu_s']:.1f} s (CPU/wall {ours['cpu_s'] / ours['seconds']:.2f} vs "
           f"{two['cpu_s'] / two['seconds']:.2f}); load average now {os.getloadavg()[0]:.1f}")
     if args.evtx_only:
+        if not args.workdir:
+            shutil.rmtree(work, ignore_errors=True)
         return
     for fmt, files in inputs.items():
         if fmt == "evtx":
