@@ -78,9 +78,30 @@ def resolve_ips(frame: pd.DataFrame, *, tolerance: pd.Timedelta | None = DEFAULT
     Returns:
         A new frame; only missing host names are filled, nothing else changes.
     """
-    evidence = ip_evidence(frame)
+    return resolve_with(frame, ip_evidence(frame), tolerance=tolerance)
+
+
+def merge_evidence(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """One evidence table from the :func:`ip_evidence` of several batches of the same case.
+
+    Evidence is row-wise, so the union over batches equals the evidence of the whole case.
+    """
+    parts = [p for p in parts if not p.empty]
+    if not parts:
+        return pd.DataFrame({"ts": pd.Series([], dtype="datetime64[ns, UTC]"), "ip": [], "name": []})
+    ev = pd.concat(parts, ignore_index=True).astype({"ip": object, "name": object})
+    return ev.drop_duplicates().sort_values("ts", kind="stable").reset_index(drop=True)
+
+
+def resolve_with(frame: pd.DataFrame, evidence: pd.DataFrame, *,
+                 tolerance: pd.Timedelta | None = DEFAULT_TOLERANCE) -> pd.DataFrame:
+    """:func:`resolve_ips` with evidence given (e.g. collected over a whole case, batch by batch).
+
+    Returns:
+        A new frame; only missing host names are filled, nothing else changes.
+    """
     out = frame.copy()
-    if evidence.empty:
+    if evidence.empty or out.empty:
         return out
     evidence = evidence.astype({"ip": object, "name": object})
     evidence["ts"] = evidence["ts"].astype(out["ts"].dtype)

@@ -19,6 +19,7 @@ from ingest import load_events
 from ingest.case import write_case
 from ingest.errors import LatgraphError
 from ingest.formats import FORMATS
+from ingest.stream_case import ingest_to_case
 
 EXIT_OK, EXIT_NOTHING, EXIT_PROBLEMS = 0, 1, 3
 
@@ -44,8 +45,11 @@ def _progress_bar(total: int):  # type: ignore[no-untyped-def]
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Processes for multi-file runs (default: all cores from 64 MB of input, else one).")
 @click.option("--no-resolve", is_flag=True, help="Do not fill source/destination hosts from IP evidence.")
+@click.option("--stream", is_flag=True,
+              help="Bounded memory for inputs larger than RAM: write batches as they are read (one process; "
+                   "rows in input order, addresses still resolved over the whole case).")
 def command(paths: tuple[Path, ...], output: Path, fmt: str | None, strict: bool, report_path: Path | None,
-            workers: int | None, no_resolve: bool) -> None:
+            workers: int | None, no_resolve: bool, stream: bool) -> None:
     """Read EVTX / XML / Winlogbeat / OTRF / Defender / LANL logs into a canonical case file.
 
     PATHS may be files, directories (recursed), .gz/.zip archives or earlier case files.
@@ -61,8 +65,13 @@ def command(paths: tuple[Path, ...], output: Path, fmt: str | None, strict: bool
             bar.set_postfix_str(Path(path).name[-40:])
 
     try:
-        events, report = load_events(paths, formats=fmt, strict=strict, workers=workers,
-                                     on_progress=progress, resolve=not no_resolve)
+        if stream:
+            written, report = ingest_to_case(paths, output, formats=fmt, strict=strict,
+                                             resolve=not no_resolve, on_progress=progress)
+        else:
+            events, report = load_events(paths, formats=fmt, strict=strict, workers=workers,
+                                         on_progress=progress, resolve=not no_resolve)
+            written = len(events)
     except LatgraphError as exc:
         click.echo(f"latgraph ingest: error: {exc}", err=True)
         sys.exit(EXIT_NOTHING)
@@ -72,9 +81,10 @@ def command(paths: tuple[Path, ...], output: Path, fmt: str | None, strict: bool
     click.echo(report.format_text(), err=True)
     if report_path is not None:
         report_path.write_text(json.dumps(report.to_dict(), indent=2))
-    if events.empty:
+    if not written:
         click.echo("latgraph ingest: no events ingested; case file not written", err=True)
         sys.exit(EXIT_NOTHING)
-    write_case(events, output)
-    click.echo(f"wrote {len(events)} events to {output}", err=True)
+    if not stream:
+        write_case(events, output)
+    click.echo(f"wrote {written} events to {output}", err=True)
     sys.exit(EXIT_PROBLEMS if report.problem_count else EXIT_OK)

@@ -1,0 +1,129 @@
+"""Bounded-memory case files: raw inputs -> a Parquet case, batch by batch (``latgraph ingest --stream``).
+
+:func:`ingest.load_events` + :func:`ingest.case.write_case` hold the whole case in memory, because
+they sort it by time and resolve addresses over all of it. For inputs larger than memory,
+:func:`ingest_to_case` streams instead:
+
+1. every canonical batch from :func:`ingest.iter_event_batches` goes to a temporary Parquet file as
+   soon as it is normalised; only its IP-to-host evidence (:func:`ingest.resolve.ip_evidence`, a
+   few rows per address and time) is kept;
+2. the file is read back one row group at a time, missing host names are filled from the evidence
+   of the *whole* case (the same rule as :func:`ingest.resolve.resolve_ips`, so the same names),
+   and the final case file is written.
+
+Peak memory: one batch plus the evidence table. Rows keep input order, not time order: readers
+sort on load (:func:`ingest.load_events`) or do not need it (the Spark engine reading the case).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ingest import BATCH_SIZE, ProgressCallback, iter_event_batches
+from ingest.case import CASE_VERSION, SCHEMA_KEY
+from ingest.report import IngestReport
+from ingest.resolve import ip_evidence, merge_evidence, resolve_with
+from ingest.schema import COLUMNS, DTYPES, coerce_frame, validate_frame
+
+PathLike = str | os.PathLike[str]
+_CATEGORIES = [c for c, d in DTYPES.items() if d == "category"]
+
+
+def _table(frame: pd.DataFrame, schema: pa.Schema | None) -> pa.Table:
+    """A canonical frame as an Arrow table with one schema for every batch (categories as text:
+    per-batch dictionaries differ; :func:`ingest.case.read_case` restores the categories)."""
+    validate_frame(frame)
+    plain = frame.astype({c: "string" for c in _CATEGORIES}).reset_index(drop=True)
+    table = pa.Table.from_pandas(plain, preserve_index=False)
+    if schema is None:
+        meta = dict(table.schema.metadata or {})
+        meta[SCHEMA_KEY] = json.dumps({"version": CASE_VERSION, "columns": list(COLUMNS)}).encode()
+        return table.replace_schema_metadata(meta)
+    return table.cast(schema)
+
+
+def _write_stream(frames: Iterable[pd.DataFrame], path: Path) -> tuple[int, pa.Schema | None]:
+    """Write frames to one Parquet file as they come; returns (rows, schema)."""
+    writer: pq.ParquetWriter | None = None
+    schema: pa.Schema | None = None
+    rows = 0
+    try:
+        for frame in frames:
+            if frame.empty:
+                continue
+            table = _table(frame, schema)
+            if writer is None:
+                schema = table.schema
+                writer = pq.ParquetWriter(path, schema, compression="zstd")
+            writer.write_table(table)
+            rows += len(frame)
+    finally:
+        if writer is not None:
+            writer.close()
+    return rows, schema
+
+
+def ingest_to_case(paths: Iterable[PathLike] | PathLike, output: PathLike, *,
+                   formats: Sequence[str] | str | None = None, strict: bool = False,
+                   event_ids: Iterable[int] | None = None, resolve: bool = True,
+                   on_progress: ProgressCallback | None = None, report: IngestReport | None = None,
+                   batch_size: int = BATCH_SIZE) -> tuple[int, IngestReport]:
+    """Ingest ``paths`` into the case file ``output`` in bounded memory (see module docstring).
+
+    Args:
+        paths: files, directories, archives and case files, as for :func:`ingest.load_events`.
+        output: the case file to write (replaced only when the run produced events).
+        formats, strict, event_ids, on_progress: as for :func:`ingest.iter_event_batches`.
+        resolve: fill missing source/destination hosts from IP evidence over the whole case.
+        report: filled with per-file counts (a new one when ``None``).
+        batch_size: raw records per batch (and so at most rows per Parquet row group).
+
+    Returns:
+        ``(events written, report)``; with 0 events nothing is written.
+    """
+    report = report if report is not None else IngestReport()
+    out = Path(output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    part = out.with_name(out.name + ".part")
+    evidence: list[pd.DataFrame] = []
+
+    def batches() -> Iterable[pd.DataFrame]:
+        for frame in iter_event_batches(paths, event_ids=event_ids, formats=formats, strict=strict,
+                                        report=report, on_progress=on_progress, batch_size=batch_size):
+            if resolve:
+                evidence.append(ip_evidence(frame))
+            yield frame
+
+    try:
+        rows, _ = _write_stream(batches(), part)
+        if rows == 0:
+            return 0, report
+        if resolve:
+            table = merge_evidence(evidence)
+            evidence.clear()
+            source = pq.ParquetFile(part)
+            _write_stream((resolve_with(_frame(source.read_row_group(i)), table)
+                           for i in range(source.num_row_groups)), out.with_name(out.name + ".tmp"))
+            os.replace(out.with_name(out.name + ".tmp"), out)
+        else:
+            os.replace(part, out)
+        return rows, report
+    finally:
+        for leftover in (part, out.with_name(out.name + ".tmp")):
+            if leftover.exists():
+                leftover.unlink()
+
+
+def _frame(table: pa.Table) -> pd.DataFrame:
+    """One row group back as a canonical frame."""
+    return coerce_frame(table.to_pandas())
+
+
+__all__ = ["ingest_to_case"]
