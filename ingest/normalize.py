@@ -167,7 +167,7 @@ def normalize_share(value: Any) -> str | None:
     text = _text(value)
     if text is None:
         return None
-    parts = [p for p in text.replace("/", "\\").split("\\") if p]
+    parts = [p.strip() for p in text.replace("/", "\\").split("\\") if p.strip()]
     if not parts:
         return None
     share = parts[-1] if len(parts) <= 2 else parts[1]
