@@ -22,6 +22,13 @@ SCHEMA_KEY = b"latgraph.schema"
 CASE_VERSION = 1
 
 
+def with_case_metadata(table: pa.Table) -> pa.Table:
+    """``table`` with the ``latgraph.schema`` Parquet metadata that marks a case file."""
+    meta = dict(table.schema.metadata or {})
+    meta[SCHEMA_KEY] = json.dumps({"version": CASE_VERSION, "columns": list(COLUMNS)}).encode()
+    return table.replace_schema_metadata(meta)
+
+
 def write_case(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """Write a canonical events frame to ``path`` (Parquet, zstd) and return the path.
 
@@ -29,10 +36,7 @@ def write_case(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
         SchemaError: when ``frame`` is not a canonical events frame.
     """
     validate_frame(frame)
-    table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
-    meta = dict(table.schema.metadata or {})
-    meta[SCHEMA_KEY] = json.dumps({"version": CASE_VERSION, "columns": list(COLUMNS)}).encode()
-    table = table.replace_schema_metadata(meta)
+    table = with_case_metadata(pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False))
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, out, compression="zstd")

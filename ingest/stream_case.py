@@ -17,7 +17,6 @@ sort on load (:func:`ingest.load_events`) or do not need it (the Spark engine re
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -27,10 +26,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingest import BATCH_SIZE, ProgressCallback, iter_event_batches
-from ingest.case import CASE_VERSION, SCHEMA_KEY
+from ingest.case import with_case_metadata
 from ingest.report import IngestReport
 from ingest.resolve import ip_evidence, merge_evidence, resolve_with
-from ingest.schema import COLUMNS, DTYPES, coerce_frame, validate_frame
+from ingest.schema import DTYPES, coerce_frame, validate_frame
 
 PathLike = str | os.PathLike[str]
 _CATEGORIES = [c for c, d in DTYPES.items() if d == "category"]
@@ -42,11 +41,7 @@ def _table(frame: pd.DataFrame, schema: pa.Schema | None) -> pa.Table:
     validate_frame(frame)
     plain = frame.astype({c: "string" for c in _CATEGORIES}).reset_index(drop=True)
     table = pa.Table.from_pandas(plain, preserve_index=False)
-    if schema is None:
-        meta = dict(table.schema.metadata or {})
-        meta[SCHEMA_KEY] = json.dumps({"version": CASE_VERSION, "columns": list(COLUMNS)}).encode()
-        return table.replace_schema_metadata(meta)
-    return table.cast(schema)
+    return with_case_metadata(table) if schema is None else table.cast(schema)
 
 
 def _write_stream(frames: Iterable[pd.DataFrame], path: Path) -> tuple[int, pa.Schema | None]:
@@ -91,7 +86,7 @@ def ingest_to_case(paths: Iterable[PathLike] | PathLike, output: PathLike, *,
     report = report if report is not None else IngestReport()
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
-    part = out.with_name(out.name + ".part")
+    part, tmp = out.with_name(out.name + ".part"), out.with_name(out.name + ".tmp")
     evidence: list[pd.DataFrame] = []
 
     def batches() -> Iterable[pd.DataFrame]:
@@ -110,13 +105,13 @@ def ingest_to_case(paths: Iterable[PathLike] | PathLike, output: PathLike, *,
             evidence.clear()
             source = pq.ParquetFile(part)
             _write_stream((resolve_with(_frame(source.read_row_group(i)), table)
-                           for i in range(source.num_row_groups)), out.with_name(out.name + ".tmp"))
-            os.replace(out.with_name(out.name + ".tmp"), out)
+                           for i in range(source.num_row_groups)), tmp)
+            os.replace(tmp, out)
         else:
             os.replace(part, out)
         return rows, report
     finally:
-        for leftover in (part, out.with_name(out.name + ".tmp")):
+        for leftover in (part, tmp):
             if leftover.exists():
                 leftover.unlink()
 

@@ -137,11 +137,11 @@ def unless_compromised(hops: pd.DataFrame, config: AnalysisConfig, *, rounds: in
     habit = hops["habit"].astype(float)
     if hops.empty or not (habit > 0).any():
         return habit.rename("habit")
+    src = hops["src_host"].astype(object).to_numpy()
     for _ in range(rounds):
         since = compromised_since(hops.assign(habit=habit), config)
         if since.empty:
             break
-        src = hops["src_host"].astype(object).to_numpy()
         first_in = pd.Series(since.reindex(src).array, index=hops.index)
         after = (first_in < hops["first_seen"]).fillna(False).to_numpy(dtype=bool)   # NaT: never
         new = habit.where(~after, 0.0)

@@ -282,6 +282,18 @@ def channel_allows(data: str, eid: int) -> bool:
     return CHANNELS.get(text.lower(), text) in CHANNEL_CHECKED[eid] if text else False
 
 
+#: More unreadable records than this in one file: the rest of the file is skipped (both paths).
+MAX_MALFORMED = 10_000
+
+
+def _count(report: FileReport, read: int, dropped: int) -> None:
+    """Book a file's records read and dropped by event id (both paths, also when cut short)."""
+    report.records_read += read
+    report.skipped[SKIP_EVENT_ID] += dropped
+    if not report.skipped[SKIP_EVENT_ID]:
+        del report.skipped[SKIP_EVENT_ID]
+
+
 def _records(parser: PyEvtxParser, name: str, keep: frozenset[int],
              report: FileReport) -> Iterator[Any]:
     """The hot loop: count and drop unwanted records with string operations only; decode the kept
@@ -320,24 +332,19 @@ def _records(parser: PyEvtxParser, name: str, keep: frozenset[int],
             except (RuntimeError, OSError, ValueError) as exc:   # pyevtx-rs: a bad chunk or record
                 read += 1
                 report.skip(SKIP_MALFORMED, f"{name}, after record #{read - 1}: {exc}")
-                if report.skipped[SKIP_MALFORMED] > 10_000:
+                if report.skipped[SKIP_MALFORMED] > MAX_MALFORMED:
                     report.problem(f"{name}: too many unreadable records, rest of the file skipped")
                     break
         if datas:
             yield from decode_records(datas, rids, name, report)
     finally:
-        report.records_read += read
-        report.skipped[SKIP_EVENT_ID] += dropped
-        if not report.skipped[SKIP_EVENT_ID]:
-            del report.skipped[SKIP_EVENT_ID]
+        _count(report, read, dropped)
 
 
 #: The columns the native reader fills: every field of :data:`EvtxRecord`.
 _NATIVE_FIELDS = sorted(_FIELDS)
 #: Kept records per native batch (one :class:`~ingest.batching.ColumnBatch`).
 NATIVE_BATCH = 50_000
-#: More unreadable records than this in one file: the rest of the file is skipped (both paths).
-MAX_MALFORMED = 10_000
 
 
 def native_available() -> bool:
@@ -379,10 +386,7 @@ def _native_records(path: str, name: str, keep: frozenset[int], report: FileRepo
                     continue
             yield block
     finally:
-        report.records_read += read
-        report.skipped[SKIP_EVENT_ID] += dropped
-        if not report.skipped[SKIP_EVENT_ID]:
-            del report.skipped[SKIP_EVENT_ID]
+        _count(report, read, dropped)
 
 
 FORMAT = Format(
