@@ -1,7 +1,9 @@
 //! latgraph_evtx: EVTX records -> per-field column buffers for latgraph's EVTX reader.
 //!
 //! Mirrors `ingest/formats/evtx_file.py` (the pure-Python path): records are parsed one chunk at a
-//! time, single-threaded; records whose event id is not kept (and, for ids other providers reuse,
+//! time, single-threaded, in the order and with the errors of pyevtx-rs' `records_json()`. A record
+//! of a template `template::plan` understands is read from its substitution values (no JSON);
+//! any other record is rendered to JSON like the raw baseline and decoded (`decode`). Records whose event id is not kept (and, for ids other providers reuse,
 //! whose channel is not allowed) are counted and dropped; kept records are flattened exactly like
 //! `flatten()` / `decode_records()` (EventData named fields, UserData one wrapper level deep, System
 //! fields win) into one dictionary-encoded column per field (distinct texts in Arrow utf8 layout,
@@ -11,16 +13,23 @@
 //! the Python path to decode, so results stay identical.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::fs::File;
+use std::hash::Hasher;
+
+use hashbrown::HashTable;
+use std::rc::Rc;
 use std::sync::Arc;
 
-use evtx::{EvtxParser, ParserSettings};
+use evtx::binxml::value_variant::BinXmlValue;
+use evtx::err::EvtxError;
+use evtx::{EvtxParser, EvtxRecord, IntoIterChunks, Offset, ParserSettings, Timestamp, Utf16LeSlice};
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 mod decode;
+mod template;
 use decode::{decode, Sc};
+use template::{Plan, Src};
 
 #[cfg(not(target_endian = "little"))]
 compile_error!("the column buffers are handed to Arrow as little-endian bytes");
@@ -32,54 +41,83 @@ const KIND_INT: u8 = 2;
 const KIND_BIG_INT: u8 = 3;
 
 /// One column being built, dictionary-encoded: the distinct texts (Arrow utf8 offsets + data), a
-/// code per row (-1: no text), the kind of every value and the integers.
+/// code per row (-1: no text), the kind of every value and the integers. Rows without a value
+/// are filled in lazily (`pad`), so a null costs nothing.
 struct Column {
     offsets: Vec<i32>,
     data: Vec<u8>,
-    index: HashMap<Box<str>, i32, BuildHasherDefault<WordHasher>>,
+    /// Codes of the distinct texts, hashed by text (the texts live in `data`, not in the table).
+    index: HashTable<i32>,
     codes: Vec<i32>,
     kinds: Vec<u8>,
     /// Integer values (rows of kind 2; 0 elsewhere); empty while the column has none.
     ints: Vec<i64>,
+    /// The code pushed last (-1: none): consecutive records often repeat a value.
+    last: i32,
+}
+
+/// The text of dictionary entry `code`.
+fn entry<'d>(offsets: &[i32], data: &'d [u8], code: i32) -> &'d [u8] {
+    let c = code as usize;
+    &data[offsets[c] as usize..offsets[c + 1] as usize]
+}
+
+fn text_hash(bytes: &[u8]) -> u64 {
+    let mut h = WordHasher::default();
+    h.write(bytes);
+    h.finish()
 }
 
 impl Column {
     fn new() -> Self {
-        Column { offsets: vec![0], data: Vec::new(), index: HashMap::default(), codes: Vec::new(),
-                 kinds: Vec::new(), ints: Vec::new() }
+        Column { offsets: vec![0], data: Vec::new(), index: HashTable::new(), codes: Vec::new(),
+                 kinds: Vec::new(), ints: Vec::new(), last: -1 }
+    }
+
+    /// Nulls up to row `row` (exclusive).
+    #[inline]
+    fn pad(&mut self, row: usize) {
+        if self.codes.len() < row {
+            self.codes.resize(row, -1);
+            self.kinds.resize(row, KIND_NULL);
+        }
     }
 
     #[inline]
-    fn push_null(&mut self) {
-        self.codes.push(-1);
-        self.kinds.push(KIND_NULL);
-    }
-
-    #[inline]
-    fn push_str(&mut self, text: &str, kind: u8) {
-        let code = match self.index.get(text) {
-            Some(&code) => code,
-            None => {
-                let code = self.index.len() as i32;
-                self.data.extend_from_slice(text.as_bytes());
-                self.offsets.push(self.data.len() as i32);
-                self.index.insert(text.into(), code);
-                code
+    fn push_str(&mut self, row: usize, text: &str, kind: u8) {
+        self.pad(row);
+        let text = text.as_bytes();
+        let Column { offsets, data, index, .. } = self;
+        let code = if self.last >= 0 && entry(offsets, data, self.last) == text {
+            self.last
+        } else {
+            let h = text_hash(text);
+            match index.find(h, |&c| entry(offsets, data, c) == text) {
+                Some(&code) => code,
+                None => {
+                    let code = (offsets.len() - 1) as i32;
+                    data.extend_from_slice(text);
+                    offsets.push(data.len() as i32);
+                    index.insert_unique(h, code, |&c| text_hash(entry(offsets, data, c)));
+                    code
+                }
             }
         };
+        self.last = code;
         self.codes.push(code);
         self.kinds.push(kind);
     }
 
-    fn push_int(&mut self, value: i128) {
+    fn push_int(&mut self, row: usize, value: i128) {
         match i64::try_from(value) {
             Ok(v) => {
-                self.ints.resize(self.kinds.len(), 0);
+                self.pad(row);
+                self.ints.resize(row, 0);
                 self.ints.push(v);
                 self.codes.push(-1);
                 self.kinds.push(KIND_INT);
             }
-            Err(_) => self.push_str(&value.to_string(), KIND_BIG_INT),
+            Err(_) => self.push_str(row, &value.to_string(), KIND_BIG_INT),
         }
     }
 }
@@ -134,14 +172,6 @@ fn event_id(v: &Sc) -> Option<u64> {
     }
 }
 
-/// A record as the parser's iterator hands it over: dropped by the id pre-check, or kept (JSON).
-enum Item {
-    Dropped,
-    Kept(String, u64),
-}
-
-type Records = Box<dyn Iterator<Item = evtx::err::Result<Item>>>;
-
 /// True when the rendered record's `"EventID":<digits>` is an id not kept (no JSON parse needed).
 fn pre_drop(data: &str, keep: &HashSet<u64>) -> bool {
     let Some(at) = data.find("\"EventID\":") else { return false };
@@ -153,12 +183,339 @@ fn pre_drop(data: &str, keep: &HashSet<u64>) -> bool {
     rest[..end].parse::<u64>().is_ok_and(|id| !keep.contains(&id))
 }
 
+/// One value of a row, before it goes into its column; texts are ranges of the row's text buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cell {
+    Null,
+    Int(i128),
+    Text(u32, u32),
+}
+
+/// A row being assembled: a cell per column plus the text they point into (both reused).
+struct Row {
+    cells: Vec<Cell>,
+    text: String,
+}
+
+impl Row {
+    fn text(&mut self, s: &str) -> Cell {
+        let a = self.text.len() as u32;
+        self.text.push_str(s);
+        Cell::Text(a, self.text.len() as u32)
+    }
+    fn sc(&mut self, v: &Sc) -> Cell {
+        match v {
+            Sc::Null => Cell::Null,
+            Sc::Int(i) => Cell::Int(*i),
+            Sc::Str(s) => self.text(s),
+        }
+    }
+    fn get(&self, c: Cell) -> Option<&str> {
+        match c {
+            Cell::Text(a, b) => Some(&self.text[a as usize..b as usize]),
+            _ => None,
+        }
+    }
+}
+
+/// A substitution value as latgraph's columns take it (`None` from [`classify`]: another shape,
+/// the record is rendered instead).
+enum Val<'a> {
+    /// What the renderer treats as empty: `""` in a Data element, `null` in a System leaf.
+    Empty,
+    Int(i128),
+    Utf16(&'a [u8]),
+    Ansi(&'a str),
+    Time(Timestamp),
+    Hex(u64),
+    /// GUID, SID, size_t, binary: the renderer's own text.
+    Display(&'a BinXmlValue<'a>),
+}
+
+fn classify<'a>(v: &'a BinXmlValue<'a>) -> Option<Val<'a>> {
+    use BinXmlValue as B;
+    Some(match v {
+        B::NullType => Val::Empty,
+        B::StringType(s) if s.is_empty() => Val::Empty,
+        B::StringType(s) => Val::Utf16(s.as_bytes()),
+        B::AnsiStringType("") => Val::Empty,
+        B::AnsiStringType(s) => Val::Ansi(s),
+        B::Int8Type(x) => Val::Int(i128::from(*x)),
+        B::UInt8Type(x) => Val::Int(i128::from(*x)),
+        B::Int16Type(x) => Val::Int(i128::from(*x)),
+        B::UInt16Type(x) => Val::Int(i128::from(*x)),
+        B::Int32Type(x) => Val::Int(i128::from(*x)),
+        B::UInt32Type(x) => Val::Int(i128::from(*x)),
+        B::Int64Type(x) => Val::Int(i128::from(*x)),
+        B::UInt64Type(x) => Val::Int(i128::from(*x)),
+        B::FileTimeType(t) | B::SysTimeType(t) => Val::Time(*t),
+        B::HexInt32Type(x) => Val::Hex(u64::from(*x)),
+        B::HexInt64Type(x) => Val::Hex(*x),
+        B::BinaryType([]) => Val::Empty,
+        B::BinaryType(_) | B::GuidType(_) | B::SidType(_) | B::SizeTType(_) => Val::Display(v),
+        _ => return None, // bool, float, arrays, nested BinXML, handles
+    })
+}
+
+/// The cell of `v` (`data`: an EventData value, whose empty form is `""`), its text written the
+/// way pyevtx-rs' JSON renderer writes it (lone UTF-16 surrogates are skipped there too).
+fn cell(row: &mut Row, v: &Val, data: bool) -> Cell {
+    use std::fmt::Write;
+    let a = row.text.len() as u32;
+    match v {
+        Val::Empty if data => {}
+        Val::Empty => return Cell::Null,
+        Val::Int(i) => return Cell::Int(*i),
+        Val::Utf16(b) => utf16_into(b, &mut row.text),
+        Val::Ansi(s) => row.text.push_str(s),
+        Val::Time(t) => {
+            let dt = Offset::UTC.to_datetime(*t);
+            let mut buf = *b"0000-00-00T00:00:00.000000Z";
+            pack_digits(&mut buf[0..4], dt.year() as u32);
+            pack_digits(&mut buf[5..7], dt.month() as u32);
+            pack_digits(&mut buf[8..10], dt.day() as u32);
+            pack_digits(&mut buf[11..13], dt.hour() as u32);
+            pack_digits(&mut buf[14..16], dt.minute() as u32);
+            pack_digits(&mut buf[17..19], dt.second() as u32);
+            pack_digits(&mut buf[20..26], (dt.subsec_nanosecond() / 1_000) as u32);
+            row.text.push_str(std::str::from_utf8(&buf).expect("ascii"));
+        }
+        Val::Hex(x) => {
+            let mut buf = [0u8; 18];
+            let (mut i, mut x) = (buf.len(), *x);
+            loop {
+                i -= 1;
+                buf[i] = b"0123456789abcdef"[(x & 0xf) as usize];
+                x >>= 4;
+                if x == 0 {
+                    break;
+                }
+            }
+            buf[i - 2..i].copy_from_slice(b"0x");
+            row.text.push_str(std::str::from_utf8(&buf[i - 2..]).expect("ascii"));
+        }
+        Val::Display(v) => {
+            let _ = write!(row.text, "{v}");
+        }
+    }
+    Cell::Text(a, row.text.len() as u32)
+}
+
+/// UTF-16LE text appended to `out` up to the first NUL (as the parser reads a string value),
+/// lone surrogates skipped (as pyevtx-rs' JSON writer does).
+fn utf16_into(b: &[u8], out: &mut String) {
+    let mut rest = b.chunks_exact(2);
+    // ASCII, the usual case, byte by byte; the first other unit hands the rest to the decoder
+    // SAFETY: only ASCII bytes are pushed through the byte view.
+    let bytes = unsafe { out.as_mut_vec() };
+    while let Some(u) = rest.clone().next() {
+        if u[1] != 0 || u[0] >= 0x80 {
+            break;
+        }
+        if u[0] == 0 {
+            return;
+        }
+        bytes.push(u[0]);
+        rest.next();
+    }
+    let units = rest.map(|u| u16::from_le_bytes([u[0], u[1]])).take_while(|&u| u != 0);
+    out.extend(char::decode_utf16(units).filter_map(Result::ok));
+}
+
+/// Zero-padded decimal digits of `value` into `out` (the year of a timestamp may be negative
+/// in jiff; EVTX times are 1601..30828, which always fit).
+fn pack_digits(out: &mut [u8], mut value: u32) {
+    for b in out.iter_mut().rev() {
+        *b = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+}
+
+/// Where a column's value comes from in a planned template.
+#[derive(Clone, Copy)]
+enum ColSrc {
+    Null,
+    /// A substitution; `data`: an EventData value.
+    Slot(u16, bool),
+    /// Literal template text (`Compiled::texts`).
+    Text(u16),
+    /// The record header's id (the template has no EventRecordID).
+    RecordId,
+}
+
+/// A template's plan laid out per column.
+struct Compiled {
+    event_id: ColSrc,
+    channel: ColSrc,
+    /// Per column (None: the event data is not of the planned shape).
+    cols: Option<Vec<ColSrc>>,
+    texts: Vec<String>,
+    /// The substitution holding the event data as a nested template instance.
+    nested: Option<u16>,
+}
+
+impl Compiled {
+    fn new(plan: &Plan, n_fields: usize, system_index: &[usize; 5]) -> Self {
+        let mut texts: Vec<String> = Vec::new();
+        let mut src = |s: &Src, absent: ColSrc| match s {
+            Src::Slot(n) => ColSrc::Slot(*n, false),
+            Src::Text(t) => {
+                texts.push(t.clone());
+                ColSrc::Text((texts.len() - 1) as u16)
+            }
+            Src::Absent => absent,
+        };
+        let system = [&plan.event_id, &plan.channel, &plan.computer, &plan.time_created, &plan.record_id]
+            .map(|s| src(s, ColSrc::Null));
+        let system = [system[0], system[1], system[2], system[3],
+                      if plan.record_id == Src::Absent { ColSrc::RecordId } else { system[4] }];
+        let cols = plan.data.as_ref().map(|data| {
+            let mut cols = vec![ColSrc::Null; n_fields];
+            for &(col, s) in data {
+                cols[col] = ColSrc::Slot(s, true);
+            }
+            for (&col, src) in system_index.iter().zip(system) {
+                cols[col] = src;
+            }
+            cols
+        });
+        Compiled { event_id: system[0], channel: system[1], cols, texts, nested: plan.nested }
+    }
+
+    /// The cell of `src` for this record (`values`: its substitutions; None: not a value the
+    /// planned path takes).
+    fn cell(&self, src: ColSrc, chunk: &[u8], values: &[(u8, usize, usize)], row: &mut Row, record_id: u64)
+        -> Option<Cell> {
+        Some(match src {
+            ColSrc::Null => Cell::Null,
+            ColSrc::RecordId => Cell::Int(i128::from(record_id)),
+            ColSrc::Text(i) => row.text(&self.texts[usize::from(i)]),
+            ColSrc::Slot(s, data) => slot_cell(chunk, values, s, row, data)?,
+        })
+    }
+}
+
+/// The cell of substitution `s` (None: missing, or not a value the planned path takes).
+fn slot_cell(chunk: &[u8], values: &[(u8, usize, usize)], s: u16, row: &mut Row, data: bool) -> Option<Cell> {
+    let &(ty, at, size) = values.get(usize::from(s))?;
+    let v = raw_value(ty, &chunk[at..at + size])?;
+    Some(cell(row, &classify(&v)?, data))
+}
+
+/// Plans by template definition offset (None: not planned), per chunk.
+type Plans<T> = HashMap<u32, Option<Rc<T>>>;
+
+/// What the planned path made of a record.
+enum Fast {
+    Dropped,
+    Row,
+    /// Not planned: render it to JSON.
+    Render,
+}
+
+/// Read the `TemplateInstance` whose body starts at chunk offset `p` (just after its token):
+/// `out` gets (value type, chunk offset, size) per substitution; returns the definition offset
+/// and where the instance ends, or None for a shape the planned path does not take.
+fn read_instance(chunk: &[u8], mut p: usize, out: &mut Vec<(u8, usize, usize)>) -> Option<(u32, usize)> {
+    let u32_at = |at: usize| chunk.get(at..at.checked_add(4)?).map(|b| u32::from_le_bytes(b.try_into().expect("4")) as usize);
+    let def = u32_at(p.checked_add(5)?)?;
+    p += 9;
+    if def == p {
+        p = p.checked_add(24)?.checked_add(u32_at(p + 20)?)?; // the definition, stored inline
+    }
+    let n = u32_at(p)?;
+    p += 4;
+    let descriptors = chunk.get(p..p.checked_add(n.checked_mul(4)?)?)?;
+    p += descriptors.len();
+    out.clear();
+    for d in descriptors.chunks_exact(4) {
+        let size = usize::from(u16::from_le_bytes([d[0], d[1]]));
+        out.push((d[2], p, size));
+        p += size;
+    }
+    (p <= chunk.len()).then_some((def as u32, p))
+}
+
+/// The offset of the template instance body in a BinXML stream that is exactly one instance
+/// (fragment header, instance, then the end or EOF), given where the instance ends.
+fn instance_start(stream: &[u8]) -> Option<usize> {
+    match stream {
+        [0x0f, _, _, _, 0x0c, _, ..] => Some(5),
+        [0x0c, ..] => Some(1),
+        _ => None,
+    }
+}
+
+/// True when nothing but EOF follows the instance ending at `end` in `stream` (starting at `base`).
+fn ends_stream(stream: &[u8], base: usize, end: usize) -> bool {
+    matches!(end.checked_sub(base).and_then(|e| stream.get(e..)), Some([] | [0x00, ..]))
+}
+
+/// A substitution value of the types the planned path reads (None: any other, or a size that
+/// does not fit the type), built as the parser builds it.
+fn raw_value(ty: u8, b: &[u8]) -> Option<BinXmlValue<'_>> {
+    use BinXmlValue as B;
+    let int = |n: usize| (b.len() == n).then_some(b);
+    Some(match ty {
+        0x00 => B::NullType,
+        0x01 => {
+            if !b.len().is_multiple_of(2) {
+                return None;
+            }
+            // the text ends at the first NUL (`utf16_into` stops there); empty when it starts with one
+            let chars = if b.starts_with(&[0, 0]) { 0 } else { b.len() / 2 };
+            B::StringType(Utf16LeSlice::new(b, chars))
+        }
+        0x03 => B::Int8Type(int(1)?[0] as i8),
+        0x04 => B::UInt8Type(int(1)?[0]),
+        0x05 => B::Int16Type(i16::from_le_bytes(int(2)?.try_into().ok()?)),
+        0x06 => B::UInt16Type(u16::from_le_bytes(int(2)?.try_into().ok()?)),
+        0x07 => B::Int32Type(i32::from_le_bytes(int(4)?.try_into().ok()?)),
+        0x08 => B::UInt32Type(u32::from_le_bytes(int(4)?.try_into().ok()?)),
+        0x09 => B::Int64Type(i64::from_le_bytes(int(8)?.try_into().ok()?)),
+        0x0a => B::UInt64Type(u64::from_le_bytes(int(8)?.try_into().ok()?)),
+        0x0f => B::GuidType(int(16)?.try_into().ok()?),
+        0x11 => {
+            let ft = u64::from_le_bytes(int(8)?.try_into().ok()?);
+            let secs = (ft / 10_000_000) as i64 - 11_644_473_600;
+            B::FileTimeType(Timestamp::new(secs, ((ft % 10_000_000) * 100) as i32).ok()?)
+        }
+        0x14 => B::HexInt32Type(u32::from_le_bytes(int(4)?.try_into().ok()?)),
+        0x15 => B::HexInt64Type(u64::from_le_bytes(int(8)?.try_into().ok()?)),
+        0x21 => B::BinXmlType(b),
+        _ => return None,
+    })
+}
+
+/// Per-batch outputs.
+struct Batch {
+    cols: Vec<Column>,
+    rows: usize,
+    dropped: u64,
+    malformed: Vec<(u64, String)>,
+    fallback: Vec<(usize, String, u64)>,
+    too_many: bool,
+    /// Records read from their template values (the rest were rendered).
+    planned: u64,
+    /// `verify` mode: (record id, what differed) where the planned and rendered paths disagree.
+    mismatches: Vec<(u64, String)>,
+}
+
+/// The outcome of the rendered path for one record.
+#[derive(Debug, PartialEq)]
+enum Rendered {
+    Dropped,
+    Row(Vec<Cell>, String),
+    /// An odd shape: the Python decoder takes the JSON.
+    Fallback,
+}
+
 #[pyclass(unsendable)]
 struct Reader {
-    /// Borrows `*parser`; declared first so it is dropped first (see `Drop`).
-    records: Option<Records>,
-    parser: *mut EvtxParser<File>,
-    keep: Arc<HashSet<u64>>,
+    chunks: IntoIterChunks<File>,
+    settings: Arc<ParserSettings>,
+    chunk_seq: u64,
+    keep: HashSet<u64>,
     /// event id -> lower-case raw channel names that are allowed for it (ids other providers reuse).
     checked: HashMap<u64, HashSet<String>>,
     /// lower-case raw channel name -> canonical name.
@@ -172,13 +529,25 @@ struct Reader {
     read: u64,
     malformed_total: usize,
     done: bool,
+    /// Use template plans (false: render every record, the reference path).
+    planned: bool,
+    /// Run both paths on every planned record and report where they differ.
+    verify: bool,
+    row: Row,
+    /// Nested (event data) template plans of the current chunk, by definition offset.
+    nested_plans: Plans<Vec<(usize, u16)>>,
+    /// Substitutions of the record (and of its nested event data) being read: (type, offset, size).
+    values: Vec<(u8, usize, usize)>,
+    nested_values: Vec<(u8, usize, usize)>,
 }
 
 #[pymethods]
 impl Reader {
     /// Open `path`; `fields` are the column names (System fields must be among them).
     #[new]
-    #[pyo3(signature = (path, keep, checked, channel_map, fields, batch_size=50_000, max_malformed=10_000))]
+    #[pyo3(signature = (path, keep, checked, channel_map, fields, batch_size=50_000, max_malformed=10_000,
+                        planned=true, verify=false))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         path: &str,
         keep: Vec<u64>,
@@ -187,33 +556,26 @@ impl Reader {
         fields: Vec<String>,
         batch_size: usize,
         max_malformed: usize,
+        planned: bool,
+        verify: bool,
     ) -> PyResult<Self> {
         for f in SYSTEM_FIELDS {
             if !fields.iter().any(|x| x == f) {
                 return Err(PyValueError::new_err(format!("fields must include {f}")));
             }
         }
-        // single-threaded (no `multithreading` feature): the same chunk pipeline and record
-        // iteration as pyevtx-rs' `records_json()`, so the same records fail the same way
+        // single-threaded (no `multithreading` feature): chunks are read and their records
+        // iterated in the order, and with the errors, of pyevtx-rs' `records_json()`
         let settings = ParserSettings::default().indent(false);
         let parser = EvtxParser::from_path(path)
             .map_err(|e| PyOSError::new_err(format!("{e}")))?
-            .with_configuration(settings);
-        let parser: *mut EvtxParser<File> = Box::into_raw(Box::new(parser));
-        let keep: Arc<HashSet<u64>> = Arc::new(keep.into_iter().collect());
-        let pre = Arc::clone(&keep);
-        // SAFETY: `parser` is a leaked Box freed only in `Drop`, after `records` is dropped, and
-        // it is never touched while `records` exists; the pyclass is `unsendable`.
-        let iter = unsafe { &mut *parser }.serialized_records(move |record| {
-            record.and_then(|r| r.into_json()).map(|rec| {
-                if pre_drop(&rec.data, &pre) { Item::Dropped } else { Item::Kept(rec.data, rec.event_record_id) }
-            })
-        });
+            .with_configuration(settings.clone());
         let n_fields = fields.len();
         Ok(Reader {
-            records: Some(Box::new(iter)),
-            parser,
-            keep,
+            chunks: parser.into_chunks(),
+            settings: Arc::new(settings),
+            chunk_seq: 0,
+            keep: keep.into_iter().collect(),
             checked: checked.into_iter().map(|(k, v)| (k, v.into_iter().collect())).collect(),
             channel_map,
             system_index: SYSTEM_FIELDS.map(|f| fields.iter().position(|x| x == f).expect("checked above")),
@@ -224,103 +586,54 @@ impl Reader {
             read: 0,
             malformed_total: 0,
             done: false,
+            planned,
+            verify,
+            row: Row { cells: Vec::new(), text: String::new() },
+            nested_plans: HashMap::new(),
+            values: Vec::new(),
+            nested_values: Vec::new(),
         })
     }
 
-    /// The next batch (until `batch_size` records are kept or the file ends), or None at the end.
+    /// The next batch (whole chunks until at least `batch_size` records are kept, or the file
+    /// ends), or None at the end.
     ///
     /// A dict: rows, read, dropped, malformed [(records read before it, message)], too_many (bool),
-    /// columns [(dictionary offsets, dictionary data, codes, kinds, ints) bytes per field], fallback [(row, json, record id)].
+    /// columns [(dictionary offsets, dictionary data, codes, kinds, ints) bytes per field],
+    /// fallback [(row, json, record id)], planned (records read from template values),
+    /// mismatches [(record id, message)] (verify mode).
     fn next_batch<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
         if self.done {
             return Ok(None);
         }
-        let mut cols: Vec<Column> = (0..self.n_fields).map(|_| Column::new()).collect();
-        let mut rows = 0usize;
+        let mut b = Batch {
+            cols: (0..self.n_fields).map(|_| Column::new()).collect(),
+            rows: 0,
+            dropped: 0,
+            malformed: Vec::new(),
+            fallback: Vec::new(),
+            too_many: false,
+            planned: 0,
+            mismatches: Vec::new(),
+        };
         let read0 = self.read;
-        let mut dropped = 0u64;
-        let mut malformed: Vec<(u64, String)> = Vec::new();
-        let mut fallback: Vec<(usize, String, u64)> = Vec::new();
-        let mut too_many = false;
-        let mut records = self.records.take().expect("records iterator");
-        while rows < self.batch_size {
-            let Some(item) = records.next() else {
-                self.done = true;
-                break;
-            };
-            let (data, rid) = match item {
-                Err(e) => {
-                    self.bad(&mut malformed, &mut too_many, format!("{e}"));
-                    if too_many {
-                        self.done = true;
-                        break;
-                    }
-                    continue;
-                }
-                Ok(Item::Dropped) => {
-                    self.read += 1;
-                    dropped += 1;
-                    continue;
-                }
-                Ok(Item::Kept(data, rid)) => (data, rid),
-            };
-            self.read += 1;
-            match decode(&data, &self.field_index) {
-                Err(_) => {
-                    // an odd shape or value: the Python decoder takes this record
-                    for c in cols.iter_mut() {
-                        c.push_null();
-                    }
-                    fallback.push((rows, data.clone(), rid));
-                }
-                Ok(d) => {
-                    if let Some(id) = event_id(&d.event_id) {
-                        if !self.keep.contains(&id)
-                            || self.checked.get(&id).is_some_and(|ok| !self.channel_allows(&d.channel, ok))
-                        {
-                            dropped += 1;
-                            continue;
-                        }
-                    }
-                    let system = [
-                        d.event_id,
-                        d.channel,
-                        d.computer,
-                        d.time_created,
-                        d.record_id.unwrap_or(Sc::Int(rid as i128)),
-                    ];
-                    let mut vals = d.data;
-                    for (slot, user) in vals.iter_mut().zip(d.user) {
-                        if user.is_some() {
-                            *slot = user;
-                        }
-                    }
-                    for (&i, v) in self.system_index.iter().zip(system) {
-                        vals[i] = Some(v);
-                    }
-                    for (c, v) in cols.iter_mut().zip(vals.iter()) {
-                        match v {
-                            None | Some(Sc::Null) => c.push_null(),
-                            Some(Sc::Str(s)) => c.push_str(s, KIND_STR),
-                            Some(Sc::Int(i)) => c.push_int(*i),
-                        }
-                    }
-                }
-            }
-            rows += 1;
+        while b.rows < self.batch_size && !self.done {
+            self.next_chunk(&mut b);
         }
-        self.records = Some(records);
         let out = PyDict::new(py);
-        out.set_item("rows", rows)?;
+        out.set_item("rows", b.rows)?;
         out.set_item("read", self.read - read0)?;
-        out.set_item("dropped", dropped)?;
-        out.set_item("malformed", malformed)?;
-        out.set_item("too_many", too_many)?;
-        out.set_item("fallback", fallback)?;
+        out.set_item("dropped", b.dropped)?;
+        out.set_item("malformed", b.malformed)?;
+        out.set_item("too_many", b.too_many)?;
+        out.set_item("fallback", b.fallback)?;
+        out.set_item("planned", b.planned)?;
+        out.set_item("mismatches", b.mismatches)?;
         let columns = PyList::empty(py);
-        for mut c in cols {
+        for mut c in b.cols {
+            c.pad(b.rows);
             if !c.ints.is_empty() {
-                c.ints.resize(rows, 0);
+                c.ints.resize(b.rows, 0);
             }
             columns.append((
                 PyBytes::new(py, as_bytes(&c.offsets)),
@@ -335,41 +648,294 @@ impl Reader {
     }
 }
 
-impl Drop for Reader {
-    fn drop(&mut self) {
-        self.records = None;
-        // SAFETY: from Box::into_raw in `new`; the iterator borrowing it is gone.
-        unsafe { drop(Box::from_raw(self.parser)) };
-    }
-}
-
 impl Reader {
-    fn bad(&mut self, malformed: &mut Vec<(u64, String)>, too_many: &mut bool, msg: String) {
-        // the Python path counts an unreadable record as read, after the ones before it
-        malformed.push((self.read, msg));
+    /// Read the next chunk's records into `b` (the end of the file: `done`).
+    fn next_chunk(&mut self, b: &mut Batch) {
+        let Some(res) = self.chunks.next() else {
+            self.done = true;
+            return;
+        };
+        let seq = self.chunk_seq;
+        self.chunk_seq += 1;
+        let mut data = match res {
+            Ok(data) => data,
+            Err(e) => return self.bad(b, format!("{e}")),
+        };
+        let mut chunk = match data.parse(Arc::clone(&self.settings)) {
+            Ok(chunk) => chunk,
+            Err(e) => {
+                let e = EvtxError::FailedToParseChunk { chunk_id: seq, source: Box::new(e) };
+                return self.bad(b, format!("{e}"));
+            }
+        };
+        let mut plans: Plans<Compiled> = HashMap::new();
+        self.nested_plans.clear();
+        for record in chunk.iter() {
+            let record = match record {
+                Ok(r) => r,
+                Err(e) => {
+                    self.bad(b, format!("{e}"));
+                    if self.done {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            let fast = if self.planned { self.planned_record(&record, &mut plans, b) } else { Fast::Render };
+            match fast {
+                Fast::Dropped | Fast::Row => {
+                    self.read += 1;
+                    b.planned += 1;
+                    if matches!(fast, Fast::Dropped) {
+                        b.dropped += 1; // a planned row is counted by `push_row`
+                    }
+                    if self.verify {
+                        self.check(&record, &fast, b);
+                    }
+                }
+                Fast::Render => {
+                    let recovered = record.recovered;
+                    match record.into_json() {
+                        Ok(r) => {
+                            self.read += 1;
+                            match self.rendered(&r.data, r.event_record_id) {
+                                Rendered::Dropped => b.dropped += 1,
+                                Rendered::Row(cells, text) => {
+                                    self.row.cells = cells;
+                                    self.row.text = text;
+                                    self.push_row(b);
+                                }
+                                Rendered::Fallback => {
+                                    // a row of nulls (columns fill lazily), patched in Python
+                                    b.fallback.push((b.rows, r.data, r.event_record_id));
+                                    b.rows += 1;
+                                }
+                            }
+                        }
+                        // carved records that fail to render are noise (as in pyevtx-rs)
+                        Err(_) if recovered => {}
+                        Err(e) => {
+                            self.bad(b, format!("{e}"));
+                            if self.done {
+                                return;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The row of a planned record (pushed into `b`), its drop, or `Render`.
+    fn planned_record(&mut self, record: &EvtxRecord, plans: &mut Plans<Compiled>, b: &mut Batch) -> Fast {
+        let chunk = record.chunk.data;
+        let (off, size) = (record.binxml_offset as usize, record.binxml_size as usize);
+        let Some(stream) = chunk.get(off..off.saturating_add(size)) else { return Fast::Render };
+        // one TemplateInstance and nothing after it (else the record is a tree: rendered)
+        let Some(start) = instance_start(stream) else { return Fast::Render };
+        let mut values = std::mem::take(&mut self.values);
+        let fast = match read_instance(chunk, off + start, &mut values) {
+            Some((def, end)) if ends_stream(stream, off, end) => self.planned_values(record, def, &values, plans, b),
+            _ => Fast::Render,
+        };
+        self.values = values;
+        fast
+    }
+
+    fn planned_values(&mut self, record: &EvtxRecord, def: u32, values: &[(u8, usize, usize)],
+                      plans: &mut Plans<Compiled>, b: &mut Batch) -> Fast {
+        let chunk = record.chunk.data;
+        let (n_fields, system_index, fields) = (self.n_fields, &self.system_index, &self.field_index);
+        let Some(plan) = plans
+            .entry(def)
+            .or_insert_with(|| {
+                template::plan(chunk, def as usize, fields, system_index)
+                    .ok()
+                    .map(|p| Rc::new(Compiled::new(&p, n_fields, system_index)))
+            })
+            .clone()
+        else {
+            return Fast::Render;
+        };
+        let row = &mut self.row;
+        let rid = record.event_record_id;
+        row.text.clear();
+        let Some(event_id) = plan.cell(plan.event_id, chunk, values, row, rid) else { return Fast::Render };
+        let id = match event_id {
+            Cell::Int(i) => u64::try_from(i).ok(),
+            Cell::Text(..) => leading_id(row.get(event_id).expect("text")),
+            Cell::Null => None,
+        };
+        if let Some(id) = id {
+            if !self.keep.contains(&id) {
+                return Fast::Dropped;
+            }
+            if let Some(ok) = self.checked.get(&id) {
+                let Some(channel) = plan.cell(plan.channel, chunk, values, row, rid) else { return Fast::Render };
+                if !channel_allows(&self.channel_map, row.get(channel), ok) {
+                    return Fast::Dropped;
+                }
+            }
+        }
+        let Some(cols) = &plan.cols else { return Fast::Render };
+        row.text.clear();
+        row.cells.clear();
+        for &src in cols {
+            let Some(c) = plan.cell(src, chunk, values, row, rid) else { return Fast::Render };
+            row.cells.push(c);
+        }
+        if let Some(slot) = plan.nested {
+            let Some(&(ty, at, size)) = values.get(usize::from(slot)) else { return Fast::Render };
+            match (ty, size) {
+                (0x00, _) | (0x21, 0) => {} // no event data
+                (0x21, _) => {
+                    let bytes = &chunk[at..at + size];
+                    let mut nested = std::mem::take(&mut self.nested_values);
+                    let ok = match instance_start(bytes).and_then(|s| read_instance(chunk, at + s, &mut nested)) {
+                        Some((def, end)) if ends_stream(bytes, at, end) => {
+                            let data = self
+                                .nested_plans
+                                .entry(def)
+                                .or_insert_with(|| template::nested_plan(chunk, def as usize, fields, system_index).map(Rc::new))
+                                .clone();
+                            data.is_some_and(|data| {
+                                data.iter().all(|&(col, s)| match slot_cell(chunk, &nested, s, row, true) {
+                                    Some(c) => {
+                                        row.cells[col] = c;
+                                        true
+                                    }
+                                    None => false,
+                                })
+                            })
+                        }
+                        _ => false,
+                    };
+                    self.nested_values = nested;
+                    if !ok {
+                        return Fast::Render;
+                    }
+                }
+                _ => return Fast::Render,
+            }
+        }
+        self.push_row(b);
+        Fast::Row
+    }
+
+    /// The reference path for one rendered record: pyevtx-rs' JSON, decoded like the Python path.
+    fn rendered(&self, data: &str, rid: u64) -> Rendered {
+        if pre_drop(data, &self.keep) {
+            return Rendered::Dropped;
+        }
+        let Ok(d) = decode(data, &self.field_index) else { return Rendered::Fallback };
+        if let Some(id) = event_id(&d.event_id) {
+            let channel = match &d.channel {
+                Sc::Str(s) => Some(s.as_ref()),
+                _ => None,
+            };
+            if !self.keep.contains(&id)
+                || self.checked.get(&id).is_some_and(|ok| !channel_allows(&self.channel_map, channel, ok))
+            {
+                return Rendered::Dropped;
+            }
+        }
+        let system = [d.event_id, d.channel, d.computer, d.time_created, d.record_id.unwrap_or(Sc::Int(rid as i128))];
+        let mut vals = d.data;
+        for (slot, user) in vals.iter_mut().zip(d.user) {
+            if user.is_some() {
+                *slot = user;
+            }
+        }
+        for (&i, v) in self.system_index.iter().zip(system) {
+            vals[i] = Some(v);
+        }
+        let mut row = Row { cells: Vec::with_capacity(vals.len()), text: String::new() };
+        for v in &vals {
+            let c = match v {
+                None => Cell::Null,
+                Some(v) => row.sc(v),
+            };
+            row.cells.push(c);
+        }
+        Rendered::Row(row.cells, row.text)
+    }
+
+    /// `verify` mode: the rendered path's outcome for a planned record, compared.
+    fn check(&mut self, record: &EvtxRecord, fast: &Fast, b: &mut Batch) {
+        let rid = record.event_record_id;
+        let rendered = match record.clone().into_json() {
+            Ok(r) => self.rendered(&r.data, r.event_record_id),
+            Err(e) => {
+                b.mismatches.push((rid, format!("renders with an error: {e}")));
+                return;
+            }
+        };
+        let planned = match fast {
+            Fast::Dropped => Rendered::Dropped,
+            _ => {
+                let row = &self.row;
+                let texts = |r: &Row| -> Vec<Option<String>> {
+                    r.cells.iter().map(|&c| r.get(c).map(str::to_owned)).collect()
+                };
+                if let Rendered::Row(cells, text) = &rendered {
+                    let other = Row { cells: cells.clone(), text: text.clone() };
+                    let same_kind = row.cells.iter().zip(&other.cells).all(|(a, b)| match (a, b) {
+                        (Cell::Text(..), Cell::Text(..)) => true,
+                        _ => a == b,
+                    });
+                    if same_kind && texts(row) == texts(&other) && row.cells.len() == other.cells.len() {
+                        return;
+                    }
+                }
+                Rendered::Row(row.cells.clone(), row.text.clone())
+            }
+        };
+        if planned != rendered {
+            b.mismatches.push((rid, format!("planned {planned:?} != rendered {rendered:?}")));
+        }
+    }
+
+    /// Push the assembled `self.row` into the columns.
+    fn push_row(&mut self, b: &mut Batch) {
+        let row = &self.row;
+        for (c, &v) in b.cols.iter_mut().zip(&row.cells) {
+            match v {
+                Cell::Null => {}
+                Cell::Int(i) => c.push_int(b.rows, i),
+                Cell::Text(..) => c.push_str(b.rows, row.get(v).expect("text"), KIND_STR),
+            }
+        }
+        b.rows += 1;
+    }
+
+    /// An unreadable chunk or record: counted as read, after the ones before it (as the Python
+    /// path counts it); past `max_malformed` the rest of the file is skipped (`done`).
+    fn bad(&mut self, b: &mut Batch, msg: String) {
+        b.malformed.push((self.read, msg));
         self.read += 1;
         self.malformed_total += 1;
         if self.malformed_total > self.max_malformed {
-            *too_many = true;
+            b.too_many = true;
+            self.done = true;
         }
     }
+}
 
-    /// False only when the channel surely is not one the id is kept from (normalisation decides
-    /// the doubtful cases, counting them the same way).
-    fn channel_allows(&self, channel: &Sc, allowed: &HashSet<String>) -> bool {
-        let Sc::Str(raw) = channel else { return true };
-        if !raw.is_ascii() || raw.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
-            return true;
-        }
-        let text = raw.trim();
-        if text.is_empty() {
-            return false;
-        }
-        let lower = text.to_ascii_lowercase();
-        match self.channel_map.get(&lower) {
-            Some(canonical) => allowed.contains(canonical),
-            None => allowed.contains(text),
-        }
+/// False only when the channel surely is not one the id is kept from (normalisation decides
+/// the doubtful cases, counting them the same way).
+fn channel_allows(channel_map: &HashMap<String, String>, channel: Option<&str>, allowed: &HashSet<String>) -> bool {
+    let Some(raw) = channel else { return true };
+    if !raw.is_ascii() || raw.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        return true;
+    }
+    let text = raw.trim();
+    if text.is_empty() {
+        return false;
+    }
+    let lower = text.to_ascii_lowercase();
+    match channel_map.get(&lower) {
+        Some(canonical) => allowed.contains(canonical),
+        None => allowed.contains(text),
     }
 }
 
