@@ -33,6 +33,9 @@ ColumnPart = tuple[int, dict[str, tuple[bytes, ...]], dict[int, Any]]
 #: Kind bytes of native column values: an integer in the ``ints`` buffer (int64), an integer
 #: beyond int64 given as its decimal text.
 KIND_INT, KIND_BIG_INT = 2, 3
+#: Key of a part's native timestamps: ``(int64 ns since 1970 per row, uint8 1 where set)``; where
+#: set, the row's ``TimeCreated`` column is null (the reader read the FILETIME, no text).
+TIMES = "\x00times"
 
 
 class ColumnBatch:
@@ -76,6 +79,19 @@ class ColumnBatch:
             rows.append((np.arange(b._n) if b._rows is None else b._rows) + base)
             base += b._n
         return ColumnBatch(parts, np.concatenate(rows))
+
+    def timestamps(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(ns, set)`` per row: the native reader's event times (int64 nanoseconds since 1970,
+        UTC) and where they are set; None when no part has any (then ``TimeCreated`` has them all)."""
+        if not any(TIMES in p[1] for p in self._parts):
+            return None
+        ns = np.concatenate([np.frombuffer(p[1][TIMES][0], dtype=np.int64) if TIMES in p[1]
+                             else np.zeros(p[0], dtype=np.int64) for p in self._parts])
+        ok = np.concatenate([np.frombuffer(p[1][TIMES][1], dtype=np.uint8).astype(bool) if TIMES in p[1]
+                             else np.zeros(p[0], dtype=bool) for p in self._parts])
+        if self._rows is not None:
+            ns, ok = ns[self._rows], ok[self._rows]
+        return ns, ok
 
     def column(self, name: str) -> np.ndarray:
         """Field ``name`` of every row as an object array (``None`` where absent)."""

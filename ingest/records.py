@@ -157,7 +157,7 @@ def normalize_batch(records: Sequence[Any], segments: Sequence[Segment], *,
     if not len(idx):
         return empty_frame(), np.zeros(0, dtype=np.int64)
     kept = _take(records, idx) if len(idx) < len(records) else records
-    ts = parse_timestamps(_field(kept, "TimeCreated"))
+    ts = _timestamps(kept)
     no_ts = ts.isna().to_numpy()
     _skip(segments, seg, _scatter(no_ts, idx, len(records)), SKIP_NO_TIME, rec_id)
     if no_ts.all():
@@ -168,6 +168,21 @@ def normalize_batch(records: Sequence[Any], segments: Sequence[Segment], *,
     frame = _build(kept, eid[idx], _categorical(chan_code[idx], chan_names), rec_id[idx],
                    ts.reset_index(drop=True), segments, seg[idx])
     return frame, seg[idx]
+
+
+def _timestamps(records: Sequence[Any]) -> pd.Series:
+    """``parse_timestamps`` of the records' ``TimeCreated``; rows whose time the native EVTX reader
+    already gave as nanoseconds (:meth:`ingest.batching.ColumnBatch.timestamps`) are not parsed."""
+    native = getattr(records, "timestamps", None)
+    got = native() if native is not None else None
+    if got is None or not got[1].any():
+        return parse_timestamps(_field(records, "TimeCreated"))
+    ns, ok = got
+    if not ok.all():
+        text = parse_timestamps(_field(records, "TimeCreated")[~ok])
+        ns = ns.copy()
+        ns[~ok] = text.to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT")).view(np.int64)
+    return pd.Series(pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC"))
 
 
 def _categorical(codes: np.ndarray, names: Any) -> pd.Categorical:

@@ -17,6 +17,7 @@ already local). 4625 is not used as evidence: failed logons carry attacker-chose
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ingest.normalize import is_loopback, map_unique
@@ -25,23 +26,30 @@ from ingest.normalize import is_loopback, map_unique
 DEFAULT_TOLERANCE = pd.Timedelta(hours=24)
 
 
-def _pairs(ts: pd.Series, ip: pd.Series, host: pd.Series) -> pd.DataFrame:
-    return pd.DataFrame({"ts": ts, "ip": ip.astype(object), "name": host.astype(object)})
+def _pairs(frame: pd.DataFrame, rows: pd.Series, ip: str, host: str) -> pd.DataFrame:
+    """``(ts, ip, name)`` of the selected rows (selected first: only those are converted)."""
+    at = np.flatnonzero(rows.to_numpy())
+    return pd.DataFrame({"ts": frame["ts"].array[at],
+                         "ip": frame[ip].array[at].to_numpy(dtype=object, na_value=None),
+                         "name": frame[host].array[at].to_numpy(dtype=object, na_value=None)})
 
 
 def ip_evidence(frame: pd.DataFrame) -> pd.DataFrame:
     """``(ts, ip, name)`` rows tying an address to a host name at a time, from ``frame`` itself."""
     eid = frame["event_id"]
     network = eid == 3
-    outbound = network & (frame["src_host"] == frame["host"]).fillna(False)
-    inbound = network & (frame["dst_host"] == frame["host"]).fillna(False) & ~outbound
+    if network.any():   # host-name comparisons only where there are network events
+        outbound = network & (frame["src_host"] == frame["host"]).fillna(False)
+        inbound = network & (frame["dst_host"] == frame["host"]).fillna(False) & ~outbound
+    else:
+        outbound = inbound = network
     parts = [
         # 4624 with a client workstation name (not the host itself, which the normaliser already dropped)
-        _pairs(frame["ts"], frame["src_ip"], frame["src_host"])[(eid == 4624).to_numpy()],
-        _pairs(frame["ts"], frame["src_ip"], frame["host"])[outbound.to_numpy()],
-        _pairs(frame["ts"], frame["dst_ip"], frame["dst_host"])[outbound.to_numpy()],
-        _pairs(frame["ts"], frame["dst_ip"], frame["host"])[inbound.to_numpy()],
-        _pairs(frame["ts"], frame["dst_ip"], frame["dst_host"])[(eid == 4648).to_numpy()],
+        _pairs(frame, eid == 4624, "src_ip", "src_host"),
+        _pairs(frame, outbound, "src_ip", "host"),
+        _pairs(frame, outbound, "dst_ip", "dst_host"),
+        _pairs(frame, inbound, "dst_ip", "host"),
+        _pairs(frame, eid == 4648, "dst_ip", "dst_host"),
     ]
     ev = pd.concat(parts, ignore_index=True).dropna()
     if ev.empty:

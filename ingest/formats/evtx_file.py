@@ -33,7 +33,7 @@ import numpy as np
 import orjson
 from evtx import PyEvtxParser
 
-from ingest.batching import ColumnBatch
+from ingest.batching import TIMES, ColumnBatch
 from ingest.formats.base import Format, Source
 from ingest.report import SKIP_EVENT_ID, SKIP_MALFORMED, FileReport
 from ingest.winevents import CHANNELS, EVENT_CHANNELS, KEPT_EVENT_IDS, NEEDED_FIELDS
@@ -379,7 +379,9 @@ def _native_records(path: str, name: str, keep: frozenset[int], report: FileRepo
                     patches[row] = recs[0]
                 else:
                     gone.append(row)
-            block = ColumnBatch([(rows, dict(zip(fields, batch["columns"], strict=True)), patches)])
+            columns = dict(zip(fields, batch["columns"], strict=True))
+            columns[TIMES] = batch["times"]
+            block = ColumnBatch([(rows, columns, patches)])
             if gone:
                 block = block.take(np.setdiff1d(np.arange(rows), gone))
                 if not len(block):

@@ -195,6 +195,8 @@ enum Cell {
 struct Row {
     cells: Vec<Cell>,
     text: String,
+    /// TimeCreated as nanoseconds (its cell is then null): no text to build, hash or parse.
+    time: Option<i64>,
 }
 
 impl Row {
@@ -268,18 +270,7 @@ fn cell(row: &mut Row, v: &Val, data: bool) -> Cell {
         Val::Int(i) => return Cell::Int(*i),
         Val::Utf16(b) => utf16_into(b, &mut row.text),
         Val::Ansi(s) => row.text.push_str(s),
-        Val::Time(t) => {
-            let dt = Offset::UTC.to_datetime(*t);
-            let mut buf = *b"0000-00-00T00:00:00.000000Z";
-            pack_digits(&mut buf[0..4], dt.year() as u32);
-            pack_digits(&mut buf[5..7], dt.month() as u32);
-            pack_digits(&mut buf[8..10], dt.day() as u32);
-            pack_digits(&mut buf[11..13], dt.hour() as u32);
-            pack_digits(&mut buf[14..16], dt.minute() as u32);
-            pack_digits(&mut buf[17..19], dt.second() as u32);
-            pack_digits(&mut buf[20..26], (dt.subsec_nanosecond() / 1_000) as u32);
-            row.text.push_str(std::str::from_utf8(&buf).expect("ascii"));
-        }
+        Val::Time(t) => time_text(*t, &mut row.text),
         Val::Hex(x) => {
             let mut buf = [0u8; 18];
             let (mut i, mut x) = (buf.len(), *x);
@@ -320,6 +311,29 @@ fn utf16_into(b: &[u8], out: &mut String) {
     }
     let units = rest.map(|u| u16::from_le_bytes([u[0], u[1]])).take_while(|&u| u != 0);
     out.extend(char::decode_utf16(units).filter_map(Result::ok));
+}
+
+/// A timestamp as pyevtx-rs writes it (UTC, microseconds, `Z`).
+fn time_text(t: Timestamp, out: &mut String) {
+    let dt = Offset::UTC.to_datetime(t);
+    let mut buf = *b"0000-00-00T00:00:00.000000Z";
+    pack_digits(&mut buf[0..4], dt.year() as u32);
+    pack_digits(&mut buf[5..7], dt.month() as u32);
+    pack_digits(&mut buf[8..10], dt.day() as u32);
+    pack_digits(&mut buf[11..13], dt.hour() as u32);
+    pack_digits(&mut buf[14..16], dt.minute() as u32);
+    pack_digits(&mut buf[17..19], dt.second() as u32);
+    pack_digits(&mut buf[20..26], (dt.subsec_nanosecond() / 1_000) as u32);
+    out.push_str(std::str::from_utf8(&buf).expect("ascii"));
+}
+
+/// The FILETIME substitution `s` as nanoseconds since 1970 at the microsecond precision of its
+/// rendered text, when it fits pandas' datetime64[ns] (None: any other value; the text is used).
+fn filetime_ns(chunk: &[u8], values: &[(u8, usize, usize)], s: u16) -> Option<i64> {
+    let &(ty, at, size) = values.get(usize::from(s))?;
+    let BinXmlValue::FileTimeType(t) = raw_value(ty, chunk.get(at..at + size)?)? else { return None };
+    let ns = i128::from(t.as_second()) * 1_000_000_000 + i128::from(t.subsec_nanosecond() / 1_000 * 1_000);
+    i64::try_from(ns).ok().filter(|&n| n != i64::MIN)
 }
 
 /// Zero-padded decimal digits of `value` into `out` (the year of a timestamp may be negative
@@ -499,6 +513,9 @@ struct Batch {
     planned: u64,
     /// `verify` mode: (record id, what differed) where the planned and rendered paths disagree.
     mismatches: Vec<(u64, String)>,
+    /// TimeCreated in nanoseconds per row, where `time_ok` is 1 (else the column has the text).
+    times: Vec<i64>,
+    time_ok: Vec<u8>,
 }
 
 /// The outcome of the rendered path for one record.
@@ -588,7 +605,7 @@ impl Reader {
             done: false,
             planned,
             verify,
-            row: Row { cells: Vec::new(), text: String::new() },
+            row: Row { cells: Vec::new(), text: String::new(), time: None },
             nested_plans: HashMap::new(),
             values: Vec::new(),
             nested_values: Vec::new(),
@@ -615,6 +632,8 @@ impl Reader {
             too_many: false,
             planned: 0,
             mismatches: Vec::new(),
+            times: Vec::new(),
+            time_ok: Vec::new(),
         };
         let read0 = self.read;
         while b.rows < self.batch_size && !self.done {
@@ -629,6 +648,9 @@ impl Reader {
         out.set_item("fallback", b.fallback)?;
         out.set_item("planned", b.planned)?;
         out.set_item("mismatches", b.mismatches)?;
+        b.times.resize(b.rows, 0);
+        b.time_ok.resize(b.rows, 0);
+        out.set_item("times", (PyBytes::new(py, as_bytes(&b.times)), PyBytes::new(py, &b.time_ok)))?;
         let columns = PyList::empty(py);
         for mut c in b.cols {
             c.pad(b.rows);
@@ -703,6 +725,7 @@ impl Reader {
                                 Rendered::Row(cells, text) => {
                                     self.row.cells = cells;
                                     self.row.text = text;
+                                    self.row.time = None;
                                     self.push_row(b);
                                 }
                                 Rendered::Fallback => {
@@ -780,7 +803,16 @@ impl Reader {
         let Some(cols) = &plan.cols else { return Fast::Render };
         row.text.clear();
         row.cells.clear();
-        for &src in cols {
+        row.time = None;
+        let time_col = system_index[3];
+        for (col, &src) in cols.iter().enumerate() {
+            if let (true, ColSrc::Slot(s, _)) = (col == time_col, src) {
+                if let Some(ns) = filetime_ns(chunk, values, s) {
+                    row.time = Some(ns);
+                    row.cells.push(Cell::Null);
+                    continue;
+                }
+            }
             let Some(c) = plan.cell(src, chunk, values, row, rid) else { return Fast::Render };
             row.cells.push(c);
         }
@@ -849,7 +881,7 @@ impl Reader {
         for (&i, v) in self.system_index.iter().zip(system) {
             vals[i] = Some(v);
         }
-        let mut row = Row { cells: Vec::with_capacity(vals.len()), text: String::new() };
+        let mut row = Row { cells: Vec::with_capacity(vals.len()), text: String::new(), time: None };
         for v in &vals {
             let c = match v {
                 None => Cell::Null,
@@ -877,8 +909,16 @@ impl Reader {
                 let texts = |r: &Row| -> Vec<Option<String>> {
                     r.cells.iter().map(|&c| r.get(c).map(str::to_owned)).collect()
                 };
+                let mut row = Row { cells: row.cells.clone(), text: row.text.clone(), time: None };
+                if let Some(ns) = self.row.time {   // compare the time as the text it stands for
+                    let at = self.system_index[3];
+                    row.cells[at] = Cell::Null;
+                    time_text(Timestamp::from_nanosecond(i128::from(ns)).expect("in range"), &mut row.text);
+                    row.cells[at] = Cell::Text((row.text.len() - 27) as u32, row.text.len() as u32);
+                }
+                let row = &row;
                 if let Rendered::Row(cells, text) = &rendered {
-                    let other = Row { cells: cells.clone(), text: text.clone() };
+                    let other = Row { cells: cells.clone(), text: text.clone(), time: None };
                     let same_kind = row.cells.iter().zip(&other.cells).all(|(a, b)| match (a, b) {
                         (Cell::Text(..), Cell::Text(..)) => true,
                         _ => a == b,
@@ -904,6 +944,12 @@ impl Reader {
                 Cell::Int(i) => c.push_int(b.rows, i),
                 Cell::Text(..) => c.push_str(b.rows, row.get(v).expect("text"), KIND_STR),
             }
+        }
+        if let Some(ns) = row.time {
+            b.times.resize(b.rows, 0);
+            b.time_ok.resize(b.rows, 0);
+            b.times.push(ns);
+            b.time_ok.push(1);
         }
         b.rows += 1;
     }
