@@ -295,21 +295,18 @@ fn cell(row: &mut Row, v: &Val, data: bool) -> Cell {
 /// UTF-16LE text appended to `out` up to the first NUL (as the parser reads a string value),
 /// lone surrogates skipped (as pyevtx-rs' JSON writer does).
 fn utf16_into(b: &[u8], out: &mut String) {
-    let mut rest = b.chunks_exact(2);
-    // ASCII, the usual case, byte by byte; the first other unit hands the rest to the decoder
-    // SAFETY: only ASCII bytes are pushed through the byte view.
-    let bytes = unsafe { out.as_mut_vec() };
-    while let Some(u) = rest.clone().next() {
-        if u[1] != 0 || u[0] >= 0x80 {
-            break;
-        }
-        if u[0] == 0 {
-            return;
-        }
-        bytes.push(u[0]);
-        rest.next();
+    // the ASCII prefix (the usual case: all of it) is copied byte by byte
+    let n = b.len() / 2;
+    let mut i = 0;
+    while i < n && b[2 * i + 1] == 0 && b[2 * i].wrapping_sub(1) < 0x7f {
+        i += 1;
     }
-    let units = rest.map(|u| u16::from_le_bytes([u[0], u[1]])).take_while(|&u| u != 0);
+    // SAFETY: only ASCII bytes (1..=0x7f) are pushed through the byte view.
+    unsafe { out.as_mut_vec().extend(b[..2 * i].iter().step_by(2)) };
+    if i == n || b[2 * i..2 * i + 2] == [0, 0] {
+        return;
+    }
+    let units = b[2 * i..].chunks_exact(2).map(|u| u16::from_le_bytes([u[0], u[1]])).take_while(|&u| u != 0);
     out.extend(char::decode_utf16(units).filter_map(Result::ok));
 }
 
@@ -361,8 +358,9 @@ enum ColSrc {
 struct Compiled {
     event_id: ColSrc,
     channel: ColSrc,
-    /// Per column (None: the event data is not of the planned shape).
-    cols: Option<Vec<ColSrc>>,
+    /// (column, source) of every column with a source (None: the event data is not of the
+    /// planned shape).
+    cols: Option<Vec<(usize, ColSrc)>>,
     texts: Vec<String>,
     /// The substitution holding the event data as a nested template instance.
     nested: Option<u16>,
@@ -391,7 +389,7 @@ impl Compiled {
             for (&col, src) in system_index.iter().zip(system) {
                 cols[col] = src;
             }
-            cols
+            cols.into_iter().enumerate().filter(|(_, src)| !matches!(src, ColSrc::Null)).collect()
         });
         Compiled { event_id: system[0], channel: system[1], cols, texts, nested: plan.nested }
     }
@@ -803,18 +801,18 @@ impl Reader {
         let Some(cols) = &plan.cols else { return Fast::Render };
         row.text.clear();
         row.cells.clear();
+        row.cells.resize(n_fields, Cell::Null);
         row.time = None;
         let time_col = system_index[3];
-        for (col, &src) in cols.iter().enumerate() {
+        for &(col, src) in cols {
             if let (true, ColSrc::Slot(s, _)) = (col == time_col, src) {
                 if let Some(ns) = filetime_ns(chunk, values, s) {
                     row.time = Some(ns);
-                    row.cells.push(Cell::Null);
                     continue;
                 }
             }
             let Some(c) = plan.cell(src, chunk, values, row, rid) else { return Fast::Render };
-            row.cells.push(c);
+            row.cells[col] = c;
         }
         if let Some(slot) = plan.nested {
             let Some(&(ty, at, size)) = values.get(usize::from(slot)) else { return Fast::Render };
