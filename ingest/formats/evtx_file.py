@@ -14,9 +14,11 @@ a truncated or corrupt chunk ends the file with a problem, never the run.
 
 Accelerator: when the optional Rust extension ``latgraph_evtx`` (``tools/evtx-columns``) is
 installed, the same filter and flattening run in Rust and the kept records arrive as
-:class:`~ingest.batching.ColumnBatch` blocks (one Arrow string column per field, no Python object
-per record); records it cannot carry exactly are handed back as JSON and decoded here. Same rows,
-same counts. ``LATGRAPH_EVTX_NATIVE=0`` forces the pure-Python path.
+:class:`~ingest.batching.ColumnBatch` blocks (one Arrow string column per field, event times as
+nanoseconds, no Python object per record). Records of the usual shape are read straight from their
+template substitution values (no JSON at all); the others are rendered to JSON there; records it
+cannot carry exactly are handed back as JSON and decoded here. Same rows, same counts (see
+docs/ingest.md). ``LATGRAPH_EVTX_NATIVE=0`` forces the pure-Python path.
 """
 
 from __future__ import annotations

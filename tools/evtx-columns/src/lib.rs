@@ -2,15 +2,16 @@
 //!
 //! Mirrors `ingest/formats/evtx_file.py` (the pure-Python path): records are parsed one chunk at a
 //! time, single-threaded, in the order and with the errors of pyevtx-rs' `records_json()`. A record
-//! of a template `template::plan` understands is read from its substitution values (no JSON);
-//! any other record is rendered to JSON like the raw baseline and decoded (`decode`). Records whose event id is not kept (and, for ids other providers reuse,
-//! whose channel is not allowed) are counted and dropped; kept records are flattened exactly like
-//! `flatten()` / `decode_records()` (EventData named fields, UserData one wrapper level deep, System
-//! fields win) into one dictionary-encoded column per field (distinct texts in Arrow utf8 layout,
-//! an i32 code per row) plus a per-value kind byte (0 null, 1 string, 2 integer in the column's i64 buffer, 3 integer
-//! beyond i64 written as decimal text). Records with a
-//! value of another JSON type (bool, float, array, object) or an odd shape are returned as JSON for
-//! the Python path to decode, so results stay identical.
+//! of a template `template::plan` understands is read from its substitution values (no JSON); any
+//! other record is rendered to JSON like the raw baseline and decoded (`decode`). Records whose
+//! event id is not kept (and, for ids other providers reuse, whose channel is not allowed) are
+//! counted and dropped; kept records are flattened exactly like `flatten()` / `decode_records()`
+//! (EventData named fields, UserData one wrapper level deep, System fields win) into one
+//! dictionary-encoded column per field (distinct texts in Arrow utf8 layout, an i32 code per row)
+//! plus a per-value kind byte (0 null, 1 string, 2 integer in the column's i64 buffer, 3 integer
+//! beyond i64 written as decimal text). Records with a value of another JSON type (bool, float,
+//! array, object) or an odd shape are returned as JSON for the Python path to decode, so results
+//! stay identical; `verify` mode checks the planned path against rendering record by record.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -616,7 +617,8 @@ impl Reader {
     /// A dict: rows, read, dropped, malformed [(records read before it, message)], too_many (bool),
     /// columns [(dictionary offsets, dictionary data, codes, kinds, ints) bytes per field],
     /// fallback [(row, json, record id)], planned (records read from template values),
-    /// mismatches [(record id, message)] (verify mode).
+    /// mismatches [(record id, message)] (verify mode), times (int64 ns per row, uint8 1 where set:
+    /// TimeCreated read as a FILETIME, its column then null) as bytes.
     fn next_batch<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
         if self.done {
             return Ok(None);
