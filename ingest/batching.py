@@ -95,20 +95,37 @@ class ColumnBatch:
 
     def column(self, name: str) -> np.ndarray:
         """Field ``name`` of every row as an object array (``None`` where absent)."""
+        codes, values = self.coded(name)
+        return values[codes]
+
+    def coded(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Field ``name`` as ``(codes, values)``: ``values[codes]`` is :meth:`column`; ``values`` is
+        an object array of the part's distinct texts and integers, rows' patch values, and ``None``
+        (not necessarily unique), so a per-value function runs once per distinct value, not per row."""
         full = self._cache.get(name)
         if full is None:
-            full = _column(self._parts, name)
+            full = _coded(self._parts, name)
             self._cache[name] = full
-        return full if self._rows is None else full[self._rows]
+        codes, values = full
+        return (codes if self._rows is None else codes[self._rows]), values
 
 
-def _column(parts: list[ColumnPart], name: str) -> np.ndarray:
-    """One field of all parts as an object array: one ``str`` per distinct text of a part (the
-    reader's dictionary encoding, then a numpy take), Python ints where the JSON had integers."""
+def _objects(items: list[Any]) -> np.ndarray:
+    """A 1-d object array of ``items`` (lists and tuples stay single values)."""
+    out = np.empty(len(items), dtype=object)
+    for k, v in enumerate(items):
+        out[k] = v
+    return out
+
+
+def _coded(parts: list[ColumnPart], name: str) -> tuple[np.ndarray, np.ndarray]:
+    """:meth:`ColumnBatch.coded` of all parts: the reader's dictionary encoding joined over the
+    parts (vectorised), integers as Python ints (what the JSON decoder yields), patches last."""
     n = sum(p[0] for p in parts)
     have = [p[1][name] for p in parts if name in p[1]]
     if len(have) != len(parts) or not any(b[1] or b[4] for b in have):   # no value in any row
-        out = np.full(n, None, dtype=object)
+        codes = np.zeros(n, dtype=np.int64)
+        values = np.array([None], dtype=object)
         have = []
     else:
         # all parts at once: join the buffers, rebase offsets and codes with vectorised adds
@@ -121,26 +138,36 @@ def _column(parts: list[ColumnPart], name: str) -> np.ndarray:
         keep[first[1:]] = False                             # ... equals the previous part's last one
         words = pa.Array.from_buffers(pa.large_string(), int(sizes.sum()), [
             None, pa.py_buffer(offsets[keep]), pa.py_buffer(b"".join(b[1] for b in have))])
-        words = np.append(words.to_numpy(zero_copy_only=False), None)
+        values = np.append(words.to_numpy(zero_copy_only=False), None)
         raw = np.frombuffer(b"".join(b[2] for b in have), dtype=np.int32)
         codes = raw + np.repeat(np.cumsum(sizes) - sizes, [p[0] for p in parts])
-        codes[raw < 0] = len(words) - 1
-        out = words[codes]
+        codes[raw < 0] = len(values) - 1
     if any(b[4] or KIND_BIG_INT in b[3] for b in have):
         kind = np.frombuffer(b"".join(b[3] for b in have), dtype=np.uint8)
+        extra: list[Any] = []
         if any(b[4] for b in have):   # JSON integers: the same Python ints the JSON decoder gives
             ints = np.frombuffer(b"".join(b[4] or bytes(8 * p[0]) for p, b in zip(parts, have, strict=True)),
                                  dtype=np.int64)
             rows = np.flatnonzero(kind == KIND_INT)
-            out[rows] = ints[rows].astype(object)
+            distinct, inverse = np.unique(ints[rows], return_inverse=True)
+            codes[rows] = len(values) + inverse
+            extra += distinct.astype(object).tolist()
         big = np.flatnonzero(kind == KIND_BIG_INT)
-        out[big] = [int(v) for v in out[big]]
+        if len(big):
+            distinct, inverse = np.unique(codes[big], return_inverse=True)
+            codes[big] = len(values) + len(extra) + inverse
+            extra += [int(values[c]) for c in distinct]
+        values = np.append(values, _objects(extra))
     base_row = 0
+    patched: list[Any] = []
     for rows_n, _, patches in parts:
         for row, rec in patches.items():
-            out[base_row + row] = getattr(rec, name, None)
+            codes[base_row + row] = len(values) + len(patched)
+            patched.append(getattr(rec, name, None))
         base_row += rows_n
-    return out
+    if patched:
+        values = np.append(values, _objects(patched))
+    return codes, values
 
 
 class RecordBatcher:

@@ -245,31 +245,18 @@ def _build(recs: Sequence[Any], eid: np.ndarray, channel: pd.Categorical, rec_id
             fields[name] = _field(recs, name)
         return fields[name]
 
-    picked: dict[str, np.ndarray] = {}
-    filled: dict[str, list[np.ndarray]] = {}
+    picked: dict[str, Any] = {}
+    sources: dict[str, list[tuple[np.ndarray, Sequence[Any], str]]] = {}
     for i in ids:   # each event id reads only its own fields, from its own rows
         rows = np.flatnonzero(sel[i])
         sub = recs if len(rows) == n else _take(recs, rows)
         for col, name in we.FIELD_PICKS.get(i, {}).items():
-            if len(rows) == n:          # one event id in the batch: no scatter
-                picked[col] = _field(sub, name)
-            else:
-                if col not in picked:
-                    picked[col] = _none(n)
-                picked[col][rows] = _field(sub, name)
-            filled.setdefault(col, []).append(rows)
-    for col, values in picked.items():   # normalise only the rows an event id filled
+            sources.setdefault(col, []).append((rows, sub, name))
+    coded = getattr(recs, "coded", None) is not None
+    for col, srcs in sources.items():   # normalise only the rows an event id filled
         func = _COLUMN_NORMALISERS.get(col, normalize_text)
-        rows = np.concatenate(filled[col]) if len(filled[col]) > 1 else filled[col][0]
-        arrow = _map_to_arrow(values, rows, func) if col in _ARROW_OUT and _ARROW_STRINGS else None
-        if arrow is not None:
-            picked[col] = arrow
-        elif len(rows) == n:
-            picked[col] = map_values(values, func)
-        else:
-            column = np.full(n, func(None), dtype=object)
-            column[rows] = map_values(values[rows], func)
-            picked[col] = column
+        arrow = col in _ARROW_OUT and _ARROW_STRINGS
+        picked[col] = _normalise_coded(srcs, n, func, arrow) if coded else _normalise(srcs, n, func, arrow)
     for i in ids:   # "DOMAIN\user" in one field (Sysmon User) when the event has no domain field
         picks = we.FIELD_PICKS.get(i, {})
         if "account" in picks and "account_domain" not in picks:
@@ -293,6 +280,56 @@ def _build(recs: Sequence[Any], eid: np.ndarray, channel: pd.Categorical, rec_id
     out["record_id"] = rec_id
     out["source_file"], out["source_format"] = _provenance(segments, seg)
     return _to_frame(out)
+
+
+def _normalise(srcs: list[tuple[np.ndarray, Sequence[Any], str]], n: int, func: Callable[[Any], Any],
+               arrow: bool) -> Any:
+    """One canonical column: field ``name`` of the ``rows`` of each source, through ``func`` once
+    per distinct value (rows no source fills: ``func(None)``); an Arrow string array if ``arrow``
+    and ``func`` gives text, else an object array."""
+    if len(srcs) == 1 and len(srcs[0][0]) == n:   # one event id in the batch: no scatter
+        values, rows = _field(srcs[0][1], srcs[0][2]), srcs[0][0]
+    else:
+        values = _none(n)
+        for rows, sub, name in srcs:
+            values[rows] = _field(sub, name)
+        rows = np.concatenate([r for r, _, _ in srcs]) if len(srcs) > 1 else srcs[0][0]
+    out = _map_to_arrow(values, rows, func) if arrow else None
+    if out is not None:
+        return out
+    if len(rows) == n:
+        return map_values(values, func)
+    column = np.full(n, func(None), dtype=object)
+    column[rows] = map_values(values[rows], func)
+    return column
+
+
+def _normalise_coded(srcs: list[tuple[np.ndarray, Any, str]], n: int, func: Callable[[Any], Any],
+                     arrow: bool) -> Any:
+    """:func:`_normalise` from a columnar batch's dictionary codes
+    (:meth:`ingest.batching.ColumnBatch.coded`): ``func`` runs over each field's distinct values
+    and the rows are a take by code; no object array per row, no hashing of row values."""
+    codes = np.full(n, -1, dtype=np.int64)
+    parts: list[np.ndarray] = []
+    base = 0
+    for rows, sub, name in srcs:
+        c, v = sub.coded(name)
+        codes[rows] = c + base
+        parts.append(v)
+        base += len(v)
+    values = np.concatenate(parts) if len(parts) > 1 else parts[0]
+    codes[codes < 0] = len(values)
+    # JSON lists/objects where a scalar belongs count as missing (as in map_values)
+    mapped = [func(None if isinstance(v, (list, dict)) else v) for v in values]
+    mapped.append(func(None))
+    if arrow:
+        try:
+            texts = pa.array(mapped, type=pa.large_string())
+        except (TypeError, pa.ArrowInvalid, pa.ArrowTypeError):
+            texts = None
+        if texts is not None:
+            return pd.arrays.ArrowStringArray(texts.take(pa.array(codes)))
+    return np.fromiter(mapped, dtype=object, count=len(mapped))[codes]
 
 
 def _map_to_arrow(values: np.ndarray, rows: np.ndarray, func: Callable[[Any], Any]) -> Any:
