@@ -98,6 +98,11 @@ impl<'a> Cursor<'a> {
         at.take(6)?; // next-string offset, hash
         let len = at.u16()? as usize;
         let name = at.utf16(len)?;
+        if name.chars().any(|c| c < ' ' || c == '"' || c == '\\') {
+            // the renderer writes names as they are: such a name makes the record's JSON invalid
+            // (a malformed record on the rendered path), so it must be rendered here too
+            return Err(Unplanned);
+        }
         if offset == self.pos {
             self.pos = at.pos.checked_add(2).ok_or(Unplanned)?; // the NUL after an inline name
         }

@@ -152,7 +152,8 @@ pub(crate) fn time_text(t: Timestamp, out: &mut String) {
 pub(crate) fn filetime_ns(chunk: &[u8], values: &[(u8, usize, usize)], s: u16) -> Option<i64> {
     let &(ty, at, size) = values.get(usize::from(s))?;
     let BinXmlValue::FileTimeType(t) = raw_value(ty, chunk.get(at..at + size)?)? else { return None };
-    let ns = i128::from(t.as_second()) * 1_000_000_000 + i128::from(t.subsec_nanosecond() / 1_000 * 1_000);
+    // floored to the microsecond, as the calendar text is (before 1970 too)
+    let ns = t.as_nanosecond().div_euclid(1_000) * 1_000;
     i64::try_from(ns).ok().filter(|&n| n != i64::MIN)
 }
 
@@ -189,10 +190,32 @@ pub(crate) fn read_instance(chunk: &[u8], mut p: usize, out: &mut Vec<(u8, usize
     out.clear();
     for d in descriptors.chunks_exact(4) {
         let size = usize::from(u16::from_le_bytes([d[0], d[1]]));
+        // the parser reads a value by its type; one longer than its descriptor's size shifts
+        // every later value (it moves forward after a short read, never back): rendered then
+        if read_len(d[2], chunk.get(p..p.checked_add(size)?)?)? > size {
+            return None;
+        }
         out.push((d[2], p, size));
         p += size;
     }
-    (p <= chunk.len()).then_some((def as u32, p))
+    Some((def as u32, p))
+}
+
+/// How many bytes the parser reads for a value of type `ty` stored in `b` (None: a type the
+/// planned path does not know, the record is rendered).
+fn read_len(ty: u8, b: &[u8]) -> Option<usize> {
+    Some(match ty {
+        // null (skipped by size), sized strings and binaries, nested BinXML, arrays: the size
+        0x00 | 0x01 | 0x02 | 0x0e | 0x21 | 0x81..=0x95 => b.len(),
+        0x03 | 0x04 => 1,
+        0x05 | 0x06 => 2,
+        0x07 | 0x08 | 0x0b | 0x0d | 0x14 => 4,
+        0x09 | 0x0a | 0x0c | 0x11 | 0x15 => 8,
+        0x0f | 0x12 => 16,
+        0x10 if b.len() == 4 || b.len() == 8 => b.len(),
+        0x13 => 8 + 4 * usize::from(*b.get(1)?), // SID: revision, sub-authority count, ...
+        _ => return None,
+    })
 }
 
 /// The offset of the template instance body in a BinXML stream that is exactly one instance
