@@ -18,7 +18,6 @@ use std::fs::File;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use evtx::err::EvtxError;
 use evtx::{EvtxParser, EvtxRecord, IntoIterChunks, ParserSettings, Timestamp};
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
@@ -54,6 +53,77 @@ fn event_id(v: &Sc) -> Option<u64> {
         Sc::Int(i) => u64::try_from(*i).ok(),
         Sc::Str(s) => leading_id(s),
         Sc::Null => None,
+    }
+}
+
+/// The event id the Python path's string scan (`evtx_file.event_id_of`) finds in a rendered
+/// record: `"EventID":<digits>`, else the first `"EventID":` followed by `"?<digits>` or by an
+/// object (one nesting level inside) whose `"#text":` is `"?<digits>`.
+fn json_event_id(data: &str) -> Option<u64> {
+    const KEY: &str = "\"EventID\":";
+    let at = data.find(KEY)?;
+    if let Some(id) = leading_id(&data[at + KEY.len()..]) {
+        return Some(id);
+    }
+    data[at..].match_indices(KEY).find_map(|(i, _)| {
+        let rest = data[at + i + KEY.len()..].trim_start();
+        match rest.as_bytes().first()? {
+            b'{' => {
+                let (mut depth, mut k) = (1usize, 1usize);
+                let b = rest.as_bytes();
+                while k < b.len() {
+                    match b[k] {
+                        b'{' if depth == 2 => return None,
+                        b'{' => depth += 1,
+                        b'}' if depth == 1 => return None,
+                        b'}' => depth -= 1,
+                        b'"' if depth == 1 && rest[k..].starts_with("\"#text\":") => {
+                            let v = rest[k + 8..].trim_start();
+                            if let Some(id) = leading_id(v.strip_prefix('"').unwrap_or(v)) {
+                                return Some(id);
+                            }
+                        }
+                        _ => {}
+                    }
+                    k += 1;
+                }
+                None
+            }
+            _ => leading_id(rest.strip_prefix('"').unwrap_or(rest)),
+        }
+    })
+}
+
+/// An error with its sources, `: `-joined, as pyevtx-rs words it.
+fn err_text(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// False when the rendered record's `"Channel":"..."` surely is not one the id is kept from: the
+/// Python path's string check (`evtx_file.channel_allows`) for records it decodes itself.
+fn json_channel_allows(data: &str, channel_map: &HashMap<String, String>, allowed: &HashSet<String>) -> bool {
+    const KEY: &str = "\"Channel\":\"";
+    let Some(at) = data.find(KEY) else { return true };
+    let Some(len) = data[at + KEY.len()..].find('"') else { return true };
+    let raw = &data[at + KEY.len()..at + KEY.len() + len];
+    if raw.contains('\\') {
+        return true;
+    }
+    let space = |c: char| c.is_whitespace() || ('\x1c'..='\x1f').contains(&c);   // str.strip()'s set
+    let text = raw.trim_matches(space).trim_matches('\0').trim_matches(space);
+    if text.is_empty() {
+        return false;
+    }
+    match channel_map.get(&text.to_lowercase()) {
+        Some(canonical) => allowed.contains(canonical),
+        None => allowed.contains(text),
     }
 }
 
@@ -174,7 +244,6 @@ enum Rendered {
 struct Reader {
     chunks: IntoIterChunks<File>,
     settings: Arc<ParserSettings>,
-    chunk_seq: u64,
     keep: HashSet<u64>,
     /// event id -> lower-case raw channel names that are allowed for it (ids other providers reuse).
     checked: HashMap<u64, HashSet<String>>,
@@ -234,7 +303,6 @@ impl Reader {
         Ok(Reader {
             chunks: parser.into_chunks(),
             settings: Arc::new(settings),
-            chunk_seq: 0,
             keep: keep.into_iter().collect(),
             checked: checked.into_iter().map(|(k, v)| (k, v.into_iter().collect())).collect(),
             channel_map,
@@ -321,18 +389,16 @@ impl Reader {
             self.done = true;
             return;
         };
-        let seq = self.chunk_seq;
-        self.chunk_seq += 1;
         let mut data = match res {
             Ok(data) => data,
-            Err(e) => return self.bad(b, format!("{e}")),
+            Err(e) => return self.bad(b, err_text(&e)),
         };
+        let (first, last) = (data.header.first_event_record_id, data.header.last_event_record_id);
         let mut chunk = match data.parse(Arc::clone(&self.settings)) {
             Ok(chunk) => chunk,
-            Err(e) => {
-                let e = EvtxError::FailedToParseChunk { chunk_id: seq, source: Box::new(e) };
-                return self.bad(b, format!("{e}"));
-            }
+            // worded as pyevtx-rs words it
+            Err(e) => return self.bad(b, format!("Failed to parse chunk containing record IDs {first}..{last}: {}",
+                                                 err_text(&e))),
         };
         let mut plans: Plans<Compiled> = HashMap::new();
         self.nested_plans.clear();
@@ -340,7 +406,7 @@ impl Reader {
             let record = match record {
                 Ok(r) => r,
                 Err(e) => {
-                    self.bad(b, format!("{e}"));
+                    self.bad(b, err_text(&e));
                     if self.done {
                         return;
                     }
@@ -382,7 +448,7 @@ impl Reader {
                         // carved records that fail to render are noise (as in pyevtx-rs)
                         Err(_) if recovered => {}
                         Err(e) => {
-                            self.bad(b, format!("{e}"));
+                            self.bad(b, err_text(&e));
                             if self.done {
                                 return;
                             }
@@ -503,7 +569,16 @@ impl Reader {
         if pre_drop(data, &self.keep) {
             return Rendered::Dropped;
         }
-        let Ok(d) = decode(data, &self.field_index) else { return Rendered::Fallback };
+        let Ok(d) = decode(data, &self.field_index) else {
+            // the Python path decides this record; it filters by the id its string scan finds first
+            return match json_event_id(data) {
+                Some(id) if !self.keep.contains(&id) => Rendered::Dropped,
+                Some(id) if self.checked.get(&id).is_some_and(|ok| !json_channel_allows(data, &self.channel_map, ok)) => {
+                    Rendered::Dropped
+                }
+                _ => Rendered::Fallback,
+            };
+        };
         if let Some(id) = event_id(&d.event_id) {
             let channel = match &d.channel {
                 Sc::Str(s) => Some(s.as_ref()),

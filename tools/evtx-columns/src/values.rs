@@ -202,11 +202,12 @@ pub(crate) fn read_instance(chunk: &[u8], mut p: usize, out: &mut Vec<(u8, usize
 }
 
 /// How many bytes the parser reads for a value of type `ty` stored in `b` (None: a type the
-/// planned path does not know, the record is rendered).
+/// planned path does not take anywhere in a record, the record is rendered).
 fn read_len(ty: u8, b: &[u8]) -> Option<usize> {
     Some(match ty {
-        // null (skipped by size), sized strings and binaries, nested BinXML, arrays: the size
-        0x00 | 0x01 | 0x02 | 0x0e | 0x21 | 0x81..=0x95 => b.len(),
+        // null (skipped by size), sized strings and binaries, nested BinXML: the size. Arrays are
+        // not taken: one in a Data element expands into several elements, shifting the others
+        0x00 | 0x01 | 0x02 | 0x0e | 0x21 => b.len(),
         0x03 | 0x04 => 1,
         0x05 | 0x06 => 2,
         0x07 | 0x08 | 0x0b | 0x0d | 0x14 => 4,
