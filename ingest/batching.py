@@ -120,7 +120,8 @@ def _objects(items: list[Any]) -> np.ndarray:
 
 def _coded(parts: list[ColumnPart], name: str) -> tuple[np.ndarray, np.ndarray]:
     """:meth:`ColumnBatch.coded` of all parts: the reader's dictionary encoding joined over the
-    parts (vectorised), integers as Python ints (what the JSON decoder yields), patches last."""
+    parts (vectorised), integers as Python ints (what the JSON decoder yields), patches last, the
+    parts' entries then deduplicated (``pd.factorize``, as the row-wise path groups values)."""
     n = sum(p[0] for p in parts)
     have = [p[1][name] for p in parts if name in p[1]]
     if len(have) != len(parts) or not any(b[1] or b[4] for b in have):   # no value in any row
@@ -167,6 +168,14 @@ def _coded(parts: list[ColumnPart], name: str) -> tuple[np.ndarray, np.ndarray]:
         base_row += rows_n
     if patched:
         values = np.append(values, _objects(patched))
+    if len(parts) > 1:   # each part has its own dictionary: one entry per distinct value overall
+        try:
+            inverse, distinct = pd.factorize(values, use_na_sentinel=False)
+        except TypeError:   # an unhashable value (a JSON list from a patch): keep the entries
+            return codes, values
+        codes = inverse[codes]
+        # factorize gives the None entry back as NaN (no NaN comes from the reader itself)
+        values = _objects([None if isinstance(v, float) and v != v else v for v in distinct])
     return codes, values
 
 
