@@ -118,18 +118,30 @@ pub(crate) fn cell(row: &mut Row, v: &Val, data: bool) -> Cell {
 /// UTF-16LE text appended to `out` up to the first NUL (as the parser reads a string value),
 /// lone surrogates skipped (as pyevtx-rs' JSON writer does).
 pub(crate) fn utf16_into(b: &[u8], out: &mut String) {
-    // the ASCII prefix (the usual case: all of it) is copied byte by byte
-    let n = b.len() / 2;
-    let mut i = 0;
-    while i < n && b[2 * i + 1] == 0 && b[2 * i].wrapping_sub(1) < 0x7f {
-        i += 1;
-    }
+    // the ASCII prefix (the usual case: all of it), four code units at a time
+    const HIGH: u64 = 0xFF80_FF80_FF80_FF80; // any unit >= 0x80
+    const ONES: u64 = 0x0001_0001_0001_0001;
+    const TOPS: u64 = 0x8000_8000_8000_8000;
     // SAFETY: only ASCII bytes (1..=0x7f) are pushed through the byte view.
-    unsafe { out.as_mut_vec().extend(b[..2 * i].iter().step_by(2)) };
-    if i == n || b[2 * i..2 * i + 2] == [0, 0] {
+    let bytes = unsafe { out.as_mut_vec() };
+    bytes.reserve(b.len() / 2);
+    let mut i = 0;
+    while i + 8 <= b.len() {
+        let w = u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        if w & HIGH != 0 || (w.wrapping_sub(ONES) & !w & TOPS) != 0 {
+            break; // a non-ASCII or NUL unit in these four
+        }
+        bytes.extend_from_slice(&[w as u8, (w >> 16) as u8, (w >> 32) as u8, (w >> 48) as u8]);
+        i += 8;
+    }
+    while i + 2 <= b.len() && b[i + 1] == 0 && b[i].wrapping_sub(1) < 0x7f {
+        bytes.push(b[i]);
+        i += 2;
+    }
+    if i + 2 > b.len() || b[i..i + 2] == [0, 0] {
         return;
     }
-    let units = b[2 * i..].chunks_exact(2).map(|u| u16::from_le_bytes([u[0], u[1]])).take_while(|&u| u != 0);
+    let units = b[i..].chunks_exact(2).map(|u| u16::from_le_bytes([u[0], u[1]])).take_while(|&u| u != 0);
     out.extend(char::decode_utf16(units).filter_map(Result::ok));
 }
 
