@@ -85,7 +85,7 @@ def normalise_column(srcs: list[tuple[np.ndarray, Sequence[Any], str]], n: int, 
 
 def normalise_coded(srcs: list[tuple[np.ndarray, Any, str]], n: int, func: Callable[[Any], Any],
                      arrow: bool) -> Any:
-    """:func:`_normalise` from a columnar batch's dictionary codes
+    """:func:`normalise_column` from a columnar batch's dictionary codes
     (:meth:`ingest.batching.ColumnBatch.coded`): ``func`` runs over each field's distinct values
     and the rows are a take by code; no object array per row, no hashing of row values."""
     codes = np.full(n, -1, dtype=np.int64)
