@@ -60,7 +60,8 @@ _COLUMN_NORMALISERS: dict[str, Callable[[Any], Any]] = {
     "share_name": normalize_share, "remote_ip": normalize_ip, "remote_host": normalize_host,
     "remote_port": parse_port,
 }
-#: Text columns nothing reads after normalisation: mapped straight to Arrow (:func:`_map_to_arrow`).
+#: Text columns nothing reads after normalisation: mapped straight to Arrow
+#: (:func:`ingest.fields.map_to_arrow`).
 _ARROW_OUT = frozenset({"logon_id", "auth_package", "logon_process", "status", "share_name", "target_name",
                         "service_name", "service_image", "process", "command_line", "parent_process"})
 #: Columns read by the endpoint and 4688 logic even when no event id of the batch fills them.
