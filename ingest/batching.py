@@ -112,10 +112,7 @@ class ColumnBatch:
 
 def _objects(items: list[Any]) -> np.ndarray:
     """A 1-d object array of ``items`` (lists and tuples stay single values)."""
-    out = np.empty(len(items), dtype=object)
-    for k, v in enumerate(items):
-        out[k] = v
-    return out
+    return np.fromiter(items, dtype=object, count=len(items))
 
 
 def _coded(parts: list[ColumnPart], name: str) -> tuple[np.ndarray, np.ndarray]:

@@ -18,81 +18,27 @@ use std::fs::File;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use evtx::{EvtxParser, EvtxRecord, IntoIterChunks, ParserSettings, Timestamp};
+use evtx::{EvtxParser, EvtxRecord, IntoIterChunks, ParserSettings};
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 mod columns;
+mod compiled;
 mod decode;
+mod filter;
+mod rendered;
 mod template;
 mod values;
 use columns::{as_bytes, Column, KIND_STR};
-use decode::{decode, Sc};
-use template::{Plan, Src};
-use values::{ends_stream, filetime_ns, instance_start, read_instance, slot_cell, time_text, Cell, Row};
+use compiled::{ColSrc, Compiled, Plans};
+use rendered::Rendered;
+use filter::{channel_allows, leading_id};
+use values::{ends_stream, filetime_ns, instance_start, read_instance, slot_cell, Cell, Row};
 
 #[cfg(not(target_endian = "little"))]
 compile_error!("the column buffers are handed to Arrow as little-endian bytes");
 
 const SYSTEM_FIELDS: [&str; 5] = ["EventID", "Channel", "Computer", "TimeCreated", "EventRecordID"];
-
-/// Leading ASCII digits of `s` as an event id (None: no digits or too large), like the Python
-/// path's regular expression.
-fn leading_id(s: &str) -> Option<u64> {
-    let end = s.bytes().take_while(u8::is_ascii_digit).count();
-    if end == 0 {
-        return None;
-    }
-    s[..end].parse::<u64>().ok()
-}
-
-/// The event id the Python path's string filter finds (None: none found; the record is kept and
-/// normalisation counts it).
-fn event_id(v: &Sc) -> Option<u64> {
-    match v {
-        Sc::Int(i) => u64::try_from(*i).ok(),
-        Sc::Str(s) => leading_id(s),
-        Sc::Null => None,
-    }
-}
-
-/// The event id the Python path's string scan (`evtx_file.event_id_of`) finds in a rendered
-/// record: `"EventID":<digits>`, else the first `"EventID":` followed by `"?<digits>` or by an
-/// object (one nesting level inside) whose `"#text":` is `"?<digits>`.
-fn json_event_id(data: &str) -> Option<u64> {
-    const KEY: &str = "\"EventID\":";
-    let at = data.find(KEY)?;
-    if let Some(id) = leading_id(&data[at + KEY.len()..]) {
-        return Some(id);
-    }
-    data[at..].match_indices(KEY).find_map(|(i, _)| {
-        let rest = data[at + i + KEY.len()..].trim_start();
-        match rest.as_bytes().first()? {
-            b'{' => {
-                let (mut depth, mut k) = (1usize, 1usize);
-                let b = rest.as_bytes();
-                while k < b.len() {
-                    match b[k] {
-                        b'{' if depth == 2 => return None,
-                        b'{' => depth += 1,
-                        b'}' if depth == 1 => return None,
-                        b'}' => depth -= 1,
-                        b'"' if depth == 1 && rest[k..].starts_with("\"#text\":") => {
-                            let v = rest[k + 8..].trim_start();
-                            if let Some(id) = leading_id(v.strip_prefix('"').unwrap_or(v)) {
-                                return Some(id);
-                            }
-                        }
-                        _ => {}
-                    }
-                    k += 1;
-                }
-                None
-            }
-            _ => leading_id(rest.strip_prefix('"').unwrap_or(rest)),
-        }
-    })
-}
 
 /// An error with its sources, `: `-joined, as pyevtx-rs words it.
 fn err_text(e: &dyn std::error::Error) -> String {
@@ -105,106 +51,6 @@ fn err_text(e: &dyn std::error::Error) -> String {
     }
     text
 }
-
-/// False when the rendered record's `"Channel":"..."` surely is not one the id is kept from: the
-/// Python path's string check (`evtx_file.channel_allows`) for records it decodes itself.
-fn json_channel_allows(data: &str, channel_map: &HashMap<String, String>, allowed: &HashSet<String>) -> bool {
-    const KEY: &str = "\"Channel\":\"";
-    let Some(at) = data.find(KEY) else { return true };
-    let Some(len) = data[at + KEY.len()..].find('"') else { return true };
-    let raw = &data[at + KEY.len()..at + KEY.len() + len];
-    if raw.contains('\\') {
-        return true;
-    }
-    let space = |c: char| c.is_whitespace() || ('\x1c'..='\x1f').contains(&c);   // str.strip()'s set
-    let text = raw.trim_matches(space).trim_matches('\0').trim_matches(space);
-    if text.is_empty() {
-        return false;
-    }
-    match channel_map.get(&text.to_lowercase()) {
-        Some(canonical) => allowed.contains(canonical),
-        None => allowed.contains(text),
-    }
-}
-
-/// True when the rendered record's `"EventID":<digits>` is an id not kept (no JSON parse needed).
-fn pre_drop(data: &str, keep: &HashSet<u64>) -> bool {
-    let Some(at) = data.find("\"EventID\":") else { return false };
-    let rest = data[at + 10..].trim_start();
-    let end = rest.bytes().take_while(u8::is_ascii_digit).count();
-    if end == 0 || !rest[end..].starts_with([',', '}', ' ', '\n', '\r', '\t']) {
-        return false;
-    }
-    rest[..end].parse::<u64>().is_ok_and(|id| !keep.contains(&id))
-}
-
-/// Where a column's value comes from in a planned template.
-#[derive(Clone, Copy)]
-enum ColSrc {
-    Null,
-    /// A substitution; `data`: an EventData value.
-    Slot(u16, bool),
-    /// Literal template text (`Compiled::texts`).
-    Text(u16),
-    /// The record header's id (the template has no EventRecordID).
-    RecordId,
-}
-
-/// A template's plan laid out per column.
-struct Compiled {
-    event_id: ColSrc,
-    channel: ColSrc,
-    /// (column, source) of every column with a source (None: the event data is not of the
-    /// planned shape).
-    cols: Option<Vec<(usize, ColSrc)>>,
-    texts: Vec<String>,
-    /// The substitution holding the event data as a nested template instance.
-    nested: Option<u16>,
-}
-
-impl Compiled {
-    fn new(plan: &Plan, n_fields: usize, system_index: &[usize; 5]) -> Self {
-        let mut texts: Vec<String> = Vec::new();
-        let mut src = |s: &Src, absent: ColSrc| match s {
-            Src::Slot(n) => ColSrc::Slot(*n, false),
-            Src::Text(t) => {
-                texts.push(t.clone());
-                ColSrc::Text((texts.len() - 1) as u16)
-            }
-            Src::Absent => absent,
-        };
-        let system = [&plan.event_id, &plan.channel, &plan.computer, &plan.time_created, &plan.record_id]
-            .map(|s| src(s, ColSrc::Null));
-        let system = [system[0], system[1], system[2], system[3],
-                      if plan.record_id == Src::Absent { ColSrc::RecordId } else { system[4] }];
-        let cols = plan.data.as_ref().map(|data| {
-            let mut cols = vec![ColSrc::Null; n_fields];
-            for &(col, s) in data {
-                cols[col] = ColSrc::Slot(s, true);
-            }
-            for (&col, src) in system_index.iter().zip(system) {
-                cols[col] = src;
-            }
-            cols.into_iter().enumerate().filter(|(_, src)| !matches!(src, ColSrc::Null)).collect()
-        });
-        Compiled { event_id: system[0], channel: system[1], cols, texts, nested: plan.nested }
-    }
-
-    /// The cell of `src` for this record (`values`: its substitutions; None: not a value the
-    /// planned path takes).
-    fn cell(&self, src: ColSrc, chunk: &[u8], values: &[(u8, usize, usize)], row: &mut Row, record_id: u64)
-        -> Option<Cell> {
-        Some(match src {
-            ColSrc::Null => Cell::Null,
-            ColSrc::RecordId => Cell::Int(i128::from(record_id)),
-            ColSrc::Text(i) => row.text(&self.texts[usize::from(i)]),
-            ColSrc::Slot(s, data) => slot_cell(chunk, values, s, row, data)?,
-        })
-    }
-}
-
-/// Plans by template definition offset (None: not planned), per chunk.
-type Plans<T> = HashMap<u32, Option<Rc<T>>>;
 
 /// What the planned path made of a record.
 enum Fast {
@@ -229,15 +75,6 @@ struct Batch {
     /// TimeCreated in nanoseconds per row, where `time_ok` is 1 (else the column has the text).
     times: Vec<i64>,
     time_ok: Vec<u8>,
-}
-
-/// The outcome of the rendered path for one record.
-#[derive(Debug, PartialEq)]
-enum Rendered {
-    Dropped,
-    Row(Vec<Cell>, String),
-    /// An odd shape: the Python decoder takes the JSON.
-    Fallback,
 }
 
 #[pyclass(unsendable)]
@@ -564,96 +401,6 @@ impl Reader {
         Fast::Row
     }
 
-    /// The reference path for one rendered record: pyevtx-rs' JSON, decoded like the Python path.
-    fn rendered(&self, data: &str, rid: u64) -> Rendered {
-        if pre_drop(data, &self.keep) {
-            return Rendered::Dropped;
-        }
-        let Ok(d) = decode(data, &self.field_index) else {
-            // the Python path decides this record; it filters by the id its string scan finds first
-            return match json_event_id(data) {
-                Some(id) if !self.keep.contains(&id) => Rendered::Dropped,
-                Some(id) if self.checked.get(&id).is_some_and(|ok| !json_channel_allows(data, &self.channel_map, ok)) => {
-                    Rendered::Dropped
-                }
-                _ => Rendered::Fallback,
-            };
-        };
-        if let Some(id) = event_id(&d.event_id) {
-            let channel = match &d.channel {
-                Sc::Str(s) => Some(s.as_ref()),
-                _ => None,
-            };
-            if !self.keep.contains(&id)
-                || self.checked.get(&id).is_some_and(|ok| !channel_allows(&self.channel_map, channel, ok))
-            {
-                return Rendered::Dropped;
-            }
-        }
-        let system = [d.event_id, d.channel, d.computer, d.time_created, d.record_id.unwrap_or(Sc::Int(rid as i128))];
-        let mut vals = d.data;
-        for (slot, user) in vals.iter_mut().zip(d.user) {
-            if user.is_some() {
-                *slot = user;
-            }
-        }
-        for (&i, v) in self.system_index.iter().zip(system) {
-            vals[i] = Some(v);
-        }
-        let mut row = Row { cells: Vec::with_capacity(vals.len()), text: String::new(), time: None };
-        for v in &vals {
-            let c = match v {
-                None => Cell::Null,
-                Some(v) => row.sc(v),
-            };
-            row.cells.push(c);
-        }
-        Rendered::Row(row.cells, row.text)
-    }
-
-    /// `verify` mode: the rendered path's outcome for a planned record, compared.
-    fn check(&mut self, record: &EvtxRecord, fast: &Fast, b: &mut Batch) {
-        let rid = record.event_record_id;
-        let rendered = match record.clone().into_json() {
-            Ok(r) => self.rendered(&r.data, r.event_record_id),
-            Err(e) => {
-                b.mismatches.push((rid, format!("renders with an error: {e}")));
-                return;
-            }
-        };
-        let planned = match fast {
-            Fast::Dropped => Rendered::Dropped,
-            _ => {
-                let row = &self.row;
-                let texts = |r: &Row| -> Vec<Option<String>> {
-                    r.cells.iter().map(|&c| r.get(c).map(str::to_owned)).collect()
-                };
-                let mut row = Row { cells: row.cells.clone(), text: row.text.clone(), time: None };
-                if let Some(ns) = self.row.time {   // compare the time as the text it stands for
-                    let at = self.system_index[3];
-                    row.cells[at] = Cell::Null;
-                    time_text(Timestamp::from_nanosecond(i128::from(ns)).expect("in range"), &mut row.text);
-                    row.cells[at] = Cell::Text((row.text.len() - 27) as u32, row.text.len() as u32);
-                }
-                let row = &row;
-                if let Rendered::Row(cells, text) = &rendered {
-                    let other = Row { cells: cells.clone(), text: text.clone(), time: None };
-                    let same_kind = row.cells.iter().zip(&other.cells).all(|(a, b)| match (a, b) {
-                        (Cell::Text(..), Cell::Text(..)) => true,
-                        _ => a == b,
-                    });
-                    if same_kind && texts(row) == texts(&other) && row.cells.len() == other.cells.len() {
-                        return;
-                    }
-                }
-                Rendered::Row(row.cells.clone(), row.text.clone())
-            }
-        };
-        if planned != rendered {
-            b.mismatches.push((rid, format!("planned {planned:?} != rendered {rendered:?}")));
-        }
-    }
-
     /// Push the assembled `self.row` into the columns.
     fn push_row(&mut self, b: &mut Batch) {
         let row = &self.row;
@@ -683,24 +430,6 @@ impl Reader {
             b.too_many = true;
             self.done = true;
         }
-    }
-}
-
-/// False only when the channel surely is not one the id is kept from (normalisation decides
-/// the doubtful cases, counting them the same way).
-fn channel_allows(channel_map: &HashMap<String, String>, channel: Option<&str>, allowed: &HashSet<String>) -> bool {
-    let Some(raw) = channel else { return true };
-    if !raw.is_ascii() || raw.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
-        return true;
-    }
-    let text = raw.trim();
-    if text.is_empty() {
-        return false;
-    }
-    let lower = text.to_ascii_lowercase();
-    match channel_map.get(&lower) {
-        Some(canonical) => allowed.contains(canonical),
-        None => allowed.contains(text),
     }
 }
 
