@@ -55,6 +55,15 @@ class _StrictFileReport(FileReport):
         if reason not in BENIGN_REASONS:
             raise IngestError(f"{reason}: {example or ''}".rstrip(": "), SourceLocation(self.path))
 
+    def skip_many(self, reason: str, count: int, example: str | None = None) -> None:
+        super().skip_many(reason, count, example)
+        if reason not in BENIGN_REASONS:
+            raise IngestError(f"{reason}: {example or ''}".rstrip(": "), SourceLocation(self.path))
+
+    def warn(self, reason: str, message: str) -> None:
+        super().warn(reason, message)
+        raise IngestError(f"{reason}: {message}", SourceLocation(self.path))
+
 
 def _new_file_report(report: IngestReport, name: str, strict: bool) -> FileReport:
     fr = _StrictFileReport(path=name) if strict else FileReport(path=name)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ingest.terminal import term_safe
+
 #: How many example problems are kept per file (the rest are only counted).
 MAX_EXAMPLES = 20
 
@@ -41,12 +43,34 @@ class FileReport:
     last_ts: datetime | None = None
     problems: list[str] = field(default_factory=list)          # first MAX_EXAMPLES messages
     error: str | None = None                                   # the file could not be read
+    #: problems that did not drop a record (e.g. EVTX records kept from a chunk whose checksum
+    #: failed), by reason; each counts as a problem
+    warnings: Counter[str] = field(default_factory=Counter)
+    notes: list[str] = field(default_factory=list)             # informational, not problems
 
     def skip(self, reason: str, example: str | None = None) -> None:
         """Count one skipped record; keep ``example`` (which should name the record) if room."""
         self.skipped[reason] += 1
         if example is not None and reason not in BENIGN_REASONS:
             self.problem(example)
+
+    def skip_many(self, reason: str, count: int, example: str | None = None) -> None:
+        """Count ``count`` records skipped for one cause (e.g. an unreadable EVTX chunk) as read and
+        skipped, with one example message."""
+        self.records_read += count
+        self.skipped[reason] += count
+        if example is not None and reason not in BENIGN_REASONS:
+            self.problem(example)
+
+    def warn(self, reason: str, message: str) -> None:
+        """Count a problem that did not drop a record (``reason``) and keep its message."""
+        self.warnings[reason] += 1
+        self.problem(message)
+
+    def note(self, message: str) -> None:
+        """Keep an informational message (not a problem; bounded)."""
+        if len(self.notes) < MAX_EXAMPLES:
+            self.notes.append(message)
 
     def problem(self, message: str) -> None:
         """Keep a problem message (bounded); the count lives in ``skipped`` or ``error``."""
@@ -57,7 +81,7 @@ class FileReport:
     def problem_count(self) -> int:
         """Records skipped for a reason that is a real problem, plus 1 if the file failed."""
         bad = sum(n for r, n in self.skipped.items() if r not in BENIGN_REASONS)
-        return bad + (1 if self.error else 0)
+        return bad + sum(self.warnings.values()) + (1 if self.error else 0)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -72,6 +96,8 @@ class FileReport:
             "first_ts": self.first_ts.isoformat() if self.first_ts else None,
             "last_ts": self.last_ts.isoformat() if self.last_ts else None,
             "problems": list(self.problems),
+            "warnings": dict(self.warnings),
+            "notes": list(self.notes),
             "error": self.error,
         }
 
@@ -149,7 +175,9 @@ class IngestReport:
                 lines.append(f"    events: {ids}")
             for p in f.problems[:max_problems]:
                 lines.append(f"    problem: {p}")
+            for n in f.notes[:max_problems]:
+                lines.append(f"    note: {n}")
             more = len(f.problems) - max_problems
             if more > 0:
                 lines.append(f"    ... {more} more problem(s) listed in the JSON report")
-        return "\n".join(lines)
+        return "\n".join(term_safe(line) for line in lines)   # names and problems are attacker data

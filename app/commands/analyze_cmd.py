@@ -14,6 +14,7 @@ import click
 from app.commands.options import analysis_config
 from graph.model import AnalysisResult
 from ingest.errors import LatgraphError
+from ingest.terminal import json_safe, term_safe
 
 EXIT_FAIL_ON = 4
 _ORDER = ("high", "medium", "low", "info")
@@ -64,14 +65,14 @@ def format_summary(result: AnalysisResult, *, max_paths: int = 5, max_hops: int 
             shown += 1
         if len(part) > max(max_hops - shown, 3):
             lines.append("  ... (all hops are in --json)")
-    return "\n".join(lines).rstrip() + "\n"
+    return "\n".join(term_safe(line) for line in lines).rstrip() + "\n"   # host/account names: attacker data
 
 
 def check_inputs(values: tuple[str, ...]) -> tuple[str, ...]:
     """Local inputs must exist; storage URLs (``scheme://``) are for ``--engine spark``."""
     for value in values:
         if "://" not in value and not Path(value).exists():
-            raise click.BadParameter(f"Path '{value}' does not exist.", param_hint="'INPUTS...'")
+            raise click.BadParameter(f"Path '{term_safe(value)}' does not exist.", param_hint="'INPUTS...'")
     return values
 
 
@@ -112,7 +113,7 @@ def command(inputs: tuple[str, ...], json_path: Path | None, min_score: float | 
         result = pipeline.run(list(inputs), config=config, formats=fmt, engine=engine,
                               spark_master=spark_master)
     except LatgraphError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(term_safe(exc)) from exc
     click.echo(result.report.format_text(), err=True)
     if not len(result.events) and result.report.files and len(result.report.failed_files) == len(
             result.report.files):
@@ -120,11 +121,11 @@ def command(inputs: tuple[str, ...], json_path: Path | None, min_score: float | 
     if json_path is not None:
         text = json.dumps(result.to_json(), indent=1, ensure_ascii=False)
         if str(json_path) == "-":
-            click.echo(text)
+            click.echo(json_safe(text))
         else:
             json_path.parent.mkdir(parents=True, exist_ok=True)
             json_path.write_text(text + "\n", encoding="utf-8")
-            click.echo(f"wrote {json_path}", err=True)
+            click.echo(f"wrote {term_safe(json_path)}", err=True)
     if str(json_path) != "-":
         click.echo(format_summary(result), nl=False)
     if fail_on is not None:

@@ -18,6 +18,7 @@ import click
 from app.commands.options import analysis_config
 from app.exports import EXPORTERS, SCOPES
 from ingest.errors import LatgraphError
+from ingest.terminal import term_safe
 
 ALL = "all"
 
@@ -101,7 +102,7 @@ def command(inputs: tuple[Path, ...], fmt: str | None, output: str, scope: str, 
             if not len(result.events) and files and len(result.report.failed_files) == len(files):
                 raise click.ClickException("no input could be read (see the report above)")
     except LatgraphError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(term_safe(exc)) from exc
     names = list(EXPORTERS) if fmt == ALL else [fmt]
     for name in names:
         exporter = EXPORTERS[name]
@@ -109,4 +110,4 @@ def command(inputs: tuple[Path, ...], fmt: str | None, output: str, scope: str, 
         target = str(Path(output) / exporter.filename()) if fmt == ALL else output
         _write(data, target)
         if target != "-":
-            click.echo(f"wrote {name} ({len(data):,} bytes) to {target}", err=True)
+            click.echo(f"wrote {name} ({len(data):,} bytes) to {term_safe(target)}", err=True)

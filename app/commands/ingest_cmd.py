@@ -20,6 +20,7 @@ from ingest.case import write_case
 from ingest.errors import LatgraphError
 from ingest.formats import FORMATS
 from ingest.stream_case import ingest_to_case
+from ingest.terminal import term_safe
 
 EXIT_OK, EXIT_NOTHING, EXIT_PROBLEMS = 0, 1, 3
 
@@ -62,7 +63,7 @@ def command(paths: tuple[Path, ...], output: Path, fmt: str | None, strict: bool
     def progress(done: int, total: int, path: str) -> None:
         if bar is not None:
             bar.update(1)
-            bar.set_postfix_str(Path(path).name[-40:])
+            bar.set_postfix_str(term_safe(Path(path).name[-40:]))
 
     try:
         if stream:
@@ -73,7 +74,7 @@ def command(paths: tuple[Path, ...], output: Path, fmt: str | None, strict: bool
                                          on_progress=progress, resolve=not no_resolve)
             written = len(events)
     except LatgraphError as exc:
-        click.echo(f"latgraph ingest: error: {exc}", err=True)
+        click.echo(f"latgraph ingest: error: {term_safe(exc)}", err=True)
         sys.exit(EXIT_NOTHING)
     finally:
         if bar is not None:
@@ -86,5 +87,5 @@ def command(paths: tuple[Path, ...], output: Path, fmt: str | None, strict: bool
         sys.exit(EXIT_NOTHING)
     if not stream:
         write_case(events, output)
-    click.echo(f"wrote {written} events to {output}", err=True)
+    click.echo(f"wrote {written} events to {term_safe(output)}", err=True)
     sys.exit(EXIT_PROBLEMS if report.problem_count else EXIT_OK)

@@ -18,6 +18,7 @@ import click
 
 from graph.config import AnalysisConfig
 from ingest.errors import LatgraphError
+from ingest.terminal import json_safe, term_safe
 
 
 def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -32,10 +33,50 @@ def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+#: URI schemes the Neo4j driver speaks (``+s``: TLS with a verified certificate, ``+ssc``: self-signed).
+URI_SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
+
+
+def check_uri(uri: str) -> str:
+    """``uri`` when it is a Bolt/Neo4j URI with a host and a valid port, else a usage error saying why.
+
+    Examples:
+        >>> check_uri("bolt://127.0.0.1:7687")
+        'bolt://127.0.0.1:7687'
+        >>> check_uri("http://db:7474")
+        Traceback (most recent call last):
+        click.exceptions.BadParameter: unsupported scheme 'http' in 'http://db:7474': use one of bolt://, \
+bolt+s://, bolt+ssc://, neo4j://, neo4j+s://, neo4j+ssc:// (e.g. bolt://127.0.0.1:7687)
+    """
+    from urllib.parse import urlsplit
+
+    hint = "(e.g. bolt://127.0.0.1:7687)"
+    shown = term_safe(uri)
+    try:
+        parts = urlsplit(uri)
+        port = parts.port
+    except ValueError as exc:
+        raise click.BadParameter(f"malformed URI {shown!r}: {term_safe(exc)} {hint}",
+                                 param_hint="--uri") from exc
+    if "://" not in uri or parts.scheme.lower() not in URI_SCHEMES:
+        schemes = ", ".join(f"{s}://" for s in URI_SCHEMES)
+        what = (f"unsupported scheme {term_safe(parts.scheme)!r}" if parts.scheme and "://" in uri
+                else "no scheme")
+        raise click.BadParameter(f"{what} in {shown!r}: use one of {schemes} {hint}", param_hint="--uri")
+    if not parts.hostname:
+        raise click.BadParameter(f"no host in {shown!r} {hint}", param_hint="--uri")
+    if port == 0 or (parts.path not in ("", "/")) or parts.query or parts.fragment:
+        raise click.BadParameter(f"malformed URI {shown!r}: only scheme://host[:port] is allowed {hint}",
+                                 param_hint="--uri")
+    return uri
+
+
 def _settings(uri: str | None, user: str | None, password: str | None, database: str | None) -> Any:
     from graph.neo4j_store import Neo4jSettings
 
-    return Neo4jSettings.from_env(uri=uri, user=user, password=password, database=database)
+    settings = Neo4jSettings.from_env(uri=uri, user=user, password=password, database=database)
+    check_uri(settings.uri)
+    return settings
 
 
 def _config(min_score: float | None, max_gap: float | None) -> AnalysisConfig:
@@ -96,10 +137,10 @@ def push_command(inputs: tuple[Path, ...], uri: str | None, user: str | None, pa
                 bar.update(done - bar.pos)
             report = push(result, settings, batch_size=batch_size, on_progress=progress)
     except LatgraphError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(term_safe(exc)) from exc
     resumed = f", resumed after {report.batches_skipped} committed batch(es)" if report.resumed else ""
-    click.echo(f"pushed {report.hops} hop(s) in {report.batches} batch(es) to {settings.uri} "
-               f"database {settings.database} in {report.seconds:.1f} s{resumed} (push {report.push_id})")
+    click.echo(term_safe(f"pushed {report.hops} hop(s) in {report.batches} batch(es) to {settings.uri} "
+               f"database {settings.database} in {report.seconds:.1f} s{resumed} (push {report.push_id})"))
 
 
 @command.command("paths")
@@ -117,19 +158,20 @@ def paths_command(uri: str | None, user: str | None, password: str | None, datab
         paths = cypher_paths(settings, config)
         pz = cypher_patient_zero(settings, config)
     except LatgraphError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(term_safe(exc)) from exc
     if as_json:
-        click.echo(json.dumps({"patient_zero": [p.to_dict() for p in pz],
-                               "paths": [p.to_dict() for p in paths]}, indent=1, ensure_ascii=False))
+        doc = {"patient_zero": [p.to_dict() for p in pz], "paths": [p.to_dict() for p in paths]}
+        click.echo(json_safe(json.dumps(doc, indent=1, ensure_ascii=False)))
         return
     click.echo("Patient zero candidates:")
     for rank, p in enumerate(pz, 1):
-        click.echo(f"  {rank}. {p.host}  score {p.score:.2f}  confidence {p.confidence:.2f}  "
-                   f"first {p.first_seen:%Y-%m-%dT%H:%M:%SZ}")
+        click.echo(term_safe(f"  {rank}. {p.host}  score {p.score:.2f}  confidence {p.confidence:.2f}  "
+                   f"first {p.first_seen:%Y-%m-%dT%H:%M:%SZ}"))
     click.echo("Top paths:")
     for p in paths:
-        click.echo(f"  {p.score:.3f}  {' -> '.join(p.hosts)}  ({', '.join(a or '?' for a in p.accounts)})  "
-                   f"{p.start:%Y-%m-%dT%H:%M:%SZ} .. {p.end:%Y-%m-%dT%H:%M:%SZ}")
+        accounts = ", ".join(a or "?" for a in p.accounts)
+        click.echo(term_safe(f"  {p.score:.3f}  {' -> '.join(p.hosts)}  ({accounts})  "
+                   f"{p.start:%Y-%m-%dT%H:%M:%SZ} .. {p.end:%Y-%m-%dT%H:%M:%SZ}"))
     if not paths and not pz:
         click.echo("  (none: no stored hop scores at least the minimum)")
 
@@ -204,6 +246,6 @@ def query_command(name: str, host: str | None, src: str | None, dst: str | None,
         with open_driver(settings) as driver, translate_errors(settings), \
                 driver.session(database=settings.database) as session:
             for record in session.run(READY_QUERIES[name], params):
-                click.echo(json.dumps(record.data(), default=str, ensure_ascii=False))
+                click.echo(json_safe(json.dumps(record.data(), default=str, ensure_ascii=False)))
     except LatgraphError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(term_safe(exc)) from exc

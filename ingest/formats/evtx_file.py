@@ -37,6 +37,7 @@ from evtx import PyEvtxParser
 
 from ingest.batching import TIMES, ColumnBatch
 from ingest.formats.base import Format, Source
+from ingest.formats.evtx_check import SKIP_CORRUPT_CHUNK, check_file, write_repaired
 from ingest.report import SKIP_EVENT_ID, SKIP_MALFORMED, FileReport
 from ingest.winevents import CHANNELS, EVENT_CHANNELS, KEPT_EVENT_IDS, NEEDED_FIELDS
 
@@ -237,6 +238,7 @@ def iter_records(source: Source, *, event_ids: frozenset[int] | None, report: Fi
     """Flat :data:`EvtxRecord` records of the kept event ids of one EVTX source (see module docstring)."""
     keep = KEPT_EVENT_IDS if event_ids is None else event_ids
     tmp: str | None = None
+    tmp_repaired: str | None = None
     try:
         if source.is_plain_file:
             path = source.path
@@ -248,13 +250,41 @@ def iter_records(source: Source, *, event_ids: frozenset[int] | None, report: Fi
         problem = truncation_problem(path)
         if problem:
             report.skip(SKIP_TRUNCATED, f"{source.name}: {problem}")
+        repaired = _verified_path(path, source.name, report)
+        if repaired is not None:
+            tmp_repaired = path = repaired
         if native_available():
             yield from _native_records(path, source.name, keep, report)
         else:
             yield from _records(PyEvtxParser(path, number_of_threads=threads), source.name, keep, report)
     finally:
-        if tmp:
-            os.unlink(tmp)
+        for leftover in (tmp, tmp_repaired):
+            if leftover:
+                os.unlink(leftover)
+
+
+def _verified_path(path: str, name: str, report: FileReport) -> str | None:
+    """Check the file's checksums and chunk layout (:mod:`ingest.formats.evtx_check`), book what was
+    found, and return the path of a repaired copy when the readers must not read the file as it is."""
+    check = check_file(path, name)
+    if check is None:
+        return None
+    for reason, message in check.warnings:
+        report.warn(reason, message)
+    for count, message in check.lost:
+        report.skip_many(SKIP_CORRUPT_CHUNK, count, message)
+    for message in check.notes:
+        report.note(message)
+    if not check.needs_copy:
+        return None
+    fd, target = tempfile.mkstemp(suffix=".evtx", prefix="latgraph-repaired-")
+    os.close(fd)
+    try:
+        write_repaired(path, check, target)
+    except BaseException:
+        os.unlink(target)
+        raise
+    return target
 
 
 #: Event ids that other providers reuse (System event 1 is not Sysmon 1): their channel is checked

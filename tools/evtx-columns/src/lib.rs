@@ -433,9 +433,27 @@ impl Reader {
     }
 }
 
+/// CRC32 (IEEE, as zlib.crc32) of a bytes-like object, continuing from `value`: the EVTX
+/// checksums (ingest/formats/evtx_check.py) with crc32fast's SIMD code.
+#[pyfunction]
+#[pyo3(signature = (data, value = 0))]
+fn crc32(data: pyo3::buffer::PyBuffer<u8>, value: u32, py: Python<'_>) -> PyResult<u32> {
+    if !data.is_c_contiguous() {
+        return Err(pyo3::exceptions::PyValueError::new_err("crc32 needs a contiguous buffer"));
+    }
+    // SAFETY: a read-only view of a contiguous buffer the caller keeps alive for this call.
+    let bytes = unsafe { std::slice::from_raw_parts(data.buf_ptr() as *const u8, data.len_bytes()) };
+    Ok(py.allow_threads(|| {
+        let mut hasher = crc32fast::Hasher::new_with_initial(value);
+        hasher.update(bytes);
+        hasher.finalize()
+    }))
+}
+
 #[pymodule]
 fn latgraph_evtx(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Reader>()?;
+    m.add_function(wrap_pyfunction!(crc32, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
