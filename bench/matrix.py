@@ -158,7 +158,8 @@ def print_table(cells: list[dict[str, Any]], profiles: list[str]) -> dict[str, A
         for p in profiles:
             c = by[(tool, p)]
             mark = "" if c["measured"] == c["expected"] else "!"
-            text = "" if c["measured"] == BLANK and c["expected"] == BLANK else f"{c['measured']}/{c['expected']}{mark}"
+            both_blank = c["measured"] == BLANK and c["expected"] == BLANK
+            text = "" if both_blank else f"{c['measured']}/{c['expected']}{mark}"
             row.append(f"{text:^8}")
         fp = max(by[(tool, p)]["other_medium_plus"] for p in profiles)
         print(f"{TOOLS[tool].label:<{width}} | {' | '.join(row)} | {fp}")
@@ -174,7 +175,8 @@ def print_table(cells: list[dict[str, Any]], profiles: list[str]) -> dict[str, A
                "other_medium_plus_hops": sum(c["other_medium_plus"] for c in cells)}
     print(f"\ncells {summary['cells']}: {summary['with_evidence']} hold evidence, "
           f"{found} found at medium+ ({summary['with_source']} with source, {summary['without_source']} "
-          f"without), {summary['missed']} missed, {summary['blank']} blank; {agree}/{len(cells)} as expected; "
+          f"without), {summary['missed']} missed, {summary['blank']} blank; "
+          f"{agree}/{len(cells)} as expected; "
           f"{summary['other_medium_plus_hops']} other medium+ hops in all cells")
     misses = [c for c in cells if c["measured"] == "-"]
     if misses:

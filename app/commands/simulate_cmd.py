@@ -4,6 +4,10 @@ Writes ``DIR/events/case.parquet`` (canonical events, the input of ``latgraph an
 ``DIR/truth.json`` (patient zero, compromised hosts, malicious hops, benign admin sources) and,
 with ``--format``, the same events in our input formats as ``DIR/formats/events.<format>.<ext>``
 (written by :func:`ingest.writers.write_events`; EVTX is binary and not written).
+
+With ``--tool NAME [--profile NAME]`` it writes one coverage-matrix cell instead
+(:func:`ingest.synthetic.matrix.tool_case`): a small enterprise, one hop made with that tool, seen
+through that telemetry profile, plus the raw records the profile holds (``DIR/raw/``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import pandas as pd
 from ingest.case import write_case
 from ingest.errors import LatgraphError
 from ingest.synthetic import simulate
+from ingest.synthetic.matrix import PROFILES
+from ingest.synthetic.tools import TOOLS
 
 #: Formats ``--format`` offers -> file suffix (``case`` is always written); ``all`` = every one.
 OUTPUT_FORMATS: dict[str, str] = {
@@ -56,13 +62,30 @@ def write_formats(events: pd.DataFrame, out_dir: Path, formats: list[str]) -> li
               help="Number of servers (file, SQL, web, app) besides DCs, deployment and backup.")
 @click.option("--days", type=click.IntRange(min=1), default=4, show_default=True,
               help="Days of benign activity; the attack happens inside them.")
+@click.option("--tool", type=click.Choice(list(TOOLS)), default=None,
+              help="Write one coverage-matrix cell: a small enterprise and one hop made with this tool.")
+@click.option("--profile", type=click.Choice(list(PROFILES)), default=None,
+              help="With --tool: the telemetry profile (the channels / hosts collected); default full.")
 @click.option("--format", "formats", multiple=True,
               type=click.Choice([*OUTPUT_FORMATS, "all"]), default=("case",), show_default=True,
               help="Also write the events in this input format (repeatable; all = every format).")
-def command(seed: int, out_dir: Path, stealthy: bool, admin_seat: bool, target_events: int | None,
-            workstations: int, servers: int, days: int, formats: tuple[str, ...]) -> None:
+@click.pass_context
+def command(ctx: click.Context, seed: int, out_dir: Path, stealthy: bool, admin_seat: bool,
+            target_events: int | None, workstations: int, servers: int, days: int, tool: str | None,
+            profile: str | None, formats: tuple[str, ...]) -> None:
     """Generate a seeded enterprise (benign days + one lateral-movement attack) and its ground truth."""
     started = time.perf_counter()
+    wanted = [f for f in OUTPUT_FORMATS if f != "case" and (f in formats or "all" in formats)]
+    if tool is not None:
+        if stealthy or admin_seat or target_events is not None:
+            raise click.UsageError("--tool cannot be combined with --stealthy, --admin-seat or --events")
+        given = {k: v for k, v in (("n_workstations", workstations), ("n_servers", servers), ("days", days))
+                 if ctx.get_parameter_source({"n_workstations": "workstations", "n_servers": "servers"}
+                                             .get(k, k)) == click.core.ParameterSource.COMMANDLINE}
+        _tool_cell(seed, out_dir, tool, profile or "full", given, wanted, started)
+        return
+    if profile is not None:
+        raise click.UsageError("--profile needs --tool")
     try:
         sim = simulate(seed, n_workstations=workstations, n_servers=servers, days=days,
                        stealthy=stealthy, admin_seat=admin_seat, target_events=target_events)
@@ -70,7 +93,6 @@ def command(seed: int, out_dir: Path, stealthy: bool, admin_seat: bool, target_e
         raise click.BadParameter(str(exc)) from exc
     case = write_case(sim.events, out_dir / "events" / "case.parquet")
     sim.truth.write(out_dir / "truth.json")
-    wanted = [f for f in OUTPUT_FORMATS if f != "case" and (f in formats or "all" in formats)]
     try:
         extra = write_formats(sim.events, out_dir, wanted) if wanted else []
     except LatgraphError as exc:
@@ -83,3 +105,31 @@ def command(seed: int, out_dir: Path, stealthy: bool, admin_seat: bool, target_e
     click.echo(f"truth: {out_dir / 'truth.json'}: patient zero {truth.patient_zero}, "
                f"{len(truth.hops)} malicious hops, {len(truth.compromised)} compromised hosts"
                f"{' (stealthy)' if stealthy else ''}{' (admin seat)' if admin_seat else ''}", err=True)
+
+
+def _tool_cell(seed: int, out_dir: Path, tool: str, profile: str, size: dict[str, int], formats: list[str],
+               started: float) -> None:
+    """``--tool``: write one coverage-matrix cell (events, truth, raw records, optional formats)."""
+    from ingest.synthetic.matrix import tool_case, write_tool_case
+
+    try:
+        case = tool_case(tool, profile, seed, **size)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    paths = write_tool_case(case, out_dir)
+    try:
+        extra = write_formats(case.events, out_dir, formats) if formats else []
+    except LatgraphError as exc:
+        click.echo(f"latgraph simulate: error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"wrote {len(case.events)} events to {paths['case']} in {time.perf_counter() - started:.1f}s",
+               err=True)
+    for key in ("windows", "defender"):
+        if key in paths:
+            click.echo(f"raw records the profile holds: {paths[key]}", err=True)
+    for path, rows in extra:
+        click.echo(f"wrote {rows} events to {path}", err=True)
+    hop = case.hop
+    held = "holds evidence of the hop" if case.evidence else "holds NO evidence of the hop"
+    click.echo(f"truth: {paths['truth']}: {TOOLS[tool].label} {hop.src} -> {hop.dst} as {hop.account}; "
+               f"profile {profile} {held}", err=True)

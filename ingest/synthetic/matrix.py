@@ -17,6 +17,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,7 +39,6 @@ from ingest.synthetic.enterprise import Enterprise, build_enterprise
 from ingest.synthetic.templates import DAY, HOUR, Ctx
 from ingest.synthetic.tools import (
     DNS_DOMAIN,
-    MDE,
     SECURITY,
     TOOLS,
     Hop,
@@ -107,6 +107,7 @@ class ToolCase:
     attack_records: list[dict[str, Any]] = field(default_factory=list)   # raw, profile-filtered
     windows: list[dict[str, Any]] = field(default_factory=list)          # every raw Windows record kept
     mde: list[dict[str, Any]] = field(default_factory=list)              # every Defender row kept
+    background: pd.DataFrame | None = None    # the benign canonical rows kept (not in ``windows``)
     report: IngestReport = field(default_factory=IngestReport)
 
 
@@ -118,23 +119,22 @@ def tool_case(tool: str, profile: str, seed: int = 1, *, n_workstations: int = 1
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
     spec, prof = TOOLS[tool], PROFILES[profile]
-    ent, ctx = _enterprise(seed, n_workstations, n_servers, days)
+    ent, start_ns, bg, dc_records = _background(seed, n_workstations, n_servers, days)
     rng = np.random.default_rng([seed, 3, list(TOOLS).index(tool)])
     dcs = [ent.hosts[i] for i in ent.index("dc")]
 
     def ip(host: int, t: int) -> str:
-        return str(ent.ip_by_day[min(days - 1, max(0, (t - ctx.start_ns) // DAY)), host])
+        return str(ent.ip_by_day[min(days - 1, max(0, (t - start_ns) // DAY)), host])
 
     # benign background (canonical), its DC-side authentication, the admin's routine use of the tool
-    bg = ctx.blocks.to_frame("synthetic")
     background = Recorder()
-    _dc_background(background, bg, ent, rng)
+    background.windows = [dict(r) for r in dc_records]
     if spec.admin_use:
         admin, seat = ent.it_admins[0], int(ent.it_admin_hosts[0])
         managed = rng.choice(ent.servers, size=2, replace=False)
         for day in range(days):
             for _ in range(3):
-                t = ctx.start_ns + day * DAY + int(rng.integers(8 * HOUR, 17 * HOUR))
+                t = start_ns + day * DAY + int(rng.integers(8 * HOUR, 17 * HOUR))
                 dst = int(rng.choice(managed))
                 spec.emit(background, Hop(ent.hosts[seat], ip(seat, t), ent.hosts[dst], ip(dst, t),
                                           str(rng.choice(dcs)), admin, t, rng))
@@ -142,15 +142,17 @@ def tool_case(tool: str, profile: str, seed: int = 1, *, n_workstations: int = 1
     seat_ids = set(ent.it_admin_hosts)
     src = int(rng.choice([w for w in ent.workstations.tolist() if w not in seat_ids]))
     dst = int(rng.choice(ent.servers))
-    t = ctx.start_ns + (days - 1) * DAY + int(rng.integers(10 * HOUR, 15 * HOUR))
-    hop = Hop(ent.hosts[src], ip(src, t), ent.hosts[dst], ip(dst, t), str(rng.choice(dcs)), ent.domain_admin, t, rng)
+    t = start_ns + (days - 1) * DAY + int(rng.integers(10 * HOUR, 15 * HOUR))
+    hop = Hop(ent.hosts[src], ip(src, t), ent.hosts[dst], ip(dst, t), str(rng.choice(dcs)),
+              ent.domain_admin, t, rng)
     attack = Recorder()
     spec.emit(attack, hop)
 
     scope = {"all": set(ent.hosts), "target": {hop.dst}, "source": {hop.src}, "dc": set(dcs)}[prof.hosts]
 
     def kept_windows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [r for r in records if keep(prof, _short(r["Computer"]), canonical_channel(r["Channel"]), scope)]
+        return [r for r in records if keep(prof, _short(r["Computer"]), canonical_channel(r["Channel"]),
+                                           scope)]
 
     def kept_mde(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [r for r in rows if keep(prof, _short(r["DeviceName"]), "MDE", scope)]
@@ -181,16 +183,19 @@ def tool_case(tool: str, profile: str, seed: int = 1, *, n_workstations: int = 1
                        "it_admins": [{"host": ent.hosts[h], "account": a}
                                      for a, h in zip(ent.it_admins, ent.it_admin_hosts, strict=True)]},
         parameters={"tool": tool, "profile": profile, "dst_ip": hop.dst_ip, "n_workstations": n_workstations,
-                    "n_servers": n_servers, "days": days, "n_events": len(events), "admin_use": spec.admin_use},
+                    "n_servers": n_servers, "days": days, "n_events": len(events),
+                    "admin_use": spec.admin_use},
     )
     return ToolCase(tool, profile, events, truth, mhop, _names_target(attack_records, hop), attack_records,
-                    windows, mde_rows, report)
+                    windows, mde_rows, bg_rows.reset_index(drop=True), report)
 
 
 def write_tool_case(case: ToolCase, out_dir: Path) -> dict[str, Path]:
-    """Write a cell: ``events/case.parquet`` (what latgraph reads today), ``truth.json`` and the raw
-    records the profile holds (``raw/windows.xml`` with every event id, ``raw/defender.jsonl``)."""
+    """Write a cell: ``events/case.parquet`` (what latgraph reads today), ``truth.json`` and every
+    record the profile holds in its raw form (``raw/windows.xml`` with every event id, the benign
+    background included; ``raw/defender.jsonl``), so newer readers can re-read the whole cell."""
     from ingest.case import write_case
+    from ingest.writers import windows_record
 
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"case": write_case(case.events, out_dir / "events" / "case.parquet"),
@@ -198,11 +203,18 @@ def write_tool_case(case: ToolCase, out_dir: Path) -> dict[str, Path]:
     case.truth.write(paths["truth"])
     raw = out_dir / "raw"
     raw.mkdir(exist_ok=True)
-    if case.windows:
+    background = case.background if case.background is not None else empty_frame()
+    records = case.windows + [windows_record(row) for row in background.astype(object)
+                              .where(background.notna(), None).to_dict("records")]
+    if records:
+        for rec in records:
+            if "." not in rec["Computer"]:
+                rec["Computer"] = fqdn(rec["Computer"])
+        records.sort(key=lambda r: r["TimeCreated"])
         paths["windows"] = raw / "windows.xml"
         with open(paths["windows"], "w", encoding="utf-8") as fh:
             fh.write('<?xml version="1.0" encoding="utf-8"?>\n<Events>\n')
-            fh.writelines(_xml(r) + "\n" for r in case.windows)
+            fh.writelines(_xml(r) + "\n" for r in records)
             fh.write("</Events>\n")
     if case.mde:
         paths["defender"] = raw / "defender.jsonl"
@@ -216,6 +228,18 @@ def write_tool_case(case: ToolCase, out_dir: Path) -> dict[str, Path]:
 # ---- helpers ------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4)
+def _background(seed: int, n_ws: int, n_srv: int, days: int
+                ) -> tuple[Enterprise, int, pd.DataFrame, tuple[dict[str, Any], ...]]:
+    """The benign part of every cell of one seed (cached; callers copy what they change): the
+    enterprise, the start time, the canonical benign events and their DC-side records."""
+    ent, ctx = _enterprise(seed, n_ws, n_srv, days)
+    bg = ctx.blocks.to_frame("synthetic")
+    dc = Recorder()
+    _dc_background(dc, bg, ent, np.random.default_rng([seed, 4]))
+    return ent, ctx.start_ns, bg, tuple(dc.windows)
+
+
 def _enterprise(seed: int, n_ws: int, n_srv: int, days: int) -> tuple[Enterprise, Ctx]:
     """A small enterprise whose every host logs everything (the profile decides what is collected),
     with its benign days except the IT admins' PsExec routine (replaced by the cell's tool)."""
@@ -226,7 +250,8 @@ def _enterprise(seed: int, n_ws: int, n_srv: int, days: int) -> tuple[Enterprise
     ctx = Ctx(blocks=blocks, ent=ent, rng=np.random.default_rng([seed, 1]),
               start_ns=int(pd.Timestamp(START).value), days=days, host_codes=blocks.codes(ent.hosts),
               ip_codes=np.vectorize(blocks.code, otypes=[np.int32])(ent.ip_by_day),
-              user_codes=blocks.codes(ent.users), machine_codes=blocks.codes([f"{h.lower()}$" for h in ent.hosts]))
+              user_codes=blocks.codes(ent.users),
+              machine_codes=blocks.codes([f"{h.lower()}$" for h in ent.hosts]))
     benign.interactive(ctx)
     benign.deployment(ctx)
     benign.backup(ctx)
@@ -249,7 +274,8 @@ def _dc_background(r: Recorder, bg: pd.DataFrame, ent: Enterprise, rng: np.rando
         realm = DNS_DOMAIN.upper()
         if row.logon_type == 2:
             r.win(t - 30_000_000, dc, SECURITY, 4768, TargetUserName=row.account, TargetDomainName=realm,
-                  ServiceName="krbtgt", IpAddress=f"::ffff:{host_ip[str(row.host)]}", IpPort="0", Status="0x0",
+                  ServiceName="krbtgt", IpAddress=f"::ffff:{host_ip[str(row.host)]}", IpPort="0",
+                  Status="0x0",
                   TicketEncryptionType="0x12", PreAuthType="2")
         elif row.logon_type == 3 and pd.notna(row.src_ip) and str(row.src_host) != str(row.host):
             if str(row.auth_package) == "Kerberos":
@@ -290,14 +316,16 @@ def _normalise(records: list[dict[str, Any]], name: str, fmt: str, report: Inges
     """Raw records -> canonical rows through the readers' normaliser (unread event ids are counted)."""
     fr = report.add(name, fmt)
     fr.records_read = len(records)
-    return normalize_records(records, source_file=name, source_format=fmt, report=fr) if records else empty_frame()
+    return normalize_records(records, source_file=name, source_format=fmt,
+                             report=fr) if records else empty_frame()
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     frames = [f for f in frames if not f.empty]
     if not frames:
         return empty_frame()
-    cats = {c: sorted(set().union(*(f[c].cat.categories for f in frames))) for c in ("channel", "source_format")}
+    cats = {c: sorted(set().union(*(f[c].cat.categories for f in frames))) for c in ("channel",
+                                                                                     "source_format")}
     frames = [f.assign(**{c: f[c].cat.set_categories(v) for c, v in cats.items()}) for f in frames]
     out = pd.concat(frames, ignore_index=True)
     return validate_frame(out.sort_values("ts", kind="stable").reset_index(drop=True))
@@ -325,7 +353,8 @@ def _short(host: str) -> str:
 
 def _xml(rec: dict[str, Any]) -> str:
     ns = "http://schemas.microsoft.com/win/2004/08/events/event"
-    system = (f"<System><EventID>{rec['EventID']}</EventID><TimeCreated SystemTime={quoteattr(rec['TimeCreated'])}/>"
+    system = (f"<System><EventID>{rec['EventID']}</EventID>"
+              f"<TimeCreated SystemTime={quoteattr(rec['TimeCreated'])}/>"
               f"<EventRecordID>{rec.get('EventRecordID', '')}</EventRecordID>"
               f"<Channel>{escape(str(rec['Channel']))}</Channel><Computer>{escape(str(rec['Computer']))}</Computer>"
               "</System>")

@@ -55,6 +55,7 @@ LSASS = rf"{SYS32}\lsass.exe"
 SERVICE_KEY = r"HKLM\System\CurrentControlSet\Services"
 #: The attacker's pivot on the source host (a beacon / meterpreter living in rundll32).
 PIVOT = rf"{SYS32}\rundll32.exe"
+STD = ("stdin", "stdout", "stderr")
 PIPE_MASK, READ_MASK, WRITE_MASK, DELETE_MASK = "0x12019f", "0x120089", "0x2", "0x10080"
 
 
@@ -259,7 +260,8 @@ def pipes(r: Recorder, t: int, host: str, names: list[str], image: str) -> None:
               User=r"NT AUTHORITY\SYSTEM")
         r.defender(at, host, "NamedPipeEvent", InitiatingProcessFolderPath=image.lower(),
                    InitiatingProcessAccountDomain="nt authority", InitiatingProcessAccountName="system",
-                   AdditionalFields={"PipeName": f"\\Device\\NamedPipe\\{name}", "FileOperation": "File created"})
+                   AdditionalFields={"PipeName": f"\\Device\\NamedPipe\\{name}",
+                                     "FileOperation": "File created"})
 
 
 def source_command(r: Recorder, h: Hop, t: int, image: str, command_line: str, *,
@@ -278,7 +280,8 @@ def task(r: Recorder, h: Hop, t: int, lid: str, name: str, command: str, argumen
          delete_after: int | None = 3 * SECOND) -> None:
     """A scheduled task registered remotely: 4698 (and 4699 when deleted), Task Scheduler 106/200,
     Defender ScheduledTaskCreated; the action runs under ``svchost.exe -k netsvcs -p -s Schedule``."""
-    content = (f'<?xml version="1.0" encoding="UTF-16"?><Task version="1.2"><Principals><Principal id="LocalSystem">'
+    content = ('<?xml version="1.0" encoding="UTF-16"?><Task version="1.2">'
+               '<Principals><Principal id="LocalSystem">'
                f"<UserId>S-1-5-18</UserId><RunLevel>HighestAvailable</RunLevel></Principal></Principals>"
                f"<Actions Context=\"LocalSystem\"><Exec><Command>{command}</Command>"
                f"<Arguments>{arguments}</Arguments></Exec></Actions></Task>")
@@ -289,7 +292,8 @@ def task(r: Recorder, h: Hop, t: int, lid: str, name: str, command: str, argumen
     r.defender(t, h.dst, "ScheduledTaskCreated", InitiatingProcessFolderPath=SVCHOST.lower(),
                AdditionalFields={"TaskName": f"\\{name}", "TaskContent": content})
     process(r, t + 420 * MS, h.dst, command if "\\" in command else rf"{SYS32}\{command}",
-            f"{command} {arguments}", SVCHOST, parent_cmd=r"C:\Windows\system32\svchost.exe -k netsvcs -p -s Schedule")
+            f"{command} {arguments}", SVCHOST,
+            parent_cmd=r"C:\Windows\system32\svchost.exe -k netsvcs -p -s Schedule")
     if delete_after is not None:
         r.win(t + delete_after, h.dst, SECURITY, 4699, TaskName=f"\\{name}", **subject)
 
@@ -321,12 +325,15 @@ def psexec(r: Recorder, h: Hop) -> None:
     pid = int(h.rng.integers(1000, 9999))
     kerberos_tgt(r, h, h.t - 400 * MS)
     source_command(r, h, h.t - 300 * MS, r"C:\Tools\PsExec64.exe",
-                   rf"PsExec64.exe -accepteula \\{h.dst} -u {NETBIOS_DOMAIN}\{h.account} -p ******** -s cmd /c whoami")
+                   rf"PsExec64.exe -accepteula \\{h.dst} -u {NETBIOS_DOMAIN}\{h.account} -p ******** "
+                   "-s cmd /c whoami")
     r.win(h.t - 280 * MS, h.src, SYSMON, 13, EventType="SetValue", Image=r"C:\Tools\PsExec64.exe",
-          TargetObject=r"HKU\S-1-5-21-1004\Software\Sysinternals\PsExec\EulaAccepted", Details="DWORD (0x00000001)")
-    _svc_exe_tool(r, h, auth="Kerberos", workstation=h.src, pth=False, exe_rel="PSEXESVC.exe", name="PSEXESVC",
+          TargetObject=r"HKU\S-1-5-21-1004\Software\Sysinternals\PsExec\EulaAccepted",
+          Details="DWORD (0x00000001)")
+    _svc_exe_tool(r, h, auth="Kerberos", workstation=h.src, pth=False, exe_rel="PSEXESVC.exe",
+                  name="PSEXESVC",
                   image=r"%SystemRoot%\PSEXESVC.exe", process_image=rf"{WIN}\PSEXESVC.exe",
-                  pipe_names=["PSEXESVC"] + [f"PSEXESVC-{h.src}-{pid}-{k}" for k in ("stdin", "stdout", "stderr")],
+                  pipe_names=["PSEXESVC"] + [f"PSEXESVC-{h.src}-{pid}-{k}" for k in STD],
                   child=(CMD, "cmd /c whoami"))
 
 
@@ -336,7 +343,8 @@ def paexec(r: Recorder, h: Hop) -> None:
     name = f"PAExec-{pid}-{h.src}"
     kerberos_tgt(r, h, h.t - 400 * MS)
     source_command(r, h, h.t - 300 * MS, r"C:\Tools\paexec.exe",
-                   rf"paexec.exe \\{h.dst} -u {NETBIOS_DOMAIN}\{h.account} -p ******** -s cmd /c ipconfig /all")
+                   rf"paexec.exe \\{h.dst} -u {NETBIOS_DOMAIN}\{h.account} -p ******** "
+                   "-s cmd /c ipconfig /all")
     _svc_exe_tool(r, h, auth="Kerberos", workstation=h.src, pth=False, exe_rel=f"{name}.exe", name=name,
                   image=rf"%SystemRoot%\{name}.exe", process_image=rf"{WIN}\{name}.exe",
                   pipe_names=[f"{name}.exe"] + [f"PAExec{k}{h.src}{pid}" for k in ("In", "Out", "Err")],
@@ -353,12 +361,12 @@ def remcom(r: Recorder, h: Hop) -> None:
     _svc_exe_tool(r, h, auth="Kerberos", workstation=h.src, pth=False, exe_rel=r"System32\RemComSvc.exe",
                   name="RemComSvc", image=r"%SystemRoot%\System32\RemComSvc.exe",
                   process_image=rf"{SYS32}\RemComSvc.exe",
-                  pipe_names=["RemCom_communicaton"] + [f"RemCom_{k}{h.src}{pid}" for k in ("stdin", "stdout",
-                                                                                           "stderr")],
+                  pipe_names=["RemCom_communicaton"] + [f"RemCom_{k}{h.src}{pid}" for k in STD],
                   child=(CMD, "cmd.exe"))
 
 
-def _client_connect(r: Recorder, h: Hop, t: int, port: int, client: str, server_image: str = "System") -> None:
+def _client_connect(r: Recorder, h: Hop, t: int, port: int, client: str,
+                    server_image: str = "System") -> None:
     """The connection as the source logs it: from ``System`` (Windows' own SMB client) or from the
     pivot process (a tool proxied through a beacon: SOCKS traffic leaves from the implant)."""
     connect(r, h, t, port, image=client, account="system" if client == "System" else h.account,
@@ -372,8 +380,7 @@ def impacket_psexec(r: Recorder, h: Hop) -> None:
     pid = int(h.rng.integers(1000, 9999))
     _svc_exe_tool(r, h, auth="NTLM", workstation=None, pth=True, exe_rel=f"{exe}.exe", name=letters(h.rng, 4),
                   image=rf"%systemroot%\{exe}.exe", process_image=rf"{WIN}\{exe}.exe",
-                  pipe_names=["RemCom_communicaton"] + [f"RemCom_{k}{machine}{pid}" for k in ("stdin", "stdout",
-                                                                                             "stderr")],
+                  pipe_names=["RemCom_communicaton"] + [f"RemCom_{k}{machine}{pid}" for k in STD],
                   child=(CMD, "cmd.exe"), client=PIVOT)
 
 
@@ -389,7 +396,8 @@ def impacket_smbexec(r: Recorder, h: Hop) -> None:
         image = (rf"%COMSPEC% /Q /c echo {cmd} ^> \\127.0.0.1\C$\__output 2^>^&1 > %TEMP%\execute.bat & "
                  r"%COMSPEC% /Q /c %TEMP%\execute.bat & del %TEMP%\execute.bat")
         service(r, h, at, lid, name, image)
-        process(r, at + 60 * MS, h.dst, CMD, image.replace("%COMSPEC%", CMD, 1), SERVICES, parent_cmd=SERVICES)
+        process(r, at + 60 * MS, h.dst, CMD, image.replace("%COMSPEC%", CMD, 1), SERVICES,
+                parent_cmd=SERVICES)
         share(r, h, at + 900 * MS, lid, "C$", [("__output", READ_MASK), ("__output", DELETE_MASK)])
 
 
@@ -445,8 +453,10 @@ def msf_psexec(r: Recorder, h: Hop) -> None:
     16-letter service, the payload then spawns rundll32 (migration)."""
     exe = letters(h.rng, 8)
     _svc_exe_tool(r, h, auth="NTLM", workstation=letters(h.rng, 16), pth=True, exe_rel=f"{exe}.exe",
-                  name=letters(h.rng, 16), image=rf"%SYSTEMROOT%\{exe}.exe", process_image=rf"{WIN}\{exe}.exe",
-                  pipe_names=[], child=(rf"{SYS32}\rundll32.exe", "rundll32.exe"), display=letters(h.rng, 16), client=PIVOT)
+                  name=letters(h.rng, 16), image=rf"%SYSTEMROOT%\{exe}.exe",
+                  process_image=rf"{WIN}\{exe}.exe",
+                  pipe_names=[], child=(rf"{SYS32}\rundll32.exe", "rundll32.exe"),
+                  display=letters(h.rng, 16), client=PIVOT)
 
 
 def _psh_service(r: Recorder, h: Hop, *, auth: str, workstation: str | None, pth: bool, name: str,
@@ -469,7 +479,8 @@ def msf_psexec_psh(r: Recorder, h: Hop) -> None:
     """Metasploit psexec_psh / psexec target PowerShell: random service, ``%COMSPEC% /b /c start /b
     /min powershell.exe -nop -w hidden -noni -c "if([IntPtr]::Size -eq 4)..."``."""
     image = (r"%COMSPEC% /b /c start /b /min powershell.exe -nop -w hidden -noni -c \"if([IntPtr]::Size "
-             r"-eq 4){$b='powershell.exe'}else{$b=$env:windir+'\syswow64\WindowsPowerShell\v1.0\powershell.exe'};"
+             r"-eq 4){$b='powershell.exe'}else{$b=$env:windir+"
+             r"'\syswow64\WindowsPowerShell\v1.0\powershell.exe'};"
              r"$s=New-Object System.Diagnostics.ProcessStartInfo;$s.FileName=$b;$s.Arguments='-noni -nop -w "
              r"hidden -c &([scriptblock]::create((New-Object System.IO.StreamReader(New-Object "
              r"System.IO.Compression.GzipStream((New-Object System.IO.MemoryStream(,[System.Convert]::"
@@ -481,14 +492,17 @@ def msf_psexec_psh(r: Recorder, h: Hop) -> None:
 
 def _cs_auth(r: Recorder, h: Hop) -> None:
     """Cobalt Strike make_token: a NewCredentials (type 9) logon on the source, a TGT at the DC."""
-    r.win(h.t - 2 * SECOND, h.src, SECURITY, 4624, SubjectUserName=h.account, SubjectDomainName=NETBIOS_DOMAIN,
+    r.win(h.t - 2 * SECOND, h.src, SECURITY, 4624, SubjectUserName=h.account,
+          SubjectDomainName=NETBIOS_DOMAIN,
           SubjectLogonId=_lid(h.rng), TargetUserName=h.account, TargetDomainName=NETBIOS_DOMAIN,
-          TargetLogonId=_lid(h.rng), LogonType="9", LogonProcessName="seclogo", AuthenticationPackageName="Negotiate",
+          TargetLogonId=_lid(h.rng), LogonType="9", LogonProcessName="seclogo",
+          AuthenticationPackageName="Negotiate",
           WorkstationName="-", KeyLength="0", ProcessName=PIVOT, IpAddress="::1", IpPort="0")
     kerberos_tgt(r, h, h.t - 400 * MS)
     r.win(h.t - 20 * MS, h.src, SECURITY, 4648, SubjectUserName=h.account, SubjectDomainName=NETBIOS_DOMAIN,
           SubjectLogonId=_lid(h.rng), TargetUserName=h.account, TargetDomainName=NETBIOS_DOMAIN,
-          TargetServerName=h.dst, TargetInfo=f"cifs/{h.dst}", ProcessName=PIVOT, IpAddress=h.dst_ip, IpPort="445")
+          TargetServerName=h.dst, TargetInfo=f"cifs/{h.dst}", ProcessName=PIVOT, IpAddress=h.dst_ip,
+          IpPort="445")
 
 
 def cs_psexec(r: Recorder, h: Hop) -> None:
@@ -515,21 +529,24 @@ def cs_psexec_psh(r: Recorder, h: Hop) -> None:
 
 
 def sc_create(r: Recorder, h: Hop) -> None:
-    """``copy x.exe \\\\DST\\C$\\Windows\\Temp`` then ``sc \\\\DST create NAME binPath= ...`` and ``sc start``."""
+    """``copy x.exe \\\\DST\\C$\\Windows\\Temp``, ``sc \\\\DST create NAME binPath= ...``, ``sc start``."""
     exe = f"{letters(h.rng, 6).lower()}.exe"
     name = letters(h.rng, 1).upper() + letters(h.rng, 7).lower()
     kerberos_tgt(r, h, h.t - 3 * SECOND)
-    source_command(r, h, h.t - 2 * SECOND, CMD, rf"cmd.exe /c copy C:\Users\Public\{exe} \\{h.dst}\C$\Windows\Temp\\",
+    source_command(r, h, h.t - 2 * SECOND, CMD,
+                   rf"cmd.exe /c copy C:\Users\Public\{exe} \\{h.dst}\C$\Windows\Temp",
                    parent=rf"{WIN}\explorer.exe", explicit=False)
     connect(r, h, h.t - 8 * MS, 445)
     lid = logon(r, h, h.t, auth="Kerberos", workstation=h.src, duration=30 * SECOND)
     share(r, h, h.t + 10 * MS, lid, "C$", [(rf"Windows\Temp\{exe}", WRITE_MASK)])
     dropped(r, h, h.t + 40 * MS, rf"{WIN}\Temp\{exe}")
     source_command(r, h, h.t + 2 * SECOND, rf"{SYS32}\sc.exe",
-                   rf'sc.exe \\{h.dst} create {name} binPath= "C:\Windows\Temp\{exe}" start= demand', explicit=False)
+                   rf'sc.exe \\{h.dst} create {name} binPath= "C:\Windows\Temp\{exe}" start= demand',
+                   explicit=False)
     share(r, h, h.t + 2100 * MS, lid, "IPC$", [("svcctl", PIPE_MASK)])
     service(r, h, h.t + 2200 * MS, lid, name, rf"C:\Windows\Temp\{exe}")
-    source_command(r, h, h.t + 3 * SECOND, rf"{SYS32}\sc.exe", rf"sc.exe \\{h.dst} start {name}", explicit=False)
+    source_command(r, h, h.t + 3 * SECOND, rf"{SYS32}\sc.exe", rf"sc.exe \\{h.dst} start {name}",
+                   explicit=False)
     process(r, h.t + 3100 * MS, h.dst, rf"{WIN}\Temp\{exe}", rf"C:\Windows\Temp\{exe}", SERVICES,
             parent_cmd=SERVICES)
 
@@ -557,8 +574,10 @@ def impacket_atexec(r: Recorder, h: Hop) -> None:
     lid = logon(r, h, h.t, auth="NTLM", workstation=None, pth=True, duration=10 * SECOND)
     share(r, h, h.t + 10 * MS, lid, "IPC$", [("atsvc", PIPE_MASK)])
     tmp = f"{letters(h.rng, 8)}.tmp"
-    task(r, h, h.t + 100 * MS, lid, letters(h.rng, 8), "cmd.exe", rf"/C whoami /all > %windir%\Temp\{tmp} 2>&1")
-    r.win(h.t + 600 * MS, h.dst, SYSMON, 11, Image=CMD, TargetFilename=rf"{WIN}\Temp\{tmp}", User=r"NT AUTHORITY\SYSTEM")
+    task(r, h, h.t + 100 * MS, lid, letters(h.rng, 8), "cmd.exe",
+         rf"/C whoami /all > %windir%\Temp\{tmp} 2>&1")
+    r.win(h.t + 600 * MS, h.dst, SYSMON, 11, Image=CMD, TargetFilename=rf"{WIN}\Temp\{tmp}",
+          User=r"NT AUTHORITY\SYSTEM")
     share(r, h, h.t + 2 * SECOND, lid, "ADMIN$", [(rf"Temp\{tmp}", READ_MASK), (rf"Temp\{tmp}", DELETE_MASK)])
 
 
@@ -567,7 +586,8 @@ def copy_wmic(r: Recorder, h: Hop) -> None:
     the binary under WmiPrvSE."""
     exe = f"{letters(h.rng, 6).lower()}.exe"
     kerberos_tgt(r, h, h.t - 3 * SECOND)
-    source_command(r, h, h.t - 2 * SECOND, CMD, rf"cmd.exe /c copy C:\Users\Public\{exe} \\{h.dst}\ADMIN$\Temp\\",
+    source_command(r, h, h.t - 2 * SECOND, CMD,
+                   rf"cmd.exe /c copy C:\Users\Public\{exe} \\{h.dst}\ADMIN$\Temp",
                    parent=rf"{WIN}\explorer.exe", explicit=False)
     connect(r, h, h.t - 8 * MS, 445)
     lid = logon(r, h, h.t, auth="Kerberos", workstation=h.src, duration=30 * SECOND)
@@ -580,7 +600,8 @@ def copy_wmic(r: Recorder, h: Hop) -> None:
     lid2 = logon(r, h, at, auth="Kerberos", workstation=h.src, duration=5 * SECOND)
     process(r, at + 200 * MS, h.dst, WMIPRVSE, r"C:\Windows\system32\wbem\wmiprvse.exe -secured -Embedding",
             SVCHOST, parent_cmd=r"C:\Windows\system32\svchost.exe -k DcomLaunch -p")
-    process(r, at + 400 * MS, h.dst, rf"{WIN}\Temp\{exe}", rf"C:\Windows\Temp\{exe}", WMIPRVSE, user=h.account,
+    process(r, at + 400 * MS, h.dst, rf"{WIN}\Temp\{exe}", rf"C:\Windows\Temp\{exe}", WMIPRVSE,
+            user=h.account,
             lid=lid2)
 
 
@@ -589,7 +610,8 @@ def winrm(r: Recorder, h: Hop) -> None:
     wsmprovhost.exe under svchost (DcomLaunch) and the command's native children under it."""
     kerberos_tgt(r, h, h.t - 400 * MS)
     source_command(r, h, h.t - 300 * MS, POWERSHELL,
-                   f"powershell.exe -c Invoke-Command -ComputerName {h.dst} -ScriptBlock {{ whoami /all; ipconfig }}",
+                   f"powershell.exe -c Invoke-Command -ComputerName {h.dst} "
+                   "-ScriptBlock { whoami /all; ipconfig }",
                    parent=rf"{WIN}\explorer.exe", explicit=False)
     connect(r, h, h.t - 10 * MS, 5985, image=POWERSHELL, account=h.account)
     lid = logon(r, h, h.t, auth="Kerberos", workstation=h.src, duration=30 * SECOND)
@@ -621,10 +643,12 @@ TOOLS: dict[str, Tool] = {t.key: t for t in (
     Tool("psexec", "PsExec", ("T1021.002", "T1569.002"), True, psexec, "Kerberos", "command"),
     Tool("paexec", "PAExec", ("T1021.002", "T1569.002"), True, paexec, "Kerberos", "command"),
     Tool("remcom", "RemCom", ("T1021.002", "T1569.002"), False, remcom, "Kerberos", "command"),
-    Tool("impacket-psexec", "Impacket psexec", ("T1021.002", "T1569.002"), False, impacket_psexec, "NTLM", "pivot"),
+    Tool("impacket-psexec", "Impacket psexec", ("T1021.002", "T1569.002"), False, impacket_psexec, "NTLM",
+         "pivot"),
     Tool("impacket-smbexec", "Impacket smbexec", ("T1021.002", "T1569.002"), False, impacket_smbexec, "NTLM",
          "pivot"),
-    Tool("impacket-wmiexec", "Impacket wmiexec", ("T1047", "T1021.003"), False, impacket_wmiexec, "NTLM", "pivot"),
+    Tool("impacket-wmiexec", "Impacket wmiexec", ("T1047", "T1021.003"), False, impacket_wmiexec, "NTLM",
+         "pivot"),
     Tool("impacket-atexec", "Impacket atexec", ("T1053.005",), False, impacket_atexec, "NTLM", "pivot"),
     Tool("impacket-dcomexec", "Impacket dcomexec", ("T1021.003",), False, impacket_dcomexec, "NTLM", "pivot"),
     Tool("netexec", "NetExec/CME", ("T1047", "T1021.002"), False, netexec, "NTLM", "pivot"),
