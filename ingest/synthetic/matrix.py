@@ -119,35 +119,7 @@ def tool_case(tool: str, profile: str, seed: int = 1, *, n_workstations: int = 1
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
     spec, prof = TOOLS[tool], PROFILES[profile]
-    ent, start_ns, bg, dc_records = _background(seed, n_workstations, n_servers, days)
-    rng = np.random.default_rng([seed, 3, list(TOOLS).index(tool)])
-    dcs = [ent.hosts[i] for i in ent.index("dc")]
-
-    def ip(host: int, t: int) -> str:
-        return str(ent.ip_by_day[min(days - 1, max(0, (t - start_ns) // DAY)), host])
-
-    # benign background (canonical), its DC-side authentication, the admin's routine use of the tool
-    background = Recorder()
-    background.windows = [dict(r) for r in dc_records]
-    if spec.admin_use:
-        admin, seat = ent.it_admins[0], int(ent.it_admin_hosts[0])
-        managed = rng.choice(ent.servers, size=2, replace=False)
-        for day in range(days):
-            for _ in range(3):
-                t = start_ns + day * DAY + int(rng.integers(8 * HOUR, 17 * HOUR))
-                dst = int(rng.choice(managed))
-                spec.emit(background, Hop(ent.hosts[seat], ip(seat, t), ent.hosts[dst], ip(dst, t),
-                                          str(rng.choice(dcs)), admin, t, rng))
-    # the attack: a user's workstation -> a server, with the stolen domain-admin account
-    seat_ids = set(ent.it_admin_hosts)
-    src = int(rng.choice([w for w in ent.workstations.tolist() if w not in seat_ids]))
-    dst = int(rng.choice(ent.servers))
-    t = start_ns + (days - 1) * DAY + int(rng.integers(10 * HOUR, 15 * HOUR))
-    hop = Hop(ent.hosts[src], ip(src, t), ent.hosts[dst], ip(dst, t), str(rng.choice(dcs)),
-              ent.domain_admin, t, rng)
-    attack = Recorder()
-    spec.emit(attack, hop)
-
+    ent, bg, dcs, background, attack, hop = _emit(tool, seed, n_workstations, n_servers, days)
     scope = {"all": set(ent.hosts), "target": {hop.dst}, "source": {hop.src}, "dc": set(dcs)}[prof.hosts]
 
     def kept_windows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -188,6 +160,56 @@ def tool_case(tool: str, profile: str, seed: int = 1, *, n_workstations: int = 1
     )
     return ToolCase(tool, profile, events, truth, mhop, _names_target(attack_records, hop), attack_records,
                     windows, mde_rows, bg_rows.reset_index(drop=True), report)
+
+
+def cell_evidence(tool: str, profile: str, seed: int = 1, *, n_workstations: int = 12, n_servers: int = 4,
+                  days: int = 2) -> bool:
+    """Does the (``tool``, ``profile``) cell hold any attack record logged on the target or naming it?
+    The same answer as ``tool_case(...).evidence``, without normalising the events."""
+    ent, _, dcs, _, attack, hop = _emit(tool, seed, n_workstations, n_servers, days)
+    prof = PROFILES[profile]
+    scope = {"all": set(ent.hosts), "target": {hop.dst}, "source": {hop.src}, "dc": set(dcs)}[prof.hosts]
+    kept = [r for r in attack.windows if keep(prof, _short(r["Computer"]), canonical_channel(r["Channel"]),
+                                              scope)]
+    kept += [r for r in attack.mde if keep(prof, _short(r["DeviceName"]), "MDE", scope)]
+    return _names_target(kept, hop)
+
+
+def _emit(tool: str, seed: int, n_ws: int, n_srv: int, days: int
+          ) -> tuple[Enterprise, pd.DataFrame, list[str], Recorder, Recorder, Hop]:
+    """Every record of a cell before the profile filter: (enterprise, benign canonical events, DCs,
+    benign raw records (DC side + the admin's use of the tool), the attack's records, the hop)."""
+    spec = TOOLS[tool]
+    ent, start_ns, bg, dc_records = _background(seed, n_ws, n_srv, days)
+    rng = np.random.default_rng([seed, 3, list(TOOLS).index(tool)])
+    dcs = [ent.hosts[i] for i in ent.index("dc")]
+
+    def ip(host: int, t: int) -> str:
+        return str(ent.ip_by_day[min(days - 1, max(0, (t - start_ns) // DAY)), host])
+
+    # benign background (canonical), its DC-side authentication, the admin's routine use of the tool
+    background = Recorder()
+    background.windows = [dict(r) for r in dc_records]
+    if spec.admin_use:
+        admin, seat = ent.it_admins[0], int(ent.it_admin_hosts[0])
+        managed = rng.choice(ent.servers, size=2, replace=False)
+        for day in range(days):
+            for _ in range(3):
+                t = start_ns + day * DAY + int(rng.integers(8 * HOUR, 17 * HOUR))
+                dst = int(rng.choice(managed))
+                spec.emit(background, Hop(ent.hosts[seat], ip(seat, t), ent.hosts[dst], ip(dst, t),
+                                          str(rng.choice(dcs)), admin, t, rng))
+    # the attack: a user's workstation -> a server, with the stolen domain-admin account
+    seat_ids = set(ent.it_admin_hosts)
+    src = int(rng.choice([w for w in ent.workstations.tolist() if w not in seat_ids]))
+    dst = int(rng.choice(ent.servers))
+    t = start_ns + (days - 1) * DAY + int(rng.integers(10 * HOUR, 15 * HOUR))
+    hop = Hop(ent.hosts[src], ip(src, t), ent.hosts[dst], ip(dst, t), str(rng.choice(dcs)),
+              ent.domain_admin, t, rng)
+    attack = Recorder()
+    spec.emit(attack, hop)
+
+    return ent, bg, dcs, background, attack, hop
 
 
 def write_tool_case(case: ToolCase, out_dir: Path) -> dict[str, Path]:
@@ -367,4 +389,4 @@ def _dt(ns: int) -> datetime:
     return datetime.fromtimestamp(ns / 1e9, tz=UTC)
 
 
-__all__ = ["PROFILES", "Profile", "ToolCase", "iso", "keep", "tool_case", "write_tool_case"]
+__all__ = ["PROFILES", "Profile", "ToolCase", "cell_evidence", "iso", "keep", "tool_case", "write_tool_case"]

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from app.cli import cli
 from app.pipeline import run
 from ingest.case import read_case
-from ingest.synthetic.matrix import PROFILES, canonical_channel, tool_case
+from ingest.synthetic.matrix import PROFILES, canonical_channel, cell_evidence, tool_case
 from ingest.synthetic.tools import TOOLS, Hop, Recorder
 
 REPO = Path(__file__).resolve().parents[2]
@@ -161,8 +161,8 @@ def test_every_cell_has_an_expectation_with_a_reason_and_blank_means_no_evidence
         assert len(row) == len(PROFILES) and set(row) <= {"S", "D", "-", " "}, tool
         for k, profile in enumerate(PROFILES):
             assert bench.reason(tool, profile), (tool, profile)
-            if profile in ("system", "dc"):  # the columns where blanks are expected
-                assert (row[k] == " ") == (not tool_case(tool, profile, seed=1).evidence), (tool, profile)
+            assert (row[k] == " ") == (not cell_evidence(tool, profile, seed=1)), (tool, profile)
+    assert cell_evidence("winrm", "dc", seed=1) == tool_case("winrm", "dc", seed=1).evidence
 
 
 def test_simulate_cli_writes_a_tool_cell(tmp_path):
