@@ -40,21 +40,16 @@ SECOND = 1000 * MS
 SECURITY, SYSTEM, SYSMON = "Security", "System", "Microsoft-Windows-Sysmon/Operational"
 TASKS = "Microsoft-Windows-TaskScheduler/Operational"
 WINRM = "Microsoft-Windows-WinRM/Operational"
-MDE = "MDE"
 
 WIN = r"C:\Windows"
 SYS32 = rf"{WIN}\System32"
-SERVICES = rf"{SYS32}\services.exe"
-SVCHOST = rf"{SYS32}\svchost.exe"
-CMD = rf"{SYS32}\cmd.exe"
+#: System32 images; PIVOT is the attacker's implant on the source (a beacon living in rundll32).
+SERVICES, SVCHOST, CMD, WSMPROVHOST, MMC, LSASS, PIVOT = (
+    rf"{SYS32}\{exe}.exe"
+    for exe in ("services", "svchost", "cmd", "wsmprovhost", "mmc", "lsass", "rundll32"))
 POWERSHELL = rf"{SYS32}\WindowsPowerShell\v1.0\powershell.exe"
 WMIPRVSE = rf"{SYS32}\wbem\WmiPrvSE.exe"
-WSMPROVHOST = rf"{SYS32}\wsmprovhost.exe"
-MMC = rf"{SYS32}\mmc.exe"
-LSASS = rf"{SYS32}\lsass.exe"
 SERVICE_KEY = r"HKLM\System\CurrentControlSet\Services"
-#: The attacker's pivot on the source host (a beacon / meterpreter living in rundll32).
-PIVOT = rf"{SYS32}\rundll32.exe"
 STD = ("stdin", "stdout", "stderr")
 PIPE_MASK, READ_MASK, WRITE_MASK, DELETE_MASK = "0x12019f", "0x120089", "0x2", "0x10080"
 
@@ -197,13 +192,13 @@ def share(r: Recorder, h: Hop, t: int, lid: str, name: str, files: list[tuple[st
         r.win(t + k * 20 * MS, h.dst, SECURITY, 5145, RelativeTargetName=target, AccessMask=mask, **common)
 
 
-def dropped(r: Recorder, h: Hop, t: int, path: str) -> None:
+def dropped(r: Recorder, h: Hop, t: int, path: str, share_name: str = "ADMIN$") -> None:
     """A file written over SMB: Sysmon 11 by ``System`` and Defender FileCreated on the target."""
     r.win(t, h.dst, SYSMON, 11, Image="System", TargetFilename=path, User=r"NT AUTHORITY\SYSTEM")
     r.defender(t, h.dst, "FileCreated", FolderPath=path, FileName=path.rsplit("\\", 1)[-1],
                InitiatingProcessFolderPath="System", InitiatingProcessAccountDomain="nt authority",
                InitiatingProcessAccountName="system", RequestSourceIP=h.src_ip, RequestProtocol="SMB",
-               RequestAccountName=h.account, RequestAccountDomain=NETBIOS_DOMAIN, ShareName="ADMIN$")
+               RequestAccountName=h.account, RequestAccountDomain=NETBIOS_DOMAIN, ShareName=share_name)
 
 
 def service(r: Recorder, h: Hop, t: int, lid: str, name: str, image: str, *,
@@ -528,18 +523,25 @@ def cs_psexec_psh(r: Recorder, h: Hop) -> None:
                  pipe=f"msagent_{letters(h.rng, 2, '0123456789abcdef')}", client="System")
 
 
-def sc_create(r: Recorder, h: Hop) -> None:
-    """``copy x.exe \\\\DST\\C$\\Windows\\Temp``, ``sc \\\\DST create NAME binPath= ...``, ``sc start``."""
+def _copy(r: Recorder, h: Hop, share_name: str, rel_dir: str) -> tuple[str, str]:
+    """``cmd /c copy x.exe \\\\DST\\SHARE\\DIR`` from the source: a Kerberos SMB logon and a write;
+    returns (exe name, logon id)."""
     exe = f"{letters(h.rng, 6).lower()}.exe"
-    name = letters(h.rng, 1).upper() + letters(h.rng, 7).lower()
     kerberos_tgt(r, h, h.t - 3 * SECOND)
     source_command(r, h, h.t - 2 * SECOND, CMD,
-                   rf"cmd.exe /c copy C:\Users\Public\{exe} \\{h.dst}\C$\Windows\Temp",
+                   rf"cmd.exe /c copy C:\Users\Public\{exe} \\{h.dst}\{share_name}\{rel_dir}",
                    parent=rf"{WIN}\explorer.exe", explicit=False)
     connect(r, h, h.t - 8 * MS, 445)
     lid = logon(r, h, h.t, auth="Kerberos", workstation=h.src, duration=30 * SECOND)
-    share(r, h, h.t + 10 * MS, lid, "C$", [(rf"Windows\Temp\{exe}", WRITE_MASK)])
-    dropped(r, h, h.t + 40 * MS, rf"{WIN}\Temp\{exe}")
+    share(r, h, h.t + 10 * MS, lid, share_name, [(rf"{rel_dir}\{exe}", WRITE_MASK)])
+    dropped(r, h, h.t + 40 * MS, rf"{WIN}\Temp\{exe}", share_name)
+    return exe, lid
+
+
+def sc_create(r: Recorder, h: Hop) -> None:
+    """``copy x.exe \\\\DST\\C$\\Windows\\Temp``, ``sc \\\\DST create NAME binPath= ...``, ``sc start``."""
+    exe, lid = _copy(r, h, "C$", r"Windows\Temp")
+    name = letters(h.rng, 1).upper() + letters(h.rng, 7).lower()
     source_command(r, h, h.t + 2 * SECOND, rf"{SYS32}\sc.exe",
                    rf'sc.exe \\{h.dst} create {name} binPath= "C:\Windows\Temp\{exe}" start= demand',
                    explicit=False)
@@ -584,15 +586,7 @@ def impacket_atexec(r: Recorder, h: Hop) -> None:
 def copy_wmic(r: Recorder, h: Hop) -> None:
     """``copy x.exe \\\\DST\\ADMIN$\\Temp`` then ``wmic /node:DST process call create``: an SMB write, then
     the binary under WmiPrvSE."""
-    exe = f"{letters(h.rng, 6).lower()}.exe"
-    kerberos_tgt(r, h, h.t - 3 * SECOND)
-    source_command(r, h, h.t - 2 * SECOND, CMD,
-                   rf"cmd.exe /c copy C:\Users\Public\{exe} \\{h.dst}\ADMIN$\Temp",
-                   parent=rf"{WIN}\explorer.exe", explicit=False)
-    connect(r, h, h.t - 8 * MS, 445)
-    lid = logon(r, h, h.t, auth="Kerberos", workstation=h.src, duration=30 * SECOND)
-    share(r, h, h.t + 10 * MS, lid, "ADMIN$", [(rf"Temp\{exe}", WRITE_MASK)])
-    dropped(r, h, h.t + 40 * MS, rf"{WIN}\Temp\{exe}")
+    exe, _ = _copy(r, h, "ADMIN$", "Temp")
     at = h.t + 4 * SECOND
     source_command(r, h, at - 100 * MS, rf"{SYS32}\wbem\WMIC.exe",
                    rf'wmic.exe /node:{h.dst} process call create "C:\Windows\Temp\{exe}"', explicit=False)
