@@ -219,7 +219,8 @@ def service(r: Recorder, h: Hop, t: int, lid: str, name: str, image: str, *,
                FileName=image.split("\\")[-1].split(" ")[0], InitiatingProcessFolderPath=SERVICES.lower(),
                AdditionalFields={"ServiceName": name, "ServiceStartType": "DemandStart",
                                  "ServiceType": "Win32OwnProcess", "ServiceAccount": "LocalSystem"})
-    r.defender(t + 1 * MS, h.dst, "RegistryValueSet", RegistryKey=key, RegistryValueName="ImagePath",
+    mde_key = rf"HKEY_LOCAL_MACHINE\SYSTEM\ControlSet001\Services\{name}"    # how Defender spells it
+    r.defender(t + 1 * MS, h.dst, "RegistryValueSet", RegistryKey=mde_key, RegistryValueName="ImagePath",
                RegistryValueData=image, InitiatingProcessFolderPath=SERVICES.lower())
 
 
