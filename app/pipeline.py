@@ -18,9 +18,13 @@ import pandas as pd
 from graph.config import AnalysisConfig
 from graph.engine import event_stage, hop_stage
 from graph.model import AnalysisResult, Severity
+from graph.rules import Level
 from ingest import load_events
 from ingest.report import IngestReport
 from ingest.schema import coerce_frame, empty_frame
+
+#: Finding levels shown in the summary, most severe first.
+FINDING_LEVELS = tuple(str(lv) for lv in (Level.CRITICAL, Level.HIGH, Level.MEDIUM, Level.LOW))
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +139,8 @@ def analyze_from_events(events: pd.DataFrame, report: IngestReport, config: Anal
     tags = ev.tags if ev.tags is not None else pd.DataFrame(columns=["event_index", "rule_id", "level"])
     result = AnalysisResult(events=events, report=report, config=config, tags=tags,
                             hops=hs.hops.reset_index(drop=True), graph=hs.graph, paths=hs.paths,
-                            patient_zero=hs.patient_zero, compromised=hs.compromised)
+                            patient_zero=hs.patient_zero, compromised=hs.compromised,
+                            findings=ev.findings)
     result.summary = summarize(result, engine=engine, timings={"event_stage_s": round(t1 - t0, 3),
                                                               "hop_stage_s": round(t2 - t1, 3)})
     return result
@@ -151,6 +156,8 @@ def summarize(result: AnalysisResult, *, engine: str = "pandas",
         span = [events["ts"].min().isoformat().replace("+00:00", "Z"),
                 events["ts"].max().isoformat().replace("+00:00", "Z")]
     pz = result.patient_zero[0].host if result.patient_zero else None
+    found = result.findings
+    by_level = found["level"].astype(str).value_counts() if found is not None and len(found) else {}
     return {
         "events": len(events),
         "files": len(result.report.files),
@@ -158,6 +165,8 @@ def summarize(result: AnalysisResult, *, engine: str = "pandas",
         "time_range": span,
         "hops": len(hops),
         "hops_by_severity": {s.value: int(sev.get(s.value, 0)) for s in Severity},
+        "findings": 0 if found is None else len(found),
+        "findings_by_level": {lv: int(by_level.get(lv, 0)) for lv in FINDING_LEVELS},
         "compromised_hosts": 0 if result.compromised is None else len(result.compromised),
         "paths": len(result.paths),
         "patient_zero": pz,

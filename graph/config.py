@@ -49,7 +49,11 @@ class AnalysisConfig:
     #: of hop sources differ between the two settings.
     ip_hints_by_day: bool = False
     #: Evidence dicts kept per hop (strongest first, then earliest); ``n_events`` has the total.
+    #: Also the cap on evidence items per finding.
     max_evidence_per_hop: int = 50
+    #: Findings (graph.findings): rule hits of one (host, account, rule) this close together are one
+    #: finding with a count (an hour, as ``hop_gap_s``: a test run or an admin task, not a flood).
+    finding_window_s: float = 3600.0
 
     # ---- scoring (graph.scoring) -------------------------------------------------------------
     #: Fan-out relative to the source's own baseline: a window count this many times the source's

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from graph.config import AnalysisConfig
+from graph.fields import EVIDENCE_FIELDS, field_dicts
 from graph.model import HOP_COLUMNS
 from graph.rules import RULES, SOURCE, TARGET
 
@@ -45,6 +46,8 @@ from graph.rules import RULES, SOURCE, TARGET
 #: docs/analysis.md): evidence features here, scoring features in graph.scoring.
 EVIDENCE_FEATURES = ("strength", "lateral", "local_only", "services", "images", "src_resolved_by")
 
+#: The event's own analyst fields carried on each evidence row (``f_<column>``, graph.fields).
+FIELD_COLUMNS = [f"f_{c}" for c in EVIDENCE_FIELDS]
 _NON_ACCOUNTS = ("anonymous logon", "system", "local system", "localsystem", "local service",
                  "network service", "-", "")
 _UNC_HOST = r"\\\\([^\\ \t\"'.?][^\\ \t\"']*)"
@@ -55,7 +58,8 @@ _IPV4 = r"^\d{1,3}(\.\d{1,3}){3}$"
 
 def _rule_table() -> pd.DataFrame:
     rows = [{"rule_id": r.id, "weight": r.weight, "kind": str(r.kind), "side": r.side,
-             "lateral": r.lateral, "local_marker": r.local_marker, "context_only": r.context_only}
+             "lateral": r.lateral, "local_marker": r.local_marker, "context_only": r.context_only,
+             "loopback": r.loopback}
             for r in RULES.values()]
     return pd.DataFrame(rows)
 
@@ -96,16 +100,21 @@ def evidence_rows(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConf
     real = t[~t["context_only"]]
     marker = real.groupby("event_index")["local_marker"].any()
     lateral_any = real.groupby("event_index")["lateral"].any()
+    loop = t[t["loopback"]].drop_duplicates("event_index").set_index("event_index")["rule_id"]
     prim = t.drop_duplicates("event_index")[["event_index", "rule_id", "weight", "kind", "side"]]
     pos = prim["event_index"].to_numpy()
     cols = ["ts", "event_id", "host", "src_host", "src_ip", "dst_host", "dst_ip", "account",
             "subject_account", "logon_id", "service_name", "service_image", "process",
             "command_line", "target_name", "record_id", "source_file"]
     ev = events[cols].take(pos).reset_index(drop=True)
-    ev = pd.concat([prim.reset_index(drop=True), ev], axis=1)
+    raw = events[list(EVIDENCE_FIELDS)].take(pos).reset_index(drop=True)
+    raw.columns = FIELD_COLUMNS
+    ev = pd.concat([prim.reset_index(drop=True), ev, raw], axis=1)
     ev["lateral"] = lateral_any.reindex(pos).fillna(False).to_numpy(dtype=bool)
     ev["local_marker"] = marker.reindex(pos).fillna(False).to_numpy(dtype=bool)
     ev["context_only"] = ctx.reindex(pos).to_numpy(dtype=bool)
+    ev["loop_rule"] = pd.array(loop.reindex(pos).to_numpy(dtype=object), dtype="string")
+    ev["loopback"] = ev["loop_rule"].notna().to_numpy(dtype=bool)
     for c in ("host", "src_host", "dst_host"):
         ev[c] = short_host(ev[c])
 
@@ -120,6 +129,10 @@ def evidence_rows(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConf
     ev["src_host"] = ev["src_host"].where(target, ev["host"].where(source))
     ev["src_ip"] = ev["src_ip"].astype("string").where(target)
     ev["dst_host"] = ev["host"].where(~source, dst_src_side)
+    # loopback: the host is both ends (never a hop; it anchors what it started, see _anchors)
+    loopback = ev["loopback"].to_numpy(dtype=bool)
+    ev.loc[loopback, "src_host"] = ev.loc[loopback, "host"]
+    ev.loc[loopback, "dst_host"] = ev.loc[loopback, "host"]
 
     # --- hop account
     acct = _clean_account(ev["account"])
@@ -141,23 +154,33 @@ def evidence_rows(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConf
 
 
 def _anchors(ev: pd.DataFrame) -> pd.DataFrame:
-    # remote logons / share access by a user, and inbound SMB/RPC connections (context-only)
+    """Rows other rows of the same host may take their source from (step 3): remote logons and
+    share access by a user, inbound SMB/RPC/WinRM connections (context-only), and *self-aimed*
+    actions (loopback rows, a source-side command naming this host): those anchor with the host as
+    source, so what they start on the host (PSEXESVC of ``psexec \\\\127.0.0.1``) is local too.
+    ``j_loop_rule`` is the rule a self-aimed anchor is reported under (graph.findings)."""
     a = ev[ev["side"].eq(TARGET) & (ev["src_host"].notna() | ev["src_ip"].notna())
            & (ev["account"].notna() | (ev["context_only"] & ev["kind"].eq("network")))
            & ~(ev["context_only"] & ev["kind"].ne("network"))]
     a = a[a["src_host"].isna() | a["src_host"].ne(a["dst_host"]).fillna(True)]
-    return a[["ts", "host", "logon_id", "src_host", "src_ip", "account"]].rename(
+    self_aimed = ev["loopback"] | (ev["side"].eq(SOURCE) & ev["dst_host"].eq(ev["host"]).fillna(False))
+    b = ev[self_aimed]
+    a = pd.concat([a.assign(j_loop_rule=pd.Series(pd.NA, index=a.index, dtype="string")),
+                   b.assign(j_loop_rule=b["loop_rule"].fillna(b["rule_id"]).astype("string"))])
+    a = a.sort_index(kind="stable")
+    return a[["ts", "host", "logon_id", "src_host", "src_ip", "account", "j_loop_rule"]].rename(
         columns={"src_host": "j_src_host", "src_ip": "j_src_ip", "account": "j_account"})
 
 
 def _session_join(ev: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
+    ev = ev.assign(j_loop_rule=pd.Series(pd.NA, index=ev.index, dtype="string"))
     anchors = _anchors(ev)
     need = ev["src_host"].isna() & ev["src_ip"].isna() & ~ev["side"].eq(SOURCE)
     if not need.any() or anchors.empty:
         return ev
     todo = ev.loc[need, ["ts", "host", "logon_id", "kind"]].copy()
     todo["_row"] = todo.index
-    keep = ["_row", "j_src_host", "j_src_ip", "j_account"]
+    keep = ["_row", "j_src_host", "j_src_ip", "j_account", "j_loop_rule"]
     found: list[pd.DataFrame] = []
     # (a) logon id (not the SYSTEM / LOCAL SERVICE / NETWORK SERVICE sessions)
     by_id = todo[todo["logon_id"].notna() & ~todo["logon_id"].isin(["0x3e7", "0x3e4", "0x3e5"])]
@@ -189,6 +212,7 @@ def _session_join(ev: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
     ev.loc[idx, "src_ip"] = j["j_src_ip"].astype("string")
     ev.loc[idx, "account"] = ev.loc[idx, "account"].fillna(j["j_account"].astype("string"))
     ev.loc[idx, "src_resolved_by"] = j["how"].astype("string")
+    ev.loc[idx, "j_loop_rule"] = j["j_loop_rule"].astype("string")
     return ev
 
 
@@ -401,13 +425,14 @@ def _evidence_lists(rows: pd.DataFrame, cap: int) -> pd.Series:
     r = r[r.groupby("hop_id").cumcount().to_numpy() < cap].sort_values(["hop_id", "ts", "event_index"])
     rec = r["record_id"].astype("Int64")
     recs = rec.astype(object).where(rec.notna(), None).tolist()
+    fields = field_dicts(r[FIELD_COLUMNS].set_axis(list(EVIDENCE_FIELDS), axis=1))
     dicts = [
-        {"event_id": e, "source_file": f, "record_id": rid, "rule": rule, "ts": ts, "host": h}
-        for e, f, rid, rule, ts, h in zip(r["event_id"].astype(int).tolist(),
-                                          r["source_file"].astype(str).tolist(), recs,
-                                          r["rule_id"].astype(str).tolist(),
-                                          r["ts"].dt.to_pydatetime().tolist(),
-                                          r["host"].astype(str).tolist(), strict=True)
+        {"event_id": e, "source_file": f, "record_id": rid, "rule": rule, "ts": ts, "host": h, "fields": fd}
+        for e, f, rid, rule, ts, h, fd in zip(r["event_id"].astype(int).tolist(),
+                                              r["source_file"].astype(str).tolist(), recs,
+                                              r["rule_id"].astype(str).tolist(),
+                                              r["ts"].dt.to_pydatetime().tolist(),
+                                              r["host"].astype(str).tolist(), fields, strict=True)
     ]
     return group_tuples(r["hop_id"].to_numpy(), np.array(dicts, dtype=object) if dicts else np.array([]))
 
@@ -429,6 +454,14 @@ def empty_hops() -> pd.DataFrame:
     return frame
 
 
+def correlate_rows(events: pd.DataFrame, tags: pd.DataFrame,
+                   config: AnalysisConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Steps 1-6 without the aggregation: ``(evidence rows, hop rows)`` (the hop rows carry
+    ``hop_id``); :mod:`graph.findings` reads both."""
+    ev = evidence_rows(events, tags, config)
+    return ev, hop_rows(ev, config)
+
+
 def correlate(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
     """Events + tags -> hops frame (unscored): steps 1-6 of the module docstring.
 
@@ -442,6 +475,5 @@ def correlate(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConfig) 
     """
     if tags.empty:
         return empty_hops()
-    ev = evidence_rows(events, tags, config)
-    rows = hop_rows(ev, config)
+    _, rows = correlate_rows(events, tags, config)
     return aggregate_hops(rows, tags, config)

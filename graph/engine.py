@@ -23,7 +23,8 @@ import pandas as pd
 from graph import scoring
 from graph.build import build_graph
 from graph.config import AnalysisConfig
-from graph.correlate import EVIDENCE_FEATURES, correlate
+from graph.correlate import EVIDENCE_FEATURES, aggregate_hops, correlate_rows, empty_hops
+from graph.findings import empty_findings, find
 from graph.model import HOP_COLUMNS, Path, PatientZero
 from graph.paths import compromised_hosts, top_paths
 from graph.patient_zero import patient_zero
@@ -39,6 +40,7 @@ class EventStage(NamedTuple):
 
     hops: pd.DataFrame            # HOP_FEATURE_COLUMNS
     tags: pd.DataFrame | None     # event_index, rule_id, level (None if the engine skips it)
+    findings: pd.DataFrame | None = None   # graph.findings.FINDING_COLUMNS (None: not computed)
 
 
 class HopStage(NamedTuple):
@@ -62,8 +64,24 @@ def pandas_event_stage(events: pd.DataFrame, config: AnalysisConfig) -> EventSta
     """
     events = events.reset_index(drop=True)
     tags = apply_rules(events)
-    hops = scoring.add_features(correlate(events, tags, config), config)
-    return EventStage(hops[list(HOP_FEATURE_COLUMNS)], tags)
+    if tags.empty:
+        hops, found = empty_hops(), empty_findings()
+    else:
+        ev, rows = correlate_rows(events, tags, config)
+        hops, found = aggregate_hops(rows, tags, config), find(events, ev, rows, tags, config)
+    hops = scoring.add_features(hops, config)
+    return EventStage(hops[list(HOP_FEATURE_COLUMNS)], tags, found)
+
+
+def findings_of(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
+    """The findings of an events frame whose tags another engine computed: the pandas correlation
+    of the tagged events on the driver, so every engine reports the same findings (the hops it
+    relies on are identical by the engine contract)."""
+    if tags.empty:
+        return empty_findings()
+    events = events.reset_index(drop=True)
+    ev, rows = correlate_rows(events, tags, config)
+    return find(events, ev, rows, tags, config)
 
 
 def _spark_event_stage(events: pd.DataFrame, config: AnalysisConfig) -> EventStage:

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from graph.config import AnalysisConfig
     from ingest.report import IngestReport
 
-JSON_VERSION = 1
+#: Version of the ``--json`` document: 2 added ``findings`` and the evidence items' ``fields``.
+JSON_VERSION = 2
 
 
 class Severity(StrEnum):
@@ -64,7 +65,7 @@ HOP_COLUMNS: tuple[str, ...] = (
     "kinds",         # tuple[str, ...] of EdgeKind values
     "techniques",    # tuple[str, ...] ATT&CK ids, e.g. ("T1021.002", "T1569.002")
     "rules",         # tuple[str, ...] rule ids that fired on the evidence
-    "evidence",      # tuple[dict, ...] {"event_id", "source_file", "record_id", "rule", "ts"}
+    "evidence",      # tuple[dict, ...] {event_id, source_file, record_id, rule, ts, host, fields}
     "n_events",      # int
     "score",         # float in [0, 1]
     "severity",      # Severity value
@@ -164,6 +165,7 @@ class AnalysisResult:
     patient_zero: list[PatientZero] = field(default_factory=list)
     compromised: pd.DataFrame | None = None   # host, first_seen, score
     summary: dict[str, Any] = field(default_factory=dict)
+    findings: pd.DataFrame | None = None      # graph.findings.FINDING_COLUMNS (None: not computed)
 
     def to_json(self) -> dict[str, Any]:
         """The versioned machine-readable result (``latgraph analyze --json``)."""
@@ -175,10 +177,15 @@ class AnalysisResult:
                  "score": round(float(r["score"]), 4)}
                 for r in self.compromised.to_dict("records")
             ]
+        from graph.findings import finding_to_dict
+
+        found = self.findings
+        findings = [] if found is None else [finding_to_dict(r) for r in found.to_dict("records")]
         return {
             "version": JSON_VERSION,
             "patient_zero": [p.to_dict() for p in self.patient_zero],
             "hops": hops,
+            "findings": findings,
             "paths": [p.to_dict() for p in self.paths],
             "compromised_hosts": compromised,
             "summary": self.summary,
@@ -208,6 +215,8 @@ def hop_to_dict(row: dict[str, Any]) -> dict[str, Any]:
                 "record_id": None if _opt(e.get("record_id")) is None else int(e["record_id"]),
                 "rule": e.get("rule"),
                 "ts": _iso(e.get("ts")),
+                "host": e.get("host"),
+                "fields": dict(e.get("fields") or {}),
             }
             for e in row["evidence"]
         ],

@@ -13,6 +13,7 @@ No per-row pandas work.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -230,6 +231,9 @@ def _build(recs: Sequence[Any], eid: np.ndarray, channel: pd.Categorical, rec_id
         if "account" in picks and "account_domain" not in picks:
             dom = map_values(field(picks["account"])[sel[i]], account_domain_of)
             picked.setdefault("account_domain", nones(n))[sel[i]] = dom
+    if 12 in sel or 13 in sel:
+        none = np.zeros(n, dtype=bool)
+        _registry_services(picked, sel.get(12, none) | sel.get(13, none))
     # columns no event id of the batch fills stay None here and become all-null arrays in _to_frame
     out: dict[str, Any] = {c: picked.get(c, nones(n) if c in _READ_LATER else None)
                            for c in COLUMNS if c not in {"ts"}}
@@ -248,6 +252,38 @@ def _build(recs: Sequence[Any], eid: np.ndarray, channel: pd.Categorical, rec_id
     out["record_id"] = rec_id
     out["source_file"], out["source_format"] = _provenance(segments, seg)
     return _to_frame(out)
+
+
+def _objects(values: Any, n: int) -> np.ndarray:
+    """A picked column (object array, Arrow string array or ``None``) as an object array."""
+    if values is None:
+        return nones(n)
+    if isinstance(values, np.ndarray):
+        return values.copy()
+    return pd.array(values).to_numpy(dtype=object, na_value=None)
+
+
+_SERVICE_KEY = re.compile(we.SERVICE_IMAGE_KEY)
+
+
+def _registry_services(picked: dict[str, Any], rows: np.ndarray) -> None:
+    """Registry rows (Sysmon 12/13, MDE registry): a value on ``Services\\<name>\\ImagePath`` names
+    the service (``service_name``) and keeps its value as ``service_image``; every other registry row
+    has no ``service_image`` (see :data:`ingest.winevents.SERVICE_IMAGE_KEY`)."""
+    n = len(rows)
+    keys = _objects(picked.get("target_name"), n)
+
+    def name_of(key: Any) -> str | None:
+        m = _SERVICE_KEY.search(key) if isinstance(key, str) else None
+        return m.group(1) if m else None
+
+    names = map_values(keys, name_of)
+    names[~rows] = None
+    svc = _objects(picked.get("service_name"), n)
+    img = _objects(picked.get("service_image"), n)
+    svc[rows] = names[rows]
+    img[rows & np.equal(names, None)] = None
+    picked["service_name"], picked["service_image"] = svc, img
 
 
 def _int_array(values: np.ndarray, dtype: str) -> Any:

@@ -7,7 +7,8 @@ only rename their dialect's keys to these names, and :mod:`ingest.writers` uses 
 backwards. One definition of each field name.
 
 Sources: Microsoft "Audit ..." event documentation (4624, 4625, 4634, 4648, 4672, 4688, 4697,
-4698, 5140, 5145), the System SCM event 7045, Sysinternals Sysmon event schema (1, 3, 11, 17, 18).
+4698, 4702, 5140, 5145), the System SCM event 7045, Sysinternals Sysmon event schema (1, 3, 11, 12, 13,
+17, 18).
 
 MDE event-id scheme (documented contract): Defender advanced-hunting rows get ``channel="MDE"``,
 ``source_format="mde"`` and the event id of the *Windows event with the same semantics*, so every
@@ -24,7 +25,16 @@ DeviceProcessEvents     ProcessCreated                                         1
 DeviceFileEvents        FileCreated, FileModified, FileRenamed                 11
 DeviceEvents            ServiceInstalled                                       7045
 DeviceEvents            NamedPipeEvent                                         17
+DeviceEvents            ScheduledTaskCreated / ScheduledTaskUpdated            4698/4702
+DeviceRegistryEvents    RegistryKeyCreated                                     12
+DeviceRegistryEvents    RegistryValueSet                                       13
 ======================  =====================================================  ========
+
+Registry events (Sysmon 12/13, MDE registry rows) fill ``target_name`` with the key path
+(``TargetObject``; MDE ``RegistryKey\\RegistryValueName``). A value set on a service's
+``...\\Services\\<name>\\ImagePath`` is a service creation through the registry: the normaliser
+then also fills ``service_name`` (``<name>``) and ``service_image`` (the value, ``Details``); on any
+other key ``service_image`` stays empty (:data:`SERVICE_IMAGE_KEY`).
 
 Any other ActionType (LdapSearch, ...) is read and counted but skipped as "event id not kept".
 LANL ``auth.txt`` rows get ``channel="LANL"``: LogOn success 4624, LogOn failure 4625, LogOff 4634
@@ -35,9 +45,9 @@ from __future__ import annotations
 
 #: The events latgraph keeps by default (the ``event_ids=None`` filter).
 KEPT_EVENT_IDS: frozenset[int] = frozenset({
-    4624, 4625, 4634, 4648, 4672, 4688, 4697, 4698, 5140, 5145,   # Security
-    7045,                                                         # System
-    1, 3, 11, 17, 18,                                             # Sysmon
+    4624, 4625, 4634, 4648, 4672, 4688, 4697, 4698, 4702, 5140, 5145,   # Security
+    7045,                                                               # System
+    1, 3, 11, 12, 13, 17, 18,                                           # Sysmon
 })
 
 #: The system fields every raw record carries (values may be missing).
@@ -63,9 +73,9 @@ WINDOWS_CHANNEL: dict[str, str] = {
 #: Which canonical channels a kept event id may come from (System:1 is not Sysmon 1).
 EVENT_CHANNELS: dict[int, frozenset[str]] = {
     **{i: frozenset({"Security", "MDE", "LANL"})
-       for i in (4624, 4625, 4634, 4648, 4672, 4688, 4697, 4698, 5140, 5145)},
+       for i in (4624, 4625, 4634, 4648, 4672, 4688, 4697, 4698, 4702, 5140, 5145)},
     7045: frozenset({"System", "MDE"}),
-    **{i: frozenset({"Sysmon", "MDE"}) for i in (1, 3, 11, 17, 18)},
+    **{i: frozenset({"Sysmon", "MDE"}) for i in (1, 3, 11, 12, 13, 17, 18)},
 }
 
 #: Logon types (``LogonType``) by number, and the words MDE/LANL use for them.
@@ -91,7 +101,8 @@ TARGET, SOURCE, LOCAL, BY_INITIATED = "target", "source", "local", "sysmon3"
 DIRECTION: dict[int, str] = {
     4624: TARGET, 4625: TARGET, 4634: TARGET, 4672: TARGET, 5140: TARGET, 5145: TARGET,
     4648: SOURCE, 3: BY_INITIATED,
-    4688: LOCAL, 4697: LOCAL, 4698: LOCAL, 7045: LOCAL, 1: LOCAL, 11: LOCAL, 17: LOCAL, 18: LOCAL,
+    4688: LOCAL, 4697: LOCAL, 4698: LOCAL, 4702: LOCAL, 7045: LOCAL, 1: LOCAL, 11: LOCAL, 12: LOCAL,
+    13: LOCAL, 17: LOCAL, 18: LOCAL,
 }
 
 #: Per event id: canonical column -> Windows field. ``src_*``/``dst_*`` are "remote_*" here and
@@ -123,7 +134,9 @@ FIELD_PICKS: dict[int, dict[str, str]] = {
            "account": "ServiceAccount", "logon_id": "SubjectLogonId",
            "service_name": "ServiceName", "service_image": "ServiceFileName"},
     4698: {"account": "SubjectUserName", "account_domain": "SubjectDomainName",
-           "logon_id": "SubjectLogonId", "target_name": "TaskName"},
+           "logon_id": "SubjectLogonId", "target_name": "TaskName", "command_line": "TaskContent"},
+    4702: {"account": "SubjectUserName", "account_domain": "SubjectDomainName",
+           "logon_id": "SubjectLogonId", "target_name": "TaskName", "command_line": "TaskContentNew"},
     5140: {"account": "SubjectUserName", "account_domain": "SubjectDomainName",
            "logon_id": "SubjectLogonId", "remote_ip": "IpAddress", "remote_port": "IpPort",
            "share_name": "ShareName", "access_mask": "AccessMask"},
@@ -136,9 +149,15 @@ FIELD_PICKS: dict[int, dict[str, str]] = {
         "parent_process": "ParentImage"},
     3: {"account": "User", "process": "Image"},   # endpoints: see SYSMON3_FIELDS
     11: {"account": "User", "process": "Image", "target_name": "TargetFilename"},
+    12: {"account": "User", "process": "Image", "target_name": "TargetObject"},
+    13: {"account": "User", "process": "Image", "target_name": "TargetObject", "service_image": "Details"},
     17: {"account": "User", "process": "Image", "target_name": "PipeName"},
     18: {"account": "User", "process": "Image", "target_name": "PipeName"},
 }
+
+#: A registry key path that is a service's image (``...\\Services\\<name>\\ImagePath``); group 1 =
+#: the service name. Registry rows on other keys keep no ``service_image``.
+SERVICE_IMAGE_KEY = r"(?i)\\(?:currentcontrolset|controlset\d{3})\\services\\([^\\]+)\\imagepath$"
 
 #: Listening ports of the services lateral movement uses (SMB, RPC, NetBIOS, RDP, WinRM); used to
 #: tell the local end of an inbound Sysmon 3 connection.
@@ -171,4 +190,6 @@ MDE_ACTION_IDS: dict[str, int] = {
     "FileCreated": 11, "FileModified": 11, "FileRenamed": 11,
     "ServiceInstalled": 7045,
     "NamedPipeEvent": 17,
+    "ScheduledTaskCreated": 4698, "ScheduledTaskUpdated": 4702,
+    "RegistryKeyCreated": 12, "RegistryValueSet": 13,
 }

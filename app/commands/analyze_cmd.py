@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from app.commands.options import analysis_config
+from app.exports.common import findings_frame
 from graph.model import AnalysisResult
 from ingest.errors import LatgraphError
 from ingest.terminal import json_safe, term_safe
@@ -24,12 +25,14 @@ def _ts(value: object) -> str:
     return f"{value:%Y-%m-%d %H:%M:%SZ}" if value is not None else "-"
 
 
-def format_summary(result: AnalysisResult, *, max_paths: int = 5, max_hops: int = 15) -> str:
+def format_summary(result: AnalysisResult, *, max_paths: int = 5, max_hops: int = 15,
+                   max_findings: int = 10) -> str:
     """The human-readable summary printed by ``latgraph analyze``."""
     s = result.summary
     lines = [f"latgraph: {s.get('events', 0)} events, {s.get('hops', 0)} hops "
              + "(" + ", ".join(f"{n} {k}" for k, n in s.get("hops_by_severity", {}).items()) + "), "
-             + f"{s.get('compromised_hosts', 0)} compromised host(s)"]
+             + f"{s.get('compromised_hosts', 0)} compromised host(s), "
+             + f"{s.get('findings', 0)} finding(s) beside the hops"]
     lines.append("")
     if result.patient_zero:
         lines.append("Patient zero (best first):")
@@ -65,7 +68,28 @@ def format_summary(result: AnalysisResult, *, max_paths: int = 5, max_hops: int 
             shown += 1
         if len(part) > max(max_hops - shown, 3):
             lines.append("  ... (all hops are in --json)")
+    lines.extend(_findings_lines(result, max_findings))
     return "\n".join(term_safe(line) for line in lines).rstrip() + "\n"   # host/account names: attacker data
+
+
+def _findings_lines(result: AnalysisResult, limit: int) -> list[str]:
+    """The findings block of the summary: most severe first, one line each with the key field."""
+    frame = findings_frame(result)
+    if frame.empty:
+        return []
+    lines = ["", f"FINDINGS beside the hops ({len(frame)}):"]
+    for f in frame.head(limit).to_dict("records"):
+        key = next((f[c] for c in ("command_line", "service_image", "share_name", "process")
+                    if isinstance(f[c], str) and f[c]), "")
+        key = key if len(key) <= 100 else key[:97] + "..."
+        acct = f["account"] if isinstance(f["account"], str) else "?"
+        lines.append(f"  {f['level']:<6} {f['host']}  as {acct}  {f['first_seen']}  "
+                     f"x{f['count']}  {f['rule']} ({f['reason']})")
+        if key:
+            lines.append(f"         {key}")
+    if len(frame) > limit:
+        lines.append("  ... (all findings are in --json and `latgraph export -f csv-findings`)")
+    return lines
 
 
 def check_inputs(values: tuple[str, ...]) -> tuple[str, ...]:

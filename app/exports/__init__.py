@@ -56,6 +56,11 @@ EXPORTERS: dict[str, Exporter] = {
         "csv-evidence", ".csv", "text/csv",
         "Evidence events of the hops, one row per event with share/service/command-line details",
         tables.evidence_csv),
+    "csv-findings": Exporter(
+        "csv-findings", ".csv", "text/csv",
+        "Findings beside the hops (loopback tests, unknown destinations, local executions), one row "
+        "each with its fields (spreadsheet-safe)",
+        tables.findings_csv),
     "json": Exporter(
         "json", ".json", "application/json",
         "The versioned result document (same as `latgraph analyze --json`); always the whole result",

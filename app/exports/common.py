@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from graph.fields import EVIDENCE_FIELDS
 from graph.model import HOP_COLUMNS, _iso, _opt
 
 if TYPE_CHECKING:
@@ -215,3 +216,33 @@ def evidence_summary(evidence: Iterable[dict[str, Any]], limit: int = 20) -> str
     if len(items) > limit:
         parts.append(f"... {len(items) - limit} more")
     return "; ".join(parts)
+
+
+#: Columns of :func:`findings_frame` (the finding, then its first event's analyst fields).
+FINDING_CSV_COLUMNS: tuple[str, ...] = (
+    "finding_id", "level", "reason", "first_seen", "last_seen", "host", "account", "count", "rule",
+    "title", "attack", "rules", "hop_ids", *EVIDENCE_FIELDS, "evidence",
+)
+
+
+def findings_frame(result: AnalysisResult) -> pd.DataFrame:
+    """The result's findings flattened for tables (CSV, HTML, UI): one row per finding, most
+    severe level first, then time; the first event's fields as columns; evidence summarised."""
+    found = result.findings
+    if found is None or found.empty:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in FINDING_CSV_COLUMNS})
+    order = {lv: i for i, lv in enumerate(("critical", "high", "medium", "low", "informational"))}
+    f = found.assign(_o=found["level"].astype(str).map(order).fillna(9))
+    f = f.sort_values(["_o", "first_seen", "finding_id"], kind="stable")
+    out = pd.DataFrame({
+        "finding_id": f["finding_id"].astype("int64"),
+        "level": f["level"].astype(object).map(text), "reason": f["reason"].astype(object).map(text),
+        "first_seen": iso_series(f["first_seen"]), "last_seen": iso_series(f["last_seen"]),
+        **{c: f[c] for c in ("host", "account")},
+        "count": f["count"].astype("int64"),
+        **{c: f[c] for c in ("rule", "title", "attack", "rules", "hop_ids")},
+    }, index=f.index)
+    for c in EVIDENCE_FIELDS:
+        out[c] = f["fields"].map(lambda d, c=c: d.get(c) if isinstance(d, dict) else None)
+    out["evidence"] = f["evidence"].map(lambda ev: evidence_summary(list(ev or ())))
+    return out.loc[:, list(FINDING_CSV_COLUMNS)].reset_index(drop=True)

@@ -24,12 +24,14 @@ import pandas as pd
 from app.exports.common import (
     evidence_frame,
     evidence_summary,
+    findings_frame,
     iso,
     min_score_of,
     select_hops,
     selected_paths,
     text,
 )
+from graph.fields import EVIDENCE_FIELDS
 from graph.model import Severity
 
 if TYPE_CHECKING:
@@ -212,6 +214,7 @@ def report_context(result: AnalysisResult, *, scope: str = "suspicious",
         "paths": paths,
         "paths_total": len(chosen),
         "by_severity": by_severity,
+        "findings": _findings_view(result),
         "hops_shown": shown,
         "summary": [(str(k), text(v)) for k, v in (result.summary or {}).items()
                     if not isinstance(v, (dict, list, tuple))],
@@ -220,6 +223,24 @@ def report_context(result: AnalysisResult, *, scope: str = "suspicious",
              "problems": f.problem_count, "error": f.error or ""} for f in report.files],
         "limits": {"paths": MAX_PATHS, "hops": MAX_HOPS_TABLE, "evidence": MAX_EVIDENCE_PER_HOP},
     }
+
+
+#: Findings shown in the report (the CSV / JSON have all of them).
+MAX_FINDINGS = 500
+
+
+def _findings_view(result: AnalysisResult) -> dict[str, Any]:
+    """The findings table of the report: level, reason, host, account, rule, count, key fields."""
+    frame = findings_frame(result)
+    rows = []
+    for f in frame.head(MAX_FINDINGS).to_dict("records"):
+        details = [(c, text(f[c])) for c in EVIDENCE_FIELDS if text(f[c])]
+        rows.append({"level": text(f["level"]), "reason": text(f["reason"]), "host": text(f["host"]),
+                     "account": text(f["account"]) or "?", "rule": text(f["rule"]), "title": text(f["title"]),
+                     "attack": ", ".join(f["attack"]), "count": int(f["count"]),
+                     "first_seen": text(f["first_seen"]), "last_seen": text(f["last_seen"]),
+                     "details": details})
+    return {"rows": rows, "total": len(frame)}
 
 
 def html_report(result: AnalysisResult, *, scope: str = "suspicious",

@@ -1,8 +1,9 @@
-"""Rebuild an :class:`~graph.model.AnalysisResult` from a saved version-1 JSON result
-(``latgraph analyze --json``), so a case can be exported again without re-reading its logs.
+"""Rebuild an :class:`~graph.model.AnalysisResult` from a saved JSON result (``latgraph analyze
+--json``, version 2, or version 1 from before findings), so a case can be exported again without
+re-reading its logs.
 
-What the JSON document holds comes back exactly (hops with evidence, paths, patient zero,
-compromised hosts, summary); the host-account graph is rebuilt from the hops with
+What the JSON document holds comes back exactly (hops with evidence, findings, paths, patient
+zero, compromised hosts, summary); the host-account graph is rebuilt from the hops with
 :func:`graph.build.build_graph`. The events themselves are not in the document, so evidence
 details that come from the events (service names, command lines, share names) are empty in
 exports made this way, and so are the score components (rarity, fan-out, ...) that the document
@@ -19,6 +20,7 @@ import pandas as pd
 
 from graph.build import build_graph
 from graph.config import AnalysisConfig
+from graph.findings import FINDING_COLUMNS, empty_findings
 from graph.model import HOP_COLUMNS, JSON_VERSION, AnalysisResult, Path, PatientZero
 from ingest.errors import ConfigError, SourceLocation
 from ingest.report import IngestReport
@@ -33,9 +35,28 @@ def _ts(value: Any) -> pd.Timestamp | None:
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
+#: Document versions this reader understands (1 has no findings).
+READABLE_VERSIONS = frozenset({1, JSON_VERSION})
+
+
+def _findings(items: list[dict[str, Any]]) -> pd.DataFrame:
+    """The findings frame of the document's ``findings`` list."""
+    if not items:
+        return empty_findings()
+    rows = [{**f, "first_seen": _ts(f.get("first_seen")), "last_seen": _ts(f.get("last_seen")),
+             "attack": tuple(f.get("attack") or ()), "rules": tuple(f.get("rules") or ()),
+             "hop_ids": tuple(int(h) for h in f.get("hop_ids") or ()), "fields": dict(f.get("fields") or {}),
+             "evidence": tuple({**e, "ts": _ts(e.get("ts"))} for e in f.get("evidence") or ())}
+            for f in items]
+    frame = pd.DataFrame(rows, columns=list(FINDING_COLUMNS))
+    for col in ("first_seen", "last_seen"):
+        frame[col] = pd.to_datetime(frame[col], utc=True)
+    return frame
+
+
 def result_from_json(doc: dict[str, Any], *, config: AnalysisConfig | None = None,
                      source: str = "<json>") -> AnalysisResult:
-    """An AnalysisResult from a version-1 result document.
+    """An AnalysisResult from a result document (:data:`READABLE_VERSIONS`).
 
     Args:
         doc: the parsed document.
@@ -44,11 +65,12 @@ def result_from_json(doc: dict[str, Any], *, config: AnalysisConfig | None = Non
         source: name of the document for error messages.
 
     Raises:
-        ConfigError: when the document is not a version-1 latgraph result.
+        ConfigError: when the document is not a latgraph result of a readable version.
     """
     where = SourceLocation(source)
-    if not isinstance(doc, dict) or doc.get("version") != JSON_VERSION or "hops" not in doc:
-        raise ConfigError(f"not a latgraph version-{JSON_VERSION} JSON result (no version/hops)", where)
+    if not isinstance(doc, dict) or doc.get("version") not in READABLE_VERSIONS or "hops" not in doc:
+        versions = "/".join(str(v) for v in sorted(READABLE_VERSIONS))
+        raise ConfigError(f"not a latgraph version-{versions} JSON result (no version/hops)", where)
     summary = doc.get("summary") or {}
     if config is None:
         config = AnalysisConfig()
@@ -83,11 +105,13 @@ def result_from_json(doc: dict[str, Any], *, config: AnalysisConfig | None = Non
             "host": [c["host"] for c in comp],
             "first_seen": pd.to_datetime([c.get("first_seen") for c in comp], utc=True),
             "score": [float(c.get("score") or 0.0) for c in comp]})
+        findings = _findings(doc.get("findings") or [])
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"malformed latgraph JSON result: {exc!r}", where) from exc
     return AnalysisResult(events=empty_frame(), report=IngestReport(), config=config, tags=pd.DataFrame(),
                           hops=hops, graph=build_graph(hops, compromised, patient_zero), paths=paths,
-                          patient_zero=patient_zero, compromised=compromised, summary=dict(summary))
+                          patient_zero=patient_zero, compromised=compromised, summary=dict(summary),
+                          findings=findings)
 
 
 def load_result(path: str | FilePath, *, config: AnalysisConfig | None = None) -> AnalysisResult:

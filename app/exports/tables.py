@@ -21,6 +21,7 @@ from app.exports.common import (
     evidence_frame,
     evidence_summary,
     extra_hop_columns,
+    findings_frame,
     iso_series,
     joined,
     select_hops,
@@ -164,3 +165,11 @@ def evidence_csv(result: AnalysisResult, *, scope: str = "suspicious",
     out = frame.merge(info, on="hop_id", how="left")
     columns = ["hop_id", "severity", "src_host", "dst_host", "account", *EVIDENCE_COLUMNS[1:]]
     return frame_csv(out.loc[:, columns])
+
+
+def findings_csv(result: AnalysisResult, *, scope: str = "suspicious",
+                 min_score: float | None = None) -> bytes:
+    """One row per finding (rule hits beside the hops: loopback tests, commands towards hosts with
+    no logs, local technique executions), most severe first, with the first event's fields.
+    Findings are always exported whole: ``scope`` and ``min_score`` concern hops."""
+    return frame_csv(findings_frame(result))

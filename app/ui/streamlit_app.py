@@ -32,6 +32,7 @@ def main() -> None:
             st.Page("pages/graph_view.py", title="Spread graph", icon=":material/hub:"),
             st.Page("pages/replay.py", title="Replay", icon=":material/replay:"),
             st.Page("pages/paths.py", title="Paths", icon=":material/route:"),
+            st.Page("pages/findings.py", title="Findings", icon=":material/flag:"),
             st.Page("pages/drilldown.py", title="Host / account", icon=":material/search:"),
         ],
         "Report": [st.Page("pages/exports.py", title="Exports", icon=":material/download:")],

@@ -13,9 +13,10 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from graph.rules import admin_share, logon, process, service_install
+from graph.rules import admin_share, logon, loopback, process, remote_exec, service_install
 from graph.rules.base import LEVEL_WEIGHT, LOCAL, SOURCE, TARGET, Level, Rule
 from graph.rules.compile import Evaluator, columns_of
+from graph.rules.derived import DERIVED, derive
 
 __all__ = ["LEVEL_WEIGHT", "LOCAL", "RULES", "SOURCE", "TAG_COLUMNS", "TARGET", "Level", "Rule",
            "apply_rules", "rule_event_ids"]
@@ -23,7 +24,8 @@ __all__ = ["LEVEL_WEIGHT", "LOCAL", "RULES", "SOURCE", "TAG_COLUMNS", "TARGET", 
 #: Every rule by id (explicit imports, no discovery).
 RULES: dict[str, Rule] = {
     r.id: r
-    for r in (*logon.RULES, *admin_share.RULES, *service_install.RULES, *process.RULES)
+    for r in (*logon.RULES, *admin_share.RULES, *service_install.RULES, *process.RULES,
+              *remote_exec.RULES, *loopback.RULES)
 }
 
 #: Columns of the tags frame.
@@ -60,10 +62,14 @@ def apply_rules(events: pd.DataFrame, rules: Iterable[Rule] | None = None) -> pd
     need: dict[frozenset[int], set[str]] = {}
     for rule in rules:
         need.setdefault(rule.event_ids, set()).update(columns_of(rule.condition))
+    derived = {c: derive(events, c) for c in set().union(*need.values()) & set(DERIVED)}
     subsets: dict[frozenset[int], tuple[np.ndarray, Evaluator]] = {}
     for ids, cols in need.items():
         pos = np.flatnonzero(np.isin(eids, list(ids)))
-        subsets[ids] = (pos, Evaluator(events[sorted(cols)].take(pos)))
+        frame = events[sorted(cols - set(DERIVED))].take(pos)
+        for c in sorted(cols & set(derived)):
+            frame[c] = derived[c].take(pos).to_numpy()
+        subsets[ids] = (pos, Evaluator(frame))
     positions: list[np.ndarray] = []
     rule_ids: list[np.ndarray] = []
     for rule in rules:

@@ -55,6 +55,10 @@ class Rule:
             with no known source whose lateral evidence all carries a local marker stays low.
         context_only: the hit annotates the event but never creates or joins a hop (failed
             logons, inbound SMB connections).
+        loopback: the hit shows the action was aimed at the logging host itself (``\\\\127.0.0.1``,
+            ``localhost``): correlation makes the host both source and destination, so the row
+            and the target-side rows it anchors (the PSEXESVC a loopback PsExec starts) never form
+            a hop; they are reported as findings (Atomic Red Team style tests, local admin tasks).
     """
 
     id: str
@@ -69,6 +73,7 @@ class Rule:
     lateral: bool = True
     local_marker: bool = False
     context_only: bool = False
+    loopback: bool = False
 
     @property
     def weight(self) -> float:
@@ -82,12 +87,16 @@ class Rule:
             "sigma": self.sigma, "event_ids": sorted(self.event_ids), "condition": self.condition,
             "kind": str(self.kind), "side": self.side, "lateral": self.lateral,
             "local_marker": self.local_marker, "context_only": self.context_only,
+            "loopback": self.loopback,
         }
 
 
 # ---- shared condition fragments -------------------------------------------------------------
 
 LOOPBACK_IPS = ("127.0.0.1", "::1", "localhost", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1")
+#: A UNC path to this machine in a command line: ``\\127.x``, ``\\localhost``, ``\\[::1]`` or the
+#: IPv6 literal form ``\\0--1.ipv6-literal.net`` (RE2-compatible).
+LOOPBACK_UNC = r"\\\\(127\.[0-9.]+|localhost|\[?::1\]?|0--1\.ipv6-literal\.net)(\\|[ \t\"']|$)"
 #: Not a machine account (``PC01$``), not ANONYMOUS LOGON, not a local system account.
 HUMAN_ACCOUNT = all_(
     leaf("account", "notnull"),
@@ -107,6 +116,11 @@ ADMIN_SHARE = any_(leaf("share_name", "iendswith", "\\admin$"),
 IPC_SHARE = leaf("share_name", "iendswith", "\\ipc$")
 #: 5145 AccessMask bits WriteData/AddFile (0x2) and AppendData/AddSubdirectory (0x4).
 WRITE_MASK = 0x2 | 0x4
+
+
+#: ``powershell ... -e[nc[odedcommand]] <base64>`` (the stager of psexec_psh / Cobalt Strike).
+ENCODED_POWERSHELL = (r"(powershell|pwsh)(\.exe)?\"?[ \t]+([^\r\n]*[ \t])?"
+                      r"[-/](e|en|enc|enco|encod|encode|encoded|encodedcommand|ec)[ \t]+[a-z0-9+/=]{40,}")
 
 
 def eid(*ids: int) -> dict[str, Any]:

@@ -9,7 +9,7 @@ WmiPrvSE -> ``cmd.exe /Q /c ... \\\\127.0.0.1\\ADMIN$`` of Impacket wmiexec, a r
 from __future__ import annotations
 
 from graph.model import EdgeKind
-from graph.rules.base import LOCAL, SIGMA, SOURCE, TARGET, Level, Rule
+from graph.rules.base import LOCAL, LOOPBACK_UNC, SIGMA, SOURCE, TARGET, Level, Rule
 from graph.rules.compile import all_, any_, leaf, not_
 
 _PC = SIGMA + "rules/windows/process_creation/"
@@ -22,8 +22,16 @@ UNC = r"\\\\[^\\ \t\"'.?][^\\ \t\"']*"
 
 def remote_unc(suffix: str = "") -> dict:
     """Command line holds a UNC path (followed by ``suffix``) to a host other than this one."""
-    return all_(leaf(_CMD, "iregex", UNC + suffix),
-                not_(leaf(_CMD, "icontains", ["\\\\127.", "\\\\localhost\\"])))
+    return all_(leaf(_CMD, "iregex", UNC + suffix), not_(leaf(_CMD, "iregex", LOOPBACK_UNC)))
+
+
+def inbound_from_remote(ports: list[int]) -> dict:
+    """An inbound connection (this host is the destination) to one of ``ports`` from another host."""
+    return all_(leaf("dst_port", "in", ports), leaf("dst_host", "ieq_col", "host"),
+                leaf("src_ip", "notnull"),
+                not_(leaf("src_ip", "iin", ["127.0.0.1", "::1"])),
+                not_(leaf("src_ip", "startswith", "127.")),
+                not_(leaf("src_host", "ieq_col", "host")))
 
 
 _NET = leaf("process", "iendswith", ["\\net.exe", "\\net1.exe"])
@@ -136,6 +144,9 @@ NET_USE_SHARE = Rule(
     lateral=False,
 )
 
+#: A copy / move command word (cmd, robocopy, PowerShell aliases) in a command line.
+COPY_VERB = (r"(^|[ \t\"'/\\])(copy|xcopy|robocopy|copy-item|move-item|cpi|cp|mv|move)(\.exe)?[ \t\"']")
+
 COPY_TO_ADMIN_SHARE = Rule(
     id="lg.process.copy_admin_share",
     title="Copy to or from a remote administrative share (copy, xcopy, robocopy, Copy-Item)",
@@ -144,8 +155,7 @@ COPY_TO_ADMIN_SHARE = Rule(
     sigma=_PC + "proc_creation_win_susp_copy_lateral_movement.yml",
     event_ids=_PROC,
     condition=all_(remote_unc(r"\\([a-z]|admin)\$"),
-                   any_(leaf(_CMD, "iregex", r"(^|[ \t\"'/\\])(copy|xcopy|robocopy|copy-item|"
-                                             r"move-item|cpi|cp|mv)(\.exe)?[ \t\"']"))),
+                   leaf(_CMD, "iregex", COPY_VERB)),
     kind=EdgeKind.FILE_WRITE,
     side=SOURCE,
 )
@@ -242,11 +252,7 @@ SMB_INBOUND = Rule(
     attack=("T1021.002",),
     sigma="",
     event_ids=frozenset({3}),
-    condition=all_(leaf("dst_port", "in", [445, 135]), leaf("dst_host", "ieq_col", "host"),
-                   leaf("src_ip", "notnull"),
-                   not_(leaf("src_ip", "iin", ["127.0.0.1", "::1"])),
-                   not_(leaf("src_ip", "startswith", "127.")),
-                   not_(leaf("src_host", "ieq_col", "host"))),
+    condition=inbound_from_remote([445, 135]),
     kind=EdgeKind.NETWORK,
     side=TARGET,
     lateral=False,

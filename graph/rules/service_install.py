@@ -1,13 +1,23 @@
-"""Service installation evidence (System 7045 / Security 4697 / MDE ServiceInstalled), T1569.002."""
+"""Service installation evidence, T1569.002: System 7045, Security 4697, MDE ServiceInstalled, and a
+service created through the registry (Sysmon 13 / MDE RegistryValueSet on
+``...\\Services\\<name>\\ImagePath``: ingest fills ``service_name``/``service_image`` only for that key).
+
+Every rule here reads only ``service_name``/``service_image`` (plus the derived per-host
+``service_burst`` count, :mod:`graph.rules.derived`), so each one fires on every event type that
+records a service creation.
+"""
 
 from __future__ import annotations
 
 from graph.model import EdgeKind
-from graph.rules.base import LOCAL, SIGMA, Level, Rule
+from graph.rules.base import ENCODED_POWERSHELL, LOCAL, SIGMA, Level, Rule
 from graph.rules.compile import all_, any_, leaf, not_
+from graph.rules.derived import SERVICE_BURST, SERVICE_BURST_MIN, SERVICE_BURST_WINDOW_S
 
 _SCM = SIGMA + "rules/windows/builtin/system/service_control_manager/"
-_EIDS = frozenset({7045, 4697})
+_REG = SIGMA + "rules/windows/registry/registry_set/"
+#: 7045 (System), 4697 (Security), 13 (Sysmon registry value set on a service ImagePath).
+_EIDS = frozenset({7045, 4697, 13})
 _IMG = "service_image"
 _NAME = "service_name"
 
@@ -158,6 +168,61 @@ GETSYSTEM_SERVICE = Rule(
     local_marker=True,
 )
 
+SCRIPT_IMAGE_SERVICE = Rule(
+    id="lg.service.script_image",
+    title="Service image runs a shell or script host with /c, /k or /r (cmd /c powershell ...)",
+    level=Level.HIGH,
+    attack=("T1569.002", "T1059", "T1021.002"),
+    sigma=_SCM + "win_system_susp_service_installation_script.yml",
+    event_ids=_EIDS,
+    condition=all_(leaf(_IMG, "iregex", r"[ \t]/[ckr][ \t]"),
+                   leaf(_IMG, "icontains", ["cmd", "powershell", "pwsh", "mshta", "wscript", "cscript",
+                                            "rundll32", "regsvr32"])),
+    kind=EdgeKind.SERVICE_INSTALL,
+    side=LOCAL,
+)
+
+ENCODED_POWERSHELL_SERVICE = Rule(
+    id="lg.service.encoded_powershell",
+    title="Service image starts PowerShell with an encoded command",
+    level=Level.HIGH,
+    attack=("T1569.002", "T1059.001", "T1027"),
+    sigma=_REG + "registry_set_cobaltstrike_service_installs.yml",
+    event_ids=_EIDS,
+    condition=leaf(_IMG, "iregex", ENCODED_POWERSHELL),
+    kind=EdgeKind.SERVICE_INSTALL,
+    side=LOCAL,
+)
+
+#: Payload smuggled through service names: a long base64-like name (mixed case and digits, 32+
+#: characters) or any very long name (64+). Real service names are short words.
+ENCODED_NAME_SERVICE = Rule(
+    id="lg.service.encoded_name",
+    title="Service with a long base64-like / random or very long name (payload in the service name)",
+    level=Level.MEDIUM,
+    attack=("T1569.002", "T1027", "T1021.002"),
+    sigma="",   # not in Sigma; hayabusa "Suspicious Service Name" checks fixed names only
+    event_ids=_EIDS,
+    condition=any_(all_(leaf(_NAME, "regex", r"^[A-Za-z0-9+/=_-]{32,}$"), leaf(_NAME, "regex", r"[0-9]"),
+                        leaf(_NAME, "regex", r"[a-z]"), leaf(_NAME, "regex", r"[A-Z]")),
+                   leaf(_NAME, "regex", r"^.{64,}$")),
+    kind=EdgeKind.SERVICE_INSTALL,
+    side=LOCAL,
+)
+
+BURST_SERVICE = Rule(
+    id="lg.service.burst",
+    title=(f"Service installs in a burst: >= {SERVICE_BURST_MIN} on one host within "
+           f"{SERVICE_BURST_WINDOW_S // 60:.0f} minutes either side"),
+    level=Level.MEDIUM,
+    attack=("T1569.002", "T1021.002"),
+    sigma="",   # a count over events (Sigma correlation rules); not in SigmaHQ for 7045
+    event_ids=_EIDS,
+    condition=all_(leaf(_NAME, "notnull"), leaf(SERVICE_BURST, "ge", SERVICE_BURST_MIN)),
+    kind=EdgeKind.SERVICE_INSTALL,
+    side=LOCAL,
+)
+
 SERVICE_INSTALL = Rule(
     id="lg.service.install",
     title="Service installed (context; joined to a remote logon it becomes remote service creation)",
@@ -173,4 +238,5 @@ SERVICE_INSTALL = Rule(
 
 RULES = (PSEXEC_SERVICE, REMOTE_EXEC_TOOL_SERVICE, SMBEXEC_SERVICE, RANDOM_SYSTEMROOT_SERVICE,
          COBALTSTRIKE_SERVICE, SUSPICIOUS_SERVICE, SUSPICIOUS_FOLDER_SERVICE, BARE_IMAGE_SERVICE,
-         HACKTOOL_SERVICE, GETSYSTEM_SERVICE, SERVICE_INSTALL)
+         HACKTOOL_SERVICE, GETSYSTEM_SERVICE, SCRIPT_IMAGE_SERVICE, ENCODED_POWERSHELL_SERVICE,
+         ENCODED_NAME_SERVICE, BURST_SERVICE, SERVICE_INSTALL)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from graph import correlate as pc
 from graph.config import AnalysisConfig
+from graph.fields import EVIDENCE_FIELDS
 from graph.rules import SOURCE, TARGET
 
 if TYPE_CHECKING:
@@ -61,9 +62,9 @@ def rule_table(spark: SparkSession) -> DataFrame:
     """:func:`graph.correlate._rule_table` as a small Spark frame (broadcast in joins)."""
     rt = pc._rule_table()
     rows = [tuple(r) for r in rt[["rule_id", "weight", "kind", "side", "lateral", "local_marker",
-                                  "context_only"]].itertuples(index=False)]
+                                  "context_only", "loopback"]].itertuples(index=False)]
     schema = ("rule_id string, weight double, kind string, side string, lateral boolean, "
-              "local_marker boolean, context_only boolean")
+              "local_marker boolean, context_only boolean, loopback boolean")
     return spark.createDataFrame(rows, schema)
 
 
@@ -85,13 +86,15 @@ def evidence_rows(events: DataFrame, tags: DataFrame, config: AnalysisConfig) ->
         F.bool_and("context_only").alias("context_only"),
         F.coalesce(F.bool_or(F.when(not_ctx, t["local_marker"])), F.lit(False)).alias("local_marker"),
         F.coalesce(F.bool_or(F.when(not_ctx, t["lateral"])), F.lit(False)).alias("lateral"),
+        F.coalesce(F.bool_or(t["loopback"]), F.lit(False)).alias("loopback"),
     ).select("event_index", F.col("p.r").alias("rule_id"), (-F.col("p.w")).alias("weight"),
              F.col("p.k").alias("kind"), F.col("p.s").alias("side"),
-             "lateral", "local_marker", "context_only")
+             "lateral", "local_marker", "context_only", "loopback")
     cols = ["event_index", "ts", "event_id", "host", "src_host", "src_ip", "dst_host", "dst_ip",
             "account", "subject_account", "logon_id", "service_name", "service_image", "process",
             "command_line", "target_name", "record_id", "source_file"]
-    ev = per_event.join(events.select(*cols), "event_index")
+    raw = [F.col(c).alias(f) for c, f in zip(EVIDENCE_FIELDS, pc.FIELD_COLUMNS, strict=True)]
+    ev = per_event.join(events.select(*cols, *raw), "event_index")
     host, src_host, dst_host = (short_host(F.col(c)) for c in ("host", "src_host", "dst_host"))
     target = F.col("side") == TARGET
     source = F.col("side") == SOURCE
@@ -104,14 +107,15 @@ def evidence_rows(events: DataFrame, tags: DataFrame, config: AnalysisConfig) ->
             .when(eid == 4688, F.coalesce(subj, acct)).otherwise(acct))
     net_user = F.lower(_extract(cmd, pc._NET_USER))
     acct = F.when(source & net_user.isNotNull(), net_user).otherwise(acct)
+    loop = F.col("loopback")
     placed = ev.select(
         "event_index", "rule_id", "weight", "kind", "side", "lateral", "local_marker", "context_only",
-        "ts", "event_id", host.alias("host"),
-        F.when(target, src_host).when(source, host).alias("src_host"),
+        "loopback", "ts", "event_id", host.alias("host"),
+        F.when(loop, host).when(target, src_host).when(source, host).alias("src_host"),
         F.when(target, F.col("src_ip").cast("string")).alias("src_ip"),
-        F.when(source, dst_src_side).otherwise(host).alias("dst_host"),
+        F.when(source & ~loop, dst_src_side).otherwise(host).alias("dst_host"),
         acct.alias("account"), "logon_id", "service_name", "service_image", "process",
-        "command_line", "target_name", "record_id", "source_file",
+        "command_line", "target_name", "record_id", "source_file", *pc.FIELD_COLUMNS,
     )
     placed = placed.withColumn(
         "src_resolved_by",
@@ -180,6 +184,9 @@ def _anchors(ev: DataFrame) -> DataFrame:
                  & (c("account").isNotNull() | (c("context_only") & (c("kind") == "network")))
                  & ~(c("context_only") & F.coalesce(c("kind") != "network", F.lit(False))))
     a = a.where(c("src_host").isNull() | F.coalesce(c("src_host") != c("dst_host"), F.lit(True)))
+    self_aimed = c("loopback") | ((c("side") == SOURCE)
+                                  & F.coalesce(c("dst_host") == c("host"), F.lit(False)))
+    a = a.unionByName(ev.where(self_aimed))
     return a.select("ts", "event_index", "host", "logon_id", c("src_host").alias("j_src_host"),
                     c("src_ip").alias("j_src_ip"), c("account").alias("j_account"))
 

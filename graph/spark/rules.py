@@ -119,6 +119,34 @@ def _leaf(cond: Condition) -> str:
     return "(" + " OR ".join(f"coalesce({base}({text}, {v}), false)" for v in strs) + ")"
 
 
+def with_derived(events: DataFrame, rules: Iterable[Rule]) -> DataFrame:
+    """``events`` with the derived columns (:mod:`graph.rules.derived`) the rules read, computed
+    with the same definition as :func:`graph.rules.derived.derive` (``ts`` is epoch ns here).
+
+    ``service_burst``: a window per (host, is-service-event) ordered by ``ts`` with a range of
+    :data:`~graph.rules.derived.SERVICE_BURST_WINDOW_S` either side, counting the rows.
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    from graph.rules.compile import columns_of
+    from graph.rules.derived import DERIVED, SERVICE_BURST, SERVICE_BURST_WINDOW_S, SERVICE_EVENT_IDS
+
+    wanted = set().union(*(columns_of(r.condition) for r in rules)) & set(DERIVED) if rules else set()
+    if SERVICE_BURST in wanted:
+        c = F.col
+        svc = F.coalesce(c("event_id").isin(*SERVICE_EVENT_IDS)
+                         | ((c("event_id") == 13) & c("service_name").isNotNull()), F.lit(False))
+        width = SERVICE_BURST_WINDOW_S * 1_000_000_000
+        ts = c("ts").cast("long")
+        win = Window.partitionBy("host", "_svc").orderBy("_ts_ns").rangeBetween(-width, width)
+        events = (events.withColumn("_svc", svc).withColumn("_ts_ns", ts)
+                  .withColumn(SERVICE_BURST, F.when(c("_svc"), F.count(F.lit(1)).over(win))
+                              .otherwise(F.lit(0)).cast("long"))
+                  .drop("_svc", "_ts_ns"))
+    return events
+
+
 def tag_events(events: DataFrame, rules: Iterable[Rule] | None = None, *,
                index_col: str = "event_index") -> DataFrame:
     """The tags frame of :func:`graph.rules.apply_rules`, computed in Spark.
@@ -137,6 +165,7 @@ def tag_events(events: DataFrame, rules: Iterable[Rule] | None = None, *,
     from graph.rules import RULES
 
     rule_list = list(RULES.values() if rules is None else rules)
+    events = with_derived(events, rule_list)
     if not rule_list:
         return events.select(F.col(index_col).cast("long").alias("event_index"),
                              F.lit("").alias("rule_id"), F.lit("").alias("level")).limit(0)

@@ -22,7 +22,8 @@ import pandas as pd
 from graph import correlate as pc
 from graph import scoring
 from graph.config import AnalysisConfig
-from graph.engine import HOP_FEATURE_COLUMNS, EventStage
+from graph.engine import HOP_FEATURE_COLUMNS, EventStage, findings_of
+from graph.fields import EVIDENCE_FIELDS, field_dicts
 from graph.rules import RULES
 from graph.spark import correlate as sc
 from graph.spark.io import arrow_to_pandas, events_to_spark
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 _KEY = ["src_key", "dst_host", "acct_key", "episode"]
+#: The evidence fields as pandas sees them (integers stay integers, text stays text).
+_FIELD_DTYPES = {c: ("Int64" if c in ("logon_type", "dst_port") else "string") for c in EVIDENCE_FIELDS}
 
 
 def aggregate(rows: DataFrame, tags: DataFrame, config: AnalysisConfig) -> DataFrame:
@@ -57,7 +60,7 @@ def aggregate(rows: DataFrame, tags: DataFrame, config: AnalysisConfig) -> DataF
     cap = Window.partitionBy(*_KEY).orderBy(c("weight").desc(), "ts", "event_index")
     ranked = rows.withColumn("_rank", F.row_number().over(cap))
     evidence = F.struct("ts", "event_index", "event_id", "source_file", "record_id",
-                        c("rule_id").alias("rule"), "host")
+                        c("rule_id").alias("rule"), "host", *pc.FIELD_COLUMNS)
     hops = ranked.groupBy(*_KEY).agg(
         F.min("ts").alias("first_seen"), F.max("ts").alias("last_seen"), F.count("*").alias("n_events"),
         first("src_host"), first("src_ip"), first("account"),
@@ -88,11 +91,13 @@ def _evidence(values: pd.Series) -> pd.Series:
     flat = [e for group in items for e in group]
     ts = pd.Series(pd.to_datetime(pd.array([int(e["ts"]) for e in flat], dtype="int64"),
                                   unit="ns", utc=True), dtype="datetime64[ns, UTC]").dt.to_pydatetime()
+    fields = field_dicts(pd.DataFrame({c: pd.array([e[f] for e in flat], dtype=_FIELD_DTYPES[c])
+                                       for c, f in zip(EVIDENCE_FIELDS, pc.FIELD_COLUMNS, strict=True)}))
     dicts = [
         {"event_id": int(e["event_id"]), "source_file": str(e["source_file"]),
          "record_id": None if e["record_id"] is None or pd.isna(e["record_id"]) else int(e["record_id"]),
-         "rule": str(e["rule"]), "ts": t, "host": str(e["host"])}
-        for e, t in zip(flat, ts, strict=True)
+         "rule": str(e["rule"]), "ts": t, "host": str(e["host"]), "fields": fd}
+        for e, t, fd in zip(flat, ts, fields, strict=True)
     ]
     out, start = [], 0
     for group in items:
@@ -182,7 +187,7 @@ def event_stage(events: pd.DataFrame, config: AnalysisConfig, *, spark: SparkSes
         "rule_id": tag_frame["rule_id"].astype("string"),
         "level": tag_frame["level"].astype("string"),
     })
-    return EventStage(hops, tag_frame)
+    return EventStage(hops, tag_frame, findings_of(events, tag_frame, config))
 
 
 def event_stage_from_storage(spark: SparkSession, paths: str | list[str], config: AnalysisConfig, *,

@@ -1,7 +1,7 @@
 """Microsoft Defender for Endpoint / M365 Defender advanced-hunting exports, CSV or JSON lines.
 
 Tables (Microsoft Learn, "Advanced hunting schema"): DeviceLogonEvents, DeviceNetworkEvents,
-DeviceProcessEvents, DeviceFileEvents, DeviceEvents. A file is recognised by its columns
+DeviceProcessEvents, DeviceFileEvents, DeviceEvents, DeviceRegistryEvents. A file is recognised by its columns
 (``Timestamp``, ``DeviceName``, ``ActionType``); each row's ``ActionType`` picks the Windows event
 with the same meaning (:data:`ingest.winevents.MDE_ACTION_IDS`, documented there) and
 :data:`MDE_FIELDS` renames the row's columns to that event's Windows field names, so one
@@ -32,6 +32,14 @@ _INIT_USER = ("InitiatingProcessAccountDomain", "InitiatingProcessAccountName")
 _LOGON = {"TargetUserName": "AccountName", "TargetDomainName": "AccountDomain", "LogonType": "LogonType",
           "IpAddress": "RemoteIP", "IpPort": "RemotePort", "WorkstationName": "RemoteDeviceName",
           "AuthenticationPackageName": "Protocol", "ProcessName": "InitiatingProcessFolderPath"}
+#: DeviceRegistryEvents: the key path is ``RegistryKey\\RegistryValueName`` (Sysmon's TargetObject).
+_REGISTRY: dict[str, str | tuple[str, str]] = {
+    "TargetObject": ("RegistryKey", "RegistryValueName"), "Image": "InitiatingProcessFolderPath",
+    "User": _INIT_USER}
+#: DeviceEvents ScheduledTaskCreated/Updated (task name and XML in AdditionalFields).
+_TASK: dict[str, str | tuple[str, str]] = {
+    "SubjectUserName": "InitiatingProcessAccountName", "SubjectDomainName": "InitiatingProcessAccountDomain",
+    "SubjectLogonId": "InitiatingProcessLogonId", "TaskName": "AdditionalFields.TaskName"}
 #: Per event id: Windows field -> MDE column (a tuple = ``DOMAIN\\name`` from two columns).
 #: Key ``-3`` is an inbound connection (InboundConnectionAccepted): the remote end is the source.
 MDE_FIELDS: dict[int, dict[str, str | tuple[str, str]]] = {
@@ -53,6 +61,10 @@ MDE_FIELDS: dict[int, dict[str, str | tuple[str, str]]] = {
     7045: {"ServiceName": "AdditionalFields.ServiceName", "ImagePath": "FolderPath",
            "AccountName": "AdditionalFields.ServiceAccount"},
     17: {"PipeName": "AdditionalFields.PipeName", "Image": "InitiatingProcessFolderPath", "User": _INIT_USER},
+    12: _REGISTRY,
+    13: {**_REGISTRY, "Details": "RegistryValueData"},
+    4698: {**_TASK, "TaskContent": "AdditionalFields.TaskContent"},
+    4702: {**_TASK, "TaskContentNew": "AdditionalFields.TaskContent"},
 }
 #: ActionTypes of inbound connections (Sysmon ``Initiated=false``).
 INBOUND_ACTIONS: frozenset[str] = frozenset({"InboundConnectionAccepted", "ListeningConnectionCreated"})

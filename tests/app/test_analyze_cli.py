@@ -28,7 +28,7 @@ def test_analyze_prints_summary_and_writes_json(case: Path, tmp_path: Path) -> N
     assert "Patient zero" in res.output and "1. A " in res.output
     assert "A -> B -> C -> D" in res.output and "HIGH hops" in res.output
     doc = json.loads(out.read_text())
-    assert doc["version"] == 1 and doc["patient_zero"][0]["host"] == "A"
+    assert doc["version"] == 2 and doc["patient_zero"][0]["host"] == "A"
 
 
 def test_fail_on_high_exit_status(case: Path) -> None:

@@ -73,7 +73,7 @@ def test_export_all_formats_on_a_real_case(empire: Path, tmp_path: Path) -> None
     files = {p.name for p in out.iterdir()}
     assert files == {e.filename() for e in EXPORTERS.values()}
     doc = json.loads((out / EXPORTERS["json"].filename()).read_text())
-    assert doc["version"] == 1
+    assert doc["version"] == 2
     hops = list(csv.DictReader(io.StringIO((out / EXPORTERS["csv"].filename()).read_text(), newline="")))
     suspicious = [h for h in doc["hops"] if h["score"] >= 0.4]
     assert len(hops) == len(suspicious)
@@ -176,7 +176,7 @@ def test_from_result_rejects_a_log_file(tmp_path: Path) -> None:
     bad.write_text('{"@timestamp": "2024-01-01T00:00:00Z", "winlog": {}}')
     res = CliRunner().invoke(cli, ["export", "--from-result", str(bad), "-f", "csv"])
     assert res.exit_code == 1
-    assert "winlogbeat.json: not a latgraph version-1 JSON result" in res.output
+    assert "winlogbeat.json: not a latgraph version-1/2 JSON result" in res.output
 
 
 @pytest.mark.samples

@@ -187,7 +187,7 @@ def test_hops_csv_hostile_values_round_trip_after_the_quote(hostile: AnalysisRes
 def test_json_is_exactly_the_result_document(result: AnalysisResult) -> None:
     doc = json.loads(EXPORTERS["json"](result))
     assert doc == json.loads(json.dumps(result.to_json()))
-    assert doc["version"] == 1 and doc["patient_zero"][0]["host"] == "PC01"
+    assert doc["version"] == 2 and doc["patient_zero"][0]["host"] == "PC01"
     assert len(doc["hops"]) == 4   # the whole result, whatever the scope
 
 
@@ -255,7 +255,7 @@ def test_saved_result_round_trips_the_json_document(result: AnalysisResult) -> N
     assert "PC01 is the earliest source" in EXPORTERS["html"](again).decode()
 
 
-@pytest.mark.parametrize("doc", [{}, {"version": 2, "hops": []}, {"version": 1, "hops": [{"hop_id": 1}]}])
+@pytest.mark.parametrize("doc", [{}, {"version": 3, "hops": []}, {"version": 1, "hops": [{"hop_id": 1}]}])
 def test_saved_result_rejects_other_documents(doc: dict[str, Any]) -> None:
     with pytest.raises(ConfigError, match=r"saved\.json: .*(latgraph version-1|malformed)"):
         result_from_json(doc, source="saved.json")

@@ -1,4 +1,4 @@
-"""app.pipeline: inputs (frame or paths) -> AnalysisResult, and the version-1 JSON."""
+"""app.pipeline: inputs (frame or paths) -> AnalysisResult, and the version-2 JSON."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ def test_run_on_a_frame_gives_paths_patient_zero_and_graph() -> None:
 def test_json_document_shape() -> None:
     doc = json.loads(json.dumps(run(toy_events(CHAIN)).to_json()))
     assert doc["version"] == JSON_VERSION
-    assert set(doc) == {"version", "patient_zero", "hops", "paths", "compromised_hosts", "summary"}
+    assert set(doc) == {"version", "patient_zero", "hops", "findings", "paths", "compromised_hosts",
+                        "summary"}
     hop = doc["hops"][0]
     for key in ("src_host", "dst_host", "account", "first_seen", "last_seen", "score", "severity",
                 "techniques", "evidence"):

@@ -91,7 +91,8 @@ def test_writers_round_trip_real_events(fmt: str, tmp_path: Path) -> None:
     assert report.problem_count == 0, report.format_text()
     assert len(back) == written > 0
     if fmt.startswith("mde"):
-        expressible = events[events["event_id"].isin([4624, 4625, 4648, 1, 3, 11, 17, 7045])]
+        mde_ids = [4624, 4625, 4648, 1, 3, 11, 12, 13, 17, 4698, 4702, 7045]
+        expressible = events[events["event_id"].isin(mde_ids)]
         assert written == len(expressible)
         cols = [c for c in MDE_COMPARED if c not in ("logon_type",)]
         pd.testing.assert_frame_equal(_canonical(back, cols), _canonical(expressible, cols))

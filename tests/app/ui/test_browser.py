@@ -153,7 +153,7 @@ def test_demo_end_to_end(tmp_path):
         with page.expect_download(timeout=120000) as info:
             page.get_by_role("button", name="json.json").click()
         doc = json.loads(info.value.path().read_text())
-        assert doc["version"] == 1 and doc["patient_zero"][0]["host"] == value
+        assert doc["version"] == 2 and doc["patient_zero"][0]["host"] == value
         with page.expect_download(timeout=120000) as info:
             page.get_by_role("button", name="graph.html").click()
         assert "vis.Network" in info.value.path().read_text()

@@ -10,7 +10,7 @@ from tests.app.ui.conftest import ENTRY, seed_session
 from tests.app.ui.fixtures import ATTACK_CHAIN, PATIENT_ZERO
 
 PAGES = ["pages/load.py", "pages/settings.py", "pages/overview.py", "pages/graph_view.py",
-         "pages/replay.py", "pages/paths.py", "pages/drilldown.py", "pages/exports.py"]
+         "pages/replay.py", "pages/paths.py", "pages/findings.py", "pages/drilldown.py", "pages/exports.py"]
 TIMEOUT = 60
 
 
@@ -133,3 +133,14 @@ def test_settings_without_pipeline_show_config(result):
     at = app(result, "pages/settings.py")
     table = frame(at, "setting", "value")
     assert "min_score" in set(table["setting"])
+
+
+def test_findings_page_lists_the_atomic_tests():
+    from app.pipeline import run
+    from tests.conftest import REPO
+
+    res = run([REPO / "tests" / "data" / "techniques" / "atomic_t1021_002.xml"])
+    at = app(res, "pages/findings.py")
+    table = frame(at, "level", "host", "rule", "command_line")
+    assert len(table) == 4 and set(table["host"]) == {"LAB-WIN10"}
+    assert table["command_line"].str.contains("127.0.0.1", regex=False).all()
