@@ -385,3 +385,19 @@ def test_evidence_items_carry_the_analysts_fields() -> None:
                                      "service_image": "%SystemRoot%\\PSEXESVC.exe"}
     proc = run([DATA / "psexec_psh_target.xml"]).to_json()["hops"][0]["evidence"][0]["fields"]
     assert proc["parent_process"].endswith("services.exe") and "/b /c start /b /min" in proc["command_line"]
+
+
+def test_payload_smuggled_through_hundreds_of_service_names_is_a_hop() -> None:
+    # the seen miss: hundreds of 7045 in minutes, base64-like names, `cmd /c powershell` images
+    import base64
+
+    rows = []
+    for i in range(200):
+        chunk = base64.b64encode(f"part {i:04d} of a staged payload, padded out".encode()).decode()
+        rows.append(_svc(i, chunk.rstrip("="), f'cmd /c powershell -c "$x+=\'{chunk[:20]}\'"'))
+    events = events_frame(*rows)
+    rules = set(apply_rules(events)["rule_id"])
+    assert {"lg.service.burst", "lg.service.encoded_name", "lg.service.script_image"} <= rules
+    hops = analyze_from_events(events, IngestReport()).hops
+    assert len(hops) == 1 and hops.iloc[0]["dst_host"] == "SRV9"
+    assert hops.iloc[0]["severity"] in ("medium", "high")

@@ -93,3 +93,19 @@ def test_condition_operators(spark) -> None:
     assert frame.select(F.sum(compile_spark(conds[0]).cast("int"))).first()[0] == 1
     with pytest.raises(ValueError, match="unknown condition operator"):
         compile_spark({"col": "x", "op": "like", "value": "a"})
+
+
+def test_derived_service_burst_matches_pandas(spark) -> None:
+    from datetime import timedelta
+
+    from tests.conftest import T0
+
+    burst = [make_event(event_id=7045, channel="System", host="SRV9", ts=T0 + timedelta(seconds=7 * i),
+                        service_name=f"U{i}", service_image="C:\\x\\u.exe") for i in range(24)]
+    other = [make_event(event_id=7045, channel="System", host=f"H{i}", ts=T0, service_name="U",
+                        service_image="C:\\x\\u.exe") for i in range(3)]
+    reg = make_event(event_id=13, channel="Sysmon", host="SRV9", ts=T0 + timedelta(seconds=300),
+                     service_name="a1b2c3d", service_image="%COMSPEC% /b /c start /b /min powershell -nop")
+    events = events_frame(*burst, *other, reg)
+    assert "lg.service.burst" in set(apply_rules(events)["rule_id"])
+    _assert_same_tags(spark, events)
