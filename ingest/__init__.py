@@ -131,8 +131,9 @@ def _input_files(paths: Iterable[PathLike] | PathLike) -> list[str]:
     for p in paths:
         path = Path(p)
         if path.is_dir():
+            # non-regular entries (FIFOs, devices, sockets) are listed so they are reported as refused
             files.extend(str(f) for f in sorted(path.rglob("*"))
-                         if f.is_file() and not f.name.startswith("."))
+                         if not f.is_dir() and f.exists() and not f.name.startswith("."))
         else:
             files.append(str(path))
     return files

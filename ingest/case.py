@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ingest.atomic import atomic_path
 from ingest.errors import IngestError, SourceLocation
 from ingest.schema import COLUMNS, coerce_frame, validate_frame
 
@@ -38,8 +39,8 @@ def write_case(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     validate_frame(frame)
     table = with_case_metadata(pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False))
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, out, compression="zstd")
+    with atomic_path(out, suffix=".parquet.tmp") as tmp:   # the old case stays until the new one is complete
+        pq.write_table(table, tmp, compression="zstd")
     return out
 
 

@@ -253,8 +253,29 @@ def parse_timestamps(values: pd.Series | np.ndarray) -> pd.Series:
     ts = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
     retry = ts.isna() & text.notna()
     if retry.any():
-        ts[retry] = pd.to_datetime(text[retry], utc=True, format="mixed", errors="coerce")
+        ts[retry] = _parse_mixed(text[retry])
     return _in_ns_range(ts)
+
+
+_TS_MIN, _TS_MAX = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
+
+
+def _parse_mixed(text: pd.Series) -> pd.Series:
+    """Other layouts, parsed by pandas; when one value makes the whole call raise (``-1`` read as
+    the year -1, a fraction pandas cannot hold...), each value is parsed alone, so only the values
+    that cannot be read become missing (their records are counted as having no timestamp)."""
+    try:
+        return _in_ns_range(pd.to_datetime(text, utc=True, format="mixed", errors="coerce"))
+    except (ValueError, OverflowError, TypeError):   # OutOfBoundsDatetime is a ValueError
+        return pd.Series([_parse_one(v) for v in text], index=text.index, dtype="datetime64[ns, UTC]")
+
+
+def _parse_one(value: Any) -> pd.Timestamp:
+    try:
+        ts = pd.to_datetime(value, utc=True, format="mixed")
+    except (ValueError, OverflowError, TypeError):
+        return pd.NaT
+    return ts if _TS_MIN <= ts <= _TS_MAX else pd.NaT
 
 
 def _in_ns_range(ts: pd.Series) -> pd.Series:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ingest import winevents as we
 from ingest.fields import (
@@ -150,7 +151,39 @@ def normalize_batch(records: Sequence[Any], segments: Sequence[Segment], *,
         idx, kept, ts = idx[keep], take_rows(kept, np.flatnonzero(keep)), ts[keep]
     frame = _build(kept, eid[idx], _categorical(chan_code[idx], chan_names), rec_id[idx],
                    ts.reset_index(drop=True), segments, seg[idx])
+    cap_long_values(frame, segments, seg[idx], rec_id[idx])
     return frame, seg[idx]
+
+
+#: The longest text a Windows event field holds (a command line: 32,767 characters). A longer value
+#: cannot come from Windows: it is cut to this length and reported (it was an entity expansion or a
+#: crafted log; kept whole it would weigh on every later stage, the UI and Neo4j's index keys).
+MAX_FIELD_CHARS = 32_767
+WARN_LONG_VALUE = "over-long value cut"
+
+
+def cap_long_values(frame: pd.DataFrame, segments: Sequence[Segment], seg: np.ndarray,
+                    rec_ids: np.ndarray) -> None:
+    """Cut text values longer than :data:`MAX_FIELD_CHARS` in place; each is a problem naming the
+    file, the record, the column and the original length."""
+    for col in frame.columns:
+        if frame[col].dtype != "string":
+            continue
+        arr = pa.chunked_array([pa.array(frame[col].array)]) if len(frame) else None
+        if arr is None:
+            continue
+        if (pc.max(pc.binary_length(arr)).as_py() or 0) <= MAX_FIELD_CHARS:   # bytes >= characters
+            continue
+        lengths = pc.fill_null(pc.utf8_length(arr), 0).to_numpy()
+        long_rows = np.flatnonzero(lengths > MAX_FIELD_CHARS)
+        values = frame[col].to_numpy(dtype=object)
+        for row in long_rows:
+            segment = segments[int(seg[row])]
+            segment.report.warn(WARN_LONG_VALUE, f"{segment.source_file}, record {rec_ids[row]}: {col} has "
+                                f"{int(lengths[row]):,} characters (more than any Windows field holds); "
+                                f"cut to {MAX_FIELD_CHARS:,}")
+            values[row] = values[row][:MAX_FIELD_CHARS]
+        frame[col] = pd.array(values, dtype="string")
 
 
 def _categorical(codes: np.ndarray, names: Any) -> pd.Categorical:

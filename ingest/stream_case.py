@@ -18,6 +18,7 @@ sort on load (:func:`ingest.load_events`) or do not need it (the Spark engine re
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -26,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingest import BATCH_SIZE, ProgressCallback, iter_event_batches
+from ingest.atomic import atomic_path
 from ingest.case import with_case_metadata
 from ingest.report import IngestReport
 from ingest.resolve import ip_evidence, merge_evidence, resolve_with
@@ -86,7 +88,10 @@ def ingest_to_case(paths: Iterable[PathLike] | PathLike, output: PathLike, *,
     report = report if report is not None else IngestReport()
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
-    part, tmp = out.with_name(out.name + ".part"), out.with_name(out.name + ".tmp")
+    # unique per run: two runs writing the same output never share a temporary file
+    fd, part_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    os.close(fd)
+    part = Path(part_name)
     evidence: list[pd.DataFrame] = []
 
     def batches() -> Iterable[pd.DataFrame]:
@@ -100,20 +105,19 @@ def ingest_to_case(paths: Iterable[PathLike] | PathLike, output: PathLike, *,
         rows, _ = _write_stream(batches(), part)
         if rows == 0:
             return 0, report
-        if resolve:
-            table = merge_evidence(evidence)
-            evidence.clear()
-            source = pq.ParquetFile(part)
-            _write_stream((resolve_with(_frame(source.read_row_group(i)), table)
-                           for i in range(source.num_row_groups)), tmp)
-            os.replace(tmp, out)
-        else:
-            os.replace(part, out)
+        with atomic_path(out, suffix=".parquet.tmp") as tmp:   # the old case stays until this one is complete
+            if resolve:
+                table = merge_evidence(evidence)
+                evidence.clear()
+                source = pq.ParquetFile(part)
+                _write_stream((resolve_with(_frame(source.read_row_group(i)), table)
+                               for i in range(source.num_row_groups)), tmp)
+            else:
+                os.replace(part, tmp)
         return rows, report
     finally:
-        for leftover in (part, tmp):
-            if leftover.exists():
-                leftover.unlink()
+        if part.exists():
+            part.unlink()
 
 
 def _frame(table: pa.Table) -> pd.DataFrame:

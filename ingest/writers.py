@@ -34,6 +34,7 @@ import orjson
 import pandas as pd
 
 from ingest import winevents as we
+from ingest.atomic import atomic_path
 from ingest.errors import ConfigError
 from ingest.formats import mde_table, otrf_json, winlogbeat_json
 from ingest.formats.lanl_auth import epoch
@@ -262,7 +263,7 @@ def write_events(frame: pd.DataFrame, path: str | os.PathLike[str], fmt: str) ->
         raise ConfigError(f"cannot write format {fmt!r}; writable: {', '.join(WRITE_FORMATS)}")
     validate_frame(frame)
     out_path = Path(path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    raw: IO[bytes] = gzip.open(out_path, "wb") if out_path.suffix == ".gz" else open(out_path, "wb")  # noqa: SIM115
-    with raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as text:
-        return WRITE_FORMATS[fmt](frame, text)
+    with atomic_path(out_path) as tmp:   # a complete file or the old one, never a partial one
+        raw: IO[bytes] = gzip.open(tmp, "wb") if out_path.suffix == ".gz" else open(tmp, "wb")  # noqa: SIM115
+        with raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as text:
+            return WRITE_FORMATS[fmt](frame, text)

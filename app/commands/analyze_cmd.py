@@ -14,6 +14,7 @@ import click
 from app.commands.options import analysis_config
 from app.exports.common import findings_frame
 from graph.model import AnalysisResult
+from ingest import atomic
 from ingest.errors import LatgraphError
 from ingest.terminal import json_safe, term_safe
 
@@ -147,8 +148,10 @@ def command(inputs: tuple[str, ...], json_path: Path | None, min_score: float | 
         if str(json_path) == "-":
             click.echo(json_safe(text))
         else:
-            json_path.parent.mkdir(parents=True, exist_ok=True)
-            json_path.write_text(text + "\n", encoding="utf-8")
+            try:
+                atomic.write_text(json_path, text + "\n")   # complete or the old file, never truncated
+            except OSError as exc:
+                raise click.ClickException(atomic.write_error(json_path, exc)) from exc
             click.echo(f"wrote {term_safe(json_path)}", err=True)
     if str(json_path) != "-":
         click.echo(format_summary(result), nl=False)

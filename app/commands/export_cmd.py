@@ -17,6 +17,7 @@ import click
 
 from app.commands.options import analysis_config
 from app.exports import EXPORTERS, SCOPES
+from ingest import atomic
 from ingest.errors import LatgraphError
 from ingest.terminal import term_safe
 
@@ -34,9 +35,10 @@ def _write(data: bytes, target: str) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
-    path = Path(target)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    try:
+        atomic.write_bytes(target, data)   # complete or the old file, never truncated
+    except OSError as exc:
+        raise click.ClickException(atomic.write_error(target, exc)) from exc
 
 
 @click.command("export")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import stat
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -85,7 +86,24 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Source]:
     return out
 
 
+def not_regular(path: str | os.PathLike[str]) -> str | None:
+    """What ``path`` is when it exists but is not a regular file (``"a FIFO (named pipe)"``, ...)."""
+    try:
+        mode = os.stat(path).st_mode   # never blocks, not even on a FIFO
+    except OSError:
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    return ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a character device" if stat.S_ISCHR(mode)
+            else "a block device" if stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "not a regular file")
+
+
 def _sources_of(path: Path) -> list[Source]:
+    kind = not_regular(path)
+    if kind:   # reading would block forever (FIFO) or never end (/dev/zero)
+        raise IngestError(f"{kind}, not a regular file: refused (copy the data to a file first)",
+                          SourceLocation(str(path)))
     if zipfile.is_zipfile(path):
         try:
             with zipfile.ZipFile(path) as zf:

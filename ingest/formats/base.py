@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import re
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
+from ingest.errors import ConfigError, IngestError, SourceLocation
 from ingest.report import SKIP_EVENT_ID, SKIP_MALFORMED, FileReport
 
 #: Bytes read from the start of a source to detect its format.
@@ -37,17 +39,118 @@ class Source:
         return self.member is None and not self.gz
 
     def open(self) -> IO[bytes]:
-        """Open the (decompressed) content for binary reading."""
+        """Open the (decompressed) content for binary reading; compressed content is read under the
+        archive limits (:func:`archive_limits`): past them it raises :class:`ArchiveLimitError`."""
+        packed = 0
         if self.member is not None:
-            raw: IO[bytes] = zipfile.ZipFile(self.path).open(self.member)  # noqa: SIM115
+            zf = zipfile.ZipFile(self.path)
+            info = zf.getinfo(self.member)
+            raw: IO[bytes] = zf.open(info)
+            packed = min(info.compress_size, os.path.getsize(self.path))
         else:
             raw = open(self.path, "rb")  # noqa: SIM115 - returned to the caller
-        return gzip.GzipFile(fileobj=raw) if self.gz else raw
+            if self.gz:
+                packed = os.path.getsize(self.path)
+        if self.gz:
+            raw = gzip.GzipFile(fileobj=raw)
+        if self.member is None and not self.gz:
+            return raw
+        return io.BufferedReader(_Bounded(raw, self.name, packed, archive_limits()), 1 << 16)  # type: ignore[return-value]
 
     def head(self, size: int = HEAD_BYTES) -> bytes:
         """The first ``size`` bytes of the content (b"" if unreadable)."""
         with self.open() as fh:
             return fh.read(size)
+
+
+#: Default limits on what one archive member or ``.gz`` may expand to (every real data set is far
+#: below them: the data sets' archives expand 5-28x): more than this many bytes ...
+DEFAULT_MAX_EXPANDED = 64 << 30
+#: ... or, once past :data:`RATIO_FLOOR` bytes, more than this many times its compressed size.
+DEFAULT_MAX_RATIO = 100.0
+RATIO_FLOOR = 256 << 20
+#: Environment variables that override the defaults (``latgraph ingest --max-expanded/--max-ratio`` set them).
+ENV_MAX_EXPANDED, ENV_MAX_RATIO = "LATGRAPH_MAX_EXPANDED", "LATGRAPH_MAX_RATIO"
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+class ArchiveLimitError(IngestError):
+    """An archive member or ``.gz`` expands beyond the configured limits (a possible archive bomb)."""
+
+
+def parse_size(text: str) -> int:
+    """``"64G"``, ``"500m"``, ``"1048576"`` -> bytes (``0`` = no limit).
+
+    Examples:
+        >>> parse_size("64G"), parse_size("1.5k"), parse_size("0")
+        (68719476736, 1536, 0)
+    """
+    t = text.strip().lower().removesuffix("b").removesuffix("i")
+    unit = t[-1] if t and t[-1] in _UNITS else ""
+    try:
+        value = float(t[: len(t) - len(unit)])
+    except ValueError:
+        raise ValueError(f"not a size: {text!r} (use e.g. 500M, 64G or a number of bytes)") from None
+    if value < 0:
+        raise ValueError(f"not a size: {text!r} (negative)")
+    return int(value * _UNITS[unit])
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """Largest expansion of one archive member or ``.gz`` content (0 = no limit)."""
+
+    max_expanded: int = DEFAULT_MAX_EXPANDED
+    max_ratio: float = DEFAULT_MAX_RATIO
+
+
+def archive_limits() -> ArchiveLimits:
+    """The limits in force: :data:`ENV_MAX_EXPANDED` / :data:`ENV_MAX_RATIO`, else the defaults."""
+    size, ratio = os.environ.get(ENV_MAX_EXPANDED, "").strip(), os.environ.get(ENV_MAX_RATIO, "").strip()
+    try:
+        return ArchiveLimits(parse_size(size) if size else DEFAULT_MAX_EXPANDED,
+                             float(ratio) if ratio else DEFAULT_MAX_RATIO)
+    except ValueError as exc:
+        raise ConfigError(f"{ENV_MAX_EXPANDED}/{ENV_MAX_RATIO}: {exc}") from exc
+
+
+def _mb(n: float) -> str:
+    return f"{n / (1 << 20):,.0f} MB" if n >= 1 << 20 else f"{n:,.0f} bytes"
+
+
+class _Bounded(io.RawIOBase):
+    """A decompressed stream that stops with :class:`ArchiveLimitError` past the archive limits."""
+
+    def __init__(self, raw: IO[bytes], name: str, packed: int, limits: ArchiveLimits) -> None:
+        self._raw, self._name, self._packed, self._limits, self._seen = raw, name, max(packed, 1), limits, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._raw.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        self._seen += n
+        limits, seen = self._limits, self._seen
+        if limits.max_expanded and seen > limits.max_expanded:
+            self._refuse(f"expands beyond --max-expanded {_mb(limits.max_expanded)}")
+        if limits.max_ratio and seen > RATIO_FLOOR and seen > limits.max_ratio * self._packed:
+            self._refuse(f"expands beyond {limits.max_ratio:g} times its compressed size "
+                         f"({_mb(seen)} read from {_mb(self._packed)}; --max-ratio)")
+        return n
+
+    def _refuse(self, why: str) -> None:
+        raise ArchiveLimitError(
+            f"{why}: refused as a possible archive bomb; the rest of it is not read. If the archive is "
+            f"genuine, raise the limit (latgraph ingest --max-expanded SIZE / --max-ratio N, or "
+            f"{ENV_MAX_EXPANDED} / {ENV_MAX_RATIO}; 0 = no limit) and use --stream for inputs larger "
+            "than memory", SourceLocation(self._name))
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()
+        super().close()
 
 
 @dataclass(frozen=True)

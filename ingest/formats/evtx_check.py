@@ -42,6 +42,7 @@ HEADER_BLOCK, CHUNK_SIZE, CHUNK_HEADER = 4096, 65536, 512
 NO_CRC32 = 0x4
 _U32, _U64 = struct.Struct("<I"), struct.Struct("<Q")
 _RECORD_HEADER = struct.Struct("<4sIQQ")   # magic, size, record id, FILETIME
+_ZERO_CHUNK = bytes(CHUNK_SIZE)
 
 #: Report reasons (``FileReport.warnings`` for records kept with a doubt, ``skipped`` for lost ones).
 WARN_UNVERIFIED = "records kept from a chunk whose checksum failed"
@@ -143,7 +144,7 @@ def _check(data: memoryview, size: int, name: str, crc: Crc, out: FileCheck) -> 
         chunk = data[start:start + CHUNK_SIZE]
         if bytes(chunk[:8]) == CHUNK_MAGIC:
             kinds.append("chunk")
-        elif not any(chunk):   # bytes are compared in C
+        elif bytes(chunk) == _ZERO_CHUNK[:len(chunk)]:   # compared in C
             kinds.append("zero")
         else:
             kinds.append("garbage")

@@ -6,8 +6,10 @@ with an incremental pull parser fed 1 MiB at a time: a missing root is supplied,
 turned into a flat Windows-field record (``System`` + ``EventData/Data[@Name]`` + ``UserData``) and
 then cleared, so memory stays flat whatever the file size.
 
-Safety: a document type declaration (``<!DOCTYPE``/``<!ENTITY``) is refused before parsing, so no
-entity is ever expanded (Windows never writes one; the defusedxml rule, without the dependency).
+Safety: a document type declaration (``<!DOCTYPE``/``<!ENTITY``) is refused before the block holding
+it is parsed, so no entity is ever expanded (Windows never writes one; the defusedxml rule, without
+the dependency). Each block is searched together with the end of the previous one, so a declaration
+split across a block boundary is refused too.
 A parse error ends the file with a problem naming the line; the events before it are kept.
 """
 
@@ -19,6 +21,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from typing import Any
 
+from ingest.errors import IngestError, SourceLocation
 from ingest.formats.base import Format, Source
 from ingest.report import SKIP_EVENT_ID, SKIP_MALFORMED, FileReport
 from ingest.winevents import KEPT_EVENT_IDS, NEEDED_FIELDS
@@ -27,6 +30,8 @@ CHUNK = 1 << 20
 _DECL_RE = re.compile(r"^\s*<\?xml[^>]*\?>", re.S)
 _FIRST_TAG_RE = re.compile(r"<(?![?!])([A-Za-z_][\w.:-]*)")
 _DTD_RE = re.compile(r"<!(DOCTYPE|ENTITY)", re.I)
+#: Characters of the previous block searched again with the next one (longer than ``<!DOCTYPE``).
+_OVERLAP = 16
 
 
 def _decoder_for(head: bytes) -> tuple[codecs.IncrementalDecoder, int]:
@@ -102,10 +107,16 @@ def _chunks(fh: Any, source: Source) -> Iterator[str]:
     wrapped = m is None or m.group(1).split(":")[-1] != "Events"
     if wrapped:
         yield "<Events>"
+    carry, offset = "", 0   # the end of the previous block: a declaration split across blocks is seen
     while text:
-        if _DTD_RE.search(text):
-            raise ValueError("document type declarations are refused (no entity expansion)")
+        m = _DTD_RE.search(carry + text)
+        if m:
+            raise IngestError(f"document type declaration (<!{m.group(1).upper()}) at character "
+                              f"{offset - len(carry) + m.start():,} refused: latgraph never expands entities "
+                              "(Windows event XML has no DTD; this is how XML entity bombs work)",
+                              SourceLocation(source.name))
         yield text
+        carry, offset = text[-_OVERLAP:], offset + len(text)
         data = fh.read(CHUNK)
         text = decoder.decode(data) if data else ""
     yield decoder.decode(b"", final=True) + ("</Events>" if wrapped else "")

@@ -75,7 +75,9 @@ class GroundTruth:
 
     def write(self, path: str | Path) -> None:
         """Write ``truth.json``."""
-        Path(path).write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
+        from ingest.atomic import write_text
+
+        write_text(path, json.dumps(self.to_json(), indent=2) + "\n")
 
     @classmethod
     def read(cls, path: str | Path) -> GroundTruth:
