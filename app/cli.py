@@ -10,6 +10,16 @@ import logging
 import click
 
 from app.commands import COMMAND_MODULES
+from ingest.terminal import term_safe
+
+
+class SafeFormatter(logging.Formatter):
+    """Log lines with the message made terminal-safe (log messages may quote host, account or file
+    names: attacker data; see :mod:`ingest.terminal`)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:   # logging's method name
+        record.message = term_safe(record.message)
+        return super().formatMessage(record)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -19,7 +29,9 @@ from app.commands import COMMAND_MODULES
 def cli(verbose: int, quiet: bool) -> None:
     """latgraph: graph-based lateral-movement analytics (admin shares, T1021.002)."""
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(SafeFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
 
 
 for _module in COMMAND_MODULES:

@@ -71,3 +71,15 @@ def test_analyze_summary_and_json_on_stdout_are_escaped(hostile_case: Path) -> N
     result = CliRunner().invoke(cli, ["analyze", str(hostile_case), "--json", "-"])
     _clean(result.stdout)
     assert json.loads(result.stdout)["patient_zero"][0]["host"] == HOSTILE   # the data itself is intact
+
+
+def test_log_messages_are_escaped_too() -> None:
+    import logging
+
+    from app.cli import SafeFormatter
+
+    record = logging.LogRecord("graph.x", logging.WARNING, __file__, 1, "host %s is odd", (HOSTILE,), None)
+    line = SafeFormatter("%(levelname)s %(name)s: %(message)s").format(record)
+    assert line.startswith("WARNING graph.x: host EVIL\\x1b]0;owned")
+    _clean(line)
+    assert "\n" not in line
