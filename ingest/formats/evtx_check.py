@@ -105,6 +105,21 @@ def _walk(chunk: memoryview, limit: int) -> tuple[int, int, int | None, int | No
     return n, off, first, prev
 
 
+def _consistent(chunk: memoryview, free: int) -> bool:
+    """The chunk header's first record id is the record at offset 512, and its last record (id and
+    offset) ends exactly at the free-space offset (true of every chunk of the real data sets)."""
+    if free == CHUNK_HEADER:   # a chunk without records yet
+        return True
+    first_id, last_id = _U64.unpack_from(chunk, 24)[0], _U64.unpack_from(chunk, 32)[0]
+    last_at = _U32.unpack_from(chunk, 44)[0]
+    if not CHUNK_HEADER <= last_at <= CHUNK_SIZE - 28:
+        return False
+    magic, _, rid, _ = _RECORD_HEADER.unpack_from(chunk, CHUNK_HEADER)
+    magic_l, size_l, rid_l, _ = _RECORD_HEADER.unpack_from(chunk, last_at)
+    return (magic == magic_l == RECORD_MAGIC and rid == first_id and rid_l == last_id
+            and last_at + size_l == free)
+
+
 def _at(name: str, index: int) -> str:
     return f"{name}: chunk {index} (offset {HEADER_BLOCK + index * CHUNK_SIZE:#x})"
 
@@ -176,15 +191,23 @@ def _check_chunk(chunk: memoryview, i: int, name: str, crc: Crc, out: FileCheck)
     stored_h, stored_d = _U32.unpack_from(chunk, 124)[0], _U32.unpack_from(chunk, 52)[0]
     free = _U32.unpack_from(chunk, 48)[0]
     complete = n == CHUNK_SIZE
-    if flags & NO_CRC32 and complete:
-        return
-    header_ok = stored_h == crc(chunk[128:512], crc(chunk[:120]))
-    data_ok = complete and CHUNK_HEADER <= free <= CHUNK_SIZE and stored_d == crc(chunk[CHUNK_HEADER:free])
+    if flags & NO_CRC32:   # nothing to verify: treated like a checksum mismatch (never seen in real logs)
+        header_ok = data_ok = False
+        what = "the chunk carries no checksums (flag NO_CRC32)"
+    else:
+        header_ok = stored_h == crc(chunk[128:512], crc(chunk[:120]))
+        data_ok = (complete and CHUNK_HEADER <= free <= CHUNK_SIZE
+                   and stored_d == crc(chunk[CHUNK_HEADER:free]))
+        what = ("checksum mismatch (chunk header and records)" if not header_ok and not data_ok
+                else "checksum mismatch (chunk header)" if not header_ok else "checksum mismatch (records)")
     if header_ok and data_ok:
-        return
+        if _consistent(chunk, free):
+            return
+        # checksums that match a header whose record range does not fit its records: re-computed
+        # after an edit (the parser would stop at a moved last-record id or free-space offset)
+        header_ok = False
+        what = "chunk header inconsistent with its records although its checksums match"
     records, end, first, last = _walk(chunk, n)
-    what = ("checksum mismatch (chunk header and records)" if not header_ok and not data_ok
-            else "checksum mismatch (chunk header)" if not header_ok else "checksum mismatch (records)")
     if not complete:
         what = f"the file ends inside this chunk ({n} of {CHUNK_SIZE} bytes)"
     where = _at(name, i)

@@ -229,3 +229,30 @@ def test_the_rust_crc32_equals_zlib() -> None:
     for a, b in ((0, 0), (0, 1), (3, 65539), (0, 100_000)):
         assert evtx_file._native.crc32(memoryview(blob)[a:b]) == zlib.crc32(blob[a:b])
         assert evtx_file._native.crc32(blob[a:b], 12345) == zlib.crc32(blob[a:b], 12345)
+
+
+def test_a_re_checksummed_header_that_ends_the_chunk_early_is_caught(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """An edit that moves the chunk's last-record id to a middle record and re-computes the header
+    checksum: the parser would stop there silently; the header no longer fits its records."""
+    kept, base = _baseline(tmp_path)
+    data = _real()
+    recs = _records(data, 3)
+    middle_id = struct.unpack_from("<Q", data, recs[20][0] + 8)[0]
+    data[_chunk(3) + 32:_chunk(3) + 40] = struct.pack("<Q", middle_id)
+    _fix_chunk_header_crc(data, 3)
+    n, report = _ingest(tmp_path, bytes(data))
+    fr = report.files[0]
+    assert (n, fr.records_read) == (kept, base.records_read)
+    assert any("chunk 3 (offset 0x31000): chunk header inconsistent with its records although its "
+               "checksums match" in p for p in fr.problems), fr.problems
+    _both_paths_agree(monkeypatch, tmp_path)
+
+
+def test_a_chunk_flagged_without_checksums_is_not_trusted(tmp_path: Path) -> None:
+    data = _real()
+    flags = struct.unpack_from("<I", data, _chunk(1) + 120)[0]
+    data[_chunk(1) + 120:_chunk(1) + 124] = struct.pack("<I", flags | evtx_check.NO_CRC32)
+    _, report = _ingest(tmp_path, bytes(data))
+    problems = report.files[0].problems
+    assert any("chunk 1 (offset 0x11000): the chunk carries no checksums" in p for p in problems)

@@ -63,7 +63,7 @@ def evtx_case(seed: int, work: Path, datasets: Path) -> str:
         original.write_bytes(bytes(data))
         _ORIGINALS[name] = _rows(load_events([original], workers=1, resolve=False)[0])
     kind = rng.choice(["bytes", "zero_chunk", "garbage_chunk", "free_space", "last_record", "cut",
-                       "file_header", "record_frame"])
+                       "file_header", "record_frame", "moved_last"])
     i = rng.randrange(chunks)
     base = HEADER + i * CHUNK
     if kind == "bytes":
@@ -78,6 +78,12 @@ def evtx_case(seed: int, work: Path, datasets: Path) -> str:
             (32, struct.pack("<Q", rng.randrange(1 << 16)))
         data[base + at:base + at + len(value)] = value
         if rng.random() < 0.5:   # an attacker who also fixes the header checksum
+            crc = zlib.crc32(bytes(data[base + 128:base + 512]), zlib.crc32(bytes(data[base:base + 120])))
+            data[base + 124:base + 128] = struct.pack("<I", crc)
+    elif kind == "moved_last":   # the last-record id moved to a middle record, header checksum re-computed
+        at = data.find(b"**\x00\x00", base + 512 + rng.randrange(CHUNK // 2), base + CHUNK)
+        if at > 0:
+            data[base + 32:base + 40] = data[at + 8:at + 16]
             crc = zlib.crc32(bytes(data[base + 128:base + 512]), zlib.crc32(bytes(data[base:base + 120])))
             data[base + 124:base + 128] = struct.pack("<I", crc)
     elif kind == "cut":
