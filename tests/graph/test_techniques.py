@@ -401,3 +401,17 @@ def test_payload_smuggled_through_hundreds_of_service_names_is_a_hop() -> None:
     hops = analyze_from_events(events, IngestReport()).hops
     assert len(hops) == 1 and hops.iloc[0]["dst_host"] == "SRV9"
     assert hops.iloc[0]["severity"] in ("medium", "high")
+
+
+def test_task_registered_in_a_remote_session_joins_its_hop() -> None:
+    # schtasks /s: the 4698 carries the network logon's session id on the target
+    task = make_event(event_id=4698, account="adm", logon_id="0x99", target_name="\\Update",
+                      command_line="<Exec><Command>C:\\Tools\\upd.exe</Command></Exec>",
+                      ts=T0 + timedelta(seconds=2))
+    logon = make_event(account="adm", logon_type=3, src_ip="10.0.0.5", src_host="WS05", dst_host="PC01",
+                       logon_id="0x99")
+    hops = analyze_from_events(events_frame(logon, task), IngestReport()).hops
+    assert len(hops) == 1 and "lg.task.registered" in hops.iloc[0]["rules"]
+    assert "T1053.005" in hops.iloc[0]["techniques"]
+    alone = analyze_from_events(events_frame(task), IngestReport())
+    assert alone.hops.empty   # a plain task registration is not lateral by itself
