@@ -195,17 +195,19 @@ ENCODED_POWERSHELL_SERVICE = Rule(
 )
 
 #: Payload smuggled through service names: a long base64-like name (mixed case and digits, 32+
-#: characters) or any very long name (64+). Real service names are short words.
+#: characters) or a very long name with no blank (64+). Real service names are short words; long
+#: ones are display-like phrases with blanks ("Microsoft 1.1 UAA Function Driver for High
+#: Definition Audio Service", a real 7045 of a benign system log).
 ENCODED_NAME_SERVICE = Rule(
     id="lg.service.encoded_name",
-    title="Service with a long base64-like / random or very long name (payload in the service name)",
+    title="Service with a long base64-like / random or very long unbroken name (payload in the name)",
     level=Level.MEDIUM,
     attack=("T1569.002", "T1027", "T1021.002"),
     sigma="",   # not in Sigma; hayabusa "Suspicious Service Name" checks fixed names only
     event_ids=_EIDS,
     condition=any_(all_(leaf(_NAME, "regex", r"^[A-Za-z0-9+/=_-]{32,}$"), leaf(_NAME, "regex", r"[0-9]"),
                         leaf(_NAME, "regex", r"[a-z]"), leaf(_NAME, "regex", r"[A-Z]")),
-                   leaf(_NAME, "regex", r"^.{64,}$")),
+                   leaf(_NAME, "regex", r"^[^ \t]{64,}$")),
     kind=EdgeKind.SERVICE_INSTALL,
     side=LOCAL,
 )

@@ -415,3 +415,13 @@ def test_task_registered_in_a_remote_session_joins_its_hop() -> None:
     assert "T1053.005" in hops.iloc[0]["techniques"]
     alone = analyze_from_events(events_frame(task), IngestReport())
     assert alone.hops.empty   # a plain task registration is not lateral by itself
+
+
+def test_long_display_like_service_names_are_not_encoded_names() -> None:
+    benign = make_event(event_id=7045, channel="System",
+                        service_image="\\SystemRoot\\system32\\DRIVERS\\HdAudio.sys",
+                        service_name="Microsoft 1.1 UAA Function Driver for High Definition Audio Service")
+    unbroken = make_event(event_id=7045, channel="System", service_image="C:\\x.exe",
+                          service_name="x" * 70)
+    tags = apply_rules(events_frame(benign, unbroken))
+    assert set(tags[tags["rule_id"] == "lg.service.encoded_name"]["event_index"]) == {1}

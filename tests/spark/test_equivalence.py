@@ -68,3 +68,16 @@ def test_from_cluster_storage_same_hops(spark, tmp_path) -> None:
     assert len(want) >= 5
     a, b = hop_stage(got, config), hop_stage(want, config)
     assert a.patient_zero == b.patient_zero and a.paths == b.paths
+
+
+def test_technique_fixtures_same_result(spark) -> None:
+    """Loopback tests (self-aimed anchors), target-only stagers, registry-only services, a service
+    burst: the placement and session-join rules both engines must apply alike (issue #11)."""
+    from pathlib import Path
+
+    from ingest import load_events
+
+    data = Path(__file__).resolve().parents[1] / "data" / "techniques"
+    events, _ = load_events(sorted(data.glob("*.xml")) + sorted(data.glob("*.mde.csv")))
+    result = _assert_same(events, AnalysisConfig())
+    assert len(result.hops) >= 2 and len(result.findings) >= 4
