@@ -72,7 +72,8 @@ def write_bytes(target: str | os.PathLike[str], data: bytes) -> None:
     with atomic_path(target) as tmp, open(tmp, "wb") as fh:
         fh.write(data)
         fh.flush()
-        os.fsync(fh.fileno())
+        if stat.S_ISREG(os.fstat(fh.fileno()).st_mode):   # not for /dev/stdout or a pipe
+            os.fsync(fh.fileno())
 
 
 def write_text(target: str | os.PathLike[str], text: str) -> None:
