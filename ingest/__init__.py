@@ -131,9 +131,10 @@ def _input_files(paths: Iterable[PathLike] | PathLike) -> list[str]:
     for p in paths:
         path = Path(p)
         if path.is_dir():
-            # non-regular entries (FIFOs, devices, sockets) are listed so they are reported as refused
+            # non-regular entries (FIFOs, devices, sockets, dangling links) are listed so they are
+            # reported (refused, or "no such file"), never skipped silently
             files.extend(str(f) for f in sorted(path.rglob("*"))
-                         if not f.is_dir() and f.exists() and not f.name.startswith("."))
+                         if not f.is_dir() and not f.name.startswith("."))
         else:
             files.append(str(path))
     return files

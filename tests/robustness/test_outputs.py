@@ -116,6 +116,7 @@ def test_fifo_and_device_paths_are_refused_naming_the_file(inputs: dict[str, Pat
     fifo = folder / "pipe.evtx"
     os.mkfifo(fifo)
     (folder / "logs.ndjson").write_bytes(inputs["logs1"].read_bytes())
+    (folder / "gone.evtx").symlink_to(tmp_path / "deleted.evtx")
     target = tmp_path / "case.parquet"
     result = run("ingest", fifo, "/dev/zero", folder, "-o", target, "--report", tmp_path / "r.json",
                  timeout=120)
@@ -123,6 +124,7 @@ def test_fifo_and_device_paths_are_refused_naming_the_file(inputs: dict[str, Pat
     assert f"ERROR {fifo}: a FIFO (named pipe), not a regular file: refused" in result.stderr
     assert "ERROR /dev/zero: a character device, not a regular file: refused" in result.stderr
     assert result.stderr.count("a FIFO (named pipe)") == 2     # as an argument and inside the folder
+    assert f"ERROR {folder / 'gone.evtx'}: no such file or directory" in result.stderr   # a dangling link
     assert len(read_case(target)) > 0
 
 
