@@ -10,9 +10,12 @@ Usage::
 The case: ``ingest.synthetic.simulate(seed, n_workstations=, days=, target_events=)`` analysed by
 ``app.pipeline``; the pushed hops frame is the pipeline's own. Each run wipes the database (the
 schema stays, so later runs reuse the server's cached query plans), pushes the case and pushes it
-again. Figures: hops and relationships written per second for the first push, the time of the
-idempotent re-push (with a check that node and relationship counts are unchanged), the medians over
-the runs, the 1-minute load average before and after, and the Cypher path / patient-zero times.
+again. Run 1 goes into a brand-new database (no schema: the relationship indexes are built after
+the load); later runs into a wiped one whose indexes stay. Figures: hops (and relationships) per
+second of the first push and of the idempotent re-push (with a check that node and relationship
+counts are unchanged), the CPU seconds of the client and of the server for each (wall time follows
+the load of a shared machine; CPU time is the cost of the push), the medians over the runs, the
+1-minute load average before and after, and the Cypher path / patient-zero times.
 """
 
 from __future__ import annotations
@@ -56,9 +59,40 @@ def load() -> str:
     return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
+def cpu_seconds() -> tuple[float, float]:
+    """(CPU seconds of this process, of its child processes: the test server's JVM when it started one).
+
+    On a shared machine wall time follows the load; CPU time says what the push itself costs.
+    """
+    import psutil
+
+    me = psutil.Process()
+    own = me.cpu_times()
+    children = 0.0
+    for child in me.children(recursive=True):
+        try:
+            t = child.cpu_times()
+            children += t.user + t.system
+        except psutil.Error:
+            pass
+    return own.user + own.system, children
+
+
+def timed_push(result: Any, settings: Any, batch_kw: dict[str, Any]) -> tuple[Any, float, float, float]:
+    """push() with its wall time and the client / server CPU seconds it took."""
+    from graph.neo4j_store import push
+
+    c0, s0 = cpu_seconds()
+    t = time.perf_counter()
+    report = push(result, settings, **batch_kw)
+    wall = time.perf_counter() - t
+    c1, s1 = cpu_seconds()
+    return report, wall, c1 - c0, s1 - s0
+
+
 def main() -> None:
     from app.pipeline import analyze_from_events
-    from graph.neo4j_store import Neo4jSettings, cypher_paths, cypher_patient_zero, push
+    from graph.neo4j_store import Neo4jSettings, cypher_paths, cypher_patient_zero
     from ingest.report import IngestReport
     from ingest.synthetic import simulate
 
@@ -104,24 +138,23 @@ def main() -> None:
                 wipe(settings)
             print(f"run {run}: {load()}")
             nodes0, rels0 = counts(settings)
-            t = time.perf_counter()
-            report = push(result, settings, **batch_kw)
-            first = time.perf_counter() - t
+            report, first, c_cpu, s_cpu = timed_push(result, settings, batch_kw)
             nodes1, rels1 = counts(settings)
             rels = rels1 - rels0
-            print(f"  push: {report.hops:,} hops in {report.batches} batch(es): {first:.1f} s; "
-                  f"{rels:,} relationships ({rels / first:,.0f} rel/s, {report.hops / first:,.0f} hops/s), "
-                  f"{nodes1 - nodes0:,} nodes")
-            t = time.perf_counter()
-            push(result, settings, **batch_kw)
-            again = time.perf_counter() - t
-            print(f"  re-push (idempotent, changes nothing): {again:.1f} s; counts unchanged: "
-                  f"{counts(settings) == (nodes1, rels1)}")
+            print(f"  first push: {report.hops:,} hops in {report.batches} batch(es): {first:.1f} s = "
+                  f"{report.hops / first:,.0f} hops/s ({rels / first:,.0f} rel/s; {rels:,} relationships, "
+                  f"{nodes1 - nodes0:,} nodes); CPU: client {c_cpu:.1f} s, server {s_cpu:.1f} s")
+            again_report, again, c_cpu, s_cpu = timed_push(result, settings, batch_kw)
+            print(f"  re-push (idempotent, changes nothing): {again:.1f} s = "
+                  f"{report.hops / again:,.0f} hops/s; "
+                  f"unchanged rows {again_report.unchanged:,}; counts unchanged: "
+                  f"{counts(settings) == (nodes1, rels1)}; CPU: client {c_cpu:.1f} s, server {s_cpu:.1f} s")
             firsts.append(first)
             agains.append(again)
         first, again = statistics.median(firsts), statistics.median(agains)
-        print(f"median of {args.runs}: push {first:.1f} s ({rels / first:,.0f} rel/s, "
-              f"{len(hops) / first:,.0f} hops/s), re-push {again:.1f} s; after: {load()}")
+        print(f"case {len(hops):,} hops; median of {args.runs}: first push {first:.1f} s "
+              f"({len(hops) / first:,.0f} hops/s, {rels / first:,.0f} rel/s), re-push {again:.1f} s "
+              f"({len(hops) / again:,.0f} hops/s); after: {load()}")
         if args.no_cypher:
             return
         t = time.perf_counter()

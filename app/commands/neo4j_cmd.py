@@ -143,20 +143,44 @@ def push_command(inputs: tuple[Path, ...], uri: str | None, user: str | None, pa
                f"database {settings.database} in {report.seconds:.1f} s{resumed} (push {report.push_id})"))
 
 
+allow_incomplete_option = click.option(
+    "--allow-incomplete", is_flag=True,
+    help="Answer even when a push into the store did not finish (partial answers, with a warning).")
+
+
+def _warn_incomplete(settings: Any, allow_incomplete: bool) -> None:
+    """Refuse (exit 1) or warn on stderr when the store holds an unfinished push."""
+    from graph.neo4j_store import open_driver
+    from graph.neo4j_store.connection import translate_errors
+    from graph.neo4j_store.read import check_complete
+
+    with open_driver(settings) as driver, translate_errors(settings), \
+            driver.session(database=settings.database) as session:
+        warning = check_complete(session, allow_incomplete)
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
+
+
 @command.command("paths")
 @connection_options
 @_with_analysis_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (paths and patient zero) instead of text.")
+@allow_incomplete_option
 def paths_command(uri: str | None, user: str | None, password: str | None, database: str | None,
-                  min_score: float | None, max_gap: float | None, as_json: bool) -> None:
-    """Time-respecting paths and patient-zero ranking computed by Neo4j over the stored case."""
+                  min_score: float | None, max_gap: float | None, as_json: bool,
+                  allow_incomplete: bool) -> None:
+    """Time-respecting paths and patient-zero ranking computed by Neo4j over the stored case.
+
+    Refuses (exit 1) when a push into the store did not finish, unless --allow-incomplete.
+    """
     from graph.neo4j_store import cypher_paths, cypher_patient_zero
 
     settings = _settings(uri, user, password, database)
     config = _config(min_score, max_gap)
     try:
-        paths = cypher_paths(settings, config)
-        pz = cypher_patient_zero(settings, config)
+        _warn_incomplete(settings, allow_incomplete)
+        paths = cypher_paths(settings, config, allow_incomplete=True)
+        pz = cypher_patient_zero(settings, config, allow_incomplete=True)
     except LatgraphError as exc:
         raise click.ClickException(term_safe(exc)) from exc
     if as_json:
@@ -220,9 +244,10 @@ ORDER BY times[0], size(hops) LIMIT 25
 @click.option("--dst", default=None, help="Last host for between.")
 @connection_options
 @_with_analysis_options
+@allow_incomplete_option
 def query_command(name: str, host: str | None, src: str | None, dst: str | None, uri: str | None,
                   user: str | None, password: str | None, database: str | None, min_score: float | None,
-                  max_gap: float | None) -> None:
+                  max_gap: float | None, allow_incomplete: bool) -> None:
     """Run a ready analyst query (spread-from, reached-by, between); prints JSON lines.
 
     \b
@@ -243,6 +268,7 @@ def query_command(name: str, host: str | None, src: str | None, dst: str | None,
     params.update(min_score=config.min_score, gap_ns=int(config.max_path_gap_s * 1e9))
     settings = _settings(uri, user, password, database)
     try:
+        _warn_incomplete(settings, allow_incomplete)
         with open_driver(settings) as driver, translate_errors(settings), \
                 driver.session(database=settings.database) as session:
             for record in session.run(READY_QUERIES[name], params):

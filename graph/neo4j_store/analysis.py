@@ -35,7 +35,7 @@ import pandas as pd
 from graph.config import AnalysisConfig
 from graph.model import Path, PatientZero
 from graph.neo4j_store.connection import Neo4jSettings, open_driver, translate_errors
-from graph.neo4j_store.read import READ_HOPS_STATEMENT, hops_from_records
+from graph.neo4j_store.read import READ_HOPS_STATEMENT, check_complete, hops_from_records
 
 #: ``{max_len}`` / ``{max_rest}`` are the only text substituted (``int`` from the config: Cypher does
 #: not take a parameter as a variable-length bound). Everything else is a parameter.
@@ -121,10 +121,15 @@ LIMIT $limit
 """
 
 
-def cypher_paths(settings: Neo4jSettings | None = None, config: AnalysisConfig | None = None) -> list[Path]:
+def cypher_paths(settings: Neo4jSettings | None = None, config: AnalysisConfig | None = None, *,
+                 allow_incomplete: bool = False) -> list[Path]:
     """The top-k maximal time-respecting paths, computed in Neo4j (module docstring).
 
     ``hop_ids`` are those of :func:`graph.neo4j_store.load_hops` on the same store.
+
+    Raises:
+        IncompletePushError: a push into the store did not finish (unless ``allow_incomplete``:
+            then the answer comes with a logged warning).
     """
     settings = settings or Neo4jSettings.from_env()
     config = config or AnalysisConfig()
@@ -132,6 +137,7 @@ def cypher_paths(settings: Neo4jSettings | None = None, config: AnalysisConfig |
     statement = PATHS.format(max_len=max_len, max_rest=max_len - 1)
     with open_driver(settings) as driver, translate_errors(settings), \
             driver.session(database=settings.database) as session:
+        check_complete(session, allow_incomplete)
         records = session.run(statement, _params(config), top_k=int(config.top_k_paths)).data()
         ids = _hop_ids(session)
     return [Path(hosts=tuple(r["hosts"]), accounts=tuple(r["accounts"]),
@@ -141,8 +147,12 @@ def cypher_paths(settings: Neo4jSettings | None = None, config: AnalysisConfig |
 
 
 def cypher_patient_zero(settings: Neo4jSettings | None = None, config: AnalysisConfig | None = None,
-                        *, limit: int | None = None) -> list[PatientZero]:
-    """Ranked patient-zero candidates computed in Neo4j (module docstring)."""
+                        *, limit: int | None = None, allow_incomplete: bool = False) -> list[PatientZero]:
+    """Ranked patient-zero candidates computed in Neo4j (module docstring).
+
+    Raises:
+        IncompletePushError: a push into the store did not finish (unless ``allow_incomplete``).
+    """
     # _reason is graph.patient_zero's own wording of a candidate; reused so both engines agree.
     from graph.patient_zero import MAX_CANDIDATES, _reason
 
@@ -151,6 +161,7 @@ def cypher_patient_zero(settings: Neo4jSettings | None = None, config: AnalysisC
     params = _params(config)
     with open_driver(settings) as driver, translate_errors(settings), \
             driver.session(database=settings.database) as session:
+        check_complete(session, allow_incomplete)
         cands = session.run(CANDIDATES, params).data()
         if not cands:
             return []

@@ -38,17 +38,36 @@ KIND_TYPES: dict[str, str] = {
     EdgeKind.ADMIN_LOGON: "ADMIN_LOGON",
 }
 
+#: Constraints and indexes. The node constraints come first: a push into an empty store creates the
+#: relationship ones (:data:`RELATIONSHIP_SCHEMA`) after its last batch (one index build instead of
+#: an index update per written relationship).
 SCHEMA: tuple[str, ...] = (
-    "CREATE CONSTRAINT latgraph_host_name IF NOT EXISTS FOR (h:Host) REQUIRE h.name IS UNIQUE",
-    "CREATE CONSTRAINT latgraph_account_name IF NOT EXISTS FOR (a:Account) REQUIRE a.name IS UNIQUE",
-    "CREATE CONSTRAINT latgraph_unknown_source IF NOT EXISTS FOR (u:UnknownSource) REQUIRE u.dst IS UNIQUE",
+    "CREATE CONSTRAINT latgraph_host_key IF NOT EXISTS FOR (h:Host) REQUIRE h.key IS UNIQUE",
+    "CREATE CONSTRAINT latgraph_account_key IF NOT EXISTS FOR (a:Account) REQUIRE a.key IS UNIQUE",
+    "CREATE CONSTRAINT latgraph_unknown_source_key IF NOT EXISTS"
+    " FOR (u:UnknownSource) REQUIRE u.key IS UNIQUE",
     "CREATE CONSTRAINT latgraph_push_id IF NOT EXISTS FOR (p:LatgraphPush) REQUIRE p.push_id IS UNIQUE",
     "CREATE CONSTRAINT latgraph_lateral_hop_key IF NOT EXISTS"
     " FOR ()-[r:LATERAL]-() REQUIRE r.hop_key IS UNIQUE",
     "CREATE INDEX latgraph_lateral_first_seen IF NOT EXISTS FOR ()-[r:LATERAL]-() ON (r.first_seen_ns)",
-    "CREATE INDEX latgraph_lateral_account IF NOT EXISTS FOR ()-[r:LATERAL]-() ON (r.account)",
     "CREATE INDEX latgraph_lateral_group IF NOT EXISTS FOR ()-[r:LATERAL]-() ON (r.group_key)",
 )
+#: Constraints and indexes of earlier versions on names (unbounded values: a name over Neo4j's
+#: index key limit, about 8 KB, failed the push). Dropped once the nodes have their ``key``.
+OLD_SCHEMA: tuple[str, ...] = ("latgraph_host_name", "latgraph_account_name", "latgraph_unknown_source",
+                               "latgraph_lateral_account")
+#: Nodes stored before ``key`` existed (``$label`` is one of the fixed labels, never data).
+NODES_WITHOUT_KEY = {
+    "Host": "MATCH (n:Host) WHERE n.key IS NULL RETURN elementId(n) AS id, n.name AS name",
+    "Account": "MATCH (n:Account) WHERE n.key IS NULL RETURN elementId(n) AS id, n.name AS name",
+    "UnknownSource": "MATCH (n:UnknownSource) WHERE n.key IS NULL RETURN elementId(n) AS id, n.dst AS name",
+}
+SET_KEYS = "UNWIND $rows AS row MATCH (n) WHERE elementId(n) = row.id SET n.key = row.key"
+#: The relationship constraints and indexes of :data:`SCHEMA`.
+RELATIONSHIP_SCHEMA: tuple[str, ...] = tuple(st for st in SCHEMA if "()-[r:" in st)
+
+#: Does the store hold any hop? (answered from the count store, no scan)
+HAS_HOPS = "MATCH ()-[r:LATERAL]->() RETURN count(r) > 0 AS has_hops"
 
 
 def _datetime(ns: str) -> str:
@@ -70,61 +89,74 @@ LOOKUP_GROUPS = """
 UNWIND $groups AS g
 MATCH ()-[e:LATERAL {group_key: g}]->()
 RETURN g AS group_key, e.hop_key AS hop_key, e.first_seen_ns AS first_seen_ns,
-       e.last_seen_ns AS last_seen_ns, e.signatures AS signatures
+       e.last_seen_ns AS last_seen_ns, e.signatures AS signatures, elementId(e) AS rel_id
 """
 
 #: Every property of the stored hops ``$keys`` (hop keys) that a row is about to join.
 LOAD_HOPS = """
-UNWIND $keys AS k
-MATCH ()-[e:LATERAL {hop_key: k}]->()
-RETURN k AS hop_key, properties(e) AS props
+UNWIND $rows AS row
+MATCH ()-[e:LATERAL]->() WHERE elementId(e) = row.rel_id
+RETURN row.hop_key AS hop_key, properties(e) AS props
 """
 
-#: The nodes a batch needs: hosts (``$hosts``), source-less starts (``$unknown``: destination
-#: names) and accounts (``$accounts``).
+#: The nodes a batch needs and that the push has not met yet: hosts (``$hosts``), source-less starts
+#: (``$unknown``: destination names) and accounts (``$accounts``), each ``{key, name}`` (``key`` =
+#: :func:`graph.neo4j_store.rows.node_key`, the bounded unique key; ``name`` the full name), with
+#: their element ids (the writes below address nodes and relationships by element id: no index
+#: lookup per row).
 WRITE_NODES = """
-CALL () { UNWIND $hosts AS name MERGE (:Host {name: name}) }
-CALL () { UNWIND $unknown AS dst MERGE (:UnknownSource {dst: dst}) }
-CALL () { UNWIND $accounts AS name MERGE (:Account {name: name}) }
+CALL () {
+  UNWIND $hosts AS x MERGE (n:Host {key: x.key}) SET n.name = x.name
+  RETURN 'host' AS kind, x.name AS name, elementId(n) AS id
+  UNION ALL
+  UNWIND $unknown AS x MERGE (n:UnknownSource {key: x.key}) SET n.dst = x.name
+  RETURN 'unknown' AS kind, x.name AS name, elementId(n) AS id
+  UNION ALL
+  UNWIND $accounts AS x MERGE (n:Account {key: x.key}) SET n.name = x.name
+  RETURN 'account' AS kind, x.name AS name, elementId(n) AS id
+}
+RETURN kind, name, id
 """
 
-#: New hops (``$rows``: ``{src, dst, props}``, props as ``merge.merge_props`` made them): one
-#: ``CREATE`` of the LATERAL relationship and of one typed relationship per kind.
+#: New hops (``$rows``: ``{s, d, props}``: source and destination element ids, props as
+#: ``merge.merge_props`` made them): one ``CREATE`` of the LATERAL relationship and of one typed
+#: relationship per kind. Returns each hop's relationship element id.
 CREATE_HOPS = f"""
 UNWIND $rows AS row
-MATCH (d:Host {{name: row.dst}})
-OPTIONAL MATCH (h:Host {{name: row.src}})
-OPTIONAL MATCH (u:UnknownSource {{dst: CASE WHEN row.src IS NULL THEN row.dst END}})
-WITH row, d, coalesce(h, u) AS s, row.props AS p
+MATCH (s) WHERE elementId(s) = row.s
+MATCH (d) WHERE elementId(d) = row.d
+WITH row, s, d, row.props AS p
 CREATE (s)-[r:LATERAL]->(d)
 SET r = p, r.first_seen = {_datetime("p.first_seen_ns")}, r.last_seen = {_datetime("p.last_seen_ns")}
-WITH s, d, p.kinds AS kinds,
+WITH s, d, r, p.kinds AS kinds,
      {{hop_key: p.hop_key, account: p.account, first_seen: r.first_seen, last_seen: r.last_seen,
       first_seen_ns: p.first_seen_ns, last_seen_ns: p.last_seen_ns, score: p.score}} AS typed
 {_per_kind("CREATE (s)-[k:{rel_type}]->(d) SET k = typed")}
+RETURN typed.hop_key AS hop_key, elementId(r) AS rel_id
 """
 
-#: Stored hops that rows joined (``$rows``: ``{props}`` with the merged properties): the LATERAL
-#: relationship and its typed relationships (merged by hop key) take the new values.
+#: Stored hops that rows joined (``$rows``: ``{rel_id, props}`` with the merged properties): the
+#: LATERAL relationship and its typed relationships (merged by hop key) take the new values.
 UPDATE_HOPS = f"""
 UNWIND $rows AS row
-MATCH (s)-[r:LATERAL {{hop_key: row.props.hop_key}}]->(d)
+MATCH (s)-[r:LATERAL]->(d) WHERE elementId(r) = row.rel_id
 SET r += row.props, r.first_seen = {_datetime("row.props.first_seen_ns")},
     r.last_seen = {_datetime("row.props.last_seen_ns")}
-WITH s, d, r.kinds AS kinds,
+WITH s, d, r, r.kinds AS kinds,
      {{hop_key: r.hop_key, account: r.account, first_seen: r.first_seen, last_seen: r.last_seen,
       first_seen_ns: r.first_seen_ns, last_seen_ns: r.last_seen_ns, score: r.score}} AS typed
 {_per_kind("MERGE (s)-[k:{rel_type} {{hop_key: typed.hop_key}}]->(d) SET k += typed")}
+RETURN typed.hop_key AS hop_key, elementId(r) AS rel_id
 """
 
-#: The aggregated account relationships: ``$auth`` = ``{account, dst, first, last}`` per
-#: (account, destination), ``$used`` = ``{src, account, first, last}`` per (source host, account);
-#: first/last times (ns) merge as min/max.
+#: The aggregated account relationships: ``$auth`` = ``{a, d, first, last}`` per (account,
+#: destination), ``$used`` = ``{s, a, first, last}`` per (source host, account), nodes by element
+#: id; first/last times (ns) merge as min/max.
 WRITE_ACCOUNTS = """
 CALL () {
   UNWIND $auth AS p
-  MATCH (a:Account {name: p.account})
-  MATCH (d:Host {name: p.dst})
+  MATCH (a) WHERE elementId(a) = p.a
+  MATCH (d) WHERE elementId(d) = p.d
   MERGE (a)-[t:AUTHENTICATED_TO]->(d)
   SET t.first_seen_ns = CASE WHEN t.first_seen_ns IS NULL OR p.first < t.first_seen_ns
                              THEN p.first ELSE t.first_seen_ns END,
@@ -133,8 +165,8 @@ CALL () {
 }
 CALL () {
   UNWIND $used AS p
-  MATCH (s:Host {name: p.src})
-  MATCH (a:Account {name: p.account})
+  MATCH (s) WHERE elementId(s) = p.s
+  MATCH (a) WHERE elementId(a) = p.a
   MERGE (s)-[u:USED_ACCOUNT]->(a)
   SET u.first_seen_ns = CASE WHEN u.first_seen_ns IS NULL OR p.first < u.first_seen_ns
                              THEN p.first ELSE u.first_seen_ns END,
@@ -146,7 +178,8 @@ CALL () {
 #: Host-level facts from the result (compromised score / time), merged as max / min.
 WRITE_HOSTS = """
 UNWIND $rows AS row
-MERGE (h:Host {name: row.name})
+MERGE (h:Host {key: row.key})
+ON CREATE SET h.name = row.name
 SET h.compromised_score = CASE WHEN h.compromised_score IS NULL OR row.score > h.compromised_score
                                THEN row.score ELSE h.compromised_score END,
     h.compromised_first_seen_ns = CASE
@@ -173,6 +206,15 @@ MATCH (p:LatgraphPush {push_id: $push_id}) SET p.batches_done = $batches_done, p
 FINISH_PUSH = """
 MATCH (p:LatgraphPush {push_id: $push_id})
 SET p.status = 'done', p.finished_at = datetime(), p.batches_done = p.batches_total
+"""
+
+#: Pushes that started and did not finish (interrupted, failed, or still running).
+INCOMPLETE_PUSHES = """
+MATCH (p:LatgraphPush) WHERE p.status IS NULL OR p.status <> 'done'
+RETURN p.push_id AS push_id, p.status AS status, p.batches_done AS batches_done,
+       p.batches_total AS batches_total, toString(p.started_at) AS started_at,
+       toString(coalesce(p.updated_at, p.started_at)) AS updated_at
+ORDER BY started_at, push_id
 """
 
 #: Everything needed to rebuild the hops frame.

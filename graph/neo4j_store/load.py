@@ -19,7 +19,7 @@ from graph.neo4j_store.read import load_hops
 
 def load_result(uri: str | Neo4jSettings | None = None, user: str | None = None,
                 password: str | None = None, database: str | None = None, *,
-                config: AnalysisConfig | None = None) -> AnalysisResult:
+                config: AnalysisConfig | None = None, allow_incomplete: bool = False) -> AnalysisResult:
     """The stored case with paths and patient zero computed by Neo4j (the UI's loading hook).
 
     Args:
@@ -27,8 +27,11 @@ def load_result(uri: str | Neo4jSettings | None = None, user: str | None = None,
         user, password, database: login; ``None`` or ``""`` = environment variable / default.
         config: analysis settings for paths and patient zero (default :class:`AnalysisConfig`).
 
+        allow_incomplete: answer from a store holding an unfinished push (else IncompletePushError).
+
     Raises:
-        Neo4jStoreError: missing extra, unreachable server, refused login or unknown database.
+        Neo4jStoreError: missing extra, unreachable server, refused login or unknown database;
+            IncompletePushError (a subclass) when a push did not finish.
     """
     from graph.build import build_graph
     from graph.paths import compromised_hosts
@@ -41,9 +44,9 @@ def load_result(uri: str | Neo4jSettings | None = None, user: str | None = None,
         settings = Neo4jSettings.from_env(uri=uri or None, user=user or None, password=password or None,
                                           database=database or None)
     config = config or AnalysisConfig()
+    paths = cypher_paths(settings, config, allow_incomplete=allow_incomplete)
+    pz = cypher_patient_zero(settings, config, allow_incomplete=allow_incomplete)
     hops = load_hops(settings)
-    paths = cypher_paths(settings, config)
-    pz = cypher_patient_zero(settings, config)
     compromised = compromised_hosts(hops[list(HOP_COLUMNS)], config)
     graph = build_graph(hops[list(HOP_COLUMNS)], compromised, pz)
     return AnalysisResult(

@@ -22,15 +22,17 @@ from typing import Any
 
 @dataclass
 class StoredHop:
-    """A hop of a group as the planner tracks it: its range and signatures, properties when needed."""
+    """A hop of a group as the planner tracks it: its range and signatures, properties when known."""
 
     hop_key: str
     first_ns: int
     last_ns: int
     signatures: set[str]
-    props: dict[str, Any] | None = None   # full properties (None: stored and not loaded yet)
-    new: bool = False                     # created by this batch
+    props: dict[str, Any] | None = None   # properties to write (created / joined hops)
+    new: bool = False                     # created by the batch being planned
     rows: list[dict[str, Any]] = field(default_factory=list)   # rows joining a stored hop
+    rel_id: str | None = None             # elementId of the stored LATERAL relationship, when known
+    stored: dict[str, Any] | None = None  # its committed properties, when this push wrote them
 
 
 @dataclass
@@ -40,6 +42,78 @@ class BatchPlan:
     created: list[StoredHop]
     updated: list[StoredHop]
     unchanged: int
+
+    @property
+    def writes(self) -> bool:
+        """True when the batch changes the store (else it needs no transaction at all)."""
+        return bool(self.created or self.updated)
+
+
+class Planner:
+    """The planner's view of the store across the batches of one push.
+
+    Stored hops are added from ``LOOKUP_GROUPS`` records (:meth:`add_stored`, all groups of a push
+    can be looked up at once); hops created or joined by a batch stay known, with their written
+    properties, once the batch is committed (:meth:`committed`), so later batches neither look
+    them up again nor load them before joining them.
+    """
+
+    def __init__(self, merge_gap_ns: int) -> None:
+        self.merge_gap_ns = merge_gap_ns
+        self.groups: dict[str, list[StoredHop]] = {}
+
+    def add_stored(self, stored: list[dict[str, Any]]) -> None:
+        """Record stored hops (``LOOKUP_GROUPS`` records)."""
+        for rec in stored:
+            self.groups.setdefault(rec["group_key"], []).append(StoredHop(
+                rec["hop_key"], int(rec["first_seen_ns"]), int(rec["last_seen_ns"]),
+                set(rec["signatures"] or ()), rel_id=rec.get("rel_id")))
+
+    def known(self, group: str) -> bool:
+        """True when the group's stored hops are known (looked up, or written by this push)."""
+        return group in self.groups
+
+    def plan(self, rows: list[dict[str, Any]]) -> BatchPlan:
+        """Decide, row by row, between no-op, joining a hop and creating one (see :func:`plan_batch`).
+
+        Groups never looked up count as empty in the store (a push into an empty store).
+        """
+        gap = self.merge_gap_ns
+        created: list[StoredHop] = []
+        updated: dict[str, StoredHop] = {}
+        unchanged = 0
+        for row in rows:
+            hops = self.groups.setdefault(row["group_key"], [])
+            signature = row["signature"]
+            if any(signature in h.signatures for h in hops):
+                unchanged += 1
+                continue
+            lo, hi = row["first_seen_ns"] - gap, row["last_seen_ns"] + gap
+            near = [h for h in hops if h.first_ns <= hi and h.last_ns >= lo]
+            if not near:
+                hop = StoredHop(row["hop_key"], row["first_seen_ns"], row["last_seen_ns"], {signature},
+                                props=merge_props(None, row), new=True)
+                hops.append(hop)
+                created.append(hop)
+                continue
+            hop = min(near, key=lambda h: (h.first_ns, h.hop_key)) if len(near) > 1 else near[0]
+            hop.first_ns = min(hop.first_ns, row["first_seen_ns"])
+            hop.last_ns = max(hop.last_ns, row["last_seen_ns"])
+            hop.signatures.add(signature)
+            if hop.new:
+                hop.props = merge_props(hop.props, row)
+            else:
+                hop.rows.append(row)
+                updated[hop.hop_key] = hop
+        return BatchPlan(created=created, updated=list(updated.values()), unchanged=unchanged)
+
+    def committed(self, plan: BatchPlan, rel_ids: dict[str, str]) -> None:
+        """The batch's writes are committed: its hops are stored hops with known properties."""
+        for hop in (*plan.created, *plan.updated):
+            hop.new = False
+            hop.rows = []
+            hop.stored = hop.props
+            hop.rel_id = rel_ids.get(hop.hop_key, hop.rel_id)
 
 
 def plan_batch(rows: list[dict[str, Any]], stored: list[dict[str, Any]], merge_gap_ns: int) -> BatchPlan:
@@ -55,43 +129,16 @@ def plan_batch(rows: list[dict[str, Any]], stored: list[dict[str, Any]], merge_g
         The plan; new hops carry their final properties, updated hops the rows to merge in
         order once their stored properties are loaded (:func:`apply_updates`).
     """
-    groups: dict[str, list[StoredHop]] = {}
-    for rec in stored:
-        groups.setdefault(rec["group_key"], []).append(StoredHop(
-            rec["hop_key"], int(rec["first_seen_ns"]), int(rec["last_seen_ns"]),
-            set(rec["signatures"] or ())))
-    created: list[StoredHop] = []
-    updated: dict[str, StoredHop] = {}
-    unchanged = 0
-    for row in rows:
-        hops = groups.setdefault(row["group_key"], [])
-        if any(row["signature"] in h.signatures for h in hops):
-            unchanged += 1
-            continue
-        lo, hi = row["first_seen_ns"] - merge_gap_ns, row["last_seen_ns"] + merge_gap_ns
-        near = [h for h in hops if h.first_ns <= hi and h.last_ns >= lo]
-        if not near:
-            hop = StoredHop(row["hop_key"], row["first_seen_ns"], row["last_seen_ns"], {row["signature"]},
-                            props=merge_props(None, row), new=True)
-            hops.append(hop)
-            created.append(hop)
-            continue
-        hop = min(near, key=lambda h: (h.first_ns, h.hop_key))
-        hop.first_ns = min(hop.first_ns, row["first_seen_ns"])
-        hop.last_ns = max(hop.last_ns, row["last_seen_ns"])
-        hop.signatures.add(row["signature"])
-        if hop.new:
-            hop.props = merge_props(hop.props, row)
-        else:
-            hop.rows.append(row)
-            updated[hop.hop_key] = hop
-    return BatchPlan(created=created, updated=list(updated.values()), unchanged=unchanged)
+    planner = Planner(merge_gap_ns)
+    planner.add_stored(stored)
+    return planner.plan(rows)
 
 
 def apply_updates(plan: BatchPlan, loaded: dict[str, dict[str, Any]]) -> None:
-    """Merge each updated hop's rows, in order, into its stored properties (``loaded[hop_key]``)."""
+    """Merge each updated hop's rows, in order, into its stored properties (``hop.stored`` when this
+    push wrote them, else ``loaded[hop_key]``). Safe to repeat (a retried transaction)."""
     for hop in plan.updated:
-        props = dict(loaded[hop.hop_key])
+        props = dict(hop.stored if hop.stored is not None else loaded[hop.hop_key])
         for row in hop.rows:
             props = merge_props(props, row)
         hop.props = props
@@ -120,7 +167,9 @@ def merge_props(stored: dict[str, Any] | None, row: dict[str, Any]) -> dict[str,
         >>> (m["n_events"], m["evidence_ids"], m["first_seen_ns"], m["kinds"], m["severity"])
         (3, ['e1', 'e2', 'e3'], 5, ['logon', 'service_install'], 'high')
     """
-    r = stored or {}
+    if stored is None:
+        return _new_props(row)
+    r = stored
     old_ids = list(r.get("evidence_ids") or ())
     row_ids = row["evidence_ids"]
     if old_ids:
@@ -161,6 +210,32 @@ def merge_props(stored: dict[str, Any] | None, row: dict[str, Any]) -> dict[str,
         "src": row["src"],
         "src_host": row["src_host"],
         "src_ip": r.get("src_ip") if r.get("src_ip") is not None else row["src_ip"],
+        "dst_host": row["dst"],
+        "account": row["account"],
+    }
+
+
+def _new_props(row: dict[str, Any]) -> dict[str, Any]:
+    """``merge_props(None, row)``: the row as a new hop (the common case of a first push)."""
+    return {
+        "hop_key": row["hop_key"],
+        "group_key": row["group_key"],
+        "n_events": row["n_events"],
+        "evidence_complete": row["n_events"] == len(row["evidence_ids"]),
+        "signatures": [row["signature"]],
+        "evidence_ids": list(row["evidence_ids"]),
+        "evidence": list(row["evidence"]),
+        "first_seen_ns": row["first_seen_ns"],
+        "last_seen_ns": row["last_seen_ns"],
+        "kinds": list(row["kinds"]),
+        "techniques": list(row["techniques"]),
+        "rules": list(row["rules"]),
+        "severity": row["severity"],
+        "score": row["score"],
+        "hop_id": row["hop_id"],
+        "src": row["src"],
+        "src_host": row["src_host"],
+        "src_ip": row["src_ip"],
         "dst_host": row["dst"],
         "account": row["account"],
     }

@@ -34,14 +34,16 @@ from graph.config import AnalysisConfig
 from graph.model import AnalysisResult
 from graph.neo4j_store import cypher
 from graph.neo4j_store.connection import Neo4jSettings, Neo4jStoreError, open_driver, translate_errors
-from graph.neo4j_store.merge import BatchPlan, StoredHop, apply_updates, plan_batch
-from graph.neo4j_store.rows import _digest, _ns, evidence_id, group_key, hop_key, hop_rows
+from graph.neo4j_store.merge import BatchPlan, Planner, apply_updates
+from graph.neo4j_store.rows import _digest, _ns, evidence_id, group_key, hop_key, hop_rows, node_key
 
 __all__ = ["DEFAULT_BATCH_SIZE", "PushReport", "evidence_id", "group_key", "hop_key", "hop_rows", "push"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 2000
+#: Groups per lookup read before the first batch.
+LOOKUP_CHUNK = 20_000
 #: A push source: a full result, a hops frame, or ``(hops, graph)`` as the pipeline hands them out.
 PushSource = AnalysisResult | pd.DataFrame | tuple[pd.DataFrame, Any]
 
@@ -113,7 +115,9 @@ def push(
     # reads do not exist yet (the statements are constants; the warnings say nothing to a user).
     with open_driver(settings) as driver, translate_errors(settings), \
             driver.session(database=settings.database, notifications_min_severity="OFF") as session:
-        _ensure_schema(session)
+        empty = not session.execute_read(_run_single, cypher.HAS_HOPS)["has_hops"]
+        # Into an empty store the relationship indexes are built once, after the last batch.
+        deferred = _ensure_schema(session, defer_relationship_indexes=empty)
         state = session.execute_write(_run_single, cypher.START_PUSH, push_id=push_id,
                                       batches_total=len(batches), rows_total=len(rows),
                                       batch_size=batch_size)
@@ -122,8 +126,18 @@ def push(
         skipped = done
         if done:
             log.info("resuming push %s after %d of %d batches", push_id, done, len(batches))
+        planner = Planner(merge_gap_ns)
+        if not empty:   # the stored hops of every group still to push, in a few large reads
+            groups = sorted({r["group_key"] for batch in batches[done:] for r in batch})
+            for i in range(0, len(groups), LOOKUP_CHUNK):
+                planner.add_stored(session.execute_read(_run_data, cypher.LOOKUP_GROUPS,
+                                                        groups=groups[i:i + LOOKUP_CHUNK]))
+        nodes: dict[tuple[str, str], str] = {}
         for index in range(done, len(batches)):
-            plan = session.execute_write(_write_batch, batches[index], push_id, index + 1, merge_gap_ns)
+            plan = planner.plan(batches[index])
+            if plan.writes:
+                rel_ids = session.execute_write(_write_batch, plan, nodes, push_id, index + 1)
+                planner.committed(plan, rel_ids)
             tally["created"] += len(plan.created)
             tally["unchanged"] += plan.unchanged
             tally["joined"] += len(batches[index]) - len(plan.created) - plan.unchanged
@@ -134,6 +148,8 @@ def push(
                 raise RuntimeError(f"test hook: push interrupted after {written} batches")
         if host_rows:
             session.execute_write(_run_single, cypher.WRITE_HOSTS, rows=host_rows)
+        if deferred:
+            _create_schema(session, deferred)
         session.execute_write(_run_single, cypher.FINISH_PUSH, push_id=push_id)
     return PushReport(push_id=push_id, hops=len(rows), batches=len(batches), batches_written=written,
                       batches_skipped=skipped, hosts=len(host_rows),
@@ -145,7 +161,7 @@ def _split_source(source: PushSource) -> tuple[pd.DataFrame, list[dict[str, Any]
     if isinstance(source, AnalysisResult):
         hosts: list[dict[str, Any]] = []
         if source.compromised is not None and len(source.compromised):
-            hosts = [{"name": str(r["host"]), "score": float(r["score"]),
+            hosts = [{"key": node_key(str(r["host"])), "name": str(r["host"]), "score": float(r["score"]),
                       "first_seen_ns": _ns(r["first_seen"])}
                      for r in source.compromised.to_dict("records")]
         return source.hops, hosts
@@ -156,57 +172,93 @@ def _split_source(source: PushSource) -> tuple[pd.DataFrame, list[dict[str, Any]
     raise Neo4jStoreError(f"cannot push a {type(source).__name__}: give an AnalysisResult or a hops frame")
 
 
-def _ensure_schema(session: Any) -> None:
-    """Create the missing constraints and indexes (one ``SHOW`` when all exist) and wait for them."""
+def _ensure_schema(session: Any, *, defer_relationship_indexes: bool = False) -> list[str]:
+    """Create the missing constraints and indexes (one ``SHOW`` when all exist) and wait for them.
+
+    With ``defer_relationship_indexes`` the missing relationship ones are not created but returned
+    (for :func:`_create_schema` after the last batch).
+    """
     names = {r["name"] for r in session.run("SHOW INDEXES YIELD name RETURN name")}
     names |= {r["name"] for r in session.run("SHOW CONSTRAINTS YIELD name RETURN name")}
+    if names & set(cypher.OLD_SCHEMA):
+        _migrate_keys(session, names)
     missing = [st for st in cypher.SCHEMA if st.split()[2] not in names]
-    for statement in missing:
+    deferred = [st for st in missing if defer_relationship_indexes and st in cypher.RELATIONSHIP_SCHEMA]
+    _create_schema(session, [st for st in missing if st not in deferred])
+    return deferred
+
+
+def _migrate_keys(session: Any, names: set[str]) -> None:
+    """A store written before node keys: give every node its ``key``, drop the name constraints."""
+    for label, statement in cypher.NODES_WITHOUT_KEY.items():
+        rows = [{"id": r["id"], "key": node_key(r["name"])} for r in session.run(statement)
+                if r["name"] is not None]
+        for i in range(0, len(rows), 10_000):
+            session.execute_write(_run_data, cypher.SET_KEYS, rows=rows[i:i + 10_000])
+        log.info("gave %d %s node(s) their key", len(rows), label)
+    for name in cypher.OLD_SCHEMA:
+        if name in names:
+            kind = "INDEX" if name == "latgraph_lateral_account" else "CONSTRAINT"
+            session.run(f"DROP {kind} {name} IF EXISTS").consume()   # a fixed name, not data
+
+
+def _create_schema(session: Any, statements: list[str]) -> None:
+    """Run schema statements (``IF NOT EXISTS``) and wait until the indexes are online."""
+    for statement in statements:
         session.run(statement).consume()
-    if missing:
+    if statements:
         session.run("CALL db.awaitIndexes(300)").consume()
 
 
-def _write_batch(tx: Any, rows: list[dict[str, Any]], push_id: str, batches_done: int,
-                 merge_gap_ns: int) -> BatchPlan:
-    """One batch in one transaction: look up, plan, write what changed, checkpoint."""
-    groups = sorted({r["group_key"] for r in rows})
-    plan = plan_batch(rows, tx.run(cypher.LOOKUP_GROUPS, groups=groups).data(), merge_gap_ns)
+def _write_batch(tx: Any, plan: BatchPlan, nodes: dict[tuple[str, str], str], push_id: str,
+                 batches_done: int) -> dict[str, str]:
+    """One batch's writes in one transaction: load joined hops, nodes, hops, accounts, checkpoint.
+
+    ``nodes`` caches element ids by (kind, name) across batches; it is updated only when the
+    transaction function returns. Returns the element id of each written hop's relationship.
+    """
     if plan.updated:
-        loaded = {rec["hop_key"]: rec["props"] for rec in
-                  tx.run(cypher.LOAD_HOPS, keys=[h.hop_key for h in plan.updated]).data()}
+        need = [{"hop_key": h.hop_key, "rel_id": h.rel_id} for h in plan.updated if h.stored is None]
+        loaded = {rec["hop_key"]: rec["props"] for rec in tx.run(cypher.LOAD_HOPS, rows=need).data()} \
+            if need else {}
         apply_updates(plan, loaded)
-    written = plan.created + plan.updated
-    if written:
-        props = [h.props for h in written if h.props is not None]
-        sources = {p["src"] for p in props if p["src"] is not None}
-        hosts = sorted(sources | {p["dst_host"] for p in props})
-        unknown = sorted({p["dst_host"] for p in props if p["src"] is None})
-        accounts = sorted({p["account"] for p in props if p["account"] is not None})
-        tx.run(cypher.WRITE_NODES, hosts=hosts, unknown=unknown, accounts=accounts).consume()
+    written = [h.props for h in (*plan.created, *plan.updated) if h.props is not None]
+    wanted = {("host", p["dst_host"]) for p in written}
+    wanted |= {("host", p["src"]) if p["src"] is not None else ("unknown", p["dst_host"]) for p in written}
+    wanted |= {("account", p["account"]) for p in written if p["account"] is not None}
+    new = sorted(wanted - nodes.keys())
+    ids = dict(nodes)
+    if new:
+        def named(kind: str) -> list[dict[str, str]]:
+            return [{"key": node_key(n), "name": n} for k, n in new if k == kind]
+
+        for rec in tx.run(cypher.WRITE_NODES, hosts=named("host"), unknown=named("unknown"),
+                          accounts=named("account")):
+            ids[(rec["kind"], rec["name"])] = rec["id"]
+    rel_ids: dict[str, str] = {}
     if plan.created:
-        tx.run(cypher.CREATE_HOPS, rows=_write_rows(plan.created)).consume()
+        rows = [{"s": ids[("host", p["src"]) if p["src"] is not None else ("unknown", p["dst_host"])],
+                 "d": ids[("host", p["dst_host"])], "props": p}
+                for p in (h.props for h in plan.created) if p is not None]
+        rel_ids.update((r["hop_key"], r["rel_id"]) for r in tx.run(cypher.CREATE_HOPS, rows=rows))
     if plan.updated:
-        tx.run(cypher.UPDATE_HOPS, rows=_write_rows(plan.updated)).consume()
+        rows = [{"rel_id": h.rel_id, "props": h.props} for h in plan.updated]
+        rel_ids.update((r["hop_key"], r["rel_id"]) for r in tx.run(cypher.UPDATE_HOPS, rows=rows))
     if written:
-        auth, used = _account_pairs(written)
+        auth, used = _account_pairs(written, ids)
         tx.run(cypher.WRITE_ACCOUNTS, auth=auth, used=used).consume()
     tx.run(cypher.CHECKPOINT, push_id=push_id, batches_done=batches_done).consume()
-    return plan
+    nodes.update(ids)
+    return rel_ids
 
 
-def _write_rows(hops: list[StoredHop]) -> list[dict[str, Any]]:
-    """``$rows`` of CREATE_HOPS / UPDATE_HOPS: the nodes to connect and the stored properties."""
-    return [{"src": h.props["src"], "dst": h.props["dst_host"], "props": h.props}
-            for h in hops if h.props is not None]
-
-
-def _account_pairs(hops: list[StoredHop]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(account, destination) and (source host, account) pairs with their min first / max last time."""
+def _account_pairs(written: list[dict[str, Any]], ids: dict[tuple[str, str], str]
+                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(account, destination) and (source host, account) pairs with their min first / max last time,
+    nodes as element ids."""
     auth: dict[tuple[str, str], list[int]] = {}
     used: dict[tuple[str, str], list[int]] = {}
-    for hop in hops:
-        p = hop.props or {}
+    for p in written:
         if p["account"] is None:
             continue
         pairs = [(auth, (p["account"], p["dst_host"]))]
@@ -215,8 +267,14 @@ def _account_pairs(hops: list[StoredHop]) -> tuple[list[dict[str, Any]], list[di
         for table, key in pairs:
             span = table.setdefault(key, [p["first_seen_ns"], p["last_seen_ns"]])
             span[0], span[1] = min(span[0], p["first_seen_ns"]), max(span[1], p["last_seen_ns"])
-    return ([{"account": a, "dst": d, "first": f, "last": la} for (a, d), (f, la) in auth.items()],
-            [{"src": s, "account": a, "first": f, "last": la} for (s, a), (f, la) in used.items()])
+    return ([{"a": ids[("account", a)], "d": ids[("host", d)], "first": f, "last": la}
+             for (a, d), (f, la) in auth.items()],
+            [{"s": ids[("host", s)], "a": ids[("account", a)], "first": f, "last": la}
+             for (s, a), (f, la) in used.items()])
+
+
+def _run_data(tx: Any, statement: str, **params: Any) -> list[dict[str, Any]]:
+    return tx.run(statement, **params).data()
 
 
 def _run_single(tx: Any, statement: str, **params: Any) -> dict[str, Any] | None:

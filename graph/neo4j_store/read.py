@@ -8,19 +8,68 @@ in which :mod:`graph.correlate` numbers hops, so a case pushed once loads back w
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pandas as pd
 
 from graph.model import HOP_COLUMNS
 from graph.neo4j_store import cypher
-from graph.neo4j_store.connection import Neo4jSettings, open_driver, translate_errors
+from graph.neo4j_store.connection import Neo4jSettings, Neo4jStoreError, open_driver, translate_errors
+
+log = logging.getLogger(__name__)
 
 #: The statement that reads every stored hop (in hop-id order).
 READ_HOPS_STATEMENT = cypher.READ_HOPS
 
 #: Columns of :func:`load_hops`: the hops frame plus the store's hop key.
 LOADED_COLUMNS: tuple[str, ...] = (*HOP_COLUMNS, "hop_key")
+
+
+class IncompletePushError(Neo4jStoreError):
+    """The store holds a push that did not finish: its hops, paths and patient zero are partial."""
+
+
+def incomplete_pushes(session: Any) -> list[dict[str, Any]]:
+    """The checkpoints (``LatgraphPush``) of pushes that started and did not finish."""
+    return session.run(cypher.INCOMPLETE_PUSHES).data()
+
+
+def incomplete_message(pushes: list[dict[str, Any]]) -> str:
+    """What is incomplete and what to do, for an error or a warning.
+
+    Examples:
+        >>> text = incomplete_message([{"push_id": "ab12", "status": "running", "batches_done": 3,
+        ...                             "batches_total": 8, "updated_at": "2026-12-03T05:00:00Z"}])
+        >>> "push ab12: 3 of 8 batches committed" in text and "re-run" in text
+        True
+    """
+    parts = [f"push {p['push_id']}: {p.get('batches_done') or 0} of {p.get('batches_total') or '?'} batches "
+             f"committed, last at {p.get('updated_at')}" for p in pushes]
+    many = "unfinished pushes" if len(pushes) > 1 else "an unfinished push"
+    return (f"the Neo4j store holds {many} ({'; '.join(parts)}): its answers may miss hops (a wrong "
+            "patient zero); re-run the same `latgraph neo4j push` to finish it (it resumes), or wait "
+            "for a running push to end")
+
+
+def check_complete(session: Any, allow_incomplete: bool = False) -> str | None:
+    """Refuse to answer from a half-finished push.
+
+    Returns:
+        None when every push finished; the warning text when some did not and
+        ``allow_incomplete`` is true (the caller shows it).
+
+    Raises:
+        IncompletePushError: some push did not finish and ``allow_incomplete`` is false.
+    """
+    pushes = incomplete_pushes(session)
+    if not pushes:
+        return None
+    message = incomplete_message(pushes)
+    if not allow_incomplete:
+        raise IncompletePushError(message + " (or accept partial answers with --allow-incomplete)")
+    log.warning("%s", message)
+    return message
 
 
 def load_hops(settings: Neo4jSettings | None = None) -> pd.DataFrame:

@@ -17,6 +17,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from graph.model import HOP_COLUMNS
@@ -26,6 +27,30 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # One encoder each (json.dumps with keyword arguments builds a new encoder per call).
 _PLAIN = json.JSONEncoder(ensure_ascii=False)
 _SORTED = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+
+
+#: Names up to this many UTF-8 bytes are their own node key; Neo4j cannot index a value over about
+#: 8 KB (the index key limit), and one attacker-set name must not fail the push.
+KEY_MAX_BYTES = 4000
+_KEY_PREFIX_CHARS = 200
+
+
+def node_key(name: str) -> str:
+    """The bounded unique key of a host, account or source-less node: the name itself when it is
+    at most :data:`KEY_MAX_BYTES` long, else its first 200 characters, ``...#`` and a hash of all of
+    it. The full name is stored next to it (``name`` / ``dst``).
+
+    Examples:
+        >>> node_key("WS01")
+        'WS01'
+        >>> key = node_key("A" * 10_000)
+        >>> len(key), key[:3], key[200:204]
+        (236, 'AAA', '...#')
+    """
+    if len(name) * 4 <= KEY_MAX_BYTES or len(name.encode("utf-8", "surrogatepass")) <= KEY_MAX_BYTES:
+        return name
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return f"{name[:_KEY_PREFIX_CHARS]}...#{digest}"
 
 
 def group_key(src_host: Any, src_ip: Any, dst_host: str, account: Any) -> str:
@@ -67,43 +92,51 @@ def hop_rows(hops: pd.DataFrame) -> list[dict[str, Any]]:
     missing = [c for c in HOP_COLUMNS if c != "hop_id" and c not in hops.columns]
     if missing:
         raise Neo4jStoreError(f"hops frame lacks columns {missing}")
+    n = len(hops)
+    cols = {c: _plain(hops[c]) for c in ("src_host", "src_ip", "dst_host", "account", "severity")}
+    bad = hops["dst_host"].isna() | hops["first_seen"].isna() | hops["last_seen"].isna()
+    if bad.any():
+        hop_id = hops["hop_id"][bad].iloc[0] if "hop_id" in hops.columns else bad.to_numpy().argmax()
+        raise Neo4jStoreError(f"hop {hop_id} has no destination host or no times")
+    first_ns, last_ns = _ns_list(hops["first_seen"]), _ns_list(hops["last_seen"])
+    hop_ids = hops["hop_id"].tolist() if "hop_id" in hops.columns else [None] * n
+    kinds_col, tech_col = hops["kinds"].tolist(), hops["techniques"].tolist()
+    rules_col = hops["rules"].tolist()
+    n_events, scores = hops["n_events"].tolist(), hops["score"].tolist()
+    evidence_col = hops["evidence"].tolist()
+    texts = _evidence_texts_bulk([() if _opt_seq(e) is None else e for e in evidence_col])
     rows: list[dict[str, Any]] = []
-    names: dict[Any, str] = {}
-    for hop in hops.to_dict("records"):  # per-hop loop: hops, not events
-        dst = _text(hop["dst_host"])
-        if dst is None or _opt(hop["first_seen"]) is None or _opt(hop["last_seen"]) is None:
-            raise Neo4jStoreError(f"hop {hop.get('hop_id')} has no destination host or no times")
+    for i in range(n):
         unique: dict[str, str] = {}
-        for e in (() if _opt_seq(hop["evidence"]) is None else hop["evidence"]):
-            ident, text = _evidence_texts(e, names)
+        for ident, text in texts[i]:
             unique[ident] = text  # the last of equal ids wins, at the first one's place
         if not unique:  # no evidence listed: the hop itself is its (single) evidence
-            unique[_PLAIN.encode(["hop", _iso_ns(hop["first_seen"]), _iso_ns(hop["last_seen"])])] = \
+            unique[_PLAIN.encode(["hop", _iso_from_ns(first_ns[i]), _iso_from_ns(last_ns[i])])] = \
                 _SORTED.encode(_evidence_json({}))
-        src_host, src_ip, account = _text(hop["src_host"]), _text(hop["src_ip"]), _text(hop["account"])
+        src_host, src_ip, dst, account = (cols["src_host"][i], cols["src_ip"][i], cols["dst_host"][i],
+                                          cols["account"][i])
         group = group_key(src_host, src_ip, dst, account)
-        first_ns = _ns(hop["first_seen"])
         row = {
-            "hop_id": _int(hop.get("hop_id")),
+            "hop_id": _int(hop_ids[i]),
             "group_key": group,
-            "hop_key": _digest([group, first_ns]),
+            "hop_key": _digest([group, first_ns[i]]),
             "src": src_host if src_host is not None else src_ip,
             "src_host": src_host,
             "src_ip": src_ip,
             "dst": dst,
             "account": account,
-            "first_seen_ns": first_ns,
-            "last_seen_ns": _ns(hop["last_seen"]),
-            "kinds": [str(k) for k in hop["kinds"]],
-            "techniques": [str(t) for t in hop["techniques"]],
-            "rules": [str(r) for r in hop["rules"]],
+            "first_seen_ns": first_ns[i],
+            "last_seen_ns": last_ns[i],
+            "kinds": [str(k) for k in kinds_col[i]],
+            "techniques": [str(t) for t in tech_col[i]],
+            "rules": [str(r) for r in rules_col[i]],
             "evidence_ids": list(unique),
             "evidence": list(unique.values()),
-            "n_events": int(hop["n_events"]),
-            "score": float(hop["score"]),
-            "severity": str(hop["severity"]),
+            "n_events": int(n_events[i]),
+            "score": float(scores[i]),
+            "severity": str(cols["severity"][i]),
         }
-        row["signature"] = _digest([v for k, v in row.items() if k != "hop_id"])
+        row["signature"] = signature(row)
         rows.append(row)
     # A group's rows in time order, next to each other: each batch then looks up few groups, and
     # rows of a group meet its stored hops in time order.
@@ -111,14 +144,100 @@ def hop_rows(hops: pd.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
-def _evidence_texts(evidence: Any, names: dict[Any, str]) -> tuple[str, str]:
+#: Fields of a row covered by its signature (the last five are taken apart).
+_SIGNED = ("group_key", "hop_key", "src", "src_host", "src_ip", "dst", "account", "first_seen_ns",
+           "last_seen_ns", "kinds", "techniques", "rules", "evidence_ids", "evidence", "n_events", "score",
+           "severity")
+
+
+def signature(row: dict[str, Any]) -> str:
+    """Content hash of a row (everything but ``hop_id``): re-pushing the very same hop is a no-op.
+
+    The text hashed is the JSON of the row's scalar and short list fields (with the number of
+    evidence), then the evidence ids and the evidence JSON texts one per line: both are JSON
+    encodings, which never hold a raw line break, so no two different rows give the same text.
+    ``v2`` marks this definition: a hop stored by a version before it carries a JSON-of-everything
+    signature, so re-pushing it once joins it through the merge rules (which leave its other
+    properties as they are) and records the new signature.
+
+    Examples:
+        >>> row = {k: None for k in _SIGNED} | {"evidence_ids": ["[1]"], "evidence": ["{}"]}
+        >>> signature(row) == signature(dict(row))
+        True
+        >>> signature(row) == signature(row | {"evidence_ids": ["[1]\\n{}"], "evidence": [""]})
+        False
+    """
+    ids, texts = row["evidence_ids"], row["evidence"]
+    head = _PLAIN.encode(["v2", len(ids), len(texts), *(row[f] for f in _SIGNED[:-5]),
+                          row["n_events"], row["score"], row["severity"]])
+    text = "\n".join((head, *ids, *texts))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _plain(column: pd.Series) -> list[Any]:
+    """A text column as a list of ``str`` / ``None`` (missing values as None)."""
+    values = column.astype(object).where(column.notna(), None).tolist()
+    return [v if v is None or type(v) is str else str(v) for v in values]
+
+
+def _ns_list(column: pd.Series) -> list[int]:
+    """A time column (datetime64, tz-aware or naive = UTC) as int nanoseconds since the epoch."""
+    times = pd.to_datetime(column, utc=True)
+    return times.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ns]").astype("int64").tolist()
+
+
+def _evidence_texts_bulk(groups: list[Any]) -> list[list[tuple[str, str]]]:
+    """(evidence id, evidence JSON) of every evidence of every hop (:func:`_evidence_texts`, whose
+    text it reproduces), with the times of the common case (``datetime`` / ``Timestamp``) formatted
+    in one vectorised pass."""
+    flat = [e for g in groups for e in g]
+    stamps = [e.get("ts") for e in flat]
+    regular = [type(t) is pd.Timestamp or (isinstance(t, datetime) and t.tzinfo is not None) for t in stamps]
+    ts_text: list[str | None] = [None] * len(flat)
+    idx = [i for i, ok in enumerate(regular) if ok]
+    if idx:
+        values = pd.to_datetime([stamps[i] for i in idx], utc=True).as_unit("ns")
+        for i, text in zip(idx, _iso_many(values.asi8), strict=True):
+            ts_text[i] = text
+    names: dict[Any, str] = {}
+    out: list[list[tuple[str, str]]] = []
+    k = 0
+    for g in groups:
+        pairs = []
+        for e in g:
+            pairs.append(_evidence_texts(e, names, ts_text[k]) if regular[k] else _evidence_texts(e, names))
+            k += 1
+        out.append(pairs)
+    return out
+
+
+def _iso_many(ns: Any) -> list[str]:
+    """:func:`_iso_from_ns` of many int-nanosecond values (numpy, vectorised).
+
+    Examples:
+        >>> _iso_many(np.array([0, 1_500_000_000_250_000_000, 1_500_000_000_000_000_007]))
+        ['1970-01-01T00:00:00Z', '2017-07-14T02:40:00.250000Z', '2017-07-14T02:40:00.000000007Z']
+    """
+    ns = np.asarray(ns, dtype="int64")
+    dt = ns.view("datetime64[ns]")
+    secs = np.datetime_as_string(dt, unit="s")
+    micro = np.datetime_as_string(dt, unit="us")
+    nano = np.datetime_as_string(dt, unit="ns")
+    frac_ns = ns % 1_000_000_000
+    text = np.where(frac_ns == 0, secs, np.where(frac_ns % 1000 == 0, micro, nano))
+    return [t + "Z" for t in text.tolist()]
+
+
+def _evidence_texts(evidence: Any, names: dict[Any, str], ts: str | None = None) -> tuple[str, str]:
     """(evidence id, evidence JSON) of one evidence mapping: the text ``json.dumps`` gives (ids with
     ``ensure_ascii=False``, JSON also with ``sort_keys=True``), assembled from encoded parts.
 
-    ``names`` caches the JSON of file and rule names (they repeat across evidence).
+    ``names`` caches the JSON of file and rule names (they repeat across evidence); ``ts`` is the
+    time's text when the caller formatted it already.
     """
     get = evidence.get
-    ts = _iso_ns(get("ts"))
+    if ts is None:
+        ts = _iso_ns(get("ts"))
     event_id, record_id, source_file, rule = (_int(get("event_id")), _int(get("record_id")),
                                               get("source_file"), get("rule"))
     if not (source_file is None or type(source_file) is str):  # odd values: the reference encoder

@@ -147,8 +147,8 @@ def test_push_creates_missing_constraints_and_indexes(neo4j_db: Neo4jServer) -> 
     drop_schema(neo4j_db)
     push(chain_case(), settings_of(neo4j_db))
     names = {r["name"] for r in query(neo4j_db, "SHOW CONSTRAINTS YIELD name RETURN name")}
-    assert {"latgraph_host_name", "latgraph_account_name", "latgraph_lateral_hop_key"} <= names
+    assert {"latgraph_host_key", "latgraph_account_key", "latgraph_lateral_hop_key"} <= names
     indexes = {r["name"] for r in query(neo4j_db, "SHOW INDEXES YIELD name RETURN name")}
-    assert {"latgraph_lateral_first_seen", "latgraph_lateral_account"} <= indexes
+    assert {"latgraph_lateral_first_seen", "latgraph_lateral_group"} <= indexes
     with pytest.raises(Exception, match="already exists"):
-        query(neo4j_db, "CREATE (:Host {name: 'WS01'})")
+        query(neo4j_db, "CREATE (:Host {key: 'WS01', name: 'WS01'})")
