@@ -158,7 +158,7 @@ def _warn_incomplete(settings: Any, allow_incomplete: bool) -> None:
             driver.session(database=settings.database) as session:
         warning = check_complete(session, allow_incomplete)
     if warning:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(term_safe(f"warning: {warning}"), err=True)
 
 
 @command.command("paths")
