@@ -39,13 +39,15 @@ HIGHLIGHT_COLOR = "#1f77b4"
 EARLY_RGB, LATE_RGB = (127, 0, 0), (253, 212, 158)
 #: Edge kinds that show code ran or files were dropped (drawn solid; logon-only hops are dashed).
 STRONG_KINDS = frozenset({"admin_share", "file_write", "service_install", "execution", "ipc_pipe"})
-MAX_LABEL = 40
+MAX_LABEL = 24
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
+#: On-screen label size (CSS px) at every zoom level.
+LABEL_PX = 13
+
 LEGEND_HTML = """
-<details id="latgraph-legend" open style="position:absolute;top:6px;left:6px;z-index:10;
- background:rgba(255,255,255,.9);border:1px solid #ccc;border-radius:4px;padding:4px 8px;
- font:12px sans-serif;line-height:1.5;max-width:560px">
+<details id="latgraph-legend" style="background:#fff;border:1px solid #ccc;border-radius:4px;
+ padding:2px 8px;margin:0 0 4px 0;font:12px sans-serif;line-height:1.5">
  <summary style="cursor:pointer"><b>Legend</b></summary>
  &#9733; patient-zero candidate &nbsp; &#9679; host &nbsp; &#9650; account &nbsp;
  &#9632; group of hosts/accounts<br>
@@ -60,7 +62,8 @@ LEGEND_HTML = """
 </details>
 """
 
-# Runs after pyvis' drawGraph(): titles -> DOM elements, readiness flags for tests and benches.
+# Runs after pyvis' drawGraph(): titles -> DOM elements, screen-size labels with collision
+# handling, click -> postMessage to the hosting component, readiness flags for tests and benches.
 _POST_SCRIPT = """
 <script>
 (function () {
@@ -76,7 +79,68 @@ _POST_SCRIPT = """
   });
   edges.update(eupd);
   window.latgraphNetwork = network;
-  network.once("afterDrawing", function () { window.latgraphDrawn = performance.now(); });
+
+  // Labels: a fixed on-screen size whatever the zoom; where two labels would overlap only the
+  // more important node (patient zero, compromised, higher score) keeps its label.
+  var LABEL_PX = %(label_px)s;
+  function relabel() {
+    var scale = network.getScale() || 1;
+    var size = LABEL_PX / scale;
+    var pos = network.getPositions();
+    var list = nodes.get({fields: ["id", "lg_label", "lg_rank", "size"]});
+    list.sort(function (a, b) { return (b.lg_rank || 0) - (a.lg_rank || 0); });
+    var cell = size * 6, grid = {}, out = [], shown = 0;
+    function key(i, j) { return i + "," + j; }
+    list.forEach(function (n) {
+      var p = pos[n.id], text = n.lg_label || "";
+      if (!p || !text) { out.push({id: n.id, label: ""}); return; }
+      var w = size * (0.58 * text.length + 0.6), h = size * 1.25;
+      var top = p.y + (n.size || 10) + size * 0.15;
+      var b = {x1: p.x - w / 2, x2: p.x + w / 2, y1: top, y2: top + h};
+      var i1 = Math.floor(b.x1 / cell), i2 = Math.floor(b.x2 / cell);
+      var j1 = Math.floor(b.y1 / cell), j2 = Math.floor(b.y2 / cell), hit = false, i, j;
+      for (i = i1; i <= i2 && !hit; i++) for (j = j1; j <= j2 && !hit; j++) {
+        (grid[key(i, j)] || []).forEach(function (o) {
+          if (b.x1 < o.x2 && o.x1 < b.x2 && b.y1 < o.y2 && o.y1 < b.y2) hit = true; });
+      }
+      if (hit) { out.push({id: n.id, label: ""}); return; }
+      for (i = i1; i <= i2; i++) for (j = j1; j <= j2; j++) (grid[key(i, j)] = grid[key(i, j)] || []).push(b);
+      shown += 1;
+      out.push({id: n.id, label: text, font: {size: size}});
+    });
+    nodes.update(out);
+    window.latgraphLabels = {shown: shown, total: list.length, px: LABEL_PX, scale: scale};
+  }
+  var pending = null;
+  network.on("zoom", function () {
+    if (pending) clearTimeout(pending);
+    pending = setTimeout(function () { pending = null; relabel(); }, 120);
+  });
+
+  function post(msg) {
+    window.latgraphLastClick = msg;
+    if (window.parent !== window) window.parent.postMessage(msg, "*");
+  }
+  network.on("click", function (p) {
+    if (p.nodes.length) {
+      post({type: "latgraph-select", kind: "node", id: String(p.nodes[0]), hop_ids: []});
+    } else if (p.edges.length) {
+      var e = edges.get(p.edges[0]);
+      post({type: "latgraph-select", kind: "edge", id: String(e.id), hop_ids: e.lg_hops || []});
+    }
+  });
+  window.addEventListener("message", function (ev) {
+    var m = ev.data;
+    if (ev.source !== window.parent || !m || m.type !== "latgraph-focus") return;
+    if (nodes.get(m.id) === null) return;
+    network.selectNodes([m.id]);
+    window.latgraphFocused = m.id;
+  });
+  network.once("afterDrawing", function () {
+    relabel();
+    window.latgraphDrawn = performance.now();
+    if (window.parent !== window) window.parent.postMessage({type: "latgraph-ready"}, "*");
+  });
 })();
 </script>
 """
@@ -166,41 +230,56 @@ def _edge_style(e: dict[str, Any]) -> dict[str, Any]:
     return style
 
 
+def _rank(n: dict[str, Any]) -> float:
+    """Label priority of a node: patient zero, the selected path, compromised hosts, then score."""
+    rank = float(n.get("score", 0.0)) * 10.0 + min(float(n.get("hops", 0)), 50.0) / 100.0
+    if n.get("pz_rank"):
+        rank += 1000.0 - float(n["pz_rank"])
+    if n.get("highlight"):
+        rank += 500.0
+    if n.get("compromised_at") is not None:
+        rank += 100.0
+    if n["kind"] == GROUP:
+        rank += 50.0
+    return round(rank, 3)
+
+
 def render(view: View, opts: ViewOptions, *, legend: bool = True, note: bool = True) -> str:
     """The pyvis HTML page for a :class:`~app.ui.view.View` (physics off, positions fixed).
 
-    ``legend`` adds the legend box (open when the graph is at least 600 px high); ``note`` the
-    "showing X of Y" line (the app shows it outside the iframe instead).
+    ``legend`` adds the collapsible legend above the canvas (the app shows its own legend outside
+    the frame); ``note`` the "showing X of Y" line (the app shows it outside the frame instead).
+    Nodes carry ``lg_label`` / ``lg_rank`` (label and its priority), edges an ``id`` (``e<N>``)
+    and ``lg_hops`` (the hop ids they draw): a click posts them to the hosting component.
     """
     net = Network(height=f"{opts.height_px}px", width="100%", directed=True, cdn_resources="in_line")
     times = [pd.Timestamp(n["compromised_at"]) for n in view.nodes if n.get("compromised_at") is not None]
     t0 = min(times) if times else None
     span = (max(times) - t0).total_seconds() if times else 0.0
     for n in view.nodes:
-        net.add_node(n["id"], label=clean_label(n["label"]), x=n.get("x", 0.0), y=n.get("y", 0.0),
-                     physics=False, **_node_style(n, t0, span))
-    for e in view.edges:
-        net.add_edge(e["src"], e["dst"], **_edge_style(e))
+        label = clean_label(n["label"])
+        net.add_node(n["id"], label=label, lg_label=label, lg_rank=_rank(n), x=n.get("x", 0.0),
+                     y=n.get("y", 0.0), physics=False, **_node_style(n, t0, span))
+    for i, e in enumerate(view.edges):
+        net.add_edge(e["src"], e["dst"], id=f"e{i}", lg_hops=[int(h) for h in e["hop_ids"]],
+                     **_edge_style(e))
     net.options = {
         "physics": {"enabled": False},
         "edges": {"smooth": False, "arrows": {"to": {"scaleFactor": 0.5}}},
-        "nodes": {"font": {"size": 12, "face": "sans-serif"}},
+        "nodes": {"font": {"size": 12, "face": "sans-serif", "strokeWidth": 3, "strokeColor": "#ffffff"}},
         "interaction": {"hover": True, "tooltipDelay": 120, "hideEdgesOnDrag": len(view.edges) > 800,
-                        "navigationButtons": False, "keyboard": False},
+                        "navigationButtons": False, "keyboard": False, "selectConnectedEdges": False},
     }
     page = net.generate_html()
     page = _strip_external(page)
     note_html = ('<div id="latgraph-note" style="font:12px sans-serif;color:#555;padding:2px 4px">'
                  f"{esc(view.note)}</div>") if note else ""
     page = page.replace('<div class="card" style="width: 100%">',
-                        note_html + '<div class="card" style="width: 100%; position: relative">', 1)
-    if legend:
-        box = LEGEND_HTML
-        if opts.height_px < 600:  # small graphs: legend starts folded
-            box = box.replace('<details id="latgraph-legend" open', '<details id="latgraph-legend"')
-        page = page.replace('<div id="mynetwork"', box + '<div id="mynetwork"', 1)
+                        note_html + (LEGEND_HTML if legend else "")
+                        + '<div class="card" style="width: 100%; position: relative">', 1)
     page = page.replace("<body>", '<body style="margin:0">', 1)
-    return page.replace("</body>", _POST_SCRIPT + "</body>", 1)
+    script = _POST_SCRIPT.replace("%(label_px)s", str(LABEL_PX))
+    return page.replace("</body>", script + "</body>", 1)
 
 
 def _strip_external(page: str) -> str:

@@ -45,6 +45,11 @@ SELECTED_PATH = "latgraph.selected_path"  # index into result.paths, or None
 UPLOAD_DIR = "latgraph.upload_dir"      # the session's private temp folder for uploads
 STARTUP_DONE = "latgraph.startup_done"  # the `latgraph ui INPUT...` inputs were loaded
 NEO4J_CONN = "latgraph.neo4j_conn"      # (uri, user, password, database) when RESULT came from Neo4j
+THRESHOLD = "latgraph.threshold"        # the sidebar's minimum hop score (widget key)
+GRAPH_OPTS = "latgraph.graph_opts"      # ViewOptions of the graph on screen (the graph.html export)
+LOADED_AT = "latgraph.loaded_at"        # UTC time the case was loaded (export file names)
+THRESHOLD_RUN = "latgraph.threshold_run"  # run id the sidebar slider was last synced to
+KEPT = "latgraph.kept."                 # prefix: copies of page widget values that outlive the page
 ENGINE = "pandas"
 
 
@@ -75,8 +80,103 @@ def run_id() -> str:
     return str(st.session_state.get(RUN_ID, ""))
 
 
+def keep(key: str, default: Any) -> Any:
+    """Give the widget ``key`` its remembered value (or ``default``) and remember it across pages.
+
+    Streamlit forgets a widget's value when its page is left; call this before creating the
+    widget (without a value argument): the value is restored from a copy kept under
+    :data:`KEPT` and the copy is refreshed on every run of the page.
+    """
+    kept = KEPT + key
+    if key not in st.session_state:
+        st.session_state[key] = st.session_state.get(kept, default)
+    st.session_state[kept] = st.session_state[key]
+    return st.session_state[key]
+
+
+def forget_page_state() -> None:
+    """Drop remembered page state (filters, selections) that belongs to the previous case."""
+    for k in list(st.session_state.keys()):
+        name = str(k)
+        if name.startswith(KEPT) or name.endswith(".selection") or name in (GRAPH_OPTS,):
+            del st.session_state[k]
+
+
+def file_safe(text: str) -> str:
+    """``text`` reduced to a file-name-safe stem (letters, digits, ``._-``; at most 60 characters).
+
+    Examples:
+        >>> file_safe("WS01<img src=x>/../x")
+        'WS01-img-src-x-..-x'
+    """
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", str(text)).strip("-")[:60] or "x"
+
+
+def case_name() -> str:
+    """A short file-name-safe name of the loaded case (``demo-seed-7``, ``Security``, ...)."""
+    label = source()
+    label = re.sub(r"^(command line|case file|upload)\s*:?\s*", "", label)
+    first = re.split(r",\s*", label)[0]
+    stem = Path(first).name if ("/" in first or "\\" in first) else first
+    stem = re.sub(r"\.(evtx|xml|jsonl?|csv|zip|gz|parquet|pq)$", "", stem, flags=re.I)
+    return file_safe(stem.strip("-._ ")) if stem.strip("-._ ") else "case"
+
+
+def export_stem() -> str:
+    """``latgraph-<case>-<YYYYMMDD>``: the stem of every download (case and load date)."""
+    import datetime as _dt
+
+    when = st.session_state.get(LOADED_AT) or _dt.datetime.now(_dt.UTC)
+    return f"latgraph-{case_name()}-{when:%Y%m%d}"
+
+
+def threshold() -> float:
+    """The minimum hop score in force (that of the shown result)."""
+    return float(config().min_score)
+
+
+def set_threshold(value: float) -> AnalysisResult | None:
+    """Re-run the hop stage of the loaded result under a new minimum score (no event re-read).
+
+    ``min_score`` only changes which hops are suspicious (paths, compromised hosts, patient
+    zero), all of which the hop stage computes from the scored hops; a Neo4j case is re-read.
+    """
+    res = result()
+    if res is None or abs(float(value) - res.config.min_score) < 1e-9:
+        return res
+    cfg = replace(res.config, min_score=float(value))
+    if st.session_state.get(NEO4J_CONN) is not None:
+        return load_from_neo4j(*st.session_state[NEO4J_CONN], cfg=cfg)
+    new = _rethreshold_cached(res, run_id(), repr(cfg), cfg)
+    label, events = source(), st.session_state.get(EVENTS)
+    keep_path = selected_path()
+    set_result(new, label, events)
+    if keep_path is not None and keep_path < len(new.paths):
+        st.session_state[SELECTED_PATH] = keep_path
+    return new
+
+
+@st.cache_resource(max_entries=8, show_spinner="Applying the threshold...")
+def _rethreshold_cached(_res: AnalysisResult, rid: str, config_key: str,
+                        _cfg: AnalysisConfig) -> AnalysisResult:
+    from app.pipeline import summarize
+    from graph.engine import hop_stage
+
+    hs = hop_stage(_res.hops, _cfg)
+    out = AnalysisResult(events=_res.events, report=_res.report, config=_cfg, tags=_res.tags,
+                         hops=hs.hops.reset_index(drop=True), graph=hs.graph, paths=hs.paths,
+                         patient_zero=hs.patient_zero, compromised=hs.compromised)
+    before = _res.summary or {}
+    out.summary = {**before, **summarize(out, engine=before.get("engine", ENGINE))}
+    return out
+
+
 def set_result(res: AnalysisResult, label: str, events: tuple[Any, Any] | None = None) -> None:
     """Make ``res`` the shown result (pages read it from here)."""
+    import datetime as _dt
+
+    if st.session_state.get(SOURCE) != label or st.session_state.get(LOADED_AT) is None:
+        st.session_state[LOADED_AT] = _dt.datetime.now(_dt.UTC)
     st.session_state[RESULT] = res
     st.session_state[SOURCE] = label
     st.session_state[CONFIG] = res.config
@@ -165,6 +265,8 @@ def load_paths(paths: list[str | Path], label: str, on_progress: Callable[..., N
         raise FileNotFoundError(f"not found on the server: {', '.join(missing)}")
     cfg = cfg or config()
     res = run([Path(p) for p in paths], config=cfg, engine=ENGINE, on_progress=on_progress)
+    forget_page_state()
+    st.session_state[LOADED_AT] = None
     st.session_state[EVENTS] = (res.events, res.report)
     st.session_state[EVENTS_ID] = uuid.uuid4().hex
     st.session_state[NEO4J_CONN] = None
@@ -254,7 +356,8 @@ def load_from_neo4j(uri: str, user: str, password: str, database: str,
 def graph_view(opts: ViewOptions, *, standalone: bool = False) -> tuple[str, View]:
     """The graph HTML and View of the current result under ``opts`` (cached per result).
 
-    ``standalone`` puts the "showing X of Y" note inside the page (for the HTML download).
+    ``standalone`` puts the "showing X of Y" note and the legend inside the page (for the HTML
+    download); in the app both are shown outside the graph frame.
     """
     res = result()
     if res is None:
@@ -265,7 +368,7 @@ def graph_view(opts: ViewOptions, *, standalone: bool = False) -> tuple[str, Vie
 @st.cache_data(max_entries=32, show_spinner="Drawing the graph...")
 def _graph_cached(_res: AnalysisResult, rid: str, opts_key: str, standalone: bool,
                   _opts: ViewOptions) -> tuple[str, View]:
-    return graph_html(_res, _opts, note=standalone)
+    return graph_html(_res, _opts, note=standalone, legend=standalone)
 
 
 def export_callable(name: str) -> Callable[[], bytes]:

@@ -39,6 +39,7 @@ class ViewOptions:
     """What the spread graph shows. Hashable, so it can key a cache."""
 
     severities: tuple[str, ...] = ("high", "medium", "low")
+    min_score: float | None = None              # only hops scoring at least this (the threshold)
     kinds: tuple[str, ...] = ()                 # EdgeKind values; empty = all kinds
     start: datetime | None = None               # hops overlapping [start, end]
     end: datetime | None = None
@@ -81,6 +82,8 @@ def filter_hops(result: AnalysisResult, opts: ViewOptions) -> pd.DataFrame:
     if hops is None or hops.empty:
         return hops.iloc[0:0] if hops is not None else pd.DataFrame()
     mask = hops["severity"].astype(str).isin(opts.severities)
+    if opts.min_score is not None:
+        mask &= hops["score"].astype(float) >= float(opts.min_score)
     if opts.only_hop_ids:
         mask &= hops["hop_id"].isin(opts.only_hop_ids)
     if opts.kinds:

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.ui.common import accounts_of, hosts_of, require_result, safe_csv
+from app.ui import state
+from app.ui.common import accounts_of, hosts_of, require_result, safe_csv, threshold_caption
+from app.ui.evidence import show_hops_and_evidence
 
 st.title("Host / account drill-down")
 res = require_result()
+threshold_caption(res)
 MAX_ROWS = 5000
 
+state.keep("drill.kind", "host")
 kind = st.radio("Entity", ["host", "account"], horizontal=True, key="drill.kind")
 names = hosts_of(res) if kind == "host" else accounts_of(res)
 if not names:
     st.info(f"No {kind} appears in a hop.")
     st.stop()
+first = res.patient_zero[0].host if kind == "host" and res.patient_zero else names[0]
+if state.keep("drill.name", first) not in names:
+    st.session_state["drill.name"] = first if first in names else names[0]
 name = st.selectbox(kind.capitalize(), names, key="drill.name")
 
 hops, events = res.hops, res.events
@@ -37,13 +44,12 @@ if kind == "host" and res.compromised is not None:
               hit["first_seen"].min().strftime("%Y-%m-%d %H:%M UTC"))
 
 st.subheader("Hops")
-hop_cols = ["hop_id", "first_seen", "last_seen", "src_host", "src_ip", "dst_host", "account", "severity",
-            "score", "kinds", "n_events"]
-table = its_hops[hop_cols].assign(kinds=its_hops["kinds"].map(", ".join))
-st.dataframe(table, hide_index=True, key="drill.hops")
+st.caption("Every hop, whatever its score; click a row to open its reason, score parts and evidence.")
+show_hops_and_evidence(res, its_hops, key="drill.hops", default="top")
 st.subheader("Events")
 if len(its_events) > MAX_ROWS:
     st.caption(f"Showing the first {MAX_ROWS:,} of {len(its_events):,} events; the CSV has all of them.")
 st.dataframe(its_events.head(MAX_ROWS), hide_index=True, key="drill.events")
 st.download_button("Download these events (CSV)", lambda: safe_csv(its_events),
-                   f"latgraph-{kind}-events.csv", "text/csv", key="drill.events_csv")
+                   f"{state.export_stem()}-{kind}-{state.file_safe(name)}-events.csv", "text/csv",
+                   key="drill.events_csv")

@@ -6,12 +6,13 @@ import pandas as pd
 import streamlit as st
 
 from app.ui import state
+from app.ui.common import md
 
 st.title("Load data")
 
 
 def run_load(paths: list, label: str) -> None:
-    """Ingest + analyse with a progress bar; errors are shown, never raised."""
+    """Ingest + analyse with a progress display; errors are shown, never raised; then Overview."""
     bar = st.progress(0.0, text="Reading logs...")
     try:
         res = state.load_paths(paths, label, on_progress=state.progress_callback(bar))
@@ -21,21 +22,44 @@ def run_load(paths: list, label: str) -> None:
         return
     finally:
         bar.empty()
-    st.success(f"Loaded {len(res.events):,} events, {len(res.hops):,} hops.")
+    st.session_state["load.done"] = f"Loaded {len(res.events):,} events, {len(res.hops):,} hops."
+    st.switch_page("pages/overview.py")
+
+
+def load_demo() -> None:
+    """Prepare (generate if needed) and load the demo case."""
+    st.session_state.pop("load.demo_confirm", None)
+    try:
+        inputs = state.demo_inputs()
+    except Exception as exc:
+        st.error("Could not prepare the demo case.")
+        st.code(str(exc), language=None)
+    else:
+        run_load(inputs, f"demo case (seed {state.DEMO_SEED})")
+
+
+loaded = state.result()
+if loaded is not None:
+    st.info("Loaded case: " + md(state.source()) + ". Loading anything here replaces it.")
 
 
 demo, upload, server, case, neo4j = st.tabs(["Demo", "Upload", "Path on the server", "Case file", "Neo4j"])
 with demo:
     st.write("A seeded synthetic enterprise with an attack spreading through admin shares "
              f"(`latgraph simulate --seed {state.DEMO_SEED}`), generated on first use.")
-    if st.button("Load the demo case", key="load.demo", type="primary"):
-        try:
-            inputs = state.demo_inputs()
-        except Exception as exc:
-            st.error("Could not prepare the demo case.")
-            st.code(str(exc), language=None)
+    if st.button("Load the demo case", key="load.demo", type="secondary" if loaded else "primary"):
+        if loaded is None:
+            load_demo()
         else:
-            run_load(inputs, "demo case (seed 7)")
+            st.session_state["load.demo_confirm"] = True
+    if st.session_state.get("load.demo_confirm") and loaded is not None:
+        st.warning("Replace the loaded case (" + md(state.source()) + ") with the demo case?")
+        yes, no = st.columns([1, 4])
+        if yes.button("Replace with the demo", key="load.demo_yes", type="primary"):
+            load_demo()
+        if no.button("Cancel", key="load.demo_no"):
+            st.session_state.pop("load.demo_confirm", None)
+            st.rerun()
 with upload:
     files = st.file_uploader("Log files: EVTX, Windows XML, Winlogbeat/ECS JSON, OTRF JSON, MDE CSV/JSON, "
                              ".zip/.gz, or a case file (.parquet)", accept_multiple_files=True,
@@ -49,13 +73,15 @@ with upload:
             st.error("Upload refused.")
             st.code(str(exc), language=None)
         else:
-            run_load(saved, f"{len(saved)} uploaded file(s)")
+            names = ", ".join(p.name for p in saved[:3])
+            names += f" (+{len(saved) - 3} more)" if len(saved) > 3 else ""
+            run_load(saved, "upload: " + names)
 with server:
     text = st.text_area("Files or folders on the server, one per line (folders are read recursively)",
                         key="load.paths")
     if st.button("Analyse these paths", key="load.paths_go", disabled=not text.strip()):
         paths = [line.strip() for line in text.splitlines() if line.strip()]
-        run_load(paths, ", ".join(paths))
+        run_load(paths, "server: " + ", ".join(paths))
 with case:
     case_path = st.text_input("Case file written by `latgraph ingest ... -o case.parquet`", key="load.case")
     if st.button("Open case file", key="load.case_go", disabled=not case_path.strip()):
@@ -71,10 +97,12 @@ with neo4j:
         except Exception as exc:
             st.error("Could not load from Neo4j.")
             st.code(str(exc), language=None)
+        else:
+            st.switch_page("pages/overview.py")
 
 res = state.result()
 if res is not None:
-    st.subheader("Ingest report")
+    st.subheader("Ingest report of the loaded case")
     doc = res.report.to_dict()
     totals = doc.get("totals", {})
     cols = st.columns(4)

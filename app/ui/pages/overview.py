@@ -6,19 +6,31 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from app.ui.common import accounts_of, fmt_ts, hosts_of, require_result
+from app.ui import state
+from app.ui.common import accounts_of, fmt_ts, hosts_of, md, require_result, threshold_caption
+from app.ui.evidence import plural
 
 st.title("Overview")
 res = require_result()
 hops = res.hops
+threshold = res.config.min_score
+done = st.session_state.pop("load.done", None)
+if done:
+    st.success(done)
+st.markdown("**Case:** " + md(state.source()))
+threshold_caption(res)
 sev = hops["severity"].astype(str).value_counts()
+above = hops[hops["score"] >= threshold]
 
-cols = st.columns(7)
+cols = st.columns(5)
 cols[0].metric("Events", f"{len(res.events):,}")
 cols[1].metric("Hosts", f"{len(hosts_of(res)):,}")
 cols[2].metric("Accounts", f"{len(accounts_of(res)):,}")
-for col, name in zip(cols[3:], ("high", "medium", "low", "info"), strict=True):
-    col.metric(f"Hops {name}", f"{int(sev.get(name, 0)):,}")
+cols[3].metric(f"Hops ≥ threshold {threshold:.2f}", f"{len(above):,}", f"of {len(hops):,}",
+               delta_color="off", delta_arrow="off")
+cols[4].metric("Hosts compromised", f"{0 if res.compromised is None else len(res.compromised):,}")
+st.caption("All hops by severity: " + " · ".join(f"{name} {int(sev.get(name, 0)):,}"
+                                                  for name in ("high", "medium", "low", "info")))
 
 st.subheader("Patient zero")
 if res.patient_zero:
@@ -33,38 +45,45 @@ if res.patient_zero:
                                for i, p in enumerate(res.patient_zero)]),
                  hide_index=True, key="overview.pz")
 else:
-    st.info("No patient-zero candidate: no hop reaches the minimum score (see Settings).")
+    st.info("No patient-zero candidate: no hop reaches the threshold (sidebar).")
 
 st.subheader("Timeline")
 comp = res.compromised
+ROW_PX = 20
 if comp is not None and not comp.empty:
     comp = comp.sort_values("first_seen")
+    hosts = list(comp["host"].astype(str))
+    st.caption(f"First compromise of each of the {plural(len(hosts), 'compromised host')} "
+               "(every host labelled; scroll inside the chart box when it is long).")
     chart = alt.Chart(comp.assign(host=comp["host"].astype(str))).mark_circle(size=90).encode(
         x=alt.X("first_seen:T", title="first compromise (UTC)"),
-        y=alt.Y("host:N", sort=list(comp["host"].astype(str)), title=None),
+        y=alt.Y("host:N", sort=hosts, title=None,
+                axis=alt.Axis(labelOverlap=False, labelLimit=260, labelFontSize=12)),
         color=alt.Color("score:Q", scale=alt.Scale(scheme="orangered"), title="score"),
         tooltip=["host:N", alt.Tooltip("first_seen:T", format="%Y-%m-%d %H:%M:%S"), "score:Q"],
-    ).properties(height=max(160, min(900, 18 * len(comp))), title="First compromise per host")
-    st.altair_chart(chart, key="overview.compromise_chart")
-suspicious = hops[hops["severity"].astype(str).isin(["high", "medium"])]
-if not suspicious.empty:
-    data = suspicious.assign(dst_host=suspicious["dst_host"].astype(str),
-                             src=suspicious["src_host"].fillna(suspicious["src_ip"]).fillna("?").astype(str),
-                             account=suspicious["account"].fillna("?").astype(str),
-                             severity=suspicious["severity"].astype(str))
+    ).properties(height=ROW_PX * len(hosts) + 40, title="First compromise per host")
+    with st.container(height=min(620, ROW_PX * len(hosts) + 120), key="overview.compromise_box"):
+        st.altair_chart(chart, key="overview.compromise_chart")
+if not above.empty:
+    data = above.assign(dst_host=above["dst_host"].astype(str),
+                        src=above["src_host"].fillna(above["src_ip"]).fillna("?").astype(str),
+                        account=above["account"].fillna("?").astype(str),
+                        severity=above["severity"].astype(str))
     data = data[["first_seen", "src", "dst_host", "account", "score", "severity"]]
+    n_dst = data["dst_host"].nunique()
     chart = alt.Chart(data).mark_tick(thickness=3, size=14).encode(
         x=alt.X("first_seen:T", title="time (UTC)"),
-        y=alt.Y("dst_host:N", title="destination", sort="x"),
-        color=alt.Color("severity:N", scale=alt.Scale(domain=["high", "medium"],
-                                                      range=["#d62728", "#ff7f0e"])),
+        y=alt.Y("dst_host:N", title="destination", sort="x",
+                axis=alt.Axis(labelOverlap=False, labelLimit=260, labelFontSize=12)),
+        color=alt.Color("severity:N", scale=alt.Scale(domain=["high", "medium", "low", "info"],
+                                                      range=["#d62728", "#ff7f0e", "#bcbd22", "#b0b0b0"])),
         tooltip=["src:N", "dst_host:N", "account:N", "score:Q",
                  alt.Tooltip("first_seen:T", format="%Y-%m-%d %H:%M:%S")],
-    ).properties(height=max(160, min(900, 18 * data["dst_host"].nunique())),
-                 title="Suspicious hops (high and medium)")
-    st.altair_chart(chart, key="overview.hops_chart")
+    ).properties(height=ROW_PX * n_dst + 40, title=f"Hops at or above the threshold ({threshold:.2f})")
+    with st.container(height=min(620, ROW_PX * n_dst + 120), key="overview.hops_box"):
+        st.altair_chart(chart, key="overview.hops_chart")
 else:
-    st.info("No high or medium hops.")
+    st.info("No hop at or above the threshold.")
 if res.summary:
     with st.expander("Run summary"):
         st.json(res.summary)

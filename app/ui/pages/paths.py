@@ -1,4 +1,4 @@
-"""Paths: ranked time-respecting paths; per-hop evidence; the selected path drawn left to right."""
+"""Paths: ranked time-respecting paths; the selected path drawn left to right; evidence per hop."""
 
 from __future__ import annotations
 
@@ -6,54 +6,55 @@ import pandas as pd
 import streamlit as st
 
 from app.ui import state
-from app.ui.common import fmt_ts, require_result
+from app.ui.common import fmt_ts, require_result, selection_panel, threshold_caption
+from app.ui.evidence import plural, show_hops_and_evidence
+from app.ui.graph_component import spread_graph
 from app.ui.view import ALL_SEVERITIES, ViewOptions
 
 st.title("Paths")
 res = require_result()
+threshold_caption(res)
 if not res.paths:
-    st.info("No time-respecting path: fewer than two chained hops reach the minimum score (see Settings).")
+    st.info("No time-respecting path: fewer than two chained hops reach the threshold (sidebar).")
     st.stop()
 
 ranked = pd.DataFrame([{"rank": i + 1, "score": round(p.score, 3), "hosts": " → ".join(p.hosts),
                         "accounts": ", ".join(dict.fromkeys(p.accounts)), "hops": len(p.hop_ids),
                         "start": p.start, "end": p.end} for i, p in enumerate(res.paths)])
-st.dataframe(ranked, hide_index=True, key="paths.table")
+event = st.dataframe(ranked, hide_index=True, key="paths.table", on_select="rerun",
+                     selection_mode="single-row")
+rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
+if rows != st.session_state.get("paths.table_rows"):  # a new click in the table
+    st.session_state["paths.table_rows"] = rows
+    if rows and rows[0] < len(res.paths):
+        state.select_path(int(rows[0]))
 
 labels = [f"#{i + 1}  {' → '.join(p.hosts)}  (score {p.score:.2f})" for i, p in enumerate(res.paths)]
 current = state.selected_path()
-choice = st.selectbox("Select a path", range(len(labels)), format_func=lambda i: labels[i],
-                      index=current if current is not None and current < len(labels) else 0,
-                      key="paths.select")
-state.select_path(int(choice))
+if current is None or current >= len(labels):
+    current = 0
+st.session_state["paths.select"] = current  # the table click or another page may have chosen it
+choice = st.selectbox("Select a path (or click a row above)", range(len(labels)),
+                      format_func=lambda i: labels[i], key="paths.select",
+                      on_change=lambda: state.select_path(int(st.session_state["paths.select"])))
 path = res.paths[int(choice)]
-st.caption(f"Path #{int(choice) + 1}: {len(path.hop_ids)} hops from {fmt_ts(path.start)} to "
+st.caption(f"Path #{int(choice) + 1}: {plural(len(path.hop_ids), 'hop')} from {fmt_ts(path.start)} to "
            f"{fmt_ts(path.end)}. It is highlighted on the Spread graph page too.")
 
-by_id = res.hops.set_index("hop_id", drop=False)
-steps, evidence = [], []
-for n, hid in enumerate(path.hop_ids, start=1):
-    if hid not in by_id.index:
-        continue
-    hop = by_id.loc[hid]
-    src = next((hop[c] for c in ("src_host", "src_ip") if pd.notna(hop[c])), "?")
-    steps.append({"step": n, "hop_id": int(hid), "from": src, "to": hop["dst_host"],
-                  "account": hop["account"], "first_seen": hop["first_seen"], "severity": hop["severity"],
-                  "score": round(float(hop["score"]), 3), "kinds": ", ".join(hop["kinds"]),
-                  "techniques": ", ".join(hop["techniques"])})
-    for ev in hop["evidence"]:
-        evidence.append({"step": n, "hop_id": int(hid), "event_id": ev.get("event_id"),
-                         "record_id": ev.get("record_id"), "source_file": ev.get("source_file"),
-                         "rule": ev.get("rule"), "ts": ev.get("ts")})
-context = st.toggle("Show the path in context (its hosts' neighbourhood)", False, key="paths.context")
+state.keep("paths.context", False)
+context = st.toggle("Show the path in context (its hosts' neighbourhood)", key="paths.context")
 opts = ViewOptions(severities=ALL_SEVERITIES, highlight_hop_ids=tuple(path.hop_ids), layout="hierarchical",
                    only_hop_ids=() if context else tuple(path.hop_ids), show_accounts=True, height_px=420,
                    focus=path.hosts[0] if context else None, focus_depth=len(path.hosts))
 page, view = state.graph_view(opts)
-st.caption(view.note)
-st.iframe(page, height=opts.height_px + 40)
-st.subheader("Hops of this path")
-st.dataframe(pd.DataFrame(steps), hide_index=True, key="paths.steps")
-st.subheader("Evidence (event ids, records, files)")
-st.dataframe(pd.DataFrame(evidence), hide_index=True, key="paths.evidence")
+st.caption(view.note + " Click a host or a hop for its details.")
+selection = spread_graph(page, height=opts.height_px, key="paths.canvas")
 
+by_id = res.hops.set_index("hop_id", drop=False)
+steps = by_id.loc[[h for h in path.hop_ids if h in by_id.index]]
+st.subheader("Hops of this path")
+st.caption("Click a row to open that hop's reason, score parts and evidence events.")
+show_hops_and_evidence(res, steps.reset_index(drop=True), key="paths.steps", default="top")
+if selection:
+    st.divider()
+    selection_panel(res, selection, view, key="paths.sel")

@@ -1,51 +1,91 @@
-"""Replay: move a time slider and watch the spread up to that moment."""
+"""Replay: step through the spread hop by hop (previous / next hop) or pick any moment."""
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 import pandas as pd
 import streamlit as st
 
 from app.ui import state
-from app.ui.common import require_result
-from app.ui.view import ViewOptions
+from app.ui.common import fmt_ts, require_result, selection_panel, threshold_caption
+from app.ui.evidence import plural, show_hops_and_evidence
+from app.ui.graph_component import spread_graph
+from app.ui.view import ALL_SEVERITIES, ViewOptions
 
 st.title("Replay")
 res = require_result()
+threshold_caption(res)
 hops = res.hops
-suspicious = hops[hops["severity"].astype(str).isin(["high", "medium"])]
-if suspicious.empty:
-    st.info("No high or medium hops to replay.")
+state.keep("replay.low", False)
+include_low = st.checkbox("Include hops below the threshold", key="replay.low")
+cut = None if include_low else res.config.min_score
+shown = hops if cut is None else hops[hops["score"] >= cut]
+if shown.empty:
+    st.info("No hop at or above the threshold to replay (lower it in the sidebar or include the hops "
+            "below it).")
     st.stop()
 
-lo = suspicious["first_seen"].min().floor("min").to_pydatetime()
-hi = suspicious["first_seen"].max().ceil("min").to_pydatetime()
-if hi <= lo:
-    hi = lo + timedelta(minutes=1)
-picked = st.slider("Show the spread up to (UTC)", lo, hi, hi, step=timedelta(minutes=1),
-                   format="YYYY-MM-DD HH:mm", key="replay.until")
-until = picked + timedelta(seconds=59.999)  # the whole chosen minute
-include_low = st.checkbox("Include low-severity hops", False, key="replay.low")
 
-so_far = suspicious[suspicious["first_seen"] <= pd.Timestamp(until)]
+def _human(delta: pd.Timedelta) -> str:
+    """A duration as '3 d 4 h', '12 min', '40 s'."""
+    s = int(delta.total_seconds())
+    if s >= 86400:
+        return f"{s // 86400} d {s % 86400 // 3600} h"
+    if s >= 3600:
+        return f"{s // 3600} h {s % 3600 // 60} min"
+    if s >= 60:
+        return f"{s // 60} min {s % 60} s"
+    return f"{s} s"
+
+
+# One step per hop start: the scale adapts to the data (seconds apart or weeks apart alike).
+moments = sorted(pd.to_datetime(shown["first_seen"], utc=True).unique())
+n = len(moments)
+step_key = "replay.step"
+state.keep(step_key, n - 1)
+if not 0 <= int(st.session_state[step_key]) < n:
+    st.session_state[step_key] = n - 1
+
+
+def _move(delta: int) -> None:
+    st.session_state[step_key] = min(n - 1, max(0, int(st.session_state[step_key]) + delta))
+
+
+b1, b2, b3, b4 = st.columns([1, 1, 1, 4])
+b1.button("⏮ First", key="replay.first", on_click=_move, args=(-n,), disabled=st.session_state[step_key] == 0)
+b2.button("◀ Previous hop", key="replay.prev", on_click=_move, args=(-1,),
+          disabled=st.session_state[step_key] == 0)
+b3.button("Next hop ▶", key="replay.next", on_click=_move, args=(1,),
+          disabled=st.session_state[step_key] >= n - 1)
+if n > 1:
+    st.slider("Step (0 = the first hop; one step per hop start time)", 0, n - 1, key=step_key)
+step = int(st.session_state[step_key])
+until = pd.Timestamp(moments[step])
+gap = ""
+
+if step > 0:
+    gap = f", {_human(until - pd.Timestamp(moments[step - 1]))} after the previous step"
+b4.markdown(f"**Step {step + 1:,} of {n:,}:** {fmt_ts(until)}{gap}")
+
+so_far = shown[shown["first_seen"] <= until]
+now = shown[shown["first_seen"] == until]
 comp = res.compromised
-n_comp = 0 if comp is None else int((comp["first_seen"] <= pd.Timestamp(until)).sum())
+n_comp = 0 if comp is None else int((comp["first_seen"] <= until).sum())
 c1, c2, c3 = st.columns(3)
-c1.metric("Suspicious hops so far", f"{len(so_far):,}", f"of {len(suspicious):,}", delta_color="off",
-          delta_arrow="off")
-c2.metric("Hosts compromised so far", f"{n_comp:,}",
-          f"of {0 if comp is None else len(comp):,}", delta_color="off", delta_arrow="off")
+c1.metric("Hops so far", f"{len(so_far):,}", f"of {len(shown):,}", delta_color="off", delta_arrow="off")
+c2.metric("Hosts compromised so far", f"{n_comp:,}", f"of {0 if comp is None else len(comp):,}",
+          delta_color="off", delta_arrow="off")
 c3.metric("Accounts used", f"{so_far['account'].nunique():,}")
 
-opts = ViewOptions(severities=("high", "medium", "low") if include_low else ("high", "medium"),
-                   until=until, show_accounts=False, layout="hierarchical")
+opts = ViewOptions(severities=ALL_SEVERITIES, min_score=cut, until=until.to_pydatetime(), show_accounts=False,
+                   layout="hierarchical", highlight_hop_ids=tuple(int(h) for h in now["hop_id"]))
 page, view = state.graph_view(opts)
-st.caption(view.note)
-if view.nodes:
-    st.iframe(page, height=opts.height_px + 40)
+st.caption(view.note + " The hop(s) of this step are drawn in blue; click a node or a hop for details.")
+selection = spread_graph(page, height=opts.height_px, key="replay.canvas")
+if selection:
+    selection_panel(res, selection, view, key="replay.sel")
 
-st.subheader("Hops up to this moment")
-latest = so_far.sort_values("first_seen", ascending=False)
-st.dataframe(latest[["first_seen", "src_host", "src_ip", "dst_host", "account", "severity", "score"]],
-             hide_index=True, key="replay.table")
+st.subheader(f"This step: {plural(len(now), 'hop')}")
+show_hops_and_evidence(res, now.sort_values("score", ascending=False), key="replay.now", default="top")
+with st.expander(f"All {plural(len(so_far), 'hop')} up to this moment (click a row for its evidence)"):
+    show_hops_and_evidence(res, so_far.sort_values("first_seen", ascending=False), key="replay.table",
+                           default="none")

@@ -1,4 +1,4 @@
-"""Settings: score threshold, maximum path gap and allowlists; applying them re-runs the analysis."""
+"""Settings: maximum path gap and allowlists; applying them re-runs the analysis (threshold: sidebar)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ st.title("Settings")
 res = require_result()
 cfg = state.config()
 
-min_score = st.slider("Minimum hop score for paths, spread and patient zero", 0.0, 1.0,
-                      float(cfg.min_score), 0.05, key="settings.min_score")
+st.caption(f"The threshold (minimum hop score, now {cfg.min_score:.2f}) is set in the sidebar, on every "
+           "page, and applies at once.")
 max_gap_h = st.number_input("Maximum gap between consecutive hops of a path (hours)", 0.1, 24.0 * 30,
                             float(cfg.max_path_gap_s) / 3600.0, 1.0, key="settings.max_gap_h")
 hosts = st.text_area("Allowlisted hosts (vouched for: deployment, backup...), comma or newline separated",
@@ -22,7 +22,7 @@ accounts = st.text_area("Allowlisted accounts", "\n".join(sorted(cfg.allowlist_a
                         key="settings.allow_accounts")
 
 if st.button("Re-run analysis", key="settings.apply", type="primary"):
-    new = state.settings_config(min_score, max_gap_h, hosts, accounts)
+    new = state.settings_config(state.threshold(), max_gap_h, hosts, accounts)
     try:
         res = state.rerun_with(new)
     except Exception as exc:

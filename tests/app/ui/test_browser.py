@@ -87,9 +87,8 @@ def test_demo_end_to_end(tmp_path):
         page.goto(url)
         page.get_by_role("button", name="Load the demo case").click()
         page.get_by_text(re.compile(r"Loaded [\d,]+ events")).wait_for(timeout=300000)
+        page.get_by_role("heading", name="Overview").wait_for(timeout=60000)   # lands on Overview
         shot(page, "demo-loaded")
-
-        _goto(page, "Overview")
         value = page.get_by_test_id("stMetric").filter(has_text="Most likely patient zero") \
             .get_by_test_id("stMetricValue").inner_text().strip()
         assert re.fullmatch(r"[A-Z0-9_\-.]+", value), value
@@ -126,15 +125,15 @@ def test_demo_end_to_end(tmp_path):
         graph_frame(page)
 
         def so_far() -> int:
-            metric = page.get_by_test_id("stMetric").filter(has_text="Suspicious hops so far")
+            metric = page.get_by_test_id("stMetric").filter(has_text="Hops so far")
             return int(metric.get_by_test_id("stMetricValue").inner_text().replace(",", ""))
 
         full = so_far()
-        page.get_by_role("slider").first.focus()
+        page.get_by_test_id("stMain").get_by_role("slider").first.focus()   # the step slider
         page.keyboard.press("Home")
         page.wait_for_function(f"""() => {{
             const m = [...document.querySelectorAll('[data-testid="stMetric"]')]
-              .find(e => e.innerText.includes('Suspicious hops so far'));
+              .find(e => e.innerText.includes('Hops so far'));
             return m && parseInt(m.querySelector('[data-testid="stMetricValue"]').innerText
               .replace(/,/g, '')) < {full}; }}""", timeout=60000)
         assert 1 <= so_far() < full
@@ -154,6 +153,7 @@ def test_demo_end_to_end(tmp_path):
             page.get_by_role("button", name="json.json").click()
         doc = json.loads(info.value.path().read_text())
         assert doc["version"] == 2 and doc["patient_zero"][0]["host"] == value
+        assert re.fullmatch(r"latgraph-demo-case-seed-7-\d{8}-json\.json", info.value.suggested_filename)
         with page.expect_download(timeout=120000) as info:
             page.get_by_role("button", name="graph.html").click()
         assert "vis.Network" in info.value.path().read_text()
@@ -208,20 +208,15 @@ def test_xss_log_in_the_real_ui(tmp_path):
         requests: list[str] = []
         page.on("request", lambda r: requests.append(r.url))
         page.goto(url)
-        page.get_by_role("heading", name="Load data").wait_for(timeout=60000)
-        page.get_by_text("Ingest report").wait_for(timeout=120000)
+        page.get_by_role("heading", name="Overview").wait_for(timeout=120000)  # a loaded case opens here
         for title in ("Overview", "Spread graph", "Host / account", "Paths", "Exports", "Replay"):
             _goto(page, title)
             page.wait_for_timeout(1500)
             if title == "Spread graph":
-                multiselect = page.get_by_test_id("stMultiSelect").filter(has_text="Severity")
-                multiselect.click()
-                for opt in ("low", "info"):
-                    o = page.get_by_role("option", name=opt)
-                    if o.count():
-                        o.first.click()
-                page.keyboard.press("Escape")
-                page.wait_for_timeout(1500)
+                box = page.get_by_test_id("stExpander").filter(has=page.get_by_text("Filters", exact=True))
+                box.first.locator("summary").click()
+                page.get_by_test_id("stRadio").filter(has_text="Hops").get_by_text("all hops").click()
+                page.wait_for_timeout(2500)
                 frame = graph_frame(page)
                 ids = frame.evaluate("window.latgraphNetwork.body.data.nodes.getIds()")
                 assert any(XSS_IMG in i for i in ids), ids

@@ -31,30 +31,74 @@ def _load_demo() -> AppTest:
     return at
 
 
-def test_load_demo_then_overview_names_true_patient_zero(demo_dir):
+def test_load_demo_lands_on_overview_naming_true_patient_zero(demo_dir):
     at = _load_demo()
+    assert at.title[0].value == "Overview"                   # landed on Overview
     assert any("Loaded" in s.value for s in at.success)
     assert (demo_dir / "events").exists()
     truth = json.loads((demo_dir / "truth.json").read_text())["patient_zero"]
-    report = next(df.value for df in at.dataframe if "kept" in df.value.columns)
-    assert report["kept"].sum() > 0
-    at.switch_page("pages/overview.py").run()
     metric = next(m for m in at.metric if m.label == "Most likely patient zero")
     assert metric.value == truth
+    # (AppTest runs the entry script, hence the sidebar, only on its first run: see the seeded test)
+    assert "demo case" in at.session_state[state.SOURCE]
+    at.switch_page("pages/load.py").run()
+    report = next(df.value for df in at.dataframe if "kept" in df.value.columns)
+    assert report["kept"].sum() > 0
 
 
-def test_change_threshold_reruns_analysis(demo_dir):
+def test_demo_button_asks_before_replacing_a_loaded_case(demo_dir):
     at = _load_demo()
-    before = at.session_state[state.RESULT]
+    first = at.session_state[state.RESULT]
+    at.switch_page("pages/load.py").run()
+    at.button(key="load.demo").click().run()
+    assert at.session_state[state.RESULT] is first            # nothing replaced yet
+    assert any("Replace the loaded case" in w.value for w in at.warning)
+    at.button(key="load.demo_no").click().run()
+    assert at.session_state[state.RESULT] is first and not at.warning
+    at.button(key="load.demo").click().run()
+    at.button(key="load.demo_yes").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state[state.RESULT] is not first and at.title[0].value == "Overview"
+
+
+def _seeded(res) -> AppTest:
+    """A fresh AppTest whose first run (the only one that draws the sidebar) has ``res`` loaded."""
+    from tests.app.ui.conftest import seed_session
+
+    at = AppTest.from_file(str(ENTRY), default_timeout=300)
+    seed_session(at, res)
+    at.session_state[state.SOURCE] = "demo case (seed 7)"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_threshold_in_sidebar_reruns_the_hop_stage(demo_dir):
+    from app.pipeline import run
+
+    _load_demo()
+    before = run([demo_dir / "events"])
+    at = _seeded(before)
+    assert at.title[0].value == "Overview"                   # a loaded case opens on Overview
+    assert any("demo case" in m.value for m in at.sidebar.markdown)
+    assert at.sidebar.slider(key=state.THRESHOLD).value == before.config.min_score
+    at.sidebar.slider(key=state.THRESHOLD).set_value(0.95).run()
+    assert not at.exception, [e.value for e in at.exception]
+    after = at.session_state[state.RESULT]
+    assert after is not before and after.config.min_score == 0.95
+    assert len(after.hops) == len(before.hops)                # same hops, same scores
+    assert (after.hops["score"].to_numpy() == before.hops["score"].to_numpy()).all()
+    n_above = int((after.hops["score"] >= 0.95).sum())
+    assert len(after.compromised) <= len(before.compromised)
+    metric = next(m for m in at.metric if m.label.startswith("Hops ≥ threshold"))
+    assert metric.label == "Hops ≥ threshold 0.95" and metric.value == f"{n_above:,}"
+    # the Settings page keeps the threshold when it re-runs with an allowlist
     at.switch_page("pages/settings.py").run()
-    at.slider(key="settings.min_score").set_value(0.95)
     at.text_area(key="settings.allow_accounts").set_value("Administrator")
     at.button(key="settings.apply").click().run()
     assert not at.exception and not at.error
-    after = at.session_state[state.RESULT]
-    assert after is not before
-    assert after.config.min_score == 0.95 and after.config.allowlist_accounts == frozenset({"administrator"})
-    assert len(after.hops) == len(before.hops)              # same events, re-scored
+    final = at.session_state[state.RESULT]
+    assert final.config.min_score == 0.95 and final.config.allowlist_accounts == frozenset({"administrator"})
     table = next(df.value for df in at.dataframe if "setting" in df.value.columns)
     assert table.set_index("setting").loc["min_score", "value"] == "0.95"
     at.switch_page("pages/paths.py").run()
@@ -72,6 +116,7 @@ def test_server_path_and_missing_path_error(demo_dir, tmp_path):
     at.text_area(key="load.paths").set_value(str(demo_dir / "events")).run()
     at.button(key="load.paths_go").click().run()
     assert not at.error and at.session_state[state.RESULT] is not None
+    assert at.session_state[state.SOURCE].startswith("server: ")
 
 
 def test_upload_is_written_inside_a_private_temp_folder(demo_dir, tmp_path):
@@ -92,3 +137,4 @@ def test_upload_is_written_inside_a_private_temp_folder(demo_dir, tmp_path):
     folder = Path(at.session_state[state.UPLOAD_DIR])
     assert (folder / "evil.jsonl").is_file()
     assert not (folder.parent.parent / "evil.jsonl").exists()
+    assert at.session_state[state.SOURCE] == "upload: evil.jsonl"   # the sidebar names the upload

@@ -58,34 +58,75 @@ def test_overview_names_patient_zero(result):
     assert metric.value == PATIENT_ZERO
     pz = frame(at, "rank", "host", "confidence")
     assert pz["host"].iloc[0] == PATIENT_ZERO and 0 < pz["confidence"].iloc[0] <= 1
-    assert next(m for m in at.metric if m.label == "Hops high").value == str(
-        int((result.hops["severity"] == "high").sum()))
+    above = int((result.hops["score"] >= result.config.min_score).sum())
+    metric = next(m for m in at.metric if m.label.startswith("Hops ≥ threshold"))
+    assert metric.label == f"Hops ≥ threshold {result.config.min_score:.2f}" and metric.value == f"{above:,}"
+    assert any("Threshold 0.40" in c.value for c in at.caption)
 
 
-def test_graph_filters_change_the_table(result):
+def test_graph_table_is_one_row_per_hop_and_follows_the_threshold(result):
     at = app(result, "pages/graph_view.py")
-    table = frame(at, "source", "target", "severity")
-    assert set(table["severity"]) <= {"high", "medium"}
-    assert {"WS0007", "SRV001"} <= set(table["source"])
-    at.multiselect(key="graph.severity").set_value(["high", "medium", "low"]).run()
-    wider = frame(at, "source", "target", "severity")
-    assert len(wider) > len(table) and "low" in set(wider["severity"])
+    table = frame(at, "hop_id", "src_host", "severity", "score")
+    assert table["hop_id"].is_unique
+    assert len(table) == int((result.hops["score"] >= result.config.min_score).sum())
+    assert {"WS0007", "SRV001"} <= set(table["src_host"].dropna())
+    at.radio(key="graph.scope").set_value("all hops").run()
+    wider = frame(at, "hop_id", "src_host", "severity", "score")
+    assert len(wider) == len(result.hops) and "low" in set(wider["severity"])
     at.text_input(key="graph.search").set_value("dc01").run()
-    only = frame(at, "source", "target", "severity")
-    assert len(only) >= 1 and all("DC01" in (s + t) for s, t in zip(only["source"], only["target"],
-                                                                        strict=True))
+    only = frame(at, "hop_id", "src_host", "severity", "score")
+    assert len(only) >= 1 and ((only["src_host"] == "DC01") | (only["dst_host"] == "DC01")).all()
     assert any("Showing" in c.value for c in at.caption)
 
 
 def test_graph_focus_neighbourhood(result):
     at = app(result, "pages/graph_view.py")
     at.selectbox(key="graph.focus").set_value("DC01").run()
-    table = frame(at, "source", "target", "severity")
-    hosts = set(table["source"]) | set(table["target"])
+    table = frame(at, "hop_id", "src_host", "severity", "score")
+    hosts = set(table["src_host"].dropna()) | set(table["dst_host"])
     assert "DC01" in hosts and "SRV002" in hosts and "WS0007" not in hosts  # depth 1
     at.slider(key="graph.depth").set_value(3).run()
-    table = frame(at, "source", "target", "severity")
-    assert "WS0007" in set(table["source"])
+    table = frame(at, "hop_id", "src_host", "severity", "score")
+    assert "WS0007" in set(table["src_host"])
+
+
+def test_graph_state_is_kept_across_pages(result):
+    at = app(result, "pages/graph_view.py")
+    at.radio(key="graph.layout").set_value("hierarchical").run()
+    at.text_input(key="graph.search").set_value("srv").run()
+    at.switch_page("pages/overview.py").run()
+    at.switch_page("pages/graph_view.py").run()
+    assert at.radio(key="graph.layout").value == "hierarchical"
+    assert at.text_input(key="graph.search").value == "srv"
+
+
+def test_click_on_a_low_edge_opens_its_evidence(result):
+    """What the graph component hands over on a click: the hop panel of a low hop shows its evidence."""
+    low = result.hops[result.hops["severity"] == "low"].iloc[0]
+    at = AppTest.from_file(str(ENTRY), default_timeout=TIMEOUT)
+    seed_session(at, result)
+    at.session_state["graph.canvas.selection"] = {"kind": "edge", "id": "e1", "hop_ids": [int(low["hop_id"])]}
+    at.run()
+    at.switch_page("pages/graph_view.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(f"Hop {int(low['hop_id'])}" in m.value and "severity **low**" in m.value for m in at.markdown)
+    evidence = frame(at, "event_id", "record_id", "source_file", "logon_type")
+    assert set(evidence["source_file"]) == {e["source_file"] for e in low["evidence"]}
+    assert (evidence["logon_type"] == 3).any()              # a key field joined from the event
+
+
+def test_click_on_a_host_opens_its_drilldown(result):
+    at = AppTest.from_file(str(ENTRY), default_timeout=TIMEOUT)
+    seed_session(at, result)
+    at.session_state["graph.canvas.selection"] = {"kind": "node", "id": "SRV001", "hop_ids": []}
+    at.run()
+    at.switch_page("pages/graph_view.py").run()
+    assert any(s.value == "Host SRV001" for s in at.subheader)
+    hops = frame(at, "hop_id", "src_host", "dst_host", "score")
+    assert ((hops["src_host"] == "SRV001") | (hops["dst_host"] == "SRV001")).all()
+    at.button(key="graph.sel.open_host").click().run()
+    assert at.title[0].value == "Host / account drill-down"
+    assert at.selectbox(key="drill.name").value == "SRV001"
 
 
 def test_select_path_shows_evidence_and_highlights_graph(result):
@@ -94,28 +135,42 @@ def test_select_path_shows_evidence_and_highlights_graph(result):
     assert ranked["hosts"].iloc[0] == " → ".join(ATTACK_CHAIN)
     at.selectbox(key="paths.select").set_value(1).run()
     assert at.session_state[state.SELECTED_PATH] == 1
-    evidence = frame(at, "step", "event_id", "record_id")
-    assert {"event_id", "record_id", "source_file"} <= set(evidence.columns)
-    assert set(evidence["hop_id"]) == set(result.paths[1].hop_ids)
+    steps = frame(at, "hop_id", "src_host", "dst_host", "score")
+    assert set(steps["hop_id"]) == set(result.paths[1].hop_ids)
+    evidence = frame(at, "event_id", "record_id", "source_file")
+    assert len(evidence) >= 1
     at.switch_page("pages/graph_view.py").run()
     assert at.checkbox(key="graph.highlight").value is True
 
 
-def test_replay_slider_limits_the_spread(result):
+def test_replay_steps_hop_by_hop(result):
     at = app(result, "pages/replay.py")
-    full = len(frame(at, "first_seen", "dst_host", "severity"))
-    hops = result.hops[result.hops["severity"].isin(["high", "medium"])]
-    at.slider(key="replay.until").set_value(hops["first_seen"].min().to_pydatetime()).run()
-    early = len(frame(at, "first_seen", "dst_host", "severity"))
-    assert 1 <= early < full
+
+    def so_far() -> int:
+        return int(next(m for m in at.metric if m.label == "Hops so far").value.replace(",", ""))
+
+    full = so_far()
+    assert full == int((result.hops["score"] >= result.config.min_score).sum())
+    at.button(key="replay.first").click().run()
+    first = so_far()
+    assert 1 <= first < full
+    at.button(key="replay.next").click().run()
+    assert so_far() > first
+    at.button(key="replay.prev").click().run()
+    assert so_far() == first
+    at.checkbox(key="replay.low").check().run()               # the hops below the threshold too
+    last = at.slider(key="replay.step")
+    last.set_value(last.max).run()
+    assert so_far() == len(result.hops) > full
 
 
 def test_drilldown_host_and_account(result):
     at = app(result, "pages/drilldown.py")
+    assert at.selectbox(key="drill.name").value == PATIENT_ZERO   # opens on patient zero
     at.selectbox(key="drill.name").set_value("SRV001").run()
     hops = frame(at, "hop_id", "dst_host", "n_events")
     assert len(hops) > 0 and ((hops["src_host"] == "SRV001") | (hops["dst_host"] == "SRV001")).all()
-    assert (frame(at, "event_id", "logon_id")["host"].notna()).all()
+    assert any(m.value.startswith("**Hop ") for m in at.markdown)   # the top hop's panel is open
     at.radio(key="drill.kind").set_value("account").run()
     at.selectbox(key="drill.name").set_value("adm_eve").run()
     assert (frame(at, "hop_id", "dst_host", "n_events")["account"] == "adm_eve").all()
