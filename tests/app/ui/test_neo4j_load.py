@@ -36,11 +36,11 @@ def test_load_from_neo4j_shows_the_stored_spread(neo4j_db):  # noqa: F811
     table = next(df.value for df in at.dataframe if "hosts" in df.value.columns)
     assert table["hosts"].str.startswith(PATIENT_ZERO).any()
     at.switch_page("pages/settings.py").run()
-    at.slider(key="settings.min_score").set_value(0.95)
+    at.number_input(key="settings.max_gap_h").set_value(2.0)
     at.button(key="settings.apply").click().run()
     assert not at.exception and not at.error, [c.value for c in at.code]
-    res = at.session_state[state.RESULT]
-    assert res.config.min_score == 0.95 and len(res.hops) == len(spread_result(40).hops)
+    res = at.session_state[state.RESULT]                     # re-read from Neo4j with the new settings
+    assert res.config.max_path_gap_s == 7200.0 and len(res.hops) == len(spread_result(40).hops)
 
 
 def test_neo4j_unreachable_gives_a_clear_error():
