@@ -6,9 +6,9 @@ plus the Streamlit panels used by every page that shows hops (graph, paths, repl
 one, whatever its severity.
 
 The evidence list of a hop (``hops.evidence``) names each event by ``source_file`` and
-``record_id``; the key fields (share, target, service, image, command line, logon type, IP...)
-come from the canonical events of the same file and record, and from the evidence entry itself
-when it carries them (cases from Neo4j have no events).
+``record_id`` and carries the event's analyst fields (``fields``: share, target, service, image,
+command line, logon type, IP...; ``graph.fields``); the other key fields come from the canonical
+event of the same file and record (cases from Neo4j have no events).
 """
 
 from __future__ import annotations
@@ -130,9 +130,21 @@ def reason(hop: pd.Series) -> str:
     return text
 
 
+def evidence_items(hop: pd.Series) -> pd.DataFrame:
+    """The hop's evidence list as a frame, each item's ``fields`` (the event's analyst fields,
+    ``graph.fields.EVIDENCE_FIELDS``) spread into columns."""
+    items = []
+    for item in hop.get("evidence") or ():
+        row = {k: v for k, v in dict(item).items() if k != "fields"}
+        row.update(dict(item.get("fields") or {}))
+        items.append(row)
+    return pd.DataFrame(items)
+
+
 def hop_evidence(res: AnalysisResult, hop: pd.Series) -> pd.DataFrame:
-    """The hop's evidence events with :data:`KEY_FIELDS` (from the events frame where it has them)."""
-    ev = pd.DataFrame(list(hop["evidence"]) if hop.get("evidence") is not None else [])
+    """The hop's evidence events with :data:`KEY_FIELDS`: the fields each evidence item carries,
+    completed from the canonical event with the same source file and record id."""
+    ev = evidence_items(hop)
     if ev.empty:
         return pd.DataFrame(columns=list(KEY_FIELDS))
     events = res.events
@@ -142,13 +154,16 @@ def hop_evidence(res: AnalysisResult, hop: pd.Series) -> pd.DataFrame:
         cand = events[events["record_id"].isin(rec.dropna().astype("int64").tolist())
                       & events["source_file"].astype(str).isin(files)]
         if len(cand):
-            fields = [c for c in KEY_FIELDS if c in cand.columns and c not in ("rule",)]
+            fields = [c for c in KEY_FIELDS if c in cand.columns and c != "rule"]
             cand = cand[fields].drop_duplicates(["source_file", "record_id"])
             cand = cand.assign(record_id=cand["record_id"].astype("Int64"),
                                source_file=cand["source_file"].astype(str))
             ev = ev.assign(record_id=rec.astype("Int64"), source_file=ev["source_file"].astype(str))
-            extra = [c for c in ev.columns if c not in cand.columns or c in ("record_id", "source_file")]
-            ev = ev[extra].merge(cand, on=["source_file", "record_id"], how="left")
+            ev = ev.merge(cand, on=["source_file", "record_id"], how="left", suffixes=("", "__event"))
+            for col in [c for c in ev.columns if c.endswith("__event")]:
+                base = col[: -len("__event")]
+                ev[base] = ev[base].astype(object).where(ev[base].notna(), ev[col].astype(object))
+                ev = ev.drop(columns=col)
     ordered = [c for c in KEY_FIELDS if c in ev.columns]
     ordered += [c for c in ev.columns if c not in ordered]
     out = ev[ordered]

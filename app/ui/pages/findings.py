@@ -6,22 +6,29 @@ from __future__ import annotations
 import streamlit as st
 
 from app.exports.common import findings_frame
-from app.ui.common import require_result
+from app.ui import state
+from app.ui.common import require_result, threshold_caption
 
 st.title("Findings")
 st.caption("Rule hits that form no hop, so nothing a rule saw is dropped: loopback tests "
            "(\\\\127.0.0.1\\C$), commands whose destination is unknown or has no logs, local executions.")
 res = require_result()
+threshold_caption(res)
 frame = findings_frame(res)
 if frame.empty:
     st.info("No finding beside the hops.")
     st.stop()
 
 c1, c2, c3 = st.columns(3)
-levels = c1.multiselect("Level", sorted(set(frame["level"])), default=sorted(set(frame["level"])),
-                        key="findings.levels")
-hosts = c2.multiselect("Host", sorted(set(frame["host"].dropna())), key="findings.hosts")
-reasons = c3.multiselect("Why not a hop", sorted(set(frame["reason"])), key="findings.reasons")
+all_levels, all_hosts = sorted(set(frame["level"])), sorted(set(frame["host"].dropna()))
+all_reasons = sorted(set(frame["reason"]))
+for key, options, default in (("findings.levels", all_levels, all_levels), ("findings.hosts", all_hosts, []),
+                              ("findings.reasons", all_reasons, [])):
+    kept = state.keep(key, default)   # filters survive page changes; drop values of another case
+    st.session_state[key] = [v for v in kept if v in options]
+levels = c1.multiselect("Level", all_levels, key="findings.levels")
+hosts = c2.multiselect("Host", all_hosts, key="findings.hosts")
+reasons = c3.multiselect("Why not a hop", all_reasons, key="findings.reasons")
 shown = frame[frame["level"].isin(levels)]
 if hosts:
     shown = shown[shown["host"].isin(hosts)]
