@@ -29,12 +29,15 @@ FINDING_LEVELS = tuple(str(lv) for lv in (Level.CRITICAL, Level.HIGH, Level.MEDI
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int, str], None]
+#: ``on_stage(name)`` when a stage starts: "read", "events" (rules, correlation, scores), "hops"
+#: (final scores, paths, patient zero). The UI shows it as the stage of its progress display.
+StageCallback = Callable[[str], None]
 Inputs = pd.DataFrame | str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 
 
 def run(inputs: Inputs, *, config: AnalysisConfig | None = None, formats: Sequence[str] | str | None = None,
         engine: str = "pandas", on_progress: ProgressCallback | None = None,
-        spark_master: str | None = None) -> AnalysisResult:
+        spark_master: str | None = None, on_stage: StageCallback | None = None) -> AnalysisResult:
     """Analyse log files, folders, archives or case files (or an already-loaded events frame).
 
     With ``engine="spark"`` and inputs that are all Parquet case files or URLs
@@ -48,6 +51,7 @@ def run(inputs: Inputs, *, config: AnalysisConfig | None = None, formats: Sequen
         engine: event-stage engine name (``pandas`` or ``spark``).
         on_progress: ``on_progress(done_files, total_files, path)`` while reading inputs.
         spark_master: Spark master / Spark Connect URL for ``engine="spark"``.
+        on_stage: ``on_stage(name)`` as each stage starts (:data:`StageCallback`).
 
     Returns:
         The :class:`~graph.model.AnalysisResult`; unreadable files are listed in its report.
@@ -59,8 +63,10 @@ def run(inputs: Inputs, *, config: AnalysisConfig | None = None, formats: Sequen
         paths = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
         if engine == "spark" and formats is None and paths and all(map(is_storage_input, paths)):
             return analyze_on_spark_storage(paths, config, master=spark_master)
+        if on_stage:
+            on_stage("read")
         events, report = load_events(paths, formats=formats, on_progress=on_progress)
-    return analyze_from_events(events, report, config, engine)
+    return analyze_from_events(events, report, config, engine, on_stage=on_stage)
 
 
 def is_storage_input(path: str | os.PathLike[str]) -> bool:
@@ -126,13 +132,17 @@ def analyze_on_spark_storage(paths: Sequence[str | os.PathLike[str]], config: An
 
 
 def analyze_from_events(events: pd.DataFrame, report: IngestReport, config: AnalysisConfig | None = None,
-                        engine: str = "pandas") -> AnalysisResult:
+                        engine: str = "pandas", *, on_stage: StageCallback | None = None) -> AnalysisResult:
     """Analyse a canonical events frame (the UI re-runs this with new settings)."""
     config = config or AnalysisConfig()
     events = events.reset_index(drop=True)
     t0 = time.perf_counter()
+    if on_stage:
+        on_stage("events")
     ev = event_stage(events, config, engine)
     t1 = time.perf_counter()
+    if on_stage:
+        on_stage("hops")
     hs = hop_stage(ev.hops, config)
     t2 = time.perf_counter()
     log.info("event stage %.2fs (%s), hop stage %.2fs", t1 - t0, engine, t2 - t1)

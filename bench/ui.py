@@ -10,6 +10,17 @@ first ``afterDrawing`` (physics is off, so drawn = stable). Prints a table.
 
 ``--baseline`` adds pyvis' default for the 200-host case (every node, physics on, no layout) and
 waits for ``stabilizationIterationsDone``, for comparison.
+
+**Time to first patient zero** (issue 15: <= 10 s for a 1M-event case on the 2-core machine):
+
+    .venv/bin/python bench/ui.py --first-pz 1000000 [--repeat 3] [--case DIR]
+
+generates ``latgraph simulate --events N`` once (or uses ``--case``), then per repeat starts a real
+``latgraph ui CASE`` server (its start-up until ``/_stcore/health`` answers is reported apart),
+opens it in chromium and times from navigation until Overview shows "Most likely patient zero";
+the progress texts seen on the way (sampled every 100 ms) and the app's own stage timings are
+printed, with the median of the repeats and the 1-minute load average before and after (the
+machine is shared: read the figures with the load).
 """
 
 from __future__ import annotations
@@ -57,13 +68,81 @@ def baseline_html(result) -> str:
     return page.replace("</body>", "<script>window.latgraphNetwork = network;</script></body>", 1)
 
 
+def first_pz(n_events: int, repeat: int, case: Path | None) -> None:
+    """Time to the first patient zero of a ``latgraph ui CASE`` session (see the module docstring)."""
+    import os
+    import re
+    import statistics
+    import subprocess
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.app.ui.browser import ui_server
+
+    if case is None:
+        case = Path(tempfile.mkdtemp(prefix="latgraph-bench-ui-case-"))
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "from app.cli import cli; cli()", "simulate", "--events",
+                        str(n_events), "--out", str(case)], cwd=ROOT, check=True, capture_output=True)
+        print(f"generated {case} in {time.perf_counter() - t:.1f} s (not timed)")
+    inputs = [str(case / "events") if (case / "events").is_dir() else str(case)]
+    rows, totals = [], []
+    for i in range(repeat):
+        load0 = os.getloadavg()[0]
+        t_spawn = time.perf_counter()
+        with ui_server(inputs) as url, sync_playwright() as p:
+            t_up = time.perf_counter() - t_spawn
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            seen: list[str] = []
+            stamps: list[float] = []
+            t0 = time.perf_counter()
+            page.goto(url)
+            metric = page.get_by_test_id("stMetric").filter(has_text="Most likely patient zero")
+            while not metric.count():
+                texts = page.evaluate("""() => [...document.querySelectorAll('[data-testid="stProgress"]')]
+                                           .map(e => e.innerText.trim()).filter(Boolean)""")
+                for text in texts:
+                    if not seen or seen[-1] != text:
+                        seen.append(text)
+                        stamps.append(time.perf_counter() - t0)
+                if time.perf_counter() - t0 > 600:
+                    raise RuntimeError("no patient zero after 600 s")
+                time.sleep(0.1)
+            elapsed = time.perf_counter() - t0
+            pz = metric.get_by_test_id("stMetricValue").inner_text().strip()
+            caption = page.get_by_text(re.compile(r"^Loaded in ")).first.inner_text()
+            browser.close()
+        load1 = os.getloadavg()[0]
+        totals.append(elapsed)
+        rows.append((i + 1, elapsed, t_up, pz, caption, load0, load1, seen, stamps))
+    for n, elapsed, t_up, pz, caption, load0, load1, seen, stamps in rows:
+        print(f"run {n}: first patient zero {pz} after {elapsed:.1f} s (server start {t_up:.1f} s before; "
+              f"load average {load0:.1f} -> {load1:.1f})")
+        print(f"       app: {caption}")
+        stages = [re.sub(r" · [\d.]+ s$", "", t) for t in seen]
+        print("       progress seen: " + " | ".join(dict.fromkeys(stages)))
+        if stamps:
+            print(f"       first progress text after {stamps[0]:.1f} s (session start, imports), last at "
+                  f"{stamps[-1]:.1f} s, patient zero on screen at {elapsed:.1f} s")
+    print(f"median {statistics.median(totals):.1f} s over {len(totals)} run(s) "
+          f"(min {min(totals):.1f}, max {max(totals):.1f}); {os.cpu_count()} cores")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="200,2000,20000")
     ap.add_argument("--max-nodes", type=int, default=300)
     ap.add_argument("--baseline", action="store_true")
     ap.add_argument("--baseline-max", type=int, default=2000, help="largest case for the baseline")
+    ap.add_argument("--first-pz", type=int, default=0, metavar="N",
+                    help="time to the first patient zero of a latgraph ui session on an N-event case")
+    ap.add_argument("--repeat", type=int, default=3, help="runs for --first-pz (median reported)")
+    ap.add_argument("--case", type=Path, help="--first-pz on this simulate output (or case file) instead")
     args = ap.parse_args()
+    if args.first_pz or args.case:
+        first_pz(args.first_pz or 1_000_000, args.repeat, args.case)
+        return
     from playwright.sync_api import sync_playwright
 
     out = Path(tempfile.mkdtemp(prefix="latgraph-bench-ui-"))

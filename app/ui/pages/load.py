@@ -15,7 +15,7 @@ def run_load(paths: list, label: str) -> None:
     """Ingest + analyse with a progress display; errors are shown, never raised; then Overview."""
     bar = st.progress(0.0, text="Reading logs...")
     try:
-        res = state.load_paths(paths, label, on_progress=state.progress_callback(bar))
+        res = state.load_paths(paths, label, progress=state.StagedProgress(bar))
     except Exception as exc:  # a message for the analyst; details as plain text
         st.error("Loading failed.")
         st.code(str(exc), language=None)

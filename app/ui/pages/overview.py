@@ -19,6 +19,11 @@ if done:
     st.success(done)
 st.markdown("**Case:** " + md(state.source()))
 threshold_caption(res)
+timings = st.session_state.get(state.LOAD_TIMINGS)
+if timings:
+    st.caption(f"Loaded in {timings.get('total', 0):.1f} s: reading {timings.get('read', 0):.1f} s, "
+               f"rules, correlation and scores {timings.get('events', 0):.1f} s, paths and patient zero "
+               f"{timings.get('hops', 0):.1f} s.")
 sev = hops["severity"].astype(str).value_counts()
 above = hops[hops["score"] >= threshold]
 

@@ -41,24 +41,25 @@ def _human(delta: pd.Timedelta) -> str:
 moments = sorted(pd.to_datetime(shown["first_seen"], utc=True).unique())
 n = len(moments)
 step_key = "replay.step"
-state.keep(step_key, n - 1)
-if not 0 <= int(st.session_state[step_key]) < n:
-    st.session_state[step_key] = n - 1
+state.keep(step_key, n)                      # 1-based: step k shows the spread up to the k-th hop start
+if st.session_state.get("replay.n") != n or not 1 <= int(st.session_state[step_key]) <= n:
+    st.session_state[step_key] = n          # new threshold / scope: start from the whole spread
+    st.session_state["replay.n"] = n
 
 
 def _move(delta: int) -> None:
-    st.session_state[step_key] = min(n - 1, max(0, int(st.session_state[step_key]) + delta))
+    st.session_state[step_key] = min(n, max(1, int(st.session_state[step_key]) + delta))
 
 
 b1, b2, b3, b4 = st.columns([1, 1, 1, 4])
-b1.button("⏮ First", key="replay.first", on_click=_move, args=(-n,), disabled=st.session_state[step_key] == 0)
+b1.button("⏮ First", key="replay.first", on_click=_move, args=(-n,), disabled=st.session_state[step_key] == 1)
 b2.button("◀ Previous hop", key="replay.prev", on_click=_move, args=(-1,),
-          disabled=st.session_state[step_key] == 0)
+          disabled=st.session_state[step_key] == 1)
 b3.button("Next hop ▶", key="replay.next", on_click=_move, args=(1,),
-          disabled=st.session_state[step_key] >= n - 1)
+          disabled=st.session_state[step_key] >= n)
 if n > 1:
-    st.slider("Step (0 = the first hop; one step per hop start time)", 0, n - 1, key=step_key)
-step = int(st.session_state[step_key])
+    st.slider("Step (one step per hop start time)", 1, n, key=step_key)
+step = int(st.session_state[step_key]) - 1
 until = pd.Timestamp(moments[step])
 gap = ""
 
