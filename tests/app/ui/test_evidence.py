@@ -57,4 +57,5 @@ def test_every_capped_hop_names_its_cap(demo_result):
 
 
 def test_plural():
-    assert plural(1, "hop") == "1 hop" and plural(0, "hop") == "0 hops" and plural(1204, "event") == "1,204 events"
+    assert plural(1, "hop") == "1 hop" and plural(0, "hop") == "0 hops"
+    assert plural(1204, "event") == "1,204 events"
