@@ -179,7 +179,7 @@ def selection_panel(res: AnalysisResult, selection: dict, view: object, *, key: 
         comp = res.compromised
         hit = comp[comp["host"] == name] if comp is not None and len(comp) else None
         pz = next((i + 1 for i, p in enumerate(res.patient_zero) if p.host == name), None)
-        c1, c2, c3, c4 = st.columns(4)
+        c1, c2, c3, c4 = st.columns([1, 1, 2, 1])
         c1.metric("Hops in", f"{int(into.sum()):,}")
         c2.metric("Hops out", f"{int(out.sum()):,}")
         c3.metric("First compromised", "not compromised" if hit is None or hit.empty

@@ -158,6 +158,10 @@ def clean_label(text: Any) -> str:
     return s if len(s) <= MAX_LABEL else s[: MAX_LABEL - 1] + "\u2026"
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word if n == 1 else word + 's'}"
+
+
 def esc(value: Any) -> str:
     """HTML-escape any value for a tooltip (quotes included)."""
     return html.escape(str(value), quote=True)
@@ -221,7 +225,7 @@ def _edge_style(e: dict[str, Any]) -> dict[str, Any]:
         accounts = ", ".join(esc(a) for a in sorted(e["accounts"])[:10])
         more = f" (+{len(e['accounts']) - 10})" if len(e["accounts"]) > 10 else ""
         title = (f"<b>{esc(e['src'])} &rarr; {esc(e['dst'])}</b><br>severity {esc(e['severity'])},"
-                 f" score {e['score']:.2f}<br>{e['count']} hop(s), {e['n_events']} event(s)"
+                 f" score {e['score']:.2f}<br>{_plural(e['count'], 'hop')}, {_plural(e['n_events'], 'event')}"
                  f"<br>accounts: {accounts or '-'}{more}<br>kinds: {esc(', '.join(kinds))}"
                  f"<br>{_ts(e['first_seen'])} &rarr; {_ts(e['last_seen'])}")
     if e.get("highlight"):

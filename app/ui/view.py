@@ -69,9 +69,14 @@ class View:
     @property
     def note(self) -> str:
         """The "showing X of Y" sentence shown above the graph."""
-        text = (f"Showing {len(self.nodes):,} of {self.total_nodes:,} nodes and "
-                f"{self.shown_hops:,} of {self.total_hops:,} hops")
-        if self.grouped_nodes:
+        def of(n: int, total: int, word: str) -> str:
+            return f"{n:,} of {total:,} {word if total == 1 else word + 's'}"
+
+        text = (f"Showing {of(len(self.nodes), self.total_nodes, 'node')} and "
+                f"{of(self.shown_hops, self.total_hops, 'hop')}")
+        if self.grouped_nodes == 1:
+            text += "; 1 lower-scoring node is collapsed into a group node"
+        elif self.grouped_nodes:
             text += f"; {self.grouped_nodes:,} lower-scoring nodes are collapsed into group nodes"
         return text + "."
 

@@ -67,7 +67,7 @@ if comp is not None and not comp.empty:
         color=alt.Color("score:Q", scale=alt.Scale(scheme="orangered"), title="score"),
         tooltip=["host:N", alt.Tooltip("first_seen:T", format="%Y-%m-%d %H:%M:%S"), "score:Q"],
     ).properties(height=ROW_PX * len(hosts) + 40, title="First compromise per host")
-    with st.container(height=min(620, ROW_PX * len(hosts) + 120), key="overview.compromise_box"):
+    with st.container(height=min(620, ROW_PX * len(hosts) + 100), key="overview.compromise_box"):
         st.altair_chart(chart, key="overview.compromise_chart")
 if not above.empty:
     data = above.assign(dst_host=above["dst_host"].astype(str),
@@ -85,7 +85,7 @@ if not above.empty:
         tooltip=["src:N", "dst_host:N", "account:N", "score:Q",
                  alt.Tooltip("first_seen:T", format="%Y-%m-%d %H:%M:%S")],
     ).properties(height=ROW_PX * n_dst + 40, title=f"Hops at or above the threshold ({threshold:.2f})")
-    with st.container(height=min(620, ROW_PX * n_dst + 120), key="overview.hops_box"):
+    with st.container(height=min(620, ROW_PX * n_dst + 110), key="overview.hops_box"):
         st.altair_chart(chart, key="overview.hops_chart")
 else:
     st.info("No hop at or above the threshold.")

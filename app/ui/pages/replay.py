@@ -80,7 +80,8 @@ c3.metric("Accounts used", f"{so_far['account'].nunique():,}")
 opts = ViewOptions(severities=ALL_SEVERITIES, min_score=cut, until=until.to_pydatetime(), show_accounts=False,
                    layout="hierarchical", highlight_hop_ids=tuple(int(h) for h in now["hop_id"]))
 page, view = state.graph_view(opts)
-st.caption(view.note + " The hop(s) of this step are drawn in blue; click a node or a hop for details.")
+st.caption(view.note + f" In blue: this step's {plural(len(now), 'hop')}. Click a node or a hop for "
+           "details.")
 selection = spread_graph(page, height=opts.height_px, key="replay.canvas")
 if selection:
     selection_panel(res, selection, view, key="replay.sel")
