@@ -126,7 +126,8 @@ def main() -> None:
         from tests.neo4j.server import running_server
 
         tmp = tempfile.TemporaryDirectory(prefix="latgraph-bench-neo4j-")
-        server_cm = running_server(Path(tmp.name))
+        server_cm = running_server(Path(tmp.name),
+                                   timeout_s=float(os.environ.get("LATGRAPH_NEO4J_START_TIMEOUT", "600")))
 
     with server_cm as server:
         settings = server if isinstance(server, Neo4jSettings) else Neo4jSettings(
