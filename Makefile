@@ -9,7 +9,7 @@ NEO4J_DIR := tools/neo4j-testserver
 NEO4J_CP := $(NEO4J_DIR)/target/cp.txt
 DEMO_DIR := data/demo
 
-.PHONY: all venv demo test lint chromium neo4j-server bench clean
+.PHONY: all venv demo test lint chromium neo4j-server spark-connect bench clean
 
 all: test
 
@@ -46,13 +46,26 @@ neo4j-server: $(NEO4J_CP)
 $(NEO4J_CP): $(NEO4J_DIR)/pom.xml $(wildcard $(NEO4J_DIR)/src/main/java/latgraph/*.java)
 	mvn -q -B -f $(NEO4J_DIR)/pom.xml package dependency:build-classpath -Dmdep.outputFile=target/cp.txt
 
+# The Spark Connect server for the tests (tests/spark/cluster.py): pyspark 4.x ships it in its jars/;
+# for pyspark 3.5 the org.apache.spark:spark-connect_2.12 jar of the same version comes from Maven Central.
+SPARK_CONNECT_DIR := tools/spark-connect/target
+
+spark-connect: venv
+	@ver=$$($(PY) -c 'import pyspark; print(pyspark.__version__)'); \
+	jars=$$($(PY) -c 'import os, pyspark; print(os.path.join(os.path.dirname(pyspark.__file__), "jars"))'); \
+	if ls "$$jars"/spark-connect_*.jar >/dev/null 2>&1; then echo "spark-connect: shipped with pyspark $$ver"; \
+	elif ls $(SPARK_CONNECT_DIR)/spark-connect_*-$$ver.jar >/dev/null 2>&1; then :; \
+	else scala=$$(ls "$$jars"/spark-core_*.jar | sed -E 's/.*spark-core_([0-9.]+)-.*/\1/'); \
+	  mvn -q -B dependency:copy -Dartifact=org.apache.spark:spark-connect_$$scala:$$ver \
+	    -DoutputDirectory=$(SPARK_CONNECT_DIR); fi
+
 demo: venv
 	$(VENV)/bin/latgraph simulate --seed 7 --out $(DEMO_DIR)
 	$(VENV)/bin/latgraph analyze $(DEMO_DIR)/events --json $(DEMO_DIR)/result.json
 	@if [ -t 1 ] && [ -z "$(NO_UI)" ]; then $(VENV)/bin/latgraph ui $(DEMO_DIR)/events; \
 	else echo "UI: $(VENV)/bin/latgraph ui $(DEMO_DIR)/events   (make demo starts it on a terminal; NO_UI=1 skips)"; fi
 
-test: venv chromium neo4j-server
+test: venv chromium neo4j-server spark-connect
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q -ra
 
@@ -60,4 +73,4 @@ lint: venv
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf $(VENV) $(NEO4J_DIR)/target .pytest_cache
+	rm -rf $(VENV) $(NEO4J_DIR)/target $(SPARK_CONNECT_DIR) .pytest_cache
