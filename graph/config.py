@@ -38,6 +38,11 @@ class AnalysisConfig:
     #: share access on the same host this close before it (PsExec starts PSEXESVC.exe ~1 s after
     #: the logon; wmiexec's cmd.exe within seconds). Chosen as 2x the service window.
     exec_join_window_s: float = 60.0
+    #: A row still without a source joins an anchor on the same host up to this much *later*: the
+    #: channels of one host are stamped by different components (Sysmon's callback time vs the
+    #: Security audit), and Sysmon's service / process rows of a PsExec-style action show up
+    #: about a second before the 4624 (OTRF empire_psexec: 1.1 s). 0 turns it off.
+    clock_skew_s: float = 2.0
     #: A logon-id join only reaches back this far (logon ids are reused after reboots).
     session_max_s: float = 24 * 3600.0
     #: Evidence of one (source, destination, account) more than this apart starts a new hop

@@ -14,7 +14,9 @@ Definitions (the Spark engine mirrors each step; parameters come from
 3. **Session join** (rows without a source, on the target): (a) by logon id: the latest *anchor*
    on the same host with the same ``logon_id`` at or before the row, at most
    ``session_max_s`` earlier; (b) else by time: the latest anchor on the same host at most
-   ``service_join_window_s`` (service installs) or ``exec_join_window_s`` (others) earlier.
+   ``service_join_window_s`` (service installs) or ``exec_join_window_s`` (others) earlier;
+   (c) else the earliest anchor on the same host at most ``clock_skew_s`` *later* (the channels
+   of one host disagree by a second or so: Sysmon rows before the Security logon).
    Anchors are target rows with a remote source and a user account (remote logons, share
    access). The row takes the anchor's source, source IP and (if it has none) account.
 4. **Source resolution**: a source known only by IP gets a host name from IP hints in the data
@@ -203,6 +205,15 @@ def _session_join(ev: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
                           direction="backward", tolerance=pd.Timedelta(seconds=window))
         found.append(m.loc[m["j_src_host"].notna() | m["j_src_ip"].notna(), keep]
                      .assign(how="session:time"))
+    # (c) clock skew: the earliest anchor on the same host at most clock_skew_s after the row
+    done = pd.concat(found)["_row"] if found else pd.Series([], dtype="int64")
+    late = todo[~todo["_row"].isin(done)]
+    if config.clock_skew_s > 0 and len(late):
+        m = pd.merge_asof(late.drop(columns="logon_id").sort_values("ts", kind="stable"),
+                          anc_t.sort_index().sort_values("ts", kind="stable"), on="ts", by="host",
+                          direction="forward", tolerance=pd.Timedelta(seconds=config.clock_skew_s))
+        found.append(m.loc[m["j_src_host"].notna() | m["j_src_ip"].notna(), keep]
+                     .assign(how="session:skew"))
     j = pd.concat(found, ignore_index=True).set_index("_row") if found else None
     if j is None or j.empty:
         return ev

@@ -134,8 +134,8 @@ def _checkpoint(frame: DataFrame) -> DataFrame:
 
 def _asof(left: DataFrame, right: DataFrame, by: list[str], value_cols: list[str],
           tolerance_ns: int, direction: str) -> DataFrame:
-    """``pd.merge_asof(left, right, on="ts", by=by, direction, tolerance)`` for ``backward`` and
-    ``nearest``: ``left`` gains ``value_cols`` (NULL when nothing is in tolerance).
+    """``pd.merge_asof(left, right, on="ts", by=by, direction, tolerance)`` for ``backward``,
+    ``forward`` and ``nearest``: ``left`` gains ``value_cols`` (NULL when nothing is in tolerance).
 
     Ties: backward takes the last right row at the latest time (``event_index`` order); nearest
     prefers backward on equal distance and takes the first right row of the forward side.
@@ -159,7 +159,7 @@ def _asof(left: DataFrame, right: DataFrame, by: list[str], value_cols: list[str
     fwd = (part.orderBy(F.col("ts").desc(), "_side", F.col("event_index").desc())
            .rowsBetween(Window.unboundedPreceding, 0))
     u = u.withColumn("_b", F.last("_v", ignorenulls=True).over(back))
-    if direction == "nearest":
+    if direction in ("nearest", "forward"):
         u = u.withColumn("_f", F.last("_v", ignorenulls=True).over(fwd))
     u = u.where(F.col("_side") == 1)
     tol = F.lit(tolerance_ns)
@@ -170,6 +170,9 @@ def _asof(left: DataFrame, right: DataFrame, by: list[str], value_cols: list[str
         pick = F.when(closer, F.col("_f")).when(b_ok, F.col("_b"))
     elif direction == "backward":
         pick = F.when(b_ok, F.col("_b"))
+    elif direction == "forward":
+        f_ok = F.col("_f").isNotNull() & ((F.col("_f._ts") - F.col("ts")) <= tol)
+        pick = F.when(f_ok, F.col("_f"))
     else:
         raise ValueError(f"unsupported direction {direction!r}")
     found = u.select("event_index", *[pick[c].alias(c) for c in value_cols])
@@ -213,6 +216,12 @@ def session_join(ev: DataFrame, config: AnalysisConfig) -> DataFrame:
         found = found.unionByName(
             m.where(c("j_src_host").isNotNull() | c("j_src_ip").isNotNull())
             .select("event_index", *vals, F.lit("session:time").alias("how")))
+    if config.clock_skew_s > 0:   # (c) clock skew: an anchor up to clock_skew_s later
+        late = todo.join(found.select("event_index"), "event_index", "left_anti")
+        m = _asof(late.drop("logon_id"), anc_t, ["host"], vals, int(config.clock_skew_s * NS), "forward")
+        found = found.unionByName(
+            m.where(c("j_src_host").isNotNull() | c("j_src_ip").isNotNull())
+            .select("event_index", *vals, F.lit("session:skew").alias("how")))
     j = ev.join(found, "event_index", "left")
     hit = c("how").isNotNull()
     return j.select(
