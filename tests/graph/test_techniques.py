@@ -425,3 +425,16 @@ def test_long_display_like_service_names_are_not_encoded_names() -> None:
                           service_name="x" * 70)
     tags = apply_rules(events_frame(benign, unbroken))
     assert set(tags[tags["rule_id"] == "lg.service.encoded_name"]["event_index"]) == {1}
+
+
+@pytest.mark.parametrize(("delay_s", "joined"), [(1.1, True), (5.0, False)])
+def test_rows_a_second_before_the_logon_join_it(delay_s: float, joined: bool) -> None:
+    # Sysmon stamps the service-spawned shell about a second before the Security 4624 (clock_skew_s)
+    shell = _proc(f"cmd.exe /b /c start /b /min powershell.exe -nop -w hidden -e {STAGER}",
+                  SYS32 + "services.exe", event_id=1, channel="Sysmon")
+    logon = make_event(account="adm", logon_type=3, src_ip="10.0.0.5", src_host="WS05", dst_host="PC01",
+                       ts=T0 + timedelta(seconds=delay_s))
+    hops = analyze_from_events(events_frame(shell, logon), IngestReport()).hops
+    with_src = hops[hops["src_host"] == "WS05"]
+    assert ("lg.process.service_spawned_shell" in with_src.iloc[0]["rules"]) is joined
+    assert len(hops) == (1 if joined else 2)
