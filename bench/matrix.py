@@ -10,8 +10,9 @@ workstation to a server with a stolen domain-admin account) run through ``app.pi
 
 Cell values (measured, then expected: ``S/S``):
 
-* ``S``: a hop of severity medium or high at the target whose source is the attacker's host (name
-  or its IP at that time) and whose account, where the hop names one, is the attacker's;
+* ``S``: a hop of severity medium or high at the target, within 10 minutes of the attack, whose
+  source is the attacker's host (name or its IP at that time) and whose account, where the hop
+  names one, is the attacker's;
 * ``D``: such a hop at the target, but without the source (or with another one);
 * ``-``: no medium+ hop at the target although the profile holds evidence of the hop;
 * blank: the profile holds no record logged on the target or naming it (nothing to find).
@@ -43,6 +44,8 @@ from ingest.synthetic.tools import TOOLS  # noqa: E402
 
 MEDIUM_PLUS = {"high", "medium"}
 BLANK = " "
+#: How far from the attack's first event a matching hop's time span may lie.
+WINDOW = pd.Timedelta(minutes=10)
 
 #: Expected cells, written before measuring. Columns: full, Security, System, Sysmon, target,
 #: source, DC, Defender. ``S`` with source, ``D`` destination only, ``-`` missed, `` `` no evidence.
@@ -98,26 +101,33 @@ def reason(tool: str, profile: str) -> str:
     return f"{base}; {note}" if note and base else (note or base)
 
 
-def cell_value(hops: pd.DataFrame, case: ToolCase) -> tuple[str, int]:
-    """(cell value, other medium+ hops) of one analysed case; see the module docstring."""
+def cell_value(hops: pd.DataFrame, case: ToolCase) -> tuple[str, int, dict[str, Any] | None]:
+    """(cell value, other medium+ hops, the best matching hop) of one analysed case.
+
+    A hop matches the attack when it is at the target (name or IP), its account (if any) is the
+    attacker's and its time span is within :data:`WINDOW` of the attack, so the admin's own
+    installs on the same server at other times are never credited to the attacker.
+    """
     hop = case.hop
+    t = pd.Timestamp(hop.first_seen)
     med = hops[hops["severity"].astype(str).isin(MEDIUM_PLUS)]
-    found, other = "", 0
+    found, other, best = "", 0, None
     for row in med.to_dict("records"):
         dst = _opt(row["dst_host"])
         acct = _opt(row["account"])
         at_target = dst is not None and dst in {hop.dst, _dst_ip(case)}
-        if not at_target or (acct is not None and acct != hop.account):
+        in_time = row["first_seen"] - WINDOW <= t <= row["last_seen"] + WINDOW
+        if not at_target or not in_time or (acct is not None and acct != hop.account):
             other += 1
             continue
         srcs = {s for s in (_opt(row["src_host"]), _opt(row["src_ip"])) if s}
-        if srcs & {hop.src, hop.src_ip}:
-            found = "S"
-        elif not found:
-            found = "D"
-    if found:
-        return found, other
-    return ("-" if case.evidence else BLANK), other
+        value = "S" if srcs & {hop.src, hop.src_ip} else "D"
+        if best is None or (value, row["score"]) > (found, best["score"]):
+            found, best = value, row
+    if best is not None:
+        return found, other, {"score": round(float(best["score"]), 3), "severity": str(best["severity"]),
+                              "rules": list(best["rules"])}
+    return ("-" if case.evidence else BLANK), other, None
 
 
 def _dst_ip(case: ToolCase) -> str | None:
@@ -137,11 +147,12 @@ def measure(tools: list[str], profiles: list[str], seed: int, config: AnalysisCo
             t0 = time.perf_counter()
             case = tool_case(tool, profile, seed)
             result = run(case.events, config=config)
-            value, other = cell_value(result.hops, case)
+            value, other, best = cell_value(result.hops, case)
             cells.append({"tool": tool, "profile": profile, "measured": value,
                           "expected": EXPECTED[tool][list(PROFILES).index(profile)],
                           "evidence": case.evidence, "other_medium_plus": other, "events": len(case.events),
-                          "hops": len(result.hops), "seconds": round(time.perf_counter() - t0, 2)})
+                          "hops": len(result.hops), "hop": best, "seconds": round(time.perf_counter() - t0,
+                                                                                  2)})
     return cells
 
 
