@@ -9,6 +9,12 @@ from pathlib import Path
 import click
 
 ENTRY = Path(__file__).resolve().parents[1] / "ui" / "streamlit_app.py"
+#: ``python -c BOOT run ...`` = ``streamlit run ...`` plus the UI's modules imported in a background
+#: thread while the server starts (app/ui/preload.py), so the first session does not wait for them.
+BOOT = ("import sys, threading; "
+        "threading.Thread(target=lambda: __import__('app.ui.preload', fromlist=['preload']).preload(), "
+        "daemon=True, name='latgraph-preload').start(); "
+        "sys.argv[0] = 'streamlit'; from streamlit.web.cli import main; main()")
 #: Default upload limit per file (Streamlit's own default is 200 MB; logs are bigger).
 DEFAULT_MAX_UPLOAD_MB = 2048
 
@@ -16,7 +22,7 @@ DEFAULT_MAX_UPLOAD_MB = 2048
 def streamlit_argv(inputs: tuple[str, ...], *, host: str, port: int, max_upload_mb: int,
                    headless: bool) -> list[str]:
     """The ``streamlit run`` command line for the UI (inputs go after ``--``)."""
-    argv = [sys.executable, "-m", "streamlit", "run", str(ENTRY),
+    argv = [sys.executable, "-c", BOOT, "run", str(ENTRY),
             "--server.address", host, "--server.port", str(port),
             "--server.maxUploadSize", str(max_upload_mb),
             "--server.headless", "true" if headless else "false",

@@ -47,7 +47,8 @@ def test_progress_callback_forms(tmp_path):
 
 def test_streamlit_argv_passes_inputs_and_limits(tmp_path):
     argv = streamlit_argv((str(tmp_path),), host="127.0.0.1", port=8599, max_upload_mb=77, headless=True)
-    assert argv[1:4] == ["-m", "streamlit", "run"] and argv[4] == str(ENTRY)
+    assert argv[1] == "-c" and "streamlit.web.cli" in argv[2] and "app.ui.preload" in argv[2]
+    assert argv[3] == "run" and argv[4] == str(ENTRY)
     assert argv[argv.index("--server.maxUploadSize") + 1] == "77"
     assert argv[argv.index("--server.address") + 1] == "127.0.0.1"
     assert argv[-2:] == ["--", str(tmp_path.resolve())]
@@ -62,3 +63,12 @@ def test_ui_command_is_registered_and_documented():
 def test_ui_command_rejects_missing_input(tmp_path):
     out = CliRunner().invoke(cli, ["ui", str(tmp_path / "missing.evtx")])
     assert out.exit_code == 2 and "does not exist" in out.output
+
+
+def test_preload_imports_the_ui_modules():
+    import sys
+
+    from app.ui.preload import MODULES, preload
+
+    preload()
+    assert all(name in sys.modules for name in MODULES)
