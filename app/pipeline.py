@@ -119,7 +119,8 @@ def analyze_on_spark_storage(paths: Sequence[str | os.PathLike[str]], config: An
     result = AnalysisResult(events=empty_frame(), report=report, config=config,
                             tags=pd.DataFrame(columns=["event_index", "rule_id", "level"]),
                             hops=hs.hops.reset_index(drop=True), graph=hs.graph, paths=hs.paths,
-                            patient_zero=hs.patient_zero, compromised=hs.compromised)
+                            patient_zero=hs.patient_zero, compromised=hs.compromised,
+                            routine_groups=list(hs.routine_groups))
     result.summary = summarize(result, engine="spark", timings={"event_stage_s": round(t1 - t0, 3),
                                                                "hop_stage_s": round(t2 - t1, 3)})
     result.summary["events"] = n_events
@@ -150,7 +151,7 @@ def analyze_from_events(events: pd.DataFrame, report: IngestReport, config: Anal
     result = AnalysisResult(events=events, report=report, config=config, tags=tags,
                             hops=hs.hops.reset_index(drop=True), graph=hs.graph, paths=hs.paths,
                             patient_zero=hs.patient_zero, compromised=hs.compromised,
-                            findings=ev.findings)
+                            findings=ev.findings, routine_groups=list(hs.routine_groups))
     result.summary = summarize(result, engine=engine, timings={"event_stage_s": round(t1 - t0, 3),
                                                               "hop_stage_s": round(t2 - t1, 3)})
     return result
@@ -179,6 +180,7 @@ def summarize(result: AnalysisResult, *, engine: str = "pandas",
         "findings_by_level": {lv: int(by_level.get(lv, 0)) for lv in FINDING_LEVELS},
         "compromised_hosts": 0 if result.compromised is None else len(result.compromised),
         "paths": len(result.paths),
+        "routine_groups": len(result.routine_groups),
         "patient_zero": pz,
         "engine": engine,
         "min_score": result.config.min_score,

@@ -10,8 +10,12 @@
    * malicious-hop recall: truth hops with a reported hop of severity medium+ on the same
      destination whose source is the truth source (host name, or the source's IP at that time)
      and whose account is the truth account where the hop names one;
-   * precision at medium+: reported medium+ hops that match a truth hop on destination and
-     account, with the truth source or no source (target-only evidence), over all medium+ hops;
+   * precision at medium+: reported medium+ findings that are right over all medium+ findings.
+     A finding is a medium+ hop (right when it matches a truth hop on destination and account,
+     with the truth source or no source) or a routine group (one medium finding for the routine
+     continued from a compromised source; right when it holds an attack hop or its source was
+     held by the attacker when it starts). A truth hop inside a routine group counts as found
+     (the group is a medium finding and the hop is on the paths), shown in its own column;
    * benign admin sources (deployment, backup, inventory, IT-admin workstations/accounts): their
      medium+ hops, and whether one of them *outranks the attack* (scores above the lowest-scoring
      detected malicious hop, or ranks above the true patient zero).
@@ -23,6 +27,10 @@
    Targets (issue 3, modes normal and stealthy): patient zero top-1 >= 19/20 per mode, recall
    >= 95 %, precision >= 90 %. The ``*-admin-seat`` modes are harder variants: the attacker
    steals the IT admin account on the admin's own workstation and uses the admin's PsExec there.
+   Issue 12's modes (``deploy-server``, ``backup-server``, ``admin-first-contacts``, same targets;
+   ``benign-only``: at most 1 high hop per simulated day) exercise habits around a compromise:
+   the routine that continues from a compromised server is reported as one routine group (its
+   hops are not medium+ one by one), the attacker's deviating hops keep their score.
 
 2. **Real data** (``../shared/datasets/LABELS.json``): each file alone through ``app.pipeline.run``.
    Attack samples with ``expected_t1021_002`` true: is there a medium+ hop at the labelled
@@ -53,8 +61,24 @@ from ingest.synthetic import GroundTruth, simulate  # noqa: E402
 
 DATASETS = REPO.parent / "shared" / "datasets"
 MEDIUM_PLUS = {"high", "medium"}
-#: Spread modes: issue 3's two, and both again with the attacker working from the IT admin's seat.
-MODES = ("normal", "stealthy", "normal-admin-seat", "stealthy-admin-seat")
+#: Spread modes: issue 3's two, and both again with the attacker working from the IT admin's seat;
+#: issue 12's: the deployment / backup server taken over (its service account used by the attacker
+#: while its nightly routine goes on), IT admins' first contacts after 1-2 baseline days, and a
+#: benign-only week (no attack).
+MODES = ("normal", "stealthy", "normal-admin-seat", "stealthy-admin-seat", "deploy-server",
+         "backup-server", "admin-first-contacts", "benign-only")
+
+
+def mode_arguments(mode: str, seed: int, size: dict[str, int]) -> dict[str, Any]:
+    """``simulate`` keyword arguments of a mode (``size`` = the command line's domain size)."""
+    kw: dict[str, Any] = dict(size)
+    if mode in ("normal", "stealthy", "normal-admin-seat", "stealthy-admin-seat"):
+        return {**kw, "stealthy": mode.startswith("stealthy"), "admin_seat": mode.endswith("seat")}
+    if mode == "admin-first-contacts":
+        kw["days"] = 2 + seed % 2          # 1 or 2 baseline days before the first contacts
+    elif mode == "benign-only":
+        kw["days"] = 7                     # a week, weekend included
+    return {**kw, "scenario": mode}
 
 
 def analyze_case(path: Path, config: AnalysisConfig) -> Any:
@@ -82,6 +106,12 @@ class SimScore:
     admin_medium: int              # medium+ hops from benign admin sources
     admin_outranks: bool
     from_compromised: int = 0      # false medium+ hops whose source the attacker held by then
+    days: int = 0                  # simulated days
+    high: int = 0                  # high hops (all)
+    groups: int = 0                # routine groups reported (result.routine_groups)
+    grouped_hops: int = 0          # hops inside them
+    found_in_group: int = 0        # truth hops found only as members of a (medium) routine group
+    groups_correct: int = 0        # groups whose source the attacker held (truth) when they start
     missed: list[str] = field(default_factory=list)
     false_pos: list[str] = field(default_factory=list)
     admin_notes: list[str] = field(default_factory=list)
@@ -109,9 +139,18 @@ def score_simulation(result: Any, truth: GroundTruth, *, seed: int, mode: str, n
         src = {s for s in (_opt(row["src_host"]), _opt(row["src_ip"])) if s}
         return bool(src & srcs) if need_src else (not src or bool(src & srcs))
 
-    found = [any(matches(r, t, need_src=True) for r in rows) for t in truth_keys]
+    groups = list(getattr(result, "routine_groups", []) or [])
+    grouped_rows = (hops[hops["routine_group"].notna()].to_dict("records")
+                    if "routine_group" in hops else [])
+    found_hop = [any(matches(r, t, need_src=True) for r in rows) for t in truth_keys]
+    in_group = [any(matches(r, t, need_src=True) for r in grouped_rows) for t in truth_keys]
+    found = [a or b for a, b in zip(found_hop, in_group, strict=True)]
     correct = [any(matches(r, t, need_src=False) for t in truth_keys) for r in rows]
     held = {h: pd.Timestamp(t) for h, t in truth.compromised.items()}
+    attack_ids = {int(r["hop_id"]) for r in grouped_rows
+                  if any(matches(r, t, need_src=True) for t in truth_keys)}
+    groups_correct = sum(1 for g in groups if set(g.hop_ids) & attack_ids
+                         or (g.source in held and pd.Timestamp(g.first_seen) >= held[g.source]))
     from_compromised = sum(1 for r, ok in zip(rows, correct, strict=True)
                            if not ok and _opt(r["src_host"]) in held
                            and r["first_seen"] >= held[r["src_host"]])
@@ -128,6 +167,8 @@ def score_simulation(result: Any, truth: GroundTruth, *, seed: int, mode: str, n
     floor = min(detected) if detected else 1.0
     pz_hosts = [p.host for p in result.patient_zero]
     pz_rank = pz_hosts.index(truth.patient_zero) + 1 if truth.patient_zero in pz_hosts else None
+    if not truth.patient_zero:      # benign-only: nothing to rank
+        pz_rank = None
     admin_above_pz = any(h in admin_hosts for h in pz_hosts[:(pz_rank or len(pz_hosts) + 1) - 1])
     outranks = bool(len(admin) and admin["score"].max() > floor) or admin_above_pz
     notes = [f"{_opt(r['src_host']) or _opt(r['src_ip'])}->{r['dst_host']} {_opt(r['account'])} "
@@ -136,9 +177,14 @@ def score_simulation(result: Any, truth: GroundTruth, *, seed: int, mode: str, n
     if admin_above_pz:
         notes.append(f"patient-zero list {pz_hosts[:3]}")
     return SimScore(
+        days=int(truth.parameters.get("days", 0)), high=int((hops["severity"].astype(str) == "high").sum()),
+        groups=len(groups), grouped_hops=sum(len(g.hop_ids) for g in groups),
+        found_in_group=sum(b and not a for a, b in zip(found_hop, in_group, strict=True)),
+        groups_correct=groups_correct,
         seed=seed, mode=mode, n_events=n_events, seconds=seconds, pz_rank=pz_rank,
         pz_top=pz_hosts[0] if pz_hosts else None, truth_pz=truth.patient_zero,
-        truth_hops=len(truth.hops), found_hops=sum(found), reported=len(rows), correct=sum(correct),
+        truth_hops=len(truth.hops), found_hops=sum(found), reported=len(rows) + len(groups),
+        correct=sum(correct) + groups_correct,
         admin_medium=int(admin["severity"].astype(str).isin(MEDIUM_PLUS).sum()), admin_outranks=outranks,
         from_compromised=from_compromised,
         missed=[f"{h.src}->{h.dst} {h.account} {h.technique}"
@@ -158,8 +204,7 @@ def run_simulations(seeds: list[int], modes: list[str], size: dict[str, int],
     with tempfile.TemporaryDirectory(prefix="latgraph-eval-") as tmp:
         for mode in modes:
             for seed in seeds:
-                sim = simulate(seed, stealthy=mode.startswith("stealthy"), admin_seat=mode.endswith("seat"),
-                               **size)
+                sim = simulate(seed, **mode_arguments(mode, seed, size))
                 case = write_case(sim.events, Path(tmp) / f"{mode}-{seed}.parquet")
                 started = time.perf_counter()
                 result = analyze_case(case, config)
@@ -177,11 +222,15 @@ def print_simulation_table(scores: list[SimScore]) -> dict[str, Any]:
     """Per-mode summary plus the failing seeds with reasons; returns the summary."""
     summary: dict[str, Any] = {}
     print("\n## Generated enterprises\n")
-    print("| mode | cases | PZ top-1 | hop recall | precision (medium+) | admin sources outrank attack "
-          "| admin medium+ hops | false medium+ from a held source | mean analysis s |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| mode | cases | PZ top-1 | hop recall | precision (medium+ findings) "
+          "| admin sources outrank attack | admin medium+ hops | false medium+ from a held source "
+          "| routine groups (correct) "
+          "| attack hops found only in a group | mean analysis s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for mode in sorted({s.mode for s in scores}, key=list(MODES).index):
         ss = [s for s in scores if s.mode == mode]
+        if mode == "benign-only":
+            continue
         top1 = sum(s.pz_rank == 1 for s in ss)
         th, fh = sum(s.truth_hops for s in ss), sum(s.found_hops for s in ss)
         rep, cor = sum(s.reported for s in ss), sum(s.correct for s in ss)
@@ -192,10 +241,35 @@ def print_simulation_table(scores: list[SimScore]) -> dict[str, Any]:
         recall = fh / th if th else 0.0
         precision = cor / rep if rep else 0.0
         print(f"| {mode} | {len(ss)} | {top1}/{len(ss)} | {recall:.1%} ({fh}/{th}) | "
-              f"{precision:.1%} ({cor}/{rep}) | {out}/{len(ss)} | {adm} | {held} | {secs:.1f} |")
+              f"{precision:.1%} ({cor}/{rep}) | {out}/{len(ss)} | {adm} | {held} | "
+              f"{sum(s.groups for s in ss)} ({sum(s.groups_correct for s in ss)}) | "
+              f"{sum(s.found_in_group for s in ss)} | {secs:.1f} |")
         summary[mode] = {"cases": len(ss), "pz_top1": top1, "recall": recall, "precision": precision,
                          "admin_outranks": out, "admin_medium_hops": adm, "false_from_held_source": held}
-    bad = [s for s in scores if s.pz_rank != 1 or s.missed or s.false_pos or s.admin_outranks]
+    benign = [s for s in scores if s.mode == "benign-only"]
+    if benign:
+        days = sum(s.days for s in benign)
+        high, med = sum(s.high for s in benign), sum(s.reported for s in benign)
+        worst = max(s.high / max(s.days, 1) for s in benign)
+        over = sum(s.high > s.days for s in benign)
+        print("\n| benign-only | cases | simulated days | high hops | high per day (mean / worst case) "
+              "| cases above 1 high/day | medium+ hops | routine groups |")
+        print("|---|---|---|---|---|---|---|---|")
+        print(f"| benign-only | {len(benign)} | {days} | {high} | {high / max(days, 1):.2f} / {worst:.2f} | "
+              f"{over}/{len(benign)} | {med} | {sum(s.groups for s in benign)} |")
+        summary["benign-only"] = {"cases": len(benign), "days": days, "high": high,
+                                  "high_per_day": high / max(days, 1), "worst_high_per_day": worst,
+                                  "cases_over_1_high_per_day": over, "medium_plus": med}
+    grouped = [s for s in scores if s.groups]
+    if grouped:
+        print("\n| mode | routine groups | hops in groups |")
+        print("|---|---|---|")
+        for mode in sorted({s.mode for s in grouped}, key=list(MODES).index):
+            ss = [s for s in grouped if s.mode == mode]
+            print(f"| {mode} | {sum(s.groups for s in ss)} | {sum(s.grouped_hops for s in ss)} |")
+    bad = [s for s in scores if s.mode != "benign-only"
+           and (s.pz_rank != 1 or s.missed or s.false_pos or s.admin_outranks)]
+    bad += [s for s in benign if s.high > s.days]
     if bad:
         print("\n### Cases that miss a target\n")
         for s in bad:

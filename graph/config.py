@@ -84,6 +84,17 @@ class AnalysisConfig:
     #: ...and a fully matching hop keeps this fraction of its score (a half match, i.e. a novel
     #: destination, keeps 1 - (1 - habit_keep) / 2).
     habit_keep: float = 0.35
+    #: Environments (graph.scoring.environment): a connected component of the hop host graph is
+    #: split in time where it has no hop for longer than this; baselines never cross environments.
+    environment_gap_s: float = 7 * 24 * 3600.0
+    #: Routine continued from a compromised source (graph.scoring.routine): member hops are capped
+    #: at this score (low, each one alone is not an alert)...
+    routine_group_cap: float = 0.3
+    #: ...and the group, one finding, scores this (medium).
+    routine_group_score: float = 0.5
+    #: A known administrator's first contact (graph.scoring.admin) needs a baseline of at least
+    #: this many lateral hops of the (seat, account, tool) before the hop's day.
+    admin_baseline_hops: int = 3
     #: Hops with no known source (7045-only logs) are capped here: target-side evidence alone
     #: cannot prove the action came over the network (medium at most).
     target_only_cap: float = 0.6

@@ -25,7 +25,7 @@ from graph.build import build_graph
 from graph.config import AnalysisConfig
 from graph.correlate import EVIDENCE_FEATURES, aggregate_hops, correlate_rows, empty_hops
 from graph.findings import empty_findings, find
-from graph.model import HOP_COLUMNS, Path, PatientZero
+from graph.model import HOP_COLUMNS, Path, PatientZero, RoutineGroup
 from graph.paths import compromised_hosts, top_paths
 from graph.patient_zero import patient_zero
 from graph.rules import apply_rules
@@ -51,6 +51,7 @@ class HopStage(NamedTuple):
     paths: list[Path]
     patient_zero: list[PatientZero]
     compromised: pd.DataFrame
+    routine_groups: list[RoutineGroup] = []   # noqa: RUF012 (NamedTuple default, never mutated)
 
 
 def pandas_event_stage(events: pd.DataFrame, config: AnalysisConfig) -> EventStage:
@@ -126,4 +127,4 @@ def hop_stage(hops: pd.DataFrame, config: AnalysisConfig) -> HopStage:
     paths = top_paths(hops, config)
     pz = patient_zero(hops, config)
     graph = build_graph(hops, compromised, pz)
-    return HopStage(hops, graph, paths, pz, compromised)
+    return HopStage(hops, graph, paths, pz, compromised, scoring.routine.groups(hops, config))

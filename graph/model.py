@@ -151,6 +151,44 @@ class PatientZero:
         }
 
 
+@dataclass(frozen=True)
+class RoutineGroup:
+    """Routine continued from a compromised source after its compromise: one finding for the hops
+    that match the source's routine from before (:mod:`graph.scoring.routine`)."""
+
+    group_id: str                  # "routine-N", also the member hops' ``routine_group``
+    source: str
+    accounts: tuple[str, ...]
+    hop_ids: tuple[int, ...]
+    destinations: int
+    first_seen: datetime
+    last_seen: datetime
+    compromised_at: datetime | None  # first suspicious hop into the source
+    via_hop_id: int | None           # that hop
+    score: float
+    severity: str
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (times ISO 8601 UTC)."""
+        return {
+            "group_id": self.group_id,
+            "kind": "routine_continued",
+            "source": self.source,
+            "accounts": list(self.accounts),
+            "hop_ids": list(self.hop_ids),
+            "n_hops": len(self.hop_ids),
+            "destinations": self.destinations,
+            "first_seen": _iso(self.first_seen),
+            "last_seen": _iso(self.last_seen),
+            "compromised_at": _iso(self.compromised_at),
+            "via_hop_id": self.via_hop_id,
+            "score": round(float(self.score), 4),
+            "severity": self.severity,
+            "reason": self.reason,
+        }
+
+
 @dataclass
 class AnalysisResult:
     """Everything one analysis run produced."""
@@ -166,6 +204,7 @@ class AnalysisResult:
     compromised: pd.DataFrame | None = None   # host, first_seen, score
     summary: dict[str, Any] = field(default_factory=dict)
     findings: pd.DataFrame | None = None      # graph.findings.FINDING_COLUMNS (None: not computed)
+    routine_groups: list[RoutineGroup] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The versioned machine-readable result (``latgraph analyze --json``)."""
@@ -188,6 +227,7 @@ class AnalysisResult:
             "findings": findings,
             "paths": [p.to_dict() for p in self.paths],
             "compromised_hosts": compromised,
+            "routine_groups": [g.to_dict() for g in self.routine_groups],
             "summary": self.summary,
         }
 
@@ -208,6 +248,8 @@ def hop_to_dict(row: dict[str, Any]) -> dict[str, Any]:
         "techniques": list(row["techniques"]),
         "rules": list(row["rules"]),
         "n_events": int(row["n_events"]),
+        "reason": _opt(row.get("reason")),
+        "routine_group": _opt(row.get("routine_group")),
         "evidence": [
             {
                 "event_id": int(e["event_id"]),

@@ -2,7 +2,8 @@
 
 Definitions (the Neo4j store reproduces them in Cypher; keep them crisp):
 
-* **Suspicious hop**: ``score >= min_score`` and a known source (host name, or IP when that is
+* **Suspicious hop**: ``score >= min_score`` (or a member of a routine group, :func:`path_hops`)
+  and a known source (host name, or IP when that is
   all the logs give). The node of a hop's source is ``src_host`` if present else ``src_ip``.
 * **Continuation**: hop ``h2`` continues hop ``h1`` iff ``h2.src == h1.dst`` and
   ``0 <= h2.first_seen - h1.first_seen <= max_path_gap_s``. Accounts may differ (credential
@@ -37,9 +38,20 @@ from graph.model import Path
 log = logging.getLogger(__name__)
 
 
+def path_hops(hops: pd.DataFrame, min_score: float) -> pd.Series:
+    """Boolean mask of the hops paths, spread and patient zero use: ``score >= min_score``, or a
+    member of a routine group (routine continued from a compromised source, capped low one by one
+    but one medium finding: :mod:`graph.scoring.routine`) -- spread through a compromised
+    deployment server stays on the paths, flagged by the hops' ``routine_group``."""
+    mask = hops["score"] >= min_score
+    if "routine_group" in hops:
+        mask = mask | hops["routine_group"].notna()
+    return mask.fillna(False).astype(bool)
+
+
 def suspicious_hops(hops: pd.DataFrame, min_score: float) -> pd.DataFrame:
     """The suspicious hops with a ``src`` node column, sorted by (first_seen, src, dst, hop_id)."""
-    h = hops[(hops["score"] >= min_score) & (hops["src_host"].notna() | hops["src_ip"].notna())].copy()
+    h = hops[path_hops(hops, min_score) & (hops["src_host"].notna() | hops["src_ip"].notna())].copy()
     h["src"] = h["src_host"].fillna(h["src_ip"]).astype(str)
     h["dst"] = h["dst_host"].astype(str)
     return h.sort_values(["first_seen", "src", "dst", "hop_id"], kind="stable").reset_index(drop=True)
@@ -167,7 +179,7 @@ def compromised_hosts(hops: pd.DataFrame, config: AnalysisConfig | None = None) 
         [['A', None], ['B', 'A'], ['C', 'B']]
     """
     config = config or AnalysisConfig()
-    sus = hops[hops["score"] >= config.min_score]
+    sus = hops[path_hops(hops, config.min_score)]
     cols = ["host", "first_seen", "score", "via_hop_id", "parent"]
     if sus.empty:
         return pd.DataFrame({c: [] for c in cols})

@@ -8,8 +8,12 @@ Definition (deterministic; the Neo4j store reproduces it in Cypher):
 * **Compromised set C**: every destination and every known source of a suspicious hop
   (unknown-source hops count for their destination).
 * **Candidates**: the known sources ``S`` of suspicious hops. ``t0(S)`` = the first_seen of S's
-  earliest suspicious outgoing hop. ``S`` is **eligible** iff no suspicious hop into ``S`` has
-  ``first_seen < t0(S)`` ("no suspicious way in before that"). Ineligible sources are not listed.
+  earliest suspicious outgoing hop. ``S`` is **eligible** iff no hop from a known source with a
+  score of at least ``entry = min(min_score, severity_medium)`` (or a routine-group member) enters
+  ``S`` with ``first_seen < t0(S)`` ("no way in before that"). The way in does not depend on a
+  raised ``min_score``: a high hop into S shown on every page is a way in at any threshold, so
+  the reason never says "nothing enters" while the result shows a medium+ hop entering.
+  Ineligible sources are not listed.
 * **Reach(S)**: the hosts other than ``S`` reachable from ``S`` by a chain of suspicious hops
   whose first hop leaves ``S`` (any of S's suspicious outgoing hops) and where each next hop
   continues the previous one (host repetition is harmless here: it is a set).
@@ -36,7 +40,7 @@ import pandas as pd
 
 from graph.config import AnalysisConfig
 from graph.model import PatientZero
-from graph.paths import suspicious_hops
+from graph.paths import path_hops, suspicious_hops
 from graph.rules import RULES
 
 #: How many candidates are reported.
@@ -55,7 +59,7 @@ def reach(sus: pd.DataFrame, source: str, max_gap_s: float) -> set[str]:
 
     Examples:
         >>> from graph.toy import toy_hops
-        >>> from graph.paths import suspicious_hops
+        >>> from graph.paths import path_hops, suspicious_hops
         >>> sorted(reach(suspicious_hops(toy_hops("A>B@0s B>C@1h X>A@2h"), 0.4), "A", 86400))
         ['B', 'C']
     """
@@ -90,10 +94,11 @@ def patient_zero(hops: pd.DataFrame, config: AnalysisConfig | None = None) -> li
     sus = suspicious_hops(hops, config.min_score)
     if sus.empty:
         return []
-    all_sus = hops[hops["score"] >= config.min_score]
+    all_sus = hops[path_hops(hops, config.min_score)]
     compromised = set(all_sus["dst_host"].astype(str)) | set(sus["src"])
     first_out = sus.groupby("src")["first_seen"].min()
-    first_in = sus.groupby("dst")["first_seen"].min()
+    way_in = suspicious_hops(hops, entry_score(config))
+    first_in = way_in.groupby("dst")["first_seen"].min()
     eligible = [(t0, s) for s, t0 in first_out.items() if not (s in first_in.index and first_in[s] < t0)]
     eligible.sort()
     if len(eligible) > MAX_EVALUATED:
@@ -121,12 +126,34 @@ def patient_zero(hops: pd.DataFrame, config: AnalysisConfig | None = None) -> li
         conf = c["score"] / ties[c["score"]]
         result.append(PatientZero(
             host=c["host"], score=c["score"], confidence=conf, first_seen=c["t0"].to_pydatetime(warn=False),
-            reason=_reason(c), hop_ids=tuple(int(h) for h in sus.loc[sus["src"] == c["host"], "hop_id"]),
+            reason=_reason(c, hops, config),
+            hop_ids=tuple(int(h) for h in sus.loc[sus["src"] == c["host"], "hop_id"]),
         ))
     return result
 
 
-def _reason(c: dict[str, Any]) -> str:
+def entry_score(config: AnalysisConfig) -> float:
+    """The score a hop into a candidate needs to count as its way in: ``min(min_score, severity_medium)``."""
+    return min(float(config.min_score), float(config.severity_medium))
+
+
+def _earlier_note(host: str, t0: pd.Timestamp, hops: pd.DataFrame | None) -> str:
+    """The strongest hop into ``host`` before ``t0`` that is not a way in (low score or no known
+    source), named so the reason agrees with every hop the result shows."""
+    if hops is None or hops.empty:
+        return ""
+    into = hops[(hops["dst_host"].astype(str) == host) & (hops["first_seen"] < t0)]
+    if into.empty:
+        return ""
+    best = into.sort_values(["score", "first_seen"], ascending=[False, True]).iloc[0]
+    src = best["src_host"] if not pd.isna(best["src_host"]) else best["src_ip"]
+    who = "unknown source" if pd.isna(src) else str(src)
+    return (f" (the strongest earlier hop into {host}: {who} -> {host} at "
+            f"{best['first_seen']:%Y-%m-%dT%H:%M:%SZ}, score {float(best['score']):.2f} "
+            f"{best['severity']}{', source unknown' if pd.isna(src) else ''})")
+
+
+def _reason(c: dict[str, Any], hops: pd.DataFrame | None = None, config: AnalysisConfig | None = None) -> str:
     first = c["first"]
     evidence = list(first["evidence"])
     # cite the strongest piece of evidence (highest rule weight, then earliest)
@@ -137,11 +164,13 @@ def _reason(c: dict[str, Any]) -> str:
         rid = "" if ev.get("record_id") is None else f" record {ev['record_id']}"
         cite = f" (event {ev['event_id']}{rid} in {ev['source_file']}, rule {ev.get('rule')})"
     acct = "" if pd.isna(first["account"]) else f" as {first['account']}"
+    entry = entry_score(config or AnalysisConfig())
     reached = sorted(c["reached"])
     shown = ", ".join(reached[:6]) + (", ..." if len(reached) > 6 else "")
     return (
         f"{c['host']} is the source of a suspicious hop at {c['t0']:%Y-%m-%dT%H:%M:%SZ}: "
-        f"{c['host']} -> {first['dst']}{acct}, score {first['score']:.2f}{cite}; no suspicious hop "
-        f"enters {c['host']} before that; its time-respecting paths reach {len(c['reached'])} of "
+        f"{c['host']} -> {first['dst']}{acct}, score {first['score']:.2f}{cite}; no hop scoring at "
+        f"least {entry:.2f} from a known source enters {c['host']} before that"
+        f"{_earlier_note(c['host'], c['t0'], hops)}; its time-respecting paths reach {len(c['reached'])} of "
         f"{len(c['others'])} other compromised host(s)" + (f" ({shown})." if reached else ".")
     )

@@ -22,6 +22,7 @@ import pandas as pd
 from ingest.case import write_case
 from ingest.errors import LatgraphError
 from ingest.synthetic import simulate
+from ingest.synthetic.infra import SCENARIOS
 from ingest.synthetic.matrix import PROFILES
 from ingest.synthetic.tools import TOOLS
 
@@ -66,19 +67,25 @@ def write_formats(events: pd.DataFrame, out_dir: Path, formats: list[str]) -> li
               help="Write one coverage-matrix cell: a small enterprise and one hop made with this tool.")
 @click.option("--profile", type=click.Choice(list(PROFILES)), default=None,
               help="With --tool: the telemetry profile (the channels / hosts collected); default full.")
+@click.option("--scenario", type=click.Choice(["standard", *SCENARIOS]), default="standard",
+              show_default=True,
+              help="deploy-server / backup-server: the attacker takes over that server and uses its service "
+                   "account while its nightly routine goes on; admin-first-contacts: IT admins reach new "
+                   "servers after a short baseline; benign-only: no attack.")
 @click.option("--format", "formats", multiple=True,
               type=click.Choice([*OUTPUT_FORMATS, "all"]), default=("case",), show_default=True,
               help="Also write the events in this input format (repeatable; all = every format).")
 @click.pass_context
 def command(ctx: click.Context, seed: int, out_dir: Path, stealthy: bool, admin_seat: bool,
             target_events: int | None, workstations: int, servers: int, days: int, tool: str | None,
-            profile: str | None, formats: tuple[str, ...]) -> None:
+            profile: str | None, formats: tuple[str, ...], scenario: str = "standard") -> None:
     """Generate a seeded enterprise (benign days + one lateral-movement attack) and its ground truth."""
     started = time.perf_counter()
     wanted = [f for f in OUTPUT_FORMATS if f != "case" and (f in formats or "all" in formats)]
     if tool is not None:
-        if stealthy or admin_seat or target_events is not None:
-            raise click.UsageError("--tool cannot be combined with --stealthy, --admin-seat or --events")
+        if stealthy or admin_seat or target_events is not None or scenario != "standard":
+            raise click.UsageError("--tool cannot be combined with --stealthy, --admin-seat or --events "
+                                   "(nor with --scenario)")
         given = {k: v for k, v in (("n_workstations", workstations), ("n_servers", servers), ("days", days))
                  if ctx.get_parameter_source({"n_workstations": "workstations", "n_servers": "servers"}
                                              .get(k, k)) == click.core.ParameterSource.COMMANDLINE}
@@ -88,7 +95,8 @@ def command(ctx: click.Context, seed: int, out_dir: Path, stealthy: bool, admin_
         raise click.UsageError("--profile needs --tool")
     try:
         sim = simulate(seed, n_workstations=workstations, n_servers=servers, days=days,
-                       stealthy=stealthy, admin_seat=admin_seat, target_events=target_events)
+                       stealthy=stealthy, admin_seat=admin_seat, target_events=target_events,
+                       scenario=scenario)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
     case = write_case(sim.events, out_dir / "events" / "case.parquet")

@@ -21,7 +21,7 @@ import pandas as pd
 from graph.build import build_graph
 from graph.config import AnalysisConfig
 from graph.findings import FINDING_COLUMNS, empty_findings
-from graph.model import HOP_COLUMNS, JSON_VERSION, AnalysisResult, Path, PatientZero
+from graph.model import HOP_COLUMNS, JSON_VERSION, AnalysisResult, Path, PatientZero, RoutineGroup
 from ingest.errors import ConfigError, SourceLocation
 from ingest.report import IngestReport
 from ingest.schema import empty_frame
@@ -88,8 +88,11 @@ def result_from_json(doc: dict[str, Any], *, config: AnalysisConfig | None = Non
                 "rules": tuple(hop.get("rules") or ()), "evidence": evidence,
                 "n_events": int(hop.get("n_events") or len(evidence)), "score": float(hop["score"]),
                 "severity": str(hop["severity"]),
+                "reason": hop.get("reason"), "routine_group": hop.get("routine_group"),
             })
-        hops = pd.DataFrame(rows, columns=list(HOP_COLUMNS))
+        hops = pd.DataFrame(rows, columns=[*HOP_COLUMNS, "reason", "routine_group"])
+        for col in ("reason", "routine_group"):
+            hops[col] = hops[col].astype("string")
         for col in ("first_seen", "last_seen"):
             hops[col] = pd.to_datetime(hops[col], utc=True)
         paths = [Path(hosts=tuple(p["hosts"]), accounts=tuple(p.get("accounts") or ()),
@@ -106,12 +109,21 @@ def result_from_json(doc: dict[str, Any], *, config: AnalysisConfig | None = Non
             "first_seen": pd.to_datetime([c.get("first_seen") for c in comp], utc=True),
             "score": [float(c.get("score") or 0.0) for c in comp]})
         findings = _findings(doc.get("findings") or [])
+        groups = [RoutineGroup(
+            group_id=str(g["group_id"]), source=str(g["source"]), accounts=tuple(g.get("accounts") or ()),
+            hop_ids=tuple(int(h) for h in g.get("hop_ids") or ()),
+            destinations=int(g.get("destinations") or 0),
+            first_seen=_ts(g.get("first_seen")), last_seen=_ts(g.get("last_seen")),
+            compromised_at=_ts(g.get("compromised_at")),
+            via_hop_id=None if g.get("via_hop_id") is None else int(g["via_hop_id"]),
+            score=float(g.get("score") or 0.0), severity=str(g.get("severity") or ""),
+            reason=str(g.get("reason") or "")) for g in doc.get("routine_groups") or ()]
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"malformed latgraph JSON result: {exc!r}", where) from exc
     return AnalysisResult(events=empty_frame(), report=IngestReport(), config=config, tags=pd.DataFrame(),
                           hops=hops, graph=build_graph(hops, compromised, patient_zero), paths=paths,
                           patient_zero=patient_zero, compromised=compromised, summary=dict(summary),
-                          findings=findings)
+                          findings=findings, routine_groups=groups)
 
 
 def load_result(path: str | FilePath, *, config: AnalysisConfig | None = None) -> AnalysisResult:

@@ -28,7 +28,7 @@ KEY_FIELDS: tuple[str, ...] = (
     "parent_process", "auth_package", "logon_id", "record_id", "source_file")
 #: Hop columns listed in hop tables.
 HOP_TABLE_COLUMNS: tuple[str, ...] = ("hop_id", "first_seen", "src_host", "src_ip", "dst_host", "account",
-                                      "severity", "score", "kinds", "n_events")
+                                      "severity", "score", "kinds", "n_events", "routine_group")
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
@@ -104,6 +104,9 @@ def score_parts(hop: pd.Series, config: AnalysisConfig) -> pd.DataFrame:
                 caps.append(f"no known source (cap {config.target_only_cap})")
             if bool(hop.get("local_only", False)):
                 caps.append(f"local-only evidence (cap {config.local_only_cap})")
+            if "routine_group" in hop.index and pd.notna(hop["routine_group"]):
+                caps.append(f"routine continued after the source's compromise, group {hop['routine_group']} "
+                            f"(cap {config.routine_group_cap})")
             if (str(hop.get("src_host")) in config.allowlist_hosts
                     or str(hop.get("account")) in config.allowlist_accounts):
                 caps.append(f"allowlisted (cap {config.allowlist_cap})")
@@ -127,6 +130,8 @@ def reason(hop: pd.Series) -> str:
         text += f" Rules: {rules}."
     if techs:
         text += f" ATT&CK: {techs}."
+    if "reason" in hop.index and pd.notna(hop["reason"]):
+        text += f" Score: {hop['reason']}."
     return text
 
 

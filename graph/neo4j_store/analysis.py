@@ -80,7 +80,7 @@ CALL () {
 MATCH (s:Host)-[o:LATERAL]->(:Host) WHERE o.score >= $min_score
 WITH compromised, s, min(o.first_seen_ns) AS t0
 WHERE NOT EXISTS {
-  MATCH (:Host)-[i:LATERAL]->(s) WHERE i.score >= $min_score AND i.first_seen_ns < t0
+  MATCH (:Host)-[i:LATERAL]->(s) WHERE i.score >= $entry_score AND i.first_seen_ns < t0
 }
 CALL (s) {
   MATCH (s)-[o:LATERAL]->(:Host) WHERE o.score >= $min_score
@@ -181,7 +181,8 @@ def cypher_patient_zero(settings: Neo4jSettings | None = None, config: AnalysisC
         first = hop_by_key.loc[c["out_keys"][0]].to_dict()
         first["dst"] = c["out_dsts"][0]
         reason = _reason({"host": c["host"], "t0": pd.Timestamp(r["t0"], unit="ns", tz="UTC"), "first": first,
-                          "reached": reached[c["host"]] & compromised, "others": compromised - {c["host"]}})
+                          "reached": reached[c["host"]] & compromised, "others": compromised - {c["host"]}},
+                         hops, config)
         result.append(PatientZero(host=c["host"], score=float(r["score"]), confidence=float(r["confidence"]),
                                   first_seen=_dt(r["t0"]), reason=reason,
                                   hop_ids=tuple(int(ids[k]) for k in c["out_keys"])))
@@ -213,7 +214,10 @@ def _reach(session: Any, cands: list[dict[str, Any]], params: dict[str, Any]) ->
 
 
 def _params(config: AnalysisConfig) -> dict[str, Any]:
-    return {"min_score": float(config.min_score), "gap_ns": int(config.max_path_gap_s * 1e9)}
+    from graph.patient_zero import entry_score
+
+    return {"min_score": float(config.min_score), "entry_score": entry_score(config),
+            "gap_ns": int(config.max_path_gap_s * 1e9)}
 
 
 def _hop_ids(session: Any) -> dict[str, int]:

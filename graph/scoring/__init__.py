@@ -13,7 +13,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from graph.config import AnalysisConfig
-from graph.scoring import combine, evidence, fanout, habit, rarity
+from graph.scoring import admin, combine, environment, evidence, fanout, habit, rarity, routine
 
 Scorer = Callable[[pd.DataFrame, AnalysisConfig], pd.Series]
 
@@ -25,26 +25,42 @@ SCORERS: dict[str, tuple[Scorer, str]] = {
     "habit": (habit.score, "Match with a habitual (source, account, tool, hour) routine from a clean source"),
 }
 
-#: Feature columns the scorers add to the hops frame (after graph.correlate.EVIDENCE_FEATURES).
-SCORE_FEATURES: tuple[str, ...] = ("rarity", "fanout", "fanout_src", "fanout_account", "habit")
+#: Feature columns the scorers add to the hops frame (after graph.correlate.EVIDENCE_FEATURES):
+#: ``environment`` (graph.scoring.environment), the scores, ``admin_first_contact``
+#: (graph.scoring.admin) and ``routine_group`` (graph.scoring.routine).
+SCORE_FEATURES: tuple[str, ...] = ("environment", "rarity", "fanout", "fanout_src", "fanout_account", "habit",
+                                   "admin_first_contact", "routine_group")
 
 
 def add_features(hops: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
-    """The hops frame with :data:`SCORE_FEATURES` added (event stage, hop-scale cost)."""
+    """The hops frame with :data:`SCORE_FEATURES` added (event stage, hop-scale cost).
+
+    Every baseline is computed per environment (:mod:`graph.scoring.environment`): host and
+    account names are scoped to their environment while the features are computed.
+    """
     hops = hops.copy()
-    hops["rarity"] = rarity.score(hops, config)
-    hops["fanout"] = fanout.score(hops, config)
-    c = fanout.counts(hops, config)
+    env = environment.environments(hops, config)
+    h, cfg = environment.scoped(hops, env, config)
+    hops["environment"] = env.astype("int64")
+    hops["rarity"] = rarity.score(h, cfg)
+    hops["fanout"] = fanout.score(h, cfg)
+    c = fanout.counts(h, cfg)
     hops["fanout_src"] = c["fanout_src"].astype("int64")
     hops["fanout_account"] = c["fanout_account"].astype("int64")
-    hops["habit"] = habit.score(hops, config)
-    hops["habit"] = habit.unless_compromised(hops, config)
+    h = h.assign(rarity=hops["rarity"], fanout=hops["fanout"])
+    first = admin.first_contact(h, cfg) if len(h) else pd.Series(False, index=h.index)
+    base = habit.score(h, cfg).where(~first.to_numpy(dtype=bool), 1.0)
+    hab, group = routine.assess(h, base, cfg)
+    hops["habit"] = hab.astype("float64")
+    hops["admin_first_contact"] = first.astype(bool)
+    hops["routine_group"] = group.astype("string")
     return hops
 
 
 def finalize(hops: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
-    """Hop stage: the final ``score`` and ``severity`` columns from the features."""
+    """Hop stage: the final ``score``, ``severity`` and ``reason`` columns from the features."""
     hops = hops.copy()
     hops["score"] = combine.score(hops, config)
     hops["severity"] = combine.severity(hops["score"], config)
+    hops["reason"] = combine.reasons(hops, config)
     return hops

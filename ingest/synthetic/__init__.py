@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from ingest.synthetic import benign
-from ingest.synthetic.attack import attack
+from ingest.synthetic import benign, infra
+from ingest.synthetic.attack import AttackResult, attack
 from ingest.synthetic.blocks import Blocks
 from ingest.synthetic.enterprise import Enterprise, build_enterprise
 from ingest.synthetic.templates import Ctx
@@ -47,8 +47,8 @@ class Simulation:
 
 
 def simulate(seed: int, *, n_workstations: int = 60, n_servers: int = 8, days: int = 3,
-             stealthy: bool = False, admin_seat: bool = False, target_events: int | None = None
-             ) -> Simulation:
+             stealthy: bool = False, admin_seat: bool = False, target_events: int | None = None,
+             scenario: str = "standard") -> Simulation:
     """Generate a seeded enterprise, its benign activity and one lateral-movement attack.
 
     Args:
@@ -61,6 +61,12 @@ def simulate(seed: int, *, n_workstations: int = 60, n_servers: int = 8, days: i
         admin_seat: the attacker reaches the IT admin's own workstation, steals the admin account
             there and runs the admin's PsExec from that seat (the routine's source, account and tool).
         target_events: scale the benign volume so the result has about this many events.
+        scenario: ``"standard"`` (the attack above) or one of
+            :data:`ingest.synthetic.infra.SCENARIOS`: ``deploy-server`` / ``backup-server`` (the
+            attacker takes over the deployment / backup server and uses its service account while
+            the server's nightly routine goes on), ``admin-first-contacts`` (IT admins reach
+            servers the baseline days never saw them reach; normal attack), ``benign-only`` (no
+            attack: ``truth.hops`` is empty and ``truth.patient_zero`` is ``""``).
 
     Returns:
         :class:`Simulation` with a canonical events frame (sorted by ``ts``) and the truth.
@@ -78,11 +84,23 @@ def simulate(seed: int, *, n_workstations: int = 60, n_servers: int = 8, days: i
     )
     benign.interactive(ctx)
     benign.deployment(ctx)
+    if scenario == "backup-server":
+        infra.backup_guest_processing(ctx)
     benign.backup(ctx)
-    benign.it_admin_psexec(ctx)
+    if scenario not in ("standard", *infra.SCENARIOS):
+        raise ValueError(f"unknown scenario {scenario!r}; choose standard or one of {infra.SCENARIOS}")
+    if scenario == "admin-first-contacts":
+        infra.it_admin_first_contacts(ctx)
+    else:
+        benign.it_admin_psexec(ctx)
     benign.hard_negatives(ctx)
-    result = attack(Ctx(**{**ctx.__dict__, "rng": np.random.default_rng([seed, 2])}),
-                    stealthy=stealthy, admin_seat=admin_seat)
+    attack_ctx = Ctx(**{**ctx.__dict__, "rng": np.random.default_rng([seed, 2])})
+    if scenario == "benign-only":
+        result = AttackResult("", START, [], {})
+    elif scenario in ("deploy-server", "backup-server"):
+        result = infra.infrastructure_attack(attack_ctx, role=scenario.split("-")[0])
+    else:
+        result = attack(attack_ctx, stealthy=stealthy, admin_seat=admin_seat)
     counts = _scalable_counts(len(blocks), n_workstations, days, target_events)
     benign.file_sessions(ctx, counts["file"])
     benign.dc_machine_sessions(ctx, counts["dc"])
@@ -90,7 +108,7 @@ def simulate(seed: int, *, n_workstations: int = 60, n_servers: int = 8, days: i
 
     record_base = ctx.rng.integers(1_000, 400_000, size=len(ent.hosts) * 4)
     events = blocks.to_frame(SOURCE_FORMAT, record_base=record_base)
-    compromised = {result.patient_zero: result.patient_zero_time}
+    compromised = {result.patient_zero: result.patient_zero_time} if result.patient_zero else {}
     for hop in result.hops:
         compromised.setdefault(hop.dst, hop.first_seen)
     admins = ent.service_accounts
@@ -106,7 +124,7 @@ def simulate(seed: int, *, n_workstations: int = 60, n_servers: int = 8, days: i
         },
         credentials=result.credentials,
         parameters={"n_workstations": n_workstations, "n_servers": n_servers, "days": days,
-                    "admin_seat": admin_seat,
+                    "admin_seat": admin_seat, "scenario": scenario,
                     "target_events": target_events, "n_events": len(events),
                     "start": START.isoformat().replace("+00:00", "Z"),
                     "uncollected_hosts": [ent.hosts[i] for i in np.flatnonzero(~ent.collected)],

@@ -81,7 +81,8 @@ def test_spread_tree_uses_first_compromise() -> None:
 def test_patient_zero_is_the_earliest_source_explaining_the_spread() -> None:
     pz = patient_zero(toy_hops("A>B@0s B>C@1h B>D@2h C>E@3h Q>R@5h"), CFG)
     assert [p.host for p in pz] == ["A", "Q"]
-    assert pz[0].score == 4 / 6 * 0.9 and "no suspicious hop enters A before" in pz[0].reason
+    assert pz[0].score == 4 / 6 * 0.9
+    assert "no hop scoring at least 0.40 from a known source enters A before" in pz[0].reason
     assert pz[0].confidence > pz[1].confidence
 
 

@@ -52,6 +52,18 @@ if res.patient_zero:
 else:
     st.info("No patient-zero candidate: no hop reaches the threshold (sidebar).")
 
+groups = getattr(res, "routine_groups", None) or []
+if groups:
+    st.subheader("Routine continued from compromised sources")
+    st.caption("One finding per compromised source whose routine (account, tool, hours, destination pool) "
+               "went on after its compromise; the member hops are low one by one and still on the paths. "
+               "Drill down by the group id (hop column routine_group).")
+    st.dataframe(pd.DataFrame([{"group": g.group_id, "source": g.source, "severity": g.severity,
+                                "hops": len(g.hop_ids), "destinations": g.destinations,
+                                "accounts": ", ".join(g.accounts), "first_seen": g.first_seen,
+                                "last_seen": g.last_seen, "reason": g.reason} for g in groups]),
+                 hide_index=True, key="overview.routine_groups")
+
 st.subheader("Timeline")
 comp = res.compromised
 ROW_PX = 20
