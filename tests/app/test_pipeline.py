@@ -31,10 +31,11 @@ def test_json_document_shape() -> None:
     doc = json.loads(json.dumps(run(toy_events(CHAIN)).to_json()))
     assert doc["version"] == JSON_VERSION
     assert set(doc) == {"version", "patient_zero", "hops", "findings", "paths", "compromised_hosts",
+                        "routine_groups",
                         "summary"}
     hop = doc["hops"][0]
     for key in ("src_host", "dst_host", "account", "first_seen", "last_seen", "score", "severity",
-                "techniques", "evidence"):
+                "techniques", "evidence", "reason", "routine_group"):
         assert key in hop
     assert hop["first_seen"].endswith("Z") and hop["severity"] in {"high", "medium", "low", "info"}
     assert set(hop["evidence"][0]) >= {"event_id", "source_file", "record_id", "rule"}

@@ -48,4 +48,12 @@ def test_attacker_on_the_admin_seat_is_not_discounted_as_the_admin_routine(tmp_p
     after = routine[routine["first_seen"] >= pd.Timestamp(sim.truth.compromised[seat["host"]])]
     assert (before["habit"] == 1).sum() > len(before) // 2     # the admin's routine is recognised...
     assert len(after) and (after["habit"] == 0).all()         # ...and void once the seat is held
-    assert set(after["severity"].astype(str)) <= {"medium", "high"}
+    # each hop from the held seat is medium+ on its own, or (when it matches the admin's routine
+    # from before the compromise: account, tool, hour, destination pool) a member of the seat's
+    # routine group: one medium finding, still on the paths
+    medium_plus = after["severity"].astype(str).isin(["medium", "high"])
+    grouped = after["routine_group"].notna()
+    assert (medium_plus | grouped).all()
+    if grouped.any():
+        group = next(g for g in result.routine_groups if g.source == seat["host"])
+        assert group.severity == "medium" and set(after.loc[grouped, "hop_id"]) <= set(group.hop_ids)
