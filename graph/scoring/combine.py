@@ -59,36 +59,39 @@ def severity(scores: pd.Series, config: AnalysisConfig) -> pd.Series:
 def reasons(hops: pd.DataFrame, config: AnalysisConfig) -> pd.Series:
     """One sentence per hop saying why it has its score: evidence, novelty, habit / group / caps.
 
-    Built from the feature columns only (no event access), so every engine gives the same text.
+    Built from the feature columns only (no event access, vectorised), so every engine gives the
+    same text.
     """
     if hops.empty:
         return pd.Series([], dtype="string", name="reason")
-    out = []
-    has = set(hops.columns)
-    for r in hops.to_dict("records"):
-        parts = [f"evidence {float(r['strength']):.2f} ({len(r['rules'])} rule(s))"]
-        if float(r["rarity"]) >= 1.0:
-            parts.append("first-seen pair")
-        else:
-            parts.append(f"pair seen on {round(1.0 / max(float(r['rarity']), 1e-9))} days")
-        if r["lateral"] and float(r["fanout"]) > 0.2:
-            parts.append(f"fan-out {int(max(r['fanout_src'], r['fanout_account']))} hosts/"
-                         f"{int(config.fanout_window_s)}s")
-        group = r.get("routine_group") if "routine_group" in has else None
-        if group is not None and not pd.isna(group):
-            parts.append(f"routine of the source continued after its compromise ({group}): "
-                         f"same account, tool, hours and destination pool as before; capped "
-                         f"{config.routine_group_cap:.2f}, the group is one finding")
-        elif bool(r.get("admin_first_contact", False)) and float(r["habit"]) > 0:
-            parts.append("first contact of a known administrator: usual seat, account, tool and "
-                         "hours, new server of a class it administers (counts as its routine)")
-        elif float(r["habit"]) >= 1.0:
-            parts.append("habitual routine (source, account, tool, hour) from a clean source")
-        elif float(r["habit"]) > 0:
-            parts.append("habitual routine, novel destination")
-        if not r["lateral"]:
-            parts.append(f"no lateral evidence (capped {NON_LATERAL_CAP:.2f})")
-        if pd.isna(r["src_host"]) and pd.isna(r["src_ip"]):
-            parts.append(f"source unknown (capped {config.target_only_cap:.2f})")
-        out.append("; ".join(parts))
-    return pd.Series(out, index=hops.index, dtype="string", name="reason")
+    idx = hops.index
+    n_rules = hops["rules"].map(len).astype(str)
+    text = ("evidence " + hops["strength"].astype(float).map("{:.2f}".format) + " (" + n_rules + " rule(s))")
+    rarity = hops["rarity"].astype(float)
+    days = (1.0 / rarity.clip(lower=1e-9)).round().astype("int64").astype(str)
+    text = text + np.where(rarity >= 1.0, "; first-seen pair", "; pair seen on " + days + " days")
+    lateral = hops["lateral"].astype(bool).to_numpy()
+    fan = hops["fanout"].astype(float).to_numpy()
+    n = np.maximum(hops["fanout_src"].to_numpy(), hops["fanout_account"].to_numpy()).astype(str)
+    window = f" hosts/{int(config.fanout_window_s)}s"
+    text = text + np.where(lateral & (fan > 0.2), "; fan-out " + pd.Series(n, index=idx) + window, "")
+    habit = hops["habit"].astype(float).to_numpy()
+    group = (hops["routine_group"] if "routine_group" in hops
+             else pd.Series(pd.NA, index=idx, dtype="string")).astype("string")
+    first = (hops["admin_first_contact"].astype(bool).to_numpy() if "admin_first_contact" in hops
+             else np.zeros(len(hops), dtype=bool))
+    grouped = group.notna().to_numpy()
+    group_text = ("; routine of the source continued after its compromise (" + group.fillna("")
+                  + "): same account, tool, hours and destination pool as before; capped "
+                  + f"{config.routine_group_cap:.2f}, the group is one finding")
+    text = text + np.select(
+        [grouped, first & (habit > 0), habit >= 1.0, habit > 0],
+        [group_text.to_numpy(dtype=object),
+         "; first contact of a known administrator: usual seat, account, tool and hours, new server "
+         "of a class it administers (counts as its routine)",
+         "; habitual routine (source, account, tool, hour) from a clean source",
+         "; habitual routine, novel destination"], "")
+    text = text + np.where(lateral, "", f"; no lateral evidence (capped {NON_LATERAL_CAP:.2f})")
+    no_src = (hops["src_host"].isna() & hops["src_ip"].isna()).to_numpy()
+    text = text + np.where(no_src, f"; source unknown (capped {config.target_only_cap:.2f})", "")
+    return pd.Series(text, index=idx, dtype="string", name="reason")
