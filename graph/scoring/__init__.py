@@ -26,10 +26,10 @@ SCORERS: dict[str, tuple[Scorer, str]] = {
 }
 
 #: Feature columns the scorers add to the hops frame (after graph.correlate.EVIDENCE_FEATURES):
-#: ``environment`` (graph.scoring.environment), the scores, ``admin_first_contact``
+#: ``environment`` (graph.scoring.environment), the scores, ``known_admin``
 #: (graph.scoring.admin) and ``routine_group`` (graph.scoring.routine).
 SCORE_FEATURES: tuple[str, ...] = ("environment", "rarity", "fanout", "fanout_src", "fanout_account", "habit",
-                                   "admin_first_contact", "routine_group")
+                                   "known_admin", "routine_group")
 
 
 def add_features(hops: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
@@ -48,11 +48,11 @@ def add_features(hops: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
     hops["fanout_src"] = c["fanout_src"].astype("int64")
     hops["fanout_account"] = c["fanout_account"].astype("int64")
     h = h.assign(rarity=hops["rarity"], fanout=hops["fanout"])
-    first = admin.first_contact(h, cfg) if len(h) else pd.Series(False, index=h.index)
+    first = admin.known_admin(h, cfg) if len(h) else pd.Series(False, index=h.index)
     base = habit.score(h, cfg).where(~first.to_numpy(dtype=bool), 1.0)
     hab, group = routine.assess(h, base, cfg)
     hops["habit"] = hab.astype("float64")
-    hops["admin_first_contact"] = first.astype(bool)
+    hops["known_admin"] = first.astype(bool)
     hops["routine_group"] = group.astype("string")
     return hops
 

@@ -6,27 +6,34 @@ any day a new server is taken over. The habit score (:mod:`graph.scoring.habit`)
 destination to be familiar or the routine to be long; with one or two baseline days it is not, and
 the hop would score high. This module recognises the shape and lets it count as the routine.
 
-A lateral hop is a **known administrator's first contact** when, with S = source host, A = account,
-T = its tool (the installed service names, else the executed images) and d = the hop's UTC day:
+A lateral hop is a **known administrator's usual work** (:func:`known_admin`) when, with S =
+source host, A = account, T = its tool (:func:`tool`: service names and executor binaries, not the
+programs run) and d = the hop's UTC day:
 
-* **known administrator**: before day d, (S, A) made at least ``admin_baseline_hops`` (3) lateral
-  hops with tool T, and its baseline shows administration rather than a spree: it went back to a
-  destination (two hops to the same host) or was active on at least 2 days;
-* **usual seat**: S is the source of most of A's lateral hops before day d;
+* **usual seat**: S is the source of most of A's lateral hops without an attack-shaped rule;
+* **known administrator**: on the *other* days of the environment (forensic analysis: the case is
+  the reference, as for rarity and habit), (S, A) made at least ``admin_baseline_hops`` (3)
+  lateral hops with tool T and no attack-shaped rule, and that baseline shows administration
+  rather than a spree: it went back to a destination (two hops to the same host), was active on
+  at least 2 other days, or day d returns to one of its destinations;
 * **usual tool**: T was used in that baseline (a new tool, service name or binary is new evidence);
 * **working hours**: the hop's hour is within ``habit_hour_slack_h`` of an hour of the baseline;
-* **same class**: the destination is new to (S, A) but of a host class the baseline reached
-  (:func:`graph.scoring.routine.host_class`: ``SQL03`` is an ``SQL`` host);
+* **same class**: the destination was reached on another day, or is of a host class (S, A, T)
+  reached with another hop (a first contact; :func:`graph.scoring.routine.host_class`: ``SQL03``
+  is an ``SQL`` host);
 * **no payload shape**: no rule of :data:`ATTACK_SHAPED` fired on the hop (renamed PsExec pipes,
   smbexec/Metasploit services, impacket command lines, pass-the-hash logons, ...).
 
-Such a hop gets the habit value 1 (as a familiar destination of the routine): its score keeps
+Such a hop gets the habit value 1 (as a familiar destination of the routine; the habit score
+itself needs the same executed programs on >= 2 days, which an admin's varying tasks break): its score keeps
 ``habit_keep`` of the evidence (low). The rest still lifts it: a suspicious hop into the seat
 before it voids the discount (:func:`graph.scoring.routine.assess`), and another account, tool,
 hour or class never qualifies.
 """
 
 from __future__ import annotations
+
+import re
 
 import pandas as pd
 
@@ -44,25 +51,40 @@ ATTACK_SHAPED: frozenset[str] = frozenset({
 })
 
 
+_EXECUTOR = re.compile(r"exec|svc", re.IGNORECASE)
+
+
 def tool(hops: pd.DataFrame) -> pd.Series:
-    """The remote-execution tool of a hop: its installed service names, else its executed images."""
+    """The remote-execution tool of a hop: its installed service names and its executor images
+    (PsExec / PAExec / RemCom clients and service binaries: names with ``exec`` or ``svc``), not
+    the programs the tool ran (``cmd.exe``, ``powershell.exe``, ``gpupdate.exe``: an admin's task
+    changes every time, the tool does not).
+
+    Examples:
+        >>> import pandas as pd
+        >>> h = pd.DataFrame({"services": [("psexesvc",)],
+        ...                   "images": [("cmd.exe", "psexec.exe", "psexesvc.exe")]})
+        >>> tool(h).tolist()
+        ['psexesvc|psexec.exe,psexesvc.exe']
+    """
     svc = hops["services"].map(lambda t: ",".join(sorted(t)))
-    img = hops["images"].map(lambda t: ",".join(sorted(t)))
-    return svc.where(svc != "", img).astype("string")
+    img = hops["images"].map(lambda t: ",".join(sorted(i for i in t if _EXECUTOR.search(i))))
+    return (svc + "|" + img).astype("string")
 
 
-def first_contact(hops: pd.DataFrame, config: AnalysisConfig) -> pd.Series:
-    """Per hop: True for a known administrator's first contact (module docstring).
+def known_admin(hops: pd.DataFrame, config: AnalysisConfig) -> pd.Series:
+    """Per hop: True for a known administrator's usual work (module docstring), first contacts
+    with a new server of an administered class included.
 
     Examples:
         >>> from graph.toy import toy_hops
         >>> h = toy_hops("W>SQL1@2h W>SQL1@3h W>SQL2@5h W>SQL9@27h W>WEB1@28h W>SQL8@38h")
         >>> h["lateral"] = True; h["services"] = [("psexesvc",)] * 6; h["images"] = [()] * 6
         >>> h["rules"] = [("lg.service.psexec",)] * 6
-        >>> first_contact(h, AnalysisConfig()).tolist()   # WEB is a new class, 23:00 a new hour
+        >>> known_admin(h, AnalysisConfig()).tolist()   # WEB is a new class, 23:00 a new hour
         [False, False, False, True, False, False]
     """
-    out = pd.Series(False, index=hops.index, name="admin_first_contact")
+    out = pd.Series(False, index=hops.index, name="known_admin")
     ok = (hops["src_host"].notna() & hops["account"].notna() & hops["lateral"].astype(bool)).to_numpy()
     if not ok.any():
         return out
@@ -73,31 +95,28 @@ def first_contact(hops: pd.DataFrame, config: AnalysisConfig) -> pd.Series:
                       "hour": h["first_seen"].dt.hour.astype("int64")}, index=h.index)
     f["shaped"] = h["rules"].map(lambda rs: any(r in ATTACK_SHAPED for r in rs)).astype(bool)
     slack = int(config.habit_hour_slack_h)
-    for _acct, a in f.groupby("acct", sort=False):
-        days = sorted(a["day"].unique())
-        if len(days) < 2:
+    f = f[~f["shaped"]]
+    counts = f.groupby("acct")["day"].agg(["size", "nunique"])
+    busy = counts[(counts["size"] > config.admin_baseline_hops) & (counts["nunique"] >= 2)].index
+    for _acct, a in f[f["acct"].isin(busy)].groupby("acct", sort=False):
+        seat = a["src"].value_counts()
+        if len(seat) > 1 and seat.iloc[0] == seat.iloc[1]:
             continue
-        for d in days[1:]:
-            base = a[a["day"] < d]
-            today = a[(a["day"] == d) & ~a["shaped"]]
-            if today.empty or len(base) < config.admin_baseline_hops:
-                continue
-            seat = base["src"].value_counts()
-            usual_seat = seat.index[0] if len(seat) == 1 or seat.iloc[0] > seat.iloc[1] else None
-            if usual_seat is None:
-                continue
-            b = base[base["src"] == usual_seat]
-            t = today[today["src"] == usual_seat]
-            for tl, tt in t.groupby("tool", sort=False):
-                bt = b[b["tool"] == tl]
-                if len(bt) < config.admin_baseline_hops:
+        for _tool, g in a[a["src"] == seat.index[0]].groupby("tool", sort=False):
+            for d, today in g.groupby("day", sort=False):
+                other = g[g["day"] != d]
+                if len(other) < config.admin_baseline_hops:
                     continue
-                admin_shape = bt["dst"].duplicated().any() or bt["day"].nunique() >= 2
-                if not admin_shape:
-                    continue
-                new_dst = ~tt["dst"].isin(set(bt["dst"])).to_numpy()
-                same_class = tt["dst"].map(host_class).isin({host_class(x) for x in bt["dst"]}).to_numpy()
-                hour_ok = _hour_near(tt["hour"].to_numpy(), set(bt["hour"].tolist()), slack)
-                out[tt.index[new_dst & same_class & hour_ok]] = True
+                shape = (other["dst"].duplicated().any() or other["day"].nunique() >= 2
+                         or today["dst"].isin(set(other["dst"])).any())
+                if not shape:
+                    continue      # first contacts only, one day each: the shape of a spree
+                hour_ok = _hour_near(today["hour"].to_numpy(), set(other["hour"].tolist()), slack)
+                # the class must be one it administers apart from this very hop
+                cls = g["dst"].map(host_class)
+                n_cls = cls.value_counts()
+                mine = today["dst"].map(host_class)
+                same_class = (mine.map(n_cls).fillna(0) - 1 > 0).to_numpy()
+                known = today["dst"].isin(set(other["dst"])).to_numpy()
+                out[today.index[(known | same_class) & hour_ok]] = True
     return out
-

@@ -78,7 +78,7 @@ def reasons(hops: pd.DataFrame, config: AnalysisConfig) -> pd.Series:
     habit = hops["habit"].astype(float).to_numpy()
     group = (hops["routine_group"] if "routine_group" in hops
              else pd.Series(pd.NA, index=idx, dtype="string")).astype("string")
-    first = (hops["admin_first_contact"].astype(bool).to_numpy() if "admin_first_contact" in hops
+    first = (hops["known_admin"].astype(bool).to_numpy() if "known_admin" in hops
              else np.zeros(len(hops), dtype=bool))
     grouped = group.notna().to_numpy()
     group_text = ("; routine of the source continued after its compromise (" + group.fillna("")
@@ -87,8 +87,8 @@ def reasons(hops: pd.DataFrame, config: AnalysisConfig) -> pd.Series:
     text = text + np.select(
         [grouped, first & (habit > 0), habit >= 1.0, habit > 0],
         [group_text.to_numpy(dtype=object),
-         "; first contact of a known administrator: usual seat, account, tool and hours, new server "
-         "of a class it administers (counts as its routine)",
+         "; known administrator: usual seat, account, tool and hours, a server of a class it "
+         "administers (a first contact counts as its routine too)",
          "; habitual routine (source, account, tool, hour) from a clean source",
          "; habitual routine, novel destination"], "")
     text = text + np.where(lateral, "", f"; no lateral evidence (capped {NON_LATERAL_CAP:.2f})")

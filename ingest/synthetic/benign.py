@@ -192,8 +192,10 @@ def it_admin_psexec(ctx: Ctx) -> None:
 def psexec(ctx: Ctx, ts: np.ndarray, src: np.ndarray, dst: np.ndarray, acct: np.ndarray, *,
            admin_name: str, service: str, command: str, auth: str = "Kerberos",
            pth: bool = False, domain: str | np.ndarray = "CORP",
-           tool: str = r"C:\Tools\PsExec.exe", flags: str = "", source_logs: bool = True) -> np.ndarray:
-    """A Sysinternals-PsExec-style remote execution (optionally renamed service), both sides."""
+           tool: str = r"C:\Tools\PsExec.exe", flags: str = "", source_logs: bool = True,
+           child: str | np.ndarray = SYSTEM_PROCS["cmd"]) -> np.ndarray:
+    """A Sysinternals-PsExec-style remote execution (optionally renamed service), both sides;
+    ``child`` = the program PsExec runs on the target (cmd.exe, or per action as codes)."""
     n = len(ts)
     names = [ctx.ent.hosts[d] for d in dst.tolist()]
     exe = tool.rsplit("\\", 1)[-1]
@@ -217,8 +219,7 @@ def psexec(ctx: Ctx, ts: np.ndarray, src: np.ndarray, dst: np.ndarray, acct: np.
     image = f"C:\\Windows\\{service}.exe"
     process(ctx, ts + 400 * MS, dst, image, image, SYSTEM_PROCS["services"], "system",
             domain="NT AUTHORITY", security=True)
-    process(ctx, ts + 600 * MS, dst, SYSTEM_PROCS["cmd"], command, image, acct, domain=domain,
-            lid=lid, security=True)
+    process(ctx, ts + 600 * MS, dst, child, command, image, acct, domain=domain, lid=lid, security=True)
     return lid
 
 

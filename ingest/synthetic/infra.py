@@ -36,6 +36,14 @@ from ingest.synthetic.templates import (
 )
 from ingest.synthetic.truth import MaliciousHop
 
+#: Programs an IT admin runs through PsExec (image, command line).
+ADMIN_TASKS: tuple[tuple[str, str], ...] = (
+    (r"C:\Windows\System32\cmd.exe", r'cmd /c "ipconfig /all & systeminfo"'),
+    (r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe",
+     "powershell -NoProfile -Command Get-Service | Where-Object Status -eq Stopped"),
+    (r"C:\Windows\System32\gpupdate.exe", "gpupdate /force"),
+    (r"C:\Windows\System32\sc.exe", "sc query wuauserv"),
+)
 #: ``simulate(scenario=...)`` values besides the default ``"standard"``.
 SCENARIOS = ("deploy-server", "backup-server", "admin-first-contacts", "benign-only")
 
@@ -102,8 +110,9 @@ def infrastructure_attack(ctx: Ctx, *, role: str) -> AttackResult:
 
 def it_admin_first_contacts(ctx: Ctx) -> None:
     """IT admins' PsExec (as :func:`ingest.synthetic.benign.it_admin_psexec`: 3-6 a working day,
-    07:00-17:00, to half of the servers), and on the last day each admin also reaches 1-3 servers
-    that the earlier (baseline) days never saw it reach."""
+    07:00-17:00, to half of the servers, each running one of :data:`ADMIN_TASKS`), and on the last
+    day each admin also reaches 1-3 servers of a role it administers (file, SQL, web, app) that the
+    earlier (baseline) days never saw it reach."""
     ent = ctx.ent
     for admin, ws in zip(ent.it_admins, ent.it_admin_hosts, strict=True):
         order = ctx.rng.permutation(ent.servers)
@@ -115,6 +124,9 @@ def it_admin_first_contacts(ctx: Ctx) -> None:
             ctx.start_ns + d * 86_400 * 10**9 + ctx.rng.integers(int(7 * HOUR), int(17 * HOUR), size=k)
             for d, k in enumerate(per_day)]))
         dst = ctx.rng.choice(managed, size=len(ts))
+        # new servers of a class (role) the admin already administers
+        roles = np.asarray(ent.roles)
+        fresh = fresh[np.isin(roles[fresh], roles[np.unique(dst)])]
         k = int(ctx.rng.integers(1, 4))
         new = ctx.rng.choice(fresh, size=min(k, len(fresh)), replace=False) if len(fresh) else managed[:1]
         day_ts = last + ctx.rng.integers(int(9 * HOUR), int(16 * HOUR), size=len(new) + 2)
@@ -122,8 +134,13 @@ def it_admin_first_contacts(ctx: Ctx) -> None:
         ts, dst = np.r_[ts, day_ts], np.r_[dst, day_dst]
         src = np.full(len(ts), ws)
         acct = np.full(len(ts), ctx.blocks.code(admin))
-        psexec(ctx, ts, src, dst, acct, admin_name=admin, service="PSEXESVC",
-               command=r'cmd /c "ipconfig /all & systeminfo"')
+        # an admin runs whatever the task needs through PsExec: the program differs per action
+        task = ctx.rng.integers(0, len(ADMIN_TASKS), size=len(ts))
+        for k, (image, command) in enumerate(ADMIN_TASKS):
+            m = task == k
+            if m.any():
+                psexec(ctx, ts[m], src[m], dst[m], acct[m], admin_name=admin, service="PSEXESVC",
+                       command=command, child=image)
 
 
 def backup_guest_processing(ctx: Ctx) -> None:

@@ -51,12 +51,12 @@ def test_routine_after_compromise_is_one_group_and_deviations_keep_their_score()
     assert {"W6", "W11"} <= set(hs.compromised["host"])
 
 
-def test_admin_first_contact_is_low_and_explained() -> None:
+def test_known_admin_is_low_and_explained() -> None:
     base = "W>SQL1@2h:psexec/adm W>SQL1@4h:psexec/adm W>SQL2@6h:psexec/adm"
     h = staged(base + " W>SQL7@27h:psexec/adm").hops
     new = h[h.dst_host == "SQL7"]
-    assert new.admin_first_contact.item() and new.severity.item() == "low"
-    assert "first contact of a known administrator" in new.reason.item()
+    assert new.known_admin.item() and new.severity.item() == "low"
+    assert "known administrator: usual seat" in new.reason.item()
 
 
 @pytest.mark.parametrize("lift", [
@@ -65,18 +65,18 @@ def test_admin_first_contact_is_low_and_explained() -> None:
     "W>WEB7@27h:psexec/adm",                                   # a server class it never administered
     "W>SQL7@38h:psexec/adm",                                   # 23:00, outside its hours
 ])
-def test_admin_first_contact_is_lifted_by_other_evidence(lift: str) -> None:
+def test_known_admin_is_lifted_by_other_evidence(lift: str) -> None:
     base = "W>SQL1@2h:psexec/adm W>SQL1@4h:psexec/adm W>SQL2@6h:psexec/adm"
     h = staged(f"{base} {lift}").hops
     new = h[(h.src_host == "W") & h.dst_host.isin(["SQL7", "WEB7"])]
-    assert not new.admin_first_contact.item() or new.habit.item() == 0.0
+    assert not new.known_admin.item() or new.habit.item() == 0.0
     assert new.severity.item() in {"medium", "high"}
 
 
 def test_spree_from_one_foothold_is_not_a_known_administrator() -> None:
     # first contacts only, one per host, then more the next day: no revisit, one day of baseline
     h = staged("F>H1@2h:psexec/x F>H2@3h:psexec/x F>H3@4h:psexec/x F>H4@26h:psexec/x").hops
-    assert not h.admin_first_contact.any()
+    assert not h.known_admin.any()
     assert h.loc[h.dst_host == "H4", "severity"].item() in {"medium", "high"}
 
 
