@@ -45,8 +45,10 @@ class Source:
         if self.member is not None:
             zf = zipfile.ZipFile(self.path)
             info = zf.getinfo(self.member)
-            raw: IO[bytes] = zf.open(info)
             packed = min(info.compress_size, os.path.getsize(self.path))
+            if not self.gz:   # zipfile reads no more than the declared size: refuse a bomb up front
+                check_expansion(self.name, info.file_size, packed, archive_limits(), declared=True)
+            raw: IO[bytes] = zf.open(info)
         else:
             raw = open(self.path, "rb")  # noqa: SIM115 - returned to the caller
             if self.gz:
@@ -118,6 +120,25 @@ def _mb(n: float) -> str:
     return f"{n / (1 << 20):,.0f} MB" if n >= 1 << 20 else f"{n:,.0f} bytes"
 
 
+def check_expansion(name: str, size: int, packed: int, limits: ArchiveLimits, *,
+                    declared: bool = False) -> None:
+    """Raise :class:`ArchiveLimitError` naming ``name`` when ``size`` expanded bytes (read so far, or
+    declared by a zip member's header) from ``packed`` compressed bytes pass the limits."""
+    what = "declares" if declared else "expands to"
+    why = None
+    if limits.max_expanded and size > limits.max_expanded:
+        why = f"{what} more than --max-expanded {_mb(limits.max_expanded)}"
+    elif limits.max_ratio and size > RATIO_FLOOR and size > limits.max_ratio * max(packed, 1):
+        why = (f"{what} more than {limits.max_ratio:g} times its compressed size ({_mb(size)} from "
+               f"{_mb(packed)}; --max-ratio)")
+    if why:
+        rest = "it is not read" if declared else "the rest of it is not read"
+        raise ArchiveLimitError(
+            f"{why}: refused as a possible archive bomb; {rest}. If the archive is genuine, raise the limit "
+            f"(latgraph ingest --max-expanded SIZE / --max-ratio N, or {ENV_MAX_EXPANDED} / {ENV_MAX_RATIO}; "
+            "0 = no limit) and use --stream for inputs larger than memory", SourceLocation(name))
+
+
 class _Bounded(io.RawIOBase):
     """A decompressed stream that stops with :class:`ArchiveLimitError` past the archive limits."""
 
@@ -132,20 +153,8 @@ class _Bounded(io.RawIOBase):
         n = len(data)
         buffer[:n] = data
         self._seen += n
-        limits, seen = self._limits, self._seen
-        if limits.max_expanded and seen > limits.max_expanded:
-            self._refuse(f"expands beyond --max-expanded {_mb(limits.max_expanded)}")
-        if limits.max_ratio and seen > RATIO_FLOOR and seen > limits.max_ratio * self._packed:
-            self._refuse(f"expands beyond {limits.max_ratio:g} times its compressed size "
-                         f"({_mb(seen)} read from {_mb(self._packed)}; --max-ratio)")
+        check_expansion(self._name, self._seen, self._packed, self._limits)
         return n
-
-    def _refuse(self, why: str) -> None:
-        raise ArchiveLimitError(
-            f"{why}: refused as a possible archive bomb; the rest of it is not read. If the archive is "
-            f"genuine, raise the limit (latgraph ingest --max-expanded SIZE / --max-ratio N, or "
-            f"{ENV_MAX_EXPANDED} / {ENV_MAX_RATIO}; 0 = no limit) and use --stream for inputs larger "
-            "than memory", SourceLocation(self._name))
 
     def close(self) -> None:
         if not self.closed:
