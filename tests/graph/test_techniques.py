@@ -1,6 +1,6 @@
 """Execution evidence from every event type that carries it, and findings beside hops (issue #11).
 
-Fixtures: tests/data/techniques (made by make_fixtures.py there; see tests/data/PROVENANCE.md).
+Fixtures: tests/data/techniques (made by make_technique_fixtures.py there; see tests/data/PROVENANCE.md).
 """
 
 from __future__ import annotations
