@@ -155,10 +155,11 @@ def test_graph_click_evidence_threshold_and_state(demo):
             return bad; }""")
         assert overlap == 0, f"{overlap} overlapping labels"
         _click_node(frame, pz)
-        page.get_by_role("heading", name=f"Host {pz}").wait_for(timeout=60000)
-        settle(page)
-        assert page.get_by_test_id("stMetric").filter(has_text="Patient-zero rank").count() == 1
-        page.get_by_text("Why:").first.wait_for(timeout=30000)
+        page.get_by_role("heading", name=f"Host {pz}", exact=True).wait_for(timeout=60000)
+        settle(page, timeout_s=60)
+        page.get_by_test_id("stMetric").filter(has_text="Patient-zero rank").first.wait_for(timeout=60000)
+        assert _metric(page, "Patient-zero rank") == "#1"
+        page.get_by_test_id("stText").filter(has_text=f"Why: {pz} ").first.wait_for(timeout=60000)
         shot(page, "graph-node-clicked")
 
         # ---- click an edge -> its evidence shows
