@@ -119,12 +119,14 @@ def _leaf(cond: Condition) -> str:
     return "(" + " OR ".join(f"coalesce({base}({text}, {v}), false)" for v in strs) + ")"
 
 
-def with_derived(events: DataFrame, rules: Iterable[Rule]) -> DataFrame:
+def with_derived(events: DataFrame, rules: Iterable[Rule], index_col: str = "event_index") -> DataFrame:
     """``events`` with the derived columns (:mod:`graph.rules.derived`) the rules read, computed
     with the same definition as :func:`graph.rules.derived.derive` (``ts`` is epoch ns here).
 
-    ``service_burst``: a window per (host, is-service-event) ordered by ``ts`` with a range of
-    :data:`~graph.rules.derived.SERVICE_BURST_WINDOW_S` either side, counting the rows.
+    ``service_burst``: for service events only (the others get 0), a window per host ordered by
+    ``ts`` with a range of :data:`~graph.rules.derived.SERVICE_BURST_WINDOW_S` either side,
+    counting the rows; the (few) service events are windowed on their own and joined back by
+    ``event_index`` (broadcast), so the wide events frame is never shuffled or sorted for it.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -138,12 +140,13 @@ def with_derived(events: DataFrame, rules: Iterable[Rule]) -> DataFrame:
         svc = F.coalesce(c("event_id").isin(*SERVICE_EVENT_IDS)
                          | ((c("event_id") == 13) & c("service_name").isNotNull()), F.lit(False))
         width = SERVICE_BURST_WINDOW_S * 1_000_000_000
-        ts = c("ts").cast("long")
-        win = Window.partitionBy("host", "_svc").orderBy("_ts_ns").rangeBetween(-width, width)
-        events = (events.withColumn("_svc", svc).withColumn("_ts_ns", ts)
-                  .withColumn(SERVICE_BURST, F.when(c("_svc"), F.count(F.lit(1)).over(win))
-                              .otherwise(F.lit(0)).cast("long"))
-                  .drop("_svc", "_ts_ns"))
+        win = Window.partitionBy("host").orderBy("_ts_ns").rangeBetween(-width, width)
+        burst = (events.where(svc).select(c(index_col).alias("_bi"), "host",
+                                          c("ts").cast("long").alias("_ts_ns"))
+                 .select("_bi", F.count(F.lit(1)).over(win).cast("long").alias("_burst")))
+        events = (events.join(F.broadcast(burst), events[index_col] == burst["_bi"], "left")
+                  .withColumn(SERVICE_BURST, F.coalesce(c("_burst"), F.lit(0).cast("long")))
+                  .drop("_bi", "_burst"))
     return events
 
 
@@ -165,7 +168,7 @@ def tag_events(events: DataFrame, rules: Iterable[Rule] | None = None, *,
     from graph.rules import RULES
 
     rule_list = list(RULES.values() if rules is None else rules)
-    events = with_derived(events, rule_list)
+    events = with_derived(events, rule_list, index_col)
     if not rule_list:
         return events.select(F.col(index_col).cast("long").alias("event_index"),
                              F.lit("").alias("rule_id"), F.lit("").alias("level")).limit(0)
