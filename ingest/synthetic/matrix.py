@@ -39,12 +39,15 @@ from ingest.synthetic.enterprise import Enterprise, build_enterprise
 from ingest.synthetic.templates import DAY, HOUR, Ctx
 from ingest.synthetic.tools import (
     DNS_DOMAIN,
+    SECOND,
     SECURITY,
     TOOLS,
     Hop,
     Recorder,
     fqdn,
     iso,
+    kerberos_tgt,
+    logon,
 )
 from ingest.synthetic.truth import GroundTruth, MaliciousHop
 
@@ -199,6 +202,19 @@ def _emit(tool: str, seed: int, n_ws: int, n_srv: int, days: int
                 dst = int(rng.choice(managed))
                 spec.emit(background, Hop(ent.hosts[seat], ip(seat, t), ent.hosts[dst], ip(dst, t),
                                           str(rng.choice(dcs)), admin, t, rng))
+    # the domain admin's own work (directory administration from the IT admin's workstation): the
+    # stolen account has a history, as in a real estate
+    da_rng = np.random.default_rng([seed, 5])
+    seat = int(ent.it_admin_hosts[0])
+    for day in range(days):
+        for k in range(int(da_rng.integers(2, 5))):     # the first one when the working day starts
+            t = start_ns + day * DAY + int(da_rng.integers(8 * HOUR, 9 * HOUR if k == 0 else 17 * HOUR))
+            dc = int(ent.index("dc")[int(da_rng.integers(0, len(dcs)))])
+            own = Hop(ent.hosts[seat], ip(seat, t), ent.hosts[dc], ip(dc, t), ent.hosts[dc],
+                      ent.domain_admin, t,
+                      da_rng)
+            kerberos_tgt(background, own, t - SECOND)
+            logon(background, own, t, auth="Kerberos", workstation=own.src, duration=10 * 60 * SECOND)
     # the attack: a user's workstation -> a server, with the stolen domain-admin account
     seat_ids = set(ent.it_admin_hosts)
     src = int(rng.choice([w for w in ent.workstations.tolist() if w not in seat_ids]))
@@ -285,8 +301,9 @@ def _enterprise(seed: int, n_ws: int, n_srv: int, days: int) -> tuple[Enterprise
 
 
 def _dc_background(r: Recorder, bg: pd.DataFrame, ent: Enterprise, rng: np.random.Generator) -> None:
-    """The DC side of the benign logons: 4768 for each interactive logon, 4769 (``DST$``) for each
-    Kerberos network logon, 4776 for each NTLM logon with a domain account."""
+    """The DC side of the benign logons: 4768 and a 4769 for the workstation itself for each
+    interactive logon, 4769 (``DST$``) for each Kerberos network logon, 4776 for each NTLM logon
+    with a domain account."""
     dcs = [ent.hosts[i] for i in ent.index("dc")]
     logons = bg[(bg["event_id"] == 4624) & (bg["channel"].astype(str) == "Security")]
     host_ip = {h: str(ent.ip_by_day[0, i]) for i, h in enumerate(ent.hosts)}
@@ -294,11 +311,14 @@ def _dc_background(r: Recorder, bg: pd.DataFrame, ent: Enterprise, rng: np.rando
         t = int(pd.Timestamp(row.ts).value)
         dc = str(dcs[int(rng.integers(0, len(dcs)))])
         realm = DNS_DOMAIN.upper()
-        if row.logon_type == 2:
+        if row.logon_type == 2:     # a TGT, then a ticket for the workstation itself (host/WS0001)
+            ip = f"::ffff:{host_ip[str(row.host)]}"
             r.win(t - 30_000_000, dc, SECURITY, 4768, TargetUserName=row.account, TargetDomainName=realm,
-                  ServiceName="krbtgt", IpAddress=f"::ffff:{host_ip[str(row.host)]}", IpPort="0",
-                  Status="0x0",
-                  TicketEncryptionType="0x12", PreAuthType="2")
+                  ServiceName="krbtgt", IpAddress=ip, IpPort="0", Status="0x0", TicketEncryptionType="0x12",
+                  PreAuthType="2")
+            r.win(t - 20_000_000, dc, SECURITY, 4769, TargetUserName=f"{row.account}@{realm}",
+                  TargetDomainName=realm, ServiceName=f"{row.host}$", IpAddress=ip, IpPort="0", Status="0x0",
+                  TicketOptions="0x40810000", TicketEncryptionType="0x12")
         elif row.logon_type == 3 and pd.notna(row.src_ip) and str(row.src_host) != str(row.host):
             if str(row.auth_package) == "Kerberos":
                 r.win(t - 6_000_000, dc, SECURITY, 4769, TargetUserName=f"{row.account}@{realm}",
