@@ -51,6 +51,15 @@ def format_summary(result: AnalysisResult, *, max_paths: int = 5, max_hops: int 
             accts = ",".join(sorted({a for a in p.accounts if a})) or "?"
             lines.append(f"  {p.score:.2f}  {chain}  [{accts}]  {_ts(p.start)} .. {_ts(p.end)}")
         lines.append("")
+    groups = getattr(result, "routine_groups", None) or []
+    if groups:
+        lines.append("Routine continued from a compromised source (one finding each; member hops low, "
+                     "on the paths):")
+        for g in groups:
+            lines.append(f"  {g.severity.upper()}  {g.group_id}  {g.source}: {len(g.hop_ids)} hops as "
+                         f"{','.join(g.accounts) or '?'} to {g.destinations} hosts  {_ts(g.first_seen)} .. "
+                         f"{_ts(g.last_seen)}")
+        lines.append("")
     hops = result.hops
     shown = 0
     for sev in _ORDER[:3]:
