@@ -9,7 +9,8 @@ Definitions (the Spark engine mirrors each step; parameters come from
 2. **Placement** by side: ``target`` rows (4624, 5140, 5145) have ``dst = host`` and the source from
    the event; ``source`` rows (4648, ``net use``, ``psexec \\\\srv``, outbound 445) have
    ``src = host`` and the destination from the event (``dst_host``/``dst_ip``, else the first
-   remote UNC host of the command line); ``local`` rows (7045/4697, process, file, pipe) have
+   remote UNC host of the command line, else a host argument such as ``/s H`` or
+   ``-ComputerName H``); ``local`` rows (7045/4697, process, file, pipe) have
    ``dst = host`` and no source yet.
 3. **Session join** (rows without a source, on the target): (a) by logon id: the latest *anchor*
    on the same host with the same ``logon_id`` at or before the row, at most
@@ -53,6 +54,11 @@ FIELD_COLUMNS = [f"f_{c}" for c in EVIDENCE_FIELDS]
 _NON_ACCOUNTS = ("anonymous logon", "system", "local system", "localsystem", "local service",
                  "network service", "-", "")
 _UNC_HOST = r"\\\\([^\\ \t\"'.?][^\\ \t\"']*)"
+#: The remote host of a client tool named by an argument, not a UNC path (``schtasks /s H``,
+#: ``Invoke-Command -ComputerName H``, ``winrs -r:H``, ``wmic /node:H``); read only when the command
+#: holds no UNC path, and only on source-side rows (the client rules that name hosts this way).
+_ARG_HOST = (r"(?i)(?:^|[ \t])(?:/s|-computername|-cn|-r:|/r:|-remote:|/node:)[ \t]*[\"']?"
+             r"([A-Za-z0-9][A-Za-z0-9_.-]*)")
 _PIPE_CLIENT = r"^[^-]+-([A-Za-z0-9_.]+)-\d+-(?:stdin|stdout|stderr)$"
 _NET_USER = r"(?i)/u(?:ser)?:(?:[^\\ \t]+\\)?([^ \t\\]+)"
 _IPV4 = r"^\d{1,3}(\.\d{1,3}){3}$"
@@ -125,9 +131,11 @@ def evidence_rows(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConf
     # --- placement
     has_cmd = ev["command_line"].notna().to_numpy()
     unc = pd.Series(pd.NA, index=ev.index, dtype="string")
+    arg = pd.Series(pd.NA, index=ev.index, dtype="string")
     if has_cmd.any():
         unc[has_cmd] = short_host(ev.loc[has_cmd, "command_line"].str.extract(_UNC_HOST, expand=False))
-    dst_src_side = ev["dst_host"].fillna(short_host(ev["dst_ip"])).fillna(unc)
+        arg[has_cmd] = short_host(ev.loc[has_cmd, "command_line"].str.extract(_ARG_HOST, expand=False))
+    dst_src_side = ev["dst_host"].fillna(short_host(ev["dst_ip"])).fillna(unc).fillna(arg)
     ev["src_host"] = ev["src_host"].where(target, ev["host"].where(source))
     ev["src_ip"] = ev["src_ip"].astype("string").where(target)
     ev["dst_host"] = ev["host"].where(~source, dst_src_side)

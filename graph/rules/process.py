@@ -105,13 +105,13 @@ GETSYSTEM_PROCESS = Rule(
 
 PSEXEC_CLIENT = Rule(
     id="lg.process.psexec_client",
-    title="PsExec/PAExec/CsExec client started against a remote host",
+    title="PsExec/PAExec/CsExec/RemCom client started against a remote host",
     level=Level.HIGH,
     attack=("T1569.002", "T1021.002"),
     sigma=_PC + "proc_creation_win_sysinternals_psexec_remote_execution.yml",
     event_ids=_PROC,
     condition=all_(any_(leaf("process", "iendswith", ["\\psexec.exe", "\\psexec64.exe",
-                                                      "\\paexec.exe", "\\csexec.exe"]),
+                                                      "\\paexec.exe", "\\csexec.exe", "\\remcom.exe"]),
                         leaf(_CMD, "icontains", "accepteula")),
                    remote_unc()),
     kind=EdgeKind.EXECUTION,
@@ -259,7 +259,44 @@ SMB_INBOUND = Rule(
     context_only=True,
 )
 
+#: ``schtasks /create|/run|/change /s HOST``: a task registered or started on another host.
+REMOTE_TASK_CLIENT = Rule(
+    id="lg.process.remote_task_client",
+    title="schtasks creating, changing or running a task on a remote host (/s HOST)",
+    level=Level.MEDIUM,
+    attack=("T1053.005", "T1021"),
+    sigma=_PC + "proc_creation_win_schtasks_creation.yml",
+    event_ids=_PROC,
+    condition=all_(any_(leaf("process", "iendswith", "\\schtasks.exe"),
+                        leaf(_CMD, "iregex", r"(^|[ \t\"'\\])schtasks(\.exe)?[\"']?[ \t]")),
+                   leaf(_CMD, "iregex", r"[ \t]/(create|run|change)([ \t]|$)"),
+                   leaf(_CMD, "iregex", r"[ \t]/s[ \t]+[\"']?[a-z0-9]"),
+                   not_(leaf(_CMD, "iregex", r"[ \t]/s[ \t]+[\"']?(localhost|127\.)"))),
+    kind=EdgeKind.EXECUTION,
+    side=SOURCE,
+)
+
+#: PowerShell remoting / WinRS to a named computer.
+WINRM_CLIENT = Rule(
+    id="lg.process.winrm_client",
+    title=("PowerShell remoting or winrs against a remote computer "
+           "(Invoke-Command / Enter-PSSession / winrs -r:)"),
+    level=Level.MEDIUM,
+    attack=("T1021.006",),
+    sigma=SIGMA + "rules/windows/powershell/powershell_script/posh_ps_invoke_command_remote.yml",
+    event_ids=_PROC,
+    condition=any_(all_(leaf(_CMD, "icontains", ["invoke-command", "enter-pssession", "new-pssession",
+                                                 "icm "]),
+                        leaf(_CMD, "iregex", r"[ \t]-(computername|cn)[ \t]+[\"']?[a-z0-9]"),
+                        not_(leaf(_CMD, "iregex", r"-(computername|cn)[ \t]+[\"']?(localhost|127\.|\.)"))),
+                   all_(leaf(_CMD, "iregex", r"(^|[ \t\"'\\])winrs(\.exe)?[\"']?[ \t]"),
+                        leaf(_CMD, "iregex", r"[ \t][-/]r(emote)?:[a-z0-9]"),
+                        not_(leaf(_CMD, "iregex", r"[-/]r(emote)?:(localhost|127\.)")))),
+    kind=EdgeKind.EXECUTION,
+    side=SOURCE,
+)
+
 RULES = (PSEXESVC_PROCESS, PSEXESVC_CHILD, IMPACKET_EXEC, RANDOM_WINDOWS_EXE, GETSYSTEM_PROCESS,
          PSEXEC_CLIENT, NET_USE_ADMIN_SHARE, NET_USE_SHARE, COPY_TO_ADMIN_SHARE, RUNDLL32_UNC,
          SHARPMOVE, EXEC_SERVICE_FILE, LOCAL_ADMIN_SHARE_WRITE, EXEC_PIPE_CREATED, SMB_OUTBOUND,
-         SMB_INBOUND)
+         SMB_INBOUND, REMOTE_TASK_CLIENT, WINRM_CLIENT)

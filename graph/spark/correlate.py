@@ -100,7 +100,8 @@ def evidence_rows(events: DataFrame, tags: DataFrame, config: AnalysisConfig) ->
     source = F.col("side") == SOURCE
     cmd = F.col("command_line")
     unc = short_host(_extract(cmd, pc._UNC_HOST))
-    dst_src_side = F.coalesce(dst_host, short_host(F.col("dst_ip")), unc)
+    arg = short_host(_extract(cmd, pc._ARG_HOST))
+    dst_src_side = F.coalesce(dst_host, short_host(F.col("dst_ip")), unc, arg)
     acct, subj = _clean_account(F.col("account")), _clean_account(F.col("subject_account"))
     eid = F.col("event_id")
     acct = (F.when(eid == 7045, F.lit(None).cast("string")).when(eid == 4697, subj)

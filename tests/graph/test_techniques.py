@@ -438,3 +438,28 @@ def test_rows_a_second_before_the_logon_join_it(delay_s: float, joined: bool) ->
     with_src = hops[hops["src_host"] == "WS05"]
     assert ("lg.process.service_spawned_shell" in with_src.iloc[0]["rules"]) is joined
     assert len(hops) == (1 if joined else 2)
+
+
+@pytest.mark.parametrize(("cmd", "image", "rule", "dst"), [
+    ("schtasks.exe /create /s FS01 /u CORP\\adm /p x /tn Upd /tr C:\\t\\u.cmd /sc once /st 23:59 /ru SYSTEM",
+     SYS32 + "schtasks.exe", "lg.process.remote_task_client", "FS01"),
+    ("powershell.exe -c Invoke-Command -ComputerName FS02 -ScriptBlock { whoami }",
+     SYS32 + "WindowsPowerShell\\v1.0\\powershell.exe", "lg.process.winrm_client", "FS02"),
+    ("winrs -r:fs03.corp.local cmd /c whoami", SYS32 + "winrs.exe", "lg.process.winrm_client", "FS03"),
+    ("RemCom.exe \\\\SQL01 /user:CORP\\adm /pwd:x cmd.exe", "C:\\Users\\Public\\RemCom.exe",
+     "lg.process.psexec_client", "SQL01"),
+])
+def test_client_commands_naming_a_host_make_source_side_hops(cmd: str, image: str, rule: str,
+                                                            dst: str) -> None:
+    ev = events_frame(_proc(cmd, SYS32 + "cmd.exe", image=image, host="WS03", subject_account="adm"))
+    hops = analyze_from_events(ev, IngestReport()).hops
+    assert len(hops) == 1 and (hops.iloc[0]["src_host"], hops.iloc[0]["dst_host"]) == ("WS03", dst)
+    assert rule in hops.iloc[0]["rules"] and hops.iloc[0]["severity"] in ("medium", "high")
+
+
+@pytest.mark.parametrize("cmd", ["schtasks /query /fo LIST", "shutdown /s /t 0",
+                                 "schtasks /create /s localhost /tn x",
+                                 "powershell Invoke-Command -ScriptBlock { hostname }"])
+def test_local_task_and_remoting_commands_make_no_hop(cmd: str) -> None:
+    ev = events_frame(_proc(cmd, SYS32 + "cmd.exe", image=SYS32 + "schtasks.exe", host="WS03"))
+    assert analyze_from_events(ev, IngestReport()).hops.empty
