@@ -18,7 +18,7 @@ Examples:
     >>> hop = Hop("WS0001", "10.20.0.5", "SRV01", "10.10.0.11", "DC01", "da_anna", 0,
     ...           np.random.default_rng(1))
     >>> TOOLS["psexec"].emit(rec, hop)
-    >>> sorted({r["EventID"] for r in rec.windows if r["Computer"].startswith("srv01")})[:4]
+    >>> sorted({r["EventID"] for r in rec.windows if r["Computer"].lower().startswith("srv01")})[:4]
     [1, 3, 11, 12]
 """
 
