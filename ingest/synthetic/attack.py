@@ -53,6 +53,37 @@ class AttackResult:
     credentials: dict[str, str]
 
 
+
+class Spree:
+    """The attacker's bookkeeping while spreading: hosts already used, and the hops emitted.
+
+    Args:
+        ctx: the generation context (its random generator is used for every choice).
+        used: host indices the attacker holds already (never picked as a new destination).
+    """
+
+    def __init__(self, ctx: Ctx, used: set[int]) -> None:
+        self.ctx = ctx
+        self.used = set(used)
+        self.hops: list[MaliciousHop] = []
+
+    def pick(self, pool: np.ndarray, k: int = 1) -> list[int]:
+        """Up to ``k`` hosts of ``pool`` not used yet, chosen at random; they count as used."""
+        free = pool[~np.isin(pool, list(self.used))]
+        out = [int(x) for x in self.ctx.rng.choice(free, size=min(k, len(free)), replace=False)]
+        self.used.update(out)
+        return out
+
+    def hop(self, ts: int, src: int, dst: int, account: str, tech: str, **kw: object) -> None:
+        """Emit one malicious hop's events (source logs kept 3 times in 4) and record its truth."""
+        ctx, ent = self.ctx, self.ctx.ent
+        source_logs = bool(ctx.rng.random() > 0.25)
+        _emit_hop(ctx, tech, np.array([ts]), np.array([src]), np.array([dst]), account,
+                  source_logs=source_logs, **kw)
+        self.hops.append(MaliciousHop(ent.hosts[src], ent.hosts[dst], account, _dt(ts), tech,
+                                      ctx.blocks.text(int(ctx.ip(np.array([ts]), np.array([src]))[0])),
+                                      source_logs and bool(ent.collected[src])))
+
 def attack(ctx: Ctx, *, stealthy: bool, admin_seat: bool = False) -> AttackResult:
     """Add the attack's events and return its truth."""
     ent, rng = ctx.ent, ctx.rng
@@ -71,23 +102,9 @@ def attack(ctx: Ctx, *, stealthy: bool, admin_seat: bool = False) -> AttackResul
     it_admin = ent.it_admins[0]
     da = ent.domain_admin
     creds = {"administrator": ent.hosts[pz], it_admin: "", da: ""}
-    hops: list[MaliciousHop] = []
-    used = {pz}
+    spree = Spree(ctx, {pz})
+    pick, hop, hops, used = spree.pick, spree.hop, spree.hops, spree.used
     seat = int(ent.it_admin_hosts[0]) if admin_seat else None   # the IT admin's own workstation
-
-    def pick(pool: np.ndarray, k: int = 1) -> list[int]:
-        free = pool[~np.isin(pool, list(used))]
-        out = [int(x) for x in rng.choice(free, size=min(k, len(free)), replace=False)]
-        used.update(out)
-        return out
-
-    def hop(ts: int, src: int, dst: int, account: str, tech: str, **kw: object) -> None:
-        source_logs = bool(rng.random() > 0.25)
-        _emit_hop(ctx, tech, np.array([ts]), np.array([src]), np.array([dst]), account,
-                  source_logs=source_logs, **kw)
-        hops.append(MaliciousHop(ent.hosts[src], ent.hosts[dst], account, _dt(ts), tech,
-                                 ctx.blocks.text(int(ctx.ip(np.array([ts]), np.array([src]))[0])),
-                                 source_logs and bool(ent.collected[src])))
 
     local = {"auth": "NTLM", "pth": True, "local": True}
     servers = ent.servers

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ingest.synthetic.attack import AttackResult, _dt, _dump, _emit_hop, _foothold, _random_name
+from ingest.synthetic.attack import AttackResult, Spree, _dt, _dump, _foothold, _random_name
 from ingest.synthetic.benign import PIPE, WRITE, psexec
 from ingest.synthetic.templates import (
     HOUR,
@@ -34,7 +34,6 @@ from ingest.synthetic.templates import (
     share_access,
     smb_connect,
 )
-from ingest.synthetic.truth import MaliciousHop
 
 #: Programs an IT admin runs through PsExec (image, command line).
 ADMIN_TASKS: tuple[tuple[str, str], ...] = (
@@ -69,22 +68,8 @@ def infrastructure_attack(ctx: Ctx, *, role: str) -> AttackResult:
     infra = int(ent.index(role)[0])
     svc = ent.service_accounts[role]
     it_admin = ent.it_admins[0]
-    used = {pz, infra}
-    hops: list[MaliciousHop] = []
-
-    def pick(pool: np.ndarray, k: int = 1) -> list[int]:
-        free = pool[~np.isin(pool, list(used))]
-        out = [int(x) for x in rng.choice(free, size=min(k, len(free)), replace=False)]
-        used.update(out)
-        return out
-
-    def hop(ts: int, src: int, dst: int, account: str, tech: str, **kw: object) -> None:
-        source_logs = bool(rng.random() > 0.25)
-        _emit_hop(ctx, tech, np.array([ts]), np.array([src]), np.array([dst]), account,
-                  source_logs=source_logs, **kw)
-        hops.append(MaliciousHop(ent.hosts[src], ent.hosts[dst], account, _dt(ts), tech,
-                                 ctx.blocks.text(int(ctx.ip(np.array([ts]), np.array([src]))[0])),
-                                 source_logs and bool(ent.collected[src])))
+    spree = Spree(ctx, {pz, infra})
+    pick, hop, hops = spree.pick, spree.hop, spree.hops
 
     t += int(rng.integers(20 * MINUTE, 60 * MINUTE))
     (w1,) = pick(ok_ws)
