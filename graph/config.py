@@ -103,6 +103,29 @@ class AnalysisConfig:
     #: Allowlisted hosts/accounts keep their hops, capped at this score (info).
     allowlist_cap: float = 0.1
 
+    # ---- authentication-graph signals (graph.scoring.auth) -------------------------------------
+    #: A source, destination or account is judged against its own history only once it has been
+    #: active this long (a day: short recordings and new machines have no baseline)...
+    auth_baseline_s: float = 24 * 3600.0
+    #: ...a logon continues from a host another logon reached at most this long before (Hopper's
+    #: time-respecting login chains; a working day)...
+    auth_chain_s: float = 12 * 3600.0
+    #: ...first contacts from one source, at least ``auth_burst_min`` within this window, are a burst
+    #: (helpdesk and admins make one or two first contacts an hour; a spreading intruder more)...
+    auth_burst_window_s: float = 3600.0
+    auth_burst_min: int = 3
+    #: Accounts reaching at least this many destinations per active day on average (inventory,
+    #: backup, deployment) are sweeps: their logons bring no user credential for a switch.
+    auth_sweep_hosts: float = 20.0
+    #: Hubs: destinations reached by at least this share of all accounts (and this many): domain
+    #: controllers, mail servers; a first contact with a hub is routine.
+    auth_hub_share: float = 0.1
+    auth_hub_accounts: int = 20
+    #: ...and an authentication-only hop is capped here, or at ``auth_high_cap`` when it has both a
+    #: causal signal (credential switch or chain) and a first-seen signal (docs/analysis.md).
+    auth_medium_cap: float = 0.69
+    auth_high_cap: float = 0.85
+
     # ---- paths (graph.paths) -----------------------------------------------------------------
     #: Longest path (in hops) the search follows.
     max_path_len: int = 12

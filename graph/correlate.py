@@ -7,7 +7,9 @@ Definitions (the Spark engine mirrors each step; parameters come from
    evidence row. Its *primary rule* is its strongest hit (highest level weight, then rule id);
    the primary rule gives the row its ``kind`` and ``side``.
 2. **Placement** by side: ``target`` rows (4624, 5140, 5145) have ``dst = host`` and the source from
-   the event; ``source`` rows (4648, ``net use``, ``psexec \\\\srv``, outbound 445) have
+   the event; ``brokered`` rows (4769 at a domain controller) take both ends from the event (the
+   client, and the host the ticket's service runs on); ``source`` rows (4648, ``net use``,
+   ``psexec \\\\srv``, outbound 445) have
    ``src = host`` and the destination from the event (``dst_host``/``dst_ip``, else the first
    remote UNC host of the command line, else a host argument such as ``/s H`` or
    ``-ComputerName H``); ``local`` rows (7045/4697, process, file, pipe) have
@@ -19,7 +21,8 @@ Definitions (the Spark engine mirrors each step; parameters come from
    (c) else the earliest anchor on the same host at most ``clock_skew_s`` *later* (the channels
    of one host disagree by a second or so: Sysmon rows before the Security logon).
    Anchors are target rows with a remote source and a user account (remote logons, share
-   access). The row takes the anchor's source, source IP and (if it has none) account.
+   access). Brokered rows never join (their host is the DC). The row takes the anchor's source,
+   source IP and (if it has none) account.
 4. **Source resolution**: a source known only by IP gets a host name from IP hints in the data
    (events naming both, PsExec pipe names ``<svc>-<CLIENT>-<pid>-stdin``, and source-side rows
    that name this destination within ``source_join_window_s`` of a target row from that IP);
@@ -43,11 +46,12 @@ import pandas as pd
 from graph.config import AnalysisConfig
 from graph.fields import EVIDENCE_FIELDS, field_dicts
 from graph.model import HOP_COLUMNS
-from graph.rules import RULES, SOURCE, TARGET
+from graph.rules import BROKERED, RULES, SOURCE, TARGET
 
 #: Feature columns the event stage adds after :data:`graph.model.HOP_COLUMNS` (documented in
 #: docs/analysis.md): evidence features here, scoring features in graph.scoring.
-EVIDENCE_FEATURES = ("strength", "lateral", "local_only", "services", "images", "src_resolved_by")
+EVIDENCE_FEATURES = ("strength", "lateral", "local_only", "services", "images", "src_resolved_by",
+                     "auth_packages")
 
 #: The event's own analyst fields carried on each evidence row (``f_<column>``, graph.fields).
 FIELD_COLUMNS = [f"f_{c}" for c in EVIDENCE_FIELDS]
@@ -113,7 +117,7 @@ def evidence_rows(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConf
     pos = prim["event_index"].to_numpy()
     cols = ["ts", "event_id", "host", "src_host", "src_ip", "dst_host", "dst_ip", "account",
             "subject_account", "logon_id", "service_name", "service_image", "process",
-            "command_line", "target_name", "record_id", "source_file"]
+            "command_line", "target_name", "record_id", "source_file", "auth_package"]
     ev = events[cols].take(pos).reset_index(drop=True)
     raw = events[list(EVIDENCE_FIELDS)].take(pos).reset_index(drop=True)
     raw.columns = FIELD_COLUMNS
@@ -128,6 +132,7 @@ def evidence_rows(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConf
 
     target = ev["side"].eq(TARGET)
     source = ev["side"].eq(SOURCE)
+    brokered = ev["side"].eq(BROKERED)
     # --- placement
     has_cmd = ev["command_line"].notna().to_numpy()
     unc = pd.Series(pd.NA, index=ev.index, dtype="string")
@@ -136,9 +141,10 @@ def evidence_rows(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConf
         unc[has_cmd] = short_host(ev.loc[has_cmd, "command_line"].str.extract(_UNC_HOST, expand=False))
         arg[has_cmd] = short_host(ev.loc[has_cmd, "command_line"].str.extract(_ARG_HOST, expand=False))
     dst_src_side = ev["dst_host"].fillna(short_host(ev["dst_ip"])).fillna(unc).fillna(arg)
-    ev["src_host"] = ev["src_host"].where(target, ev["host"].where(source))
-    ev["src_ip"] = ev["src_ip"].astype("string").where(target)
-    ev["dst_host"] = ev["host"].where(~source, dst_src_side)
+    named_dst = ev["dst_host"]
+    ev["src_host"] = ev["src_host"].where(target | brokered, ev["host"].where(source))
+    ev["src_ip"] = ev["src_ip"].astype("string").where(target | brokered)
+    ev["dst_host"] = ev["host"].where(~source, dst_src_side).where(~brokered, named_dst)
     # loopback: the host is both ends (never a hop; it anchors what it started, see _anchors)
     loopback = ev["loopback"].to_numpy(dtype=bool)
     ev.loc[loopback, "src_host"] = ev.loc[loopback, "host"]
@@ -185,7 +191,7 @@ def _anchors(ev: pd.DataFrame) -> pd.DataFrame:
 def _session_join(ev: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
     ev = ev.assign(j_loop_rule=pd.Series(pd.NA, index=ev.index, dtype="string"))
     anchors = _anchors(ev)
-    need = ev["src_host"].isna() & ev["src_ip"].isna() & ~ev["side"].eq(SOURCE)
+    need = ev["src_host"].isna() & ev["src_ip"].isna() & ~ev["side"].isin([SOURCE, BROKERED])
     if not need.any() or anchors.empty:
         return ev
     todo = ev.loc[need, ["ts", "host", "logon_id", "kind"]].copy()
@@ -398,7 +404,11 @@ def aggregate_hops(rows: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConfi
     exe = exe.assign(v=exe["process"].str.lower().str.split("\\").str[-1]).drop_duplicates(["hop_id", "v"])
     exe = exe.sort_values(["hop_id", "v"])
     hops["images"] = _tuples(exe["v"], exe["hop_id"])
-    for c in ("rules", "techniques", "kinds", "services", "images"):
+    pkg = rows[rows["auth_package"].notna()][["hop_id", "auth_package"]]
+    pkg = pkg.assign(v=pkg["auth_package"].str.lower()).drop_duplicates(["hop_id", "v"])
+    pkg = pkg.sort_values(["hop_id", "v"])
+    hops["auth_packages"] = _tuples(pkg["v"], pkg["hop_id"])
+    for c in ("rules", "techniques", "kinds", "services", "images", "auth_packages"):
         hops[c] = [v if isinstance(v, tuple) else () for v in hops[c].tolist()]
     hops["evidence"] = _evidence_lists(rows, config.max_evidence_per_hop).reindex(hops.index)
     hops = hops.reset_index()

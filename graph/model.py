@@ -247,6 +247,7 @@ def hop_to_dict(row: dict[str, Any]) -> dict[str, Any]:
         "kinds": list(row["kinds"]),
         "techniques": list(row["techniques"]),
         "rules": list(row["rules"]),
+        "auth_signals": list(row.get("auth_signals") or ()),
         "n_events": int(row["n_events"]),
         "reason": _opt(row.get("reason")),
         "routine_group": _opt(row.get("routine_group")),

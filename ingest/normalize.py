@@ -117,6 +117,39 @@ def _normalize_host(value: Any) -> str | None:
     return short
 
 
+#: SPN service classes that name a Kerberos service, not a host (``krbtgt/CORP``, ``kadmin/...``).
+_NON_HOST_SPN_CLASSES = frozenset({"krbtgt", "kadmin", "changepw"})
+
+
+def spn_host(value: Any) -> str | None:
+    """The host a Kerberos service name (4769 ``ServiceName``, an SPN) runs on, else ``None``.
+
+    ``PC02$`` (a computer account), ``cifs/PC02.corp.local``, ``HOST/PC02``,
+    ``RPCSS/pc02.corp.local:135``, ``cifs/PC02@CORP.LOCAL`` -> ``PC02``; ``krbtgt``,
+    ``krbtgt/CORP.LOCAL`` and user service accounts (``svc_sql``: the account may run on many hosts)
+    -> ``None``.
+
+    Examples:
+        >>> spn_host("PC02$"), spn_host("cifs/pc02.corp.local"), spn_host("HOST/PC02:445")
+        ('PC02', 'PC02', 'PC02')
+        >>> spn_host("krbtgt") is None, spn_host("svc_sql") is None, spn_host("krbtgt/CORP") is None
+        (True, True, True)
+    """
+    text = _text(value)
+    if text is None:
+        return None
+    text = text.split("@", 1)[0].strip()
+    if "/" in text:
+        cls, _, rest = text.partition("/")
+        if cls.lower() in _NON_HOST_SPN_CLASSES:
+            return None
+        name = rest.split("/", 1)[0].split(":", 1)[0]
+        return None if normalize_ip(name) else normalize_host(name)
+    if text.endswith("$") and "\\" not in text:
+        return normalize_host(text)
+    return None
+
+
 def normalize_account(value: Any) -> str | None:
     """Account name: lower-case, no domain, ``$`` kept; the SYSTEM aliases become ``system``.
 

@@ -51,6 +51,7 @@ from ingest.normalize import (
     parse_mask,
     parse_port,
     parse_record_id,
+    spn_host,
 )
 from ingest.report import SKIP_EVENT_ID, SKIP_NO_EVENT_ID, SKIP_NO_TIME, FileReport
 from ingest.schema import COLUMNS, DTYPES, empty_frame
@@ -270,6 +271,18 @@ def _build(recs: Sequence[Any], eid: np.ndarray, channel: pd.Categorical, rec_id
     # columns no event id of the batch fills stay None here and become all-null arrays in _to_frame
     out: dict[str, Any] = {c: picked.get(c, nones(n) if c in _READ_LATER else None)
                            for c in COLUMNS if c not in {"ts"}}
+    for i, package in ((4768, "Kerberos"), (4769, "Kerberos"), (4776, "NTLM")):
+        if i in sel:   # DC authentication events: the protocol is the event (4776 PackageName is
+            # MICROSOFT_AUTHENTICATION_PACKAGE_V1_0, i.e. NTLM; LANL rows name it themselves)
+            col = out.get("auth_package")
+            if col is None:
+                col = nones(n)
+            else:
+                vals = pd.Series(col, dtype=object)
+                col = vals.where(vals.notna(), None).to_numpy(dtype=object).copy()
+            fill = sel[i] & (np.equal(col, None) | (col == "MICROSOFT_AUTHENTICATION_PACKAGE_V1_0"))
+            col[fill] = package
+            out["auth_package"] = col
     if 4688 in sel:   # no target subject: the process runs as its creator
         fill = sel[4688] & np.equal(out["account"], None)
         out["account"] = out["account"].copy()
@@ -278,7 +291,7 @@ def _build(recs: Sequence[Any], eid: np.ndarray, channel: pd.Categorical, rec_id
     host[np.equal(host, None)] = ""
     out.update(host=host, src_host=nones(n), src_ip=nones(n), dst_host=nones(n), dst_ip=nones(n),
                dst_port=nones(n))
-    _place_endpoints(out, eid, sel, picked, recs)
+    _place_endpoints(out, eid, sel, picked, recs, lanl=np.asarray(channel == "LANL", dtype=bool))
     out["ts"] = ts
     out["event_id"] = eid.astype(np.int32)
     out["channel"] = channel
@@ -360,15 +373,18 @@ def _to_frame(cols: dict[str, Any]) -> pd.DataFrame:
 
 
 def _place_endpoints(out: dict[str, Any], eid: np.ndarray, sel: dict[int, np.ndarray],
-                     picked: dict[str, np.ndarray], recs: Sequence[Any]) -> None:
-    """Put the remote end into src_* or dst_* by the event's direction; loopback is local."""
+                     picked: dict[str, np.ndarray], recs: Sequence[Any], *, lanl: np.ndarray) -> None:
+    """Put the remote end into src_* or dst_* by the event's direction; loopback is local.
+
+    ``lanl``: rows from LANL ``auth.txt``, whose source computer is explicit for every logon type
+    (the RemoteInteractive ``WorkstationName`` caveat is about Windows' own logging)."""
     n = len(eid)
     host = out["host"]
     r_host, r_ip, r_port = (picked.get(c, nones(n)) for c in ("remote_host", "remote_ip", "remote_port"))
     loop = map_values(r_ip, is_loopback).astype(bool)
     has_ip = ~np.equal(r_ip, None)
     lt = out["logon_type"]
-    untrusted = map_values(lt, lambda v: v in we.UNTRUSTED_WORKSTATION_LOGON_TYPES).astype(bool)
+    untrusted = map_values(lt, lambda v: v in we.UNTRUSTED_WORKSTATION_LOGON_TYPES).astype(bool) & ~lanl
     ws = np.where(untrusted, None, r_host)
     ws = np.where((ws == host) & has_ip & ~loop, None, ws)   # own name with a real remote IP: not the client
     for i, mask in sel.items():
@@ -387,6 +403,29 @@ def _place_endpoints(out: dict[str, Any], eid: np.ndarray, sel: dict[int, np.nda
             out["dst_port"][mask] = r_port[mask]
         elif direction == we.BY_INITIATED:
             _sysmon3(out, np.flatnonzero(mask), recs)
+        elif direction == we.BROKERED:
+            _brokered(out, i, np.flatnonzero(mask), r_host, r_ip, loop, recs)
+
+
+def _brokered(out: dict[str, Any], event_id: int, rows: np.ndarray, r_host: np.ndarray, r_ip: np.ndarray,
+              loop: np.ndarray, recs: Sequence[Any]) -> None:
+    """DC authentication (4768/4769/4776): the client is the source, 4769's service host the
+    destination; a machine account's own ticket names its machine (``PC01$`` -> ``PC01``), which
+    also gives the IP -> host hint that names the users' clients in DC-only logs."""
+    host = out["host"][rows]
+    ip = r_ip[rows]
+    ws = r_host[rows]
+    acct = out["account"][rows]
+    machine = map_values(acct, lambda a: normalize_host(a) if isinstance(a, str) and a.endswith("$")
+                         else None)
+    src = np.where(np.equal(ws, None), machine, ws)
+    src = np.where(loop[rows], host, src)       # ::1 / 127.0.0.1: the DC itself
+    out["src_ip"][rows] = np.where(loop[rows], None, ip)
+    out["src_host"][rows] = src
+    out["dst_port"][rows] = None
+    if event_id == 4769:
+        svc = field_values(take_rows(recs, rows), we.FIELD_PICKS[4769]["service_name"])
+        out["dst_host"][rows] = map_values(svc, spn_host)
 
 
 def _sysmon3(out: dict[str, Any], rows: np.ndarray, recs: Sequence[Any]) -> None:

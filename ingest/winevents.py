@@ -37,8 +37,16 @@ then also fills ``service_name`` (``<name>``) and ``service_image`` (the value, 
 other key ``service_image`` stays empty (:data:`SERVICE_IMAGE_KEY`).
 
 Any other ActionType (LdapSearch, ...) is read and counted but skipped as "event id not kept".
-LANL ``auth.txt`` rows get ``channel="LANL"``: LogOn success 4624, LogOn failure 4625, LogOff 4634
-(TGT/TGS/AuthMap rows are Kerberos-ticket or mapping records: 4768/4769/0, not kept by default).
+LANL ``auth.txt`` rows get ``channel="LANL"``: LogOn success 4624, LogOn failure 4625, LogOff 4634,
+TGT 4768, TGS 4769 (kept); AuthMap rows are mapping records (event id 0, not kept).
+
+Domain-controller authentication (Security 4768 TGT request, 4769 service ticket, 4776 NTLM
+credential validation) is *brokered*: the DC (``host``) is neither end. ``src_*`` is the client
+(``IpAddress``; 4776 ``Workstation``; for a machine account's ticket ``PC01$`` the machine
+``PC01`` itself) and, for 4769, ``dst_host`` is the host named by ``ServiceName`` (``PC02$``,
+``cifs/PC02.corp.local``, ``HOST/PC02``; user service accounts and ``krbtgt`` name no host). Kerberos
+ticket fields reuse two columns: ``access_mask`` = ``TicketOptions`` (a bit mask) and
+``logon_process`` = ``TicketEncryptionType`` (``0x17`` RC4, ``0x12`` AES256...).
 """
 
 from __future__ import annotations
@@ -46,6 +54,7 @@ from __future__ import annotations
 #: The events latgraph keeps by default (the ``event_ids=None`` filter).
 KEPT_EVENT_IDS: frozenset[int] = frozenset({
     4624, 4625, 4634, 4648, 4672, 4688, 4697, 4698, 4702, 5140, 5145,   # Security
+    4768, 4769, 4776,                                                   # Security (domain controllers)
     7045,                                                               # System
     1, 3, 11, 12, 13, 17, 18,                                           # Sysmon
 })
@@ -74,6 +83,7 @@ WINDOWS_CHANNEL: dict[str, str] = {
 EVENT_CHANNELS: dict[int, frozenset[str]] = {
     **{i: frozenset({"Security", "MDE", "LANL"})
        for i in (4624, 4625, 4634, 4648, 4672, 4688, 4697, 4698, 4702, 5140, 5145)},
+    **{i: frozenset({"Security", "LANL"}) for i in (4768, 4769, 4776)},
     7045: frozenset({"System", "MDE"}),
     **{i: frozenset({"Sysmon", "MDE"}) for i in (1, 3, 11, 12, 13, 17, 18)},
 }
@@ -96,11 +106,12 @@ UNTRUSTED_WORKSTATION_LOGON_TYPES: frozenset[int] = frozenset({10, 12})
 
 # Network direction of each event id (see ingest.schema): "target" = host is the server side
 # (dst_host = host, src from the fields), "source" = host is the client (src_host = host),
-# "local" = no network direction (src/dst stay empty), "sysmon3" = decided by Initiated.
-TARGET, SOURCE, LOCAL, BY_INITIATED = "target", "source", "local", "sysmon3"
+# "local" = no network direction (src/dst stay empty), "sysmon3" = decided by Initiated,
+# "brokered" = logged by a third party (a DC) naming the client and, for 4769, the service's host.
+TARGET, SOURCE, LOCAL, BY_INITIATED, BROKERED = "target", "source", "local", "sysmon3", "brokered"
 DIRECTION: dict[int, str] = {
     4624: TARGET, 4625: TARGET, 4634: TARGET, 4672: TARGET, 5140: TARGET, 5145: TARGET,
-    4648: SOURCE, 3: BY_INITIATED,
+    4648: SOURCE, 3: BY_INITIATED, 4768: BROKERED, 4769: BROKERED, 4776: BROKERED,
     4688: LOCAL, 4697: LOCAL, 4698: LOCAL, 4702: LOCAL, 7045: LOCAL, 1: LOCAL, 11: LOCAL, 12: LOCAL,
     13: LOCAL, 17: LOCAL, 18: LOCAL,
 }
@@ -145,6 +156,16 @@ FIELD_PICKS: dict[int, dict[str, str]] = {
            "share_name": "ShareName", "target_name": "RelativeTargetName",
            "access_mask": "AccessMask"},
     7045: {"service_name": "ServiceName", "service_image": "ImagePath", "account": "AccountName"},
+    4768: {"account": "TargetUserName", "account_domain": "TargetDomainName", "remote_ip": "IpAddress",
+           "remote_port": "IpPort", "remote_host": "WorkstationName", "status": "Status",
+           "access_mask": "TicketOptions", "logon_process": "TicketEncryptionType",
+           "auth_package": "AuthenticationPackageName"},
+    4769: {"account": "TargetUserName", "account_domain": "TargetDomainName", "remote_ip": "IpAddress",
+           "remote_port": "IpPort", "remote_host": "WorkstationName", "service_name": "ServiceName",
+           "status": "Status", "access_mask": "TicketOptions", "logon_process": "TicketEncryptionType",
+           "auth_package": "AuthenticationPackageName", "logon_type": "LogonType"},
+    4776: {"account": "TargetUserName", "remote_host": "Workstation", "status": "Status",
+           "auth_package": "PackageName"},
     1: {"account": "User", "process": "Image", "command_line": "CommandLine",
         "parent_process": "ParentImage"},
     3: {"account": "User", "process": "Image"},   # endpoints: see SYSMON3_FIELDS

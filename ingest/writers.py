@@ -15,7 +15,7 @@ use (:data:`ingest.winevents.FIELD_PICKS`, :data:`ingest.winevents.DIRECTION`,
 :data:`ingest.formats.mde_table.MDE_FIELDS`, the readers' ``FIELD_MAP``), so that
 ``load_events(path)`` gives back the same canonical rows (apart from ``source_file``,
 ``source_format`` and fields the format cannot carry). Rows a format cannot express are skipped
-and not counted: MDE carries 4624, 4625, 4648, Sysmon 1/3/11/17 and 7045 only; LANL 4624/4625/4634
+and not counted: MDE carries 4624, 4625, 4648, Sysmon 1/3/11/17 and 7045 only; LANL 4624/4625/4634/4768/4769
 (with whole-second times); for 5140/5145/4697 ``src_host`` has no Windows field (only ``IpAddress``).
 """
 
@@ -82,6 +82,12 @@ def windows_record(row: dict[str, Any]) -> dict[str, Any]:
         rec[picks["remote_host"]] = dst_host
         rec[picks["remote_ip"]] = dst_ip or "-"
         rec[picks["remote_port"]] = _value("dst_port", row.get("dst_port"))
+    elif direction == we.BROKERED:
+        if "remote_ip" in picks:
+            rec[picks["remote_ip"]] = src_ip or "-"
+        # Windows 4768/4769 name the client only by IP; 4776 (and LANL rows) by workstation name
+        if src_host and src_host != host and (eid == 4776 or not src_ip):
+            rec[picks["remote_host"]] = src_host
     elif direction == we.BY_INITIATED:
         outbound = src_host == host
         f = we.SYSMON3_FIELDS
@@ -216,7 +222,8 @@ def _write_mde(frame: pd.DataFrame, out: IO[str], as_csv: bool) -> int:
     return n
 
 
-_LANL_ORIENT = {4624: ("LogOn", "Success"), 4625: ("LogOn", "Fail"), 4634: ("LogOff", "Success")}
+_LANL_ORIENT = {4624: ("LogOn", "Success"), 4625: ("LogOn", "Fail"), 4634: ("LogOff", "Success"),
+                4768: ("TGT", "Success"), 4769: ("TGS", "Success")}
 
 
 def _write_lanl(frame: pd.DataFrame, out: IO[str]) -> int:
@@ -227,12 +234,15 @@ def _write_lanl(frame: pd.DataFrame, out: IO[str]) -> int:
         if eid not in _LANL_ORIENT:
             continue
         orient, result = _LANL_ORIENT[eid]
+        if eid in (4768, 4769) and row.get("status") not in (None, "0x0"):
+            result = "Fail"
+        dst = (row.get("dst_host") or row["host"]) if eid == 4769 else row["host"]
         dom = row.get("account_domain") or "?"
         dst_user = f"{row.get('account') or '?'}@{dom}"
         src_user = f"{row.get('subject_account')}@{dom}" if row.get("subject_account") else dst_user
         lt = row.get("logon_type")
         cells = [str(int((pd.Timestamp(row["ts"]) - t0).total_seconds())), src_user, dst_user,
-                 row.get("src_host") or "?", row["host"], row.get("auth_package") or "?",
+                 row.get("src_host") or "?", dst, row.get("auth_package") or "?",
                  we.LOGON_TYPES.get(int(lt), "?") if lt is not None else "?", orient, result]
         out.write(",".join(cells) + "\n")
         n += 1

@@ -13,18 +13,18 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from graph.rules import admin_share, logon, loopback, process, remote_exec, service_install
-from graph.rules.base import LEVEL_WEIGHT, LOCAL, SOURCE, TARGET, Level, Rule
+from graph.rules import admin_share, kerberos, logon, loopback, process, remote_exec, service_install
+from graph.rules.base import BROKERED, LEVEL_WEIGHT, LOCAL, SOURCE, TARGET, Level, Rule
 from graph.rules.compile import Evaluator, columns_of
 from graph.rules.derived import DERIVED, derive
 
-__all__ = ["LEVEL_WEIGHT", "LOCAL", "RULES", "SOURCE", "TAG_COLUMNS", "TARGET", "Level", "Rule",
+__all__ = ["BROKERED", "LEVEL_WEIGHT", "LOCAL", "RULES", "SOURCE", "TAG_COLUMNS", "TARGET", "Level", "Rule",
            "apply_rules", "rule_event_ids"]
 
 #: Every rule by id (explicit imports, no discovery).
 RULES: dict[str, Rule] = {
     r.id: r
-    for r in (*logon.RULES, *admin_share.RULES, *service_install.RULES, *process.RULES,
+    for r in (*logon.RULES, *kerberos.RULES, *admin_share.RULES, *service_install.RULES, *process.RULES,
               *remote_exec.RULES, *loopback.RULES)
 }
 

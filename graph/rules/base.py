@@ -28,8 +28,9 @@ LEVEL_WEIGHT: dict[str, float] = {
     Level.INFO: 0.1, Level.LOW: 0.25, Level.MEDIUM: 0.5, Level.HIGH: 0.75, Level.CRITICAL: 0.9,
 }
 
-#: Where the evidence sits: on the destination of the hop, on its source, or purely local.
-TARGET, SOURCE, LOCAL = "target", "source", "local"
+#: Where the evidence sits: on the destination of the hop, on its source, purely local, or logged by a
+#: third party that names both ends (a domain controller's 4769 service ticket).
+TARGET, SOURCE, LOCAL, BROKERED = "target", "source", "local", "brokered"
 
 
 @dataclass(frozen=True)

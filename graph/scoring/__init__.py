@@ -13,7 +13,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from graph.config import AnalysisConfig
-from graph.scoring import admin, combine, environment, evidence, fanout, habit, rarity, routine
+from graph.scoring import admin, auth, combine, environment, evidence, fanout, habit, rarity, routine
 
 Scorer = Callable[[pd.DataFrame, AnalysisConfig], pd.Series]
 
@@ -23,13 +23,17 @@ SCORERS: dict[str, tuple[Scorer, str]] = {
     "rarity": (rarity.score, "First-seen source->destination / account->destination pairs"),
     "fanout": (fanout.score, "Distinct destinations per source/account in the sliding window"),
     "habit": (habit.score, "Match with a habitual (source, account, tool, hour) routine from a clean source"),
+    "auth": (auth.score,
+             "Authentication-graph anomaly of logon-only hops (first-seen, foreign credential, switch, "
+             "chain, burst, NTLM)"),
 }
 
 #: Feature columns the scorers add to the hops frame (after graph.correlate.EVIDENCE_FEATURES):
 #: ``environment`` (graph.scoring.environment), the scores, ``known_admin``
-#: (graph.scoring.admin) and ``routine_group`` (graph.scoring.routine).
+#: (graph.scoring.admin), ``routine_group`` (graph.scoring.routine) and the authentication-graph
+#: ``auth`` score with its ``auth_signals`` (graph.scoring.auth).
 SCORE_FEATURES: tuple[str, ...] = ("environment", "rarity", "fanout", "fanout_src", "fanout_account", "habit",
-                                   "known_admin", "routine_group")
+                                   "known_admin", "routine_group", "auth", "auth_signals")
 
 
 def add_features(hops: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
@@ -54,6 +58,9 @@ def add_features(hops: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
     hops["habit"] = hab.astype("float64")
     hops["known_admin"] = first.astype(bool)
     hops["routine_group"] = group.astype("string")
+    a = auth.features(hops, config)
+    hops["auth"] = a["auth"].astype("float64")
+    hops["auth_signals"] = a["auth_signals"]
     return hops
 
 

@@ -7,6 +7,7 @@ import pandas as pd
 
 from graph.config import AnalysisConfig
 from graph.model import Severity
+from graph.scoring import auth
 
 #: Hops with no lateral evidence (logon, explicit credentials, discovery pipes only) never
 #: score above medium: they show access, not remote execution or file staging.
@@ -41,6 +42,7 @@ def score(hops: pd.DataFrame, config: AnalysisConfig) -> pd.Series:
     if "routine_group" in hops:
         grouped = hops["routine_group"].notna().to_numpy(dtype=bool)
         s = np.where(grouped, np.minimum(s, config.routine_group_cap), s)
+    s = auth.lift(hops, s, config)      # authentication-only hops: graph signals (graph.scoring.auth)
     allowed = (hops["src_host"].isin(list(config.allowlist_hosts)).fillna(False).to_numpy(dtype=bool)
                | hops["account"].isin(list(config.allowlist_accounts)).fillna(False).to_numpy(dtype=bool))
     s = np.where(allowed, np.minimum(s, config.allowlist_cap), s)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from graph import correlate as pc
 from graph.config import AnalysisConfig
 from graph.fields import EVIDENCE_FIELDS
-from graph.rules import SOURCE, TARGET
+from graph.rules import BROKERED, SOURCE, TARGET
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -92,12 +92,13 @@ def evidence_rows(events: DataFrame, tags: DataFrame, config: AnalysisConfig) ->
              "lateral", "local_marker", "context_only", "loopback")
     cols = ["event_index", "ts", "event_id", "host", "src_host", "src_ip", "dst_host", "dst_ip",
             "account", "subject_account", "logon_id", "service_name", "service_image", "process",
-            "command_line", "target_name", "record_id", "source_file"]
+            "command_line", "target_name", "record_id", "source_file", "auth_package"]
     raw = [F.col(c).alias(f) for c, f in zip(EVIDENCE_FIELDS, pc.FIELD_COLUMNS, strict=True)]
     ev = per_event.join(events.select(*cols, *raw), "event_index")
     host, src_host, dst_host = (short_host(F.col(c)) for c in ("host", "src_host", "dst_host"))
     target = F.col("side") == TARGET
     source = F.col("side") == SOURCE
+    brokered = F.col("side") == BROKERED
     cmd = F.col("command_line")
     unc = short_host(_extract(cmd, pc._UNC_HOST))
     arg = short_host(_extract(cmd, pc._ARG_HOST))
@@ -112,11 +113,12 @@ def evidence_rows(events: DataFrame, tags: DataFrame, config: AnalysisConfig) ->
     placed = ev.select(
         "event_index", "rule_id", "weight", "kind", "side", "lateral", "local_marker", "context_only",
         "loopback", "ts", "event_id", host.alias("host"),
-        F.when(loop, host).when(target, src_host).when(source, host).alias("src_host"),
-        F.when(target, F.col("src_ip").cast("string")).alias("src_ip"),
-        F.when(source & ~loop, dst_src_side).otherwise(host).alias("dst_host"),
+        F.when(loop, host).when(target | brokered, src_host).when(source, host).alias("src_host"),
+        F.when(target | brokered, F.col("src_ip").cast("string")).alias("src_ip"),
+        F.when(source & ~loop, dst_src_side).when(brokered & ~loop, dst_host).otherwise(host)
+        .alias("dst_host"),
         acct.alias("account"), "logon_id", "service_name", "service_image", "process",
-        "command_line", "target_name", "record_id", "source_file", *pc.FIELD_COLUMNS,
+        "command_line", "target_name", "record_id", "source_file", "auth_package", *pc.FIELD_COLUMNS,
     )
     placed = placed.withColumn(
         "src_resolved_by",
@@ -201,7 +203,8 @@ def session_join(ev: DataFrame, config: AnalysisConfig) -> DataFrame:
     c = F.col
     anchors = _anchors(ev)
     vals = ["j_src_host", "j_src_ip", "j_account"]
-    need = c("src_host").isNull() & c("src_ip").isNull() & F.coalesce(c("side") != SOURCE, F.lit(True))
+    need = (c("src_host").isNull() & c("src_ip").isNull()
+            & F.coalesce(~c("side").isin(SOURCE, BROKERED), F.lit(True)))
     todo = ev.where(need).select("event_index", "ts", "host", "logon_id", "kind")
     by_id = todo.where(c("logon_id").isNotNull() & ~c("logon_id").isin(_SYSTEM_SESSIONS))
     m_id = _asof(by_id, anchors.where(c("logon_id").isNotNull()), ["host", "logon_id"], vals,

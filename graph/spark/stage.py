@@ -69,6 +69,7 @@ def aggregate(rows: DataFrame, tags: DataFrame, config: AnalysisConfig) -> DataF
         F.bool_or("lateral").alias("lateral"),
         F.bool_and(F.when(c("lateral"), c("local_marker"))).alias("_lat_marker"),
         F.array_sort(F.collect_set(F.lower(c("service_name")))).alias("services"),
+        F.array_sort(F.collect_set(F.lower(c("auth_package")))).alias("auth_packages"),
         F.array_sort(F.collect_set(F.when((c("kind") == "execution") & c("process").isNotNull(),
                                           lower_img))).alias("images"),
         F.array_sort(F.collect_list(F.when(c("_rank") <= config.max_evidence_per_hop, evidence)))
@@ -128,7 +129,7 @@ def finish_hops(raw: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
     tech = ht.assign(t=ht["rule_id"].map(attack)).explode("t").dropna(subset=["t"])
     tech = tech.drop_duplicates(["hop_id", "t"]).sort_values(["hop_id", "t"])
     hops["techniques"] = tech["t"].astype(object).groupby(tech["hop_id"].to_numpy()).agg(tuple)
-    for col in ("kinds", "services", "images"):
+    for col in ("kinds", "services", "images", "auth_packages"):
         hops[col] = _tuple_col(hops[col])
     hops["techniques"] = hops["techniques"].apply(lambda v: v if isinstance(v, tuple) else ())
     hops["lateral"] = hops["lateral"].astype(bool)

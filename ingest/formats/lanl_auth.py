@@ -8,8 +8,10 @@ overridable with the environment variable ``LATGRAPH_LANL_EPOCH`` (ISO 8601, e.g
 Mapping (one row is seen from the destination computer, like a target-side Security event):
 ``host = dst_computer``, ``WorkstationName = src_computer``, ``TargetUserName = dst_user``,
 ``SubjectUserName = src_user``; ``LogOn`` + ``Success`` -> 4624, ``LogOn`` + ``Fail`` -> 4625,
-``LogOff`` -> 4634, ``TGT`` -> 4768, ``TGS`` -> 4769, ``AuthMap`` -> 0 (the last three are not kept
-by default); ``channel = "LANL"``; ``record_id`` = line number.
+``LogOff`` -> 4634, ``TGT`` -> 4768, ``TGS`` -> 4769 (kept: Kerberos evidence, see
+:mod:`ingest.winevents`; a TGS row's service runs on ``dst_computer``: ``ServiceName = dst_computer$``),
+``AuthMap`` -> 0 (not kept); ``Status`` = the result word of failed rows; ``channel = "LANL"``;
+``record_id`` = line number. ``auth.txt(.gz)`` is read line by line (bounded memory).
 
 ``redteam.txt``: ``time,user@domain,src_computer,dst_computer``, labels not events: read it with
 :func:`read_redteam`; ``load_events`` recognises it and skips it as a label file.
@@ -93,13 +95,17 @@ def iter_records(source: Source, *, event_ids: frozenset[int] | None, report: Fi
             report.skipped[SKIP_EVENT_ID] += 1
             continue
         user, _, domain = dst_user.partition("@")
-        yield {
+        ok = result.lower().startswith("succ")
+        rec = {
             "EventID": eid, "Channel": "LANL", "Computer": dst_pc, "EventRecordID": no,
             "TimeCreated": (t0 + timedelta(seconds=int(t))).isoformat(),
             "TargetUserName": user, "TargetDomainName": domain, "SubjectUserName": src_user.partition("@")[0],
             "WorkstationName": src_pc, "LogonType": logon_type, "AuthenticationPackageName": auth_type,
-            "Status": None if eid != 4625 else result,
+            "Status": None if ok else result,
         }
+        if eid == 4769:
+            rec["ServiceName"] = dst_pc + "$"
+        yield rec
 
 
 def iter_redteam(source: Source, *, event_ids: frozenset[int] | None, report: FileReport,

@@ -109,7 +109,7 @@ def test_registry_metadata_is_complete() -> None:
     for rid, rule in RULES.items():
         assert rid == rule.id and rid.startswith("lg.") and rid.count(".") == 2
         assert rule.event_ids and rule.attack and all(t.startswith("T") for t in rule.attack)
-        assert rule.title and rule.side in {"target", "source", "local"}
+        assert rule.title and rule.side in {"target", "source", "local", "brokered"}
         json.dumps(rule.to_dict())   # the declaration is data (the Spark compiler reads it)
 
 

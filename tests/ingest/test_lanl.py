@@ -18,8 +18,8 @@ def test_auth_rows_map_to_logon_events() -> None:
     events, report = load_events([AUTH], workers=1, resolve=False)
     fr = report.files[0]
     assert fr.format == "lanl" and fr.records_read == 9
-    assert fr.skipped["malformed record"] == 1 and fr.skipped["event id not kept"] == 1   # TGS row
-    assert list(events["event_id"]) == [4624, 4624, 4625, 4634, 4624, 4624, 4624]
+    assert fr.skipped["malformed record"] == 1 and fr.skipped["event id not kept"] == 0
+    assert list(events["event_id"]) == [4624, 4624, 4625, 4634, 4624, 4769, 4624, 4624]
     assert set(events["channel"].astype(str)) == {"LANL"}
     net = events.iloc[1]
     assert (net["host"], net["dst_host"], net["src_host"], net["account"], net["account_domain"]) == (
@@ -28,8 +28,12 @@ def test_auth_rows_map_to_logon_events() -> None:
     assert net["ts"] == pd.Timestamp("1970-01-01T00:00:02Z")
     assert events.iloc[0]["src_host"] == "C625" and events.iloc[0]["logon_type"] == 4     # local batch logon
     assert events.iloc[4]["account"] == "c1003$"                                          # machine account
-    assert events.iloc[5]["account"] == "anonymous logon"
-    assert events.iloc[6]["logon_type"] == 10
+    tgs = events.iloc[5]        # TGS: U66 at C17693 asked for a ticket to a service on C586
+    assert (tgs["host"], tgs["src_host"], tgs["dst_host"], tgs["account"], tgs["service_name"]) == (
+        "C586", "C17693", "C586", "u66", "C586$")
+    assert events.iloc[6]["account"] == "anonymous logon"
+    rdp = events.iloc[7]        # LANL names the RDP client explicitly (no Windows WorkstationName caveat)
+    assert (rdp["logon_type"], rdp["src_host"], rdp["dst_host"]) == (10, "C3", "C4")
     assert pd.isna(events.iloc[3]["auth_package"])                                         # "?" = unknown
 
 

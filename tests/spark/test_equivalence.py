@@ -81,3 +81,13 @@ def test_technique_fixtures_same_result(spark) -> None:
     events, _ = load_events(sorted(data.glob("*.xml")) + sorted(data.glob("*.mde.csv")))
     result = _assert_same(events, AnalysisConfig())
     assert len(result.hops) >= 2 and len(result.findings) >= 4
+
+
+def test_dc_only_log_same_result(spark, tmp_path) -> None:
+    """Brokered DC evidence (4768 IP hints, 4769 client -> service host) places the same hops."""
+    from ingest import load_events
+    from tests.ingest.test_dc_auth import write_dc_log
+
+    events, _ = load_events([write_dc_log(tmp_path)], workers=1)
+    result = _assert_same(events, AnalysisConfig())
+    assert len(result.hops) == 3

@@ -1,0 +1,264 @@
+"""Authentication-graph signals: how anomalous a logon-only hop is against the hosts' and accounts' history.
+
+Hops made only of authentication (network / remote-interactive logons, DC service tickets: LANL
+``auth.txt``, DC-only logs) carry no share, service or process evidence, so their evidence strength
+is tiny. What marks the attacker's logons is their place in the authentication graph (Hopper,
+USENIX Security 2021; Bowman et al. 2020): first-seen edges, credentials that appear on a host no
+logon brought them to, logons that continue from a host an anomalous logon just reached, and
+bursts. Each signal below is 0 or 1 per hop; all are *time-respecting* (only hops that started
+before the hop count as its history) and need a **baseline**: the source, destination and account
+must have been active at least ``auth_baseline_s`` (24 h) before the hop, so short recordings (a
+lab's attack files) and brand-new machines are never judged against an empty history.
+
+=============  =============================================================================  ======
+signal         1 means                                                                        weight
+=============  =============================================================================  ======
+``new_pair``   first hop ever from this source to this destination (not a hub: a host that    0.15
+               >= ``auth_hub_share`` (10%) of all accounts reach, e.g. a domain controller)
+``new_access`` first time the account reaches this destination, and it never worked from it   0.15
+``foreign``    the account never moved out of this source before and no logon of it ever      0.25
+               reached the source: its credential is on a host it never logged on to
+``switch``     ``foreign``, and another account's logon reached the source within              0.30
+               ``auth_chain_s`` before (A logs on to X, then B moves on from X: Hopper);
+               sweeping accounts (>= ``auth_sweep_hosts`` destinations a day) do not count
+``chain``      the source was itself reached by an anomalous hop (auth score >= medium,        0.35
+               or lateral evidence of medium+ strength) within ``auth_chain_s`` before
+``burst``      the source (or the account) made first contacts with >= ``auth_burst_min``     0.40
+               (3) destinations within ``auth_burst_window_s`` (1 h) either side, and at
+               least twice as many as on any earlier day of its own (source active >= 2 days)
+``ntlm``       NTLM-only hop where the pair (or the account, on >= 3 earlier hops) always     0.15
+               used Kerberos
+=============  =============================================================================  ======
+
+``auth = 1 - prod(1 - weight * signal)``: **0** = a logon in line with the source's, the
+destination's and the account's own history (or no history to judge by); **1** is approached by
+a hop that has every signal. The hop stage lifts logon-only hops to this score
+(:func:`lift`), see there for the caps.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from graph.config import AnalysisConfig
+
+#: Signal -> weight (the table in the module docstring), in the order reasons are listed.
+SIGNALS: dict[str, float] = {"new_pair": 0.15, "new_access": 0.15, "foreign": 0.25, "switch": 0.30,
+                             "chain": 0.35, "burst": 0.40, "ntlm": 0.15}
+#: Rules whose hops are authentication only (the hops :func:`lift` may raise).
+AUTH_RULES = frozenset({"lg.logon.network", "lg.auth.service_ticket", "lg.logon.remote_interactive",
+                        "lg.logon.pass_the_hash", "lg.logon.explicit_creds", "lg.logon.special_privileges",
+                        "lg.logon.external_ip", "lg.logon.metasploit_workstation"})
+#: Strength of lateral evidence that makes its hop an anomalous arrival for the ``chain`` signal.
+_LATERAL_ARRIVAL = 0.5
+
+
+def _first_in_group(keys: list[pd.Series]) -> np.ndarray:
+    """True for the earliest hop of each key combination (hops are in time order; NA keys: False)."""
+    frame = pd.concat(keys, axis=1)
+    ok = frame.notna().all(axis=1).to_numpy()
+    first = ~frame.duplicated(keep="first").to_numpy()
+    return ok & first
+
+
+def _seen_before(left: pd.DataFrame, right: pd.DataFrame, on: list[str], window_s: float | None = None,
+                 ) -> np.ndarray:
+    """For each left row, whether a right row with the same keys started strictly before it
+    (within ``window_s`` when given)."""
+    out = np.zeros(len(left), dtype=bool)
+    lk = left.dropna(subset=on)
+    rk = right.dropna(subset=on)
+    if lk.empty or rk.empty:
+        return out
+    lk = lk.assign(_pos=np.flatnonzero(left[on].notna().all(axis=1).to_numpy())).sort_values("t")
+    rk = rk[[*on, "t"]].assign(_hit=True).sort_values("t")
+    tol = None if window_s is None else pd.Timedelta(seconds=window_s)
+    m = pd.merge_asof(lk[[*on, "t", "_pos"]], rk, on="t", by=on, direction="backward",
+                      allow_exact_matches=False, tolerance=tol)
+    out[m["_pos"].to_numpy()] = m["_hit"].fillna(False).to_numpy(dtype=bool)
+    return out
+
+
+def _aged(t: pd.Series, key: pd.Series, first: pd.Series, age: pd.Timedelta) -> np.ndarray:
+    """Whether ``key`` was first active at least ``age`` before ``t`` (unknown key: False)."""
+    if first.empty:
+        return np.zeros(len(t), dtype=bool)
+    since = pd.to_datetime(key.astype(object).map(first.to_dict()), utc=True)
+    return ((t - since) >= age).fillna(False).to_numpy(dtype=bool)
+
+
+def _bursts(key: pd.Series, t: pd.Series, first: np.ndarray, config: AnalysisConfig) -> np.ndarray:
+    """First contacts of ``key`` (``first``) with at least ``auth_burst_min`` first contacts of the
+    same key within ``auth_burst_window_s`` either side, and at least twice the key's largest such
+    count on any earlier day (a deployment server's nightly sweep is its own habit)."""
+    out = np.zeros(len(key), dtype=bool)
+    ok = first & key.notna().to_numpy()
+    if not ok.any():
+        return out
+    pos = np.flatnonzero(ok)
+    tt = t.iloc[pos]
+    secs = ((tt - t.min()) / pd.Timedelta(seconds=1)).to_numpy(dtype=float)
+    codes = pd.factorize(key.iloc[pos])[0].astype(float)
+    k = codes * 1e10 + secs
+    srt = np.sort(k)
+    w = config.auth_burst_window_s
+    cnt = np.searchsorted(srt, k + w, side="right") - np.searchsorted(srt, k - w, side="left")
+    g = pd.DataFrame({"c": codes, "day": tt.dt.floor("D").to_numpy(), "n": cnt})
+    daily = g.groupby(["c", "day"])["n"].max().reset_index().sort_values(["c", "day"])
+    daily["prev"] = daily.groupby("c")["n"].transform(lambda s: s.shift().cummax()).fillna(0)
+    prev = pd.MultiIndex.from_frame(g[["c", "day"]]).map(daily.set_index(["c", "day"])["prev"])
+    out[pos] = cnt >= np.maximum(config.auth_burst_min, 2 * np.asarray(prev, dtype=float))
+    return out
+
+
+def signals(hops: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
+    """The 0/1 signals of the module docstring, one column each, aligned to ``hops``."""
+    n = len(hops)
+    sig = pd.DataFrame({k: np.zeros(n, dtype=bool) for k in SIGNALS}, index=hops.index)
+    if n == 0:
+        return sig
+    order = np.argsort(hops["first_seen"].to_numpy(), kind="stable")
+    h = hops.iloc[order]
+    f = pd.DataFrame({"src": h["src_host"].fillna(h["src_ip"]).astype("string"),
+                      "dst": h["dst_host"].astype("string"), "acct": h["account"].astype("string"),
+                      "t": h["first_seen"]}).reset_index(drop=True)
+    # --- baselines: first activity of each host (either end) and account
+    ends = pd.concat([f[["src", "t"]].rename(columns={"src": "host"}),
+                      f[["dst", "t"]].rename(columns={"dst": "host"})])
+    host_first = ends.dropna().groupby("host")["t"].min()
+    acct_first = f.dropna(subset=["acct"]).groupby("acct")["t"].min()
+    base = pd.Timedelta(seconds=config.auth_baseline_s)
+    src_old = _aged(f["t"], f["src"], host_first, base)
+    dst_old = _aged(f["t"], f["dst"], host_first, base)
+    acct_old = _aged(f["t"], f["acct"], acct_first, base)
+    # hubs (domain controllers, mail): reached by a large share of all accounts, first contacts with
+    # them are routine
+    reach = f.dropna(subset=["acct"]).groupby("dst")["acct"].nunique()
+    hub_min = max(config.auth_hub_accounts, config.auth_hub_share * f["acct"].nunique())
+    hub = (f["dst"].map(reach).fillna(0).to_numpy(dtype=float) >= hub_min)
+    based = src_old & dst_old & ~hub
+    long_src = _aged(f["t"], f["src"], host_first, 2 * base)
+    # --- first-seen edges
+    new_pair = _first_in_group([f["src"], f["dst"]]) & based
+    outs = f[["src", "acct", "t"]].rename(columns={"src": "host"})          # account worked from host
+    ins = f[["dst", "acct", "t"]].rename(columns={"dst": "host"})           # account logged on to host
+    at_dst = f.rename(columns={"dst": "host"})[["host", "acct", "t"]]
+    worked_at_dst = _seen_before(at_dst, outs, ["host", "acct"])
+    new_access = _first_in_group([f["acct"], f["dst"]]) & ~worked_at_dst & based & acct_old
+    left_src = f.rename(columns={"src": "host"})[["host", "acct", "t"]]
+    moved_before = _seen_before(left_src, outs, ["host", "acct"])
+    arrived_before = _seen_before(left_src, ins, ["host", "acct"])
+    foreign = ~moved_before & ~arrived_before & src_old & acct_old & f["acct"].notna().to_numpy()
+    # --- credential switch: another account's logon reached the source shortly before (sweeping
+    # service accounts, which reach dozens of hosts a day, bring no credential a user would steal)
+    per_day = f.assign(day=f["t"].dt.floor("D")).groupby(["acct", "day"])["dst"].nunique()
+    sweeping = per_day.groupby(level=0).mean()
+    sweeper = f["acct"].map(sweeping).fillna(0).to_numpy(dtype=float) >= config.auth_sweep_hosts
+    arr = f.loc[~sweeper, ["dst", "acct", "t"]].rename(columns={"dst": "host", "acct": "a_in"})
+    arr = arr.dropna(subset=["host"])
+    lk = left_src.assign(_pos=np.arange(n)).dropna(subset=["host"]).sort_values("t")
+    m = pd.merge_asof(lk, arr.sort_values("t"), on="t", by="host", direction="backward",
+                      allow_exact_matches=False, tolerance=pd.Timedelta(seconds=config.auth_chain_s))
+    other = (m["a_in"].notna() & m["a_in"].ne(m["acct"]).fillna(True)).to_numpy(dtype=bool)
+    reached = np.zeros(n, dtype=bool)
+    reached[m["_pos"].to_numpy()] = other
+    switch = foreign & reached
+    # --- bursts of first contacts, per source and per account, against the key's own earlier days
+    burst = np.zeros(n, dtype=bool)
+    for key, first in ((f["src"], _first_in_group([f["src"], f["dst"]])),
+                       (f["acct"], _first_in_group([f["acct"], f["dst"]]))):
+        burst |= _bursts(key, f["t"], first, config) & based & long_src
+    # --- NTLM where Kerberos was the rule
+    pk = h["auth_packages"] if "auth_packages" in h else pd.Series([()] * n, index=h.index)
+    pk = pk.reset_index(drop=True)
+    is_ntlm = pk.map(lambda t: "ntlm" in t and "kerberos" not in t).to_numpy(dtype=bool)
+    is_krb = pk.map(lambda t: "kerberos" in t and "ntlm" not in t).to_numpy(dtype=bool)
+    g = f.assign(k=is_krb.astype(int), nt=is_ntlm.astype(int))
+    pair_k = g.groupby(["src", "dst"], dropna=False)["k"].cumsum() - g["k"]
+    pair_n = g.groupby(["src", "dst"], dropna=False)["nt"].cumsum() - g["nt"]
+    acct_k = g.groupby("acct", dropna=False)["k"].cumsum() - g["k"]
+    acct_n = g.groupby("acct", dropna=False)["nt"].cumsum() - g["nt"]
+    ntlm = is_ntlm & based & (((pair_k > 0) & (pair_n == 0)) | ((acct_k >= 3) & (acct_n == 0))).to_numpy()
+    base_sig = pd.DataFrame({"new_pair": new_pair, "new_access": new_access, "foreign": foreign,
+                             "switch": switch, "burst": burst, "ntlm": ntlm})
+    # --- causal chains: the source was reached by an anomalous hop shortly before (a few rounds)
+    lateral_arrival = (h["lateral"].astype(bool).to_numpy()
+                       & (h["strength"].to_numpy(dtype=float) >= _LATERAL_ARRIVAL))
+    chain = np.zeros(n, dtype=bool)
+    for _ in range(3):
+        score = combine_signals(base_sig.assign(chain=chain))
+        bad = (score >= config.severity_medium) | lateral_arrival
+        if not bad.any():
+            break
+        arr = f.loc[bad, ["dst", "t"]].rename(columns={"dst": "host"}).dropna()
+        new = _seen_before(left_src[["host", "t"]], arr, ["host"], config.auth_chain_s) & src_old
+        if np.array_equal(new, chain):
+            break
+        chain = new
+    base_sig["chain"] = chain
+    out = base_sig[list(SIGNALS)]
+    out.index = h.index
+    return out.reindex(hops.index)
+
+
+def combine_signals(sig: pd.DataFrame) -> np.ndarray:
+    """``1 - prod(1 - weight * signal)`` over :data:`SIGNALS` (missing columns count 0)."""
+    keep = np.ones(len(sig))
+    for name, w in SIGNALS.items():
+        if name in sig:
+            keep = keep * (1.0 - w * sig[name].to_numpy(dtype=float))
+    return 1.0 - keep
+
+
+def features(hops: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
+    """``auth`` (the combined score, in [0, 1]) and ``auth_signals`` (names of the signals that are 1,
+    in :data:`SIGNALS` order) per hop; only authentication-only hops are scored (others get 0, ())."""
+    out = pd.DataFrame({"auth": np.zeros(len(hops)), "auth_signals": [()] * len(hops)}, index=hops.index)
+    if hops.empty:
+        return out
+    sig = signals(hops, config)
+    only_auth = auth_only(hops)
+    score = np.where(only_auth, combine_signals(sig), 0.0)
+    names = np.array(list(SIGNALS), dtype=object)
+    vals = sig[list(SIGNALS)].to_numpy(dtype=bool) & only_auth[:, None]
+    out["auth"] = score
+    out["auth_signals"] = [tuple(names[row]) for row in vals]
+    return out
+
+
+def score(hops: pd.DataFrame, config: AnalysisConfig) -> pd.Series:
+    """Authentication-graph anomaly of each hop, in [0, 1] (the ``auth`` column of :func:`features`).
+
+    **0** = not an authentication-only hop, or a logon in line with its source's, destination's and
+    account's own history (or with no history to judge by); **1** is approached when every signal
+    of the module docstring is present (a first contact, with a credential foreign to the source,
+    right after an anomalous logon reached that source, in a burst).
+    """
+    return features(hops, config)["auth"].rename("auth")
+
+
+def auth_only(hops: pd.DataFrame) -> np.ndarray:
+    """Hops whose every rule is an authentication rule (:data:`AUTH_RULES`) and that have a source."""
+    rules = hops["rules"].map(lambda rs: bool(rs) and all(r in AUTH_RULES for r in rs)).to_numpy(dtype=bool)
+    has_src = (hops["src_host"].notna() | hops["src_ip"].notna()).to_numpy(dtype=bool)
+    return rules & has_src & ~hops["lateral"].astype(bool).to_numpy()
+
+
+def lift(hops: pd.DataFrame, scores: np.ndarray, config: AnalysisConfig) -> np.ndarray:
+    """The hop stage's hook: authentication-only hops take ``max(score, auth)``, capped.
+
+    Rule (documented in docs/analysis.md): an authentication-only hop may reach **high** (up to
+    ``auth_high_cap``) only when a causal signal (``switch`` or ``chain``) and a first-seen signal
+    (``new_pair`` or ``new_access``) are both present; otherwise it stays below high
+    (``auth_medium_cap``). The 0.55 cap on non-lateral hops still bounds their rule-based score.
+    Hops without the ``auth`` column (older frames) are unchanged.
+    """
+    if "auth" not in hops or hops.empty:
+        return scores
+    a = hops["auth"].to_numpy(dtype=float)
+    sig = hops["auth_signals"]
+    causal = sig.map(lambda t: "switch" in t or "chain" in t).to_numpy(dtype=bool)
+    novel = sig.map(lambda t: "new_pair" in t or "new_access" in t).to_numpy(dtype=bool)
+    cap = np.where(causal & novel, config.auth_high_cap, config.auth_medium_cap)
+    return np.maximum(scores, np.minimum(a, cap))
