@@ -70,7 +70,7 @@ def pandas_event_stage(events: pd.DataFrame, config: AnalysisConfig) -> EventSta
     else:
         ev, rows = correlate_rows(events, tags, config)
         hops, found = aggregate_hops(rows, tags, config), find(events, ev, rows, tags, config)
-    hops = scoring.add_features(hops, config)
+    hops = scoring.add_features(hops, config, scoring.auth.presence(events))
     return EventStage(hops[list(HOP_FEATURE_COLUMNS)], tags, found)
 
 

@@ -12,6 +12,7 @@ through that telemetry profile, plus the raw records the profile holds (``DIR/ra
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -26,6 +27,8 @@ from ingest.synthetic.infra import SCENARIOS
 from ingest.synthetic.matrix import PROFILES
 from ingest.synthetic.tools import TOOLS
 
+#: ``--format`` values that switch to the authentication-only enterprise (auth_enterprise).
+AUTH_FORMATS = ("lanl", "dc-only")
 #: Formats ``--format`` offers -> file suffix (``case`` is always written); ``all`` = every one.
 OUTPUT_FORMATS: dict[str, str] = {
     "case": "parquet", "xml": "xml", "winlogbeat": "jsonl", "otrf": "jsonl", "mde": "jsonl",
@@ -73,14 +76,29 @@ def write_formats(events: pd.DataFrame, out_dir: Path, formats: list[str]) -> li
                    "account while its nightly routine goes on; admin-first-contacts: IT admins reach new "
                    "servers after a short baseline; benign-only: no attack.")
 @click.option("--format", "formats", multiple=True,
-              type=click.Choice([*OUTPUT_FORMATS, "all"]), default=("case",), show_default=True,
-              help="Also write the events in this input format (repeatable; all = every format).")
+              type=click.Choice([*OUTPUT_FORMATS, "all", *AUTH_FORMATS]), default=("case",),
+              show_default=True,
+              help="Also write the events in this input format (repeatable; all = every format). "
+                   "lanl / dc-only: an authentication-only enterprise instead (LANL auth.txt + redteam.txt, "
+                   "or a domain controller's 4768/4769/4776 log only).")
+@click.option("--hosts", type=click.IntRange(min=50), default=1000, show_default=True,
+              help="With --format lanl / dc-only: hosts in the domain.")
 @click.pass_context
 def command(ctx: click.Context, seed: int, out_dir: Path, stealthy: bool, admin_seat: bool,
             target_events: int | None, workstations: int, servers: int, days: int, tool: str | None,
-            profile: str | None, formats: tuple[str, ...], scenario: str = "standard") -> None:
+            profile: str | None, formats: tuple[str, ...], hosts: int = 1000,
+            scenario: str = "standard") -> None:
     """Generate a seeded enterprise (benign days + one lateral-movement attack) and its ground truth."""
     started = time.perf_counter()
+    auth = [f for f in formats if f in AUTH_FORMATS]
+    if auth:
+        if len(auth) != len(formats) or tool is not None or admin_seat:
+            raise click.UsageError("--format lanl / dc-only cannot be combined with other formats, --tool or "
+                                   "--admin-seat")
+        days_given = ctx.get_parameter_source("days") == click.core.ParameterSource.COMMANDLINE
+        _auth_enterprise(seed, out_dir, auth, hosts=hosts, days=days if days_given else 7, stealthy=stealthy,
+                         target_events=target_events, started=started)
+        return
     wanted = [f for f in OUTPUT_FORMATS if f != "case" and (f in formats or "all" in formats)]
     if tool is not None:
         if stealthy or admin_seat or target_events is not None or scenario != "standard":
@@ -113,6 +131,44 @@ def command(ctx: click.Context, seed: int, out_dir: Path, stealthy: bool, admin_
     click.echo(f"truth: {out_dir / 'truth.json'}: patient zero {truth.patient_zero}, "
                f"{len(truth.hops)} malicious hops, {len(truth.compromised)} compromised hosts"
                f"{' (stealthy)' if stealthy else ''}{' (admin seat)' if admin_seat else ''}", err=True)
+
+
+def _auth_enterprise(seed: int, out_dir: Path, formats: list[str], *, hosts: int, days: int, stealthy: bool,
+                     target_events: int | None, started: float) -> None:
+    """``--format lanl`` / ``dc-only``: an authentication-only enterprise (auth_enterprise)."""
+    from ingest.synthetic.auth_enterprise import dc_events, simulate_auth, write_lanl
+
+    try:
+        sim = simulate_auth(seed, n_hosts=hosts, days=max(days, 4), stealthy=stealthy)
+        if target_events is not None and len(sim.rows) < target_events:   # repeated authentications
+            sim = simulate_auth(seed, n_hosts=hosts, days=max(days, 4), stealthy=stealthy,
+                                repeat=target_events / len(sim.rows))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if "lanl" in formats:
+        auth_path, red = write_lanl(sim, out_dir)
+        click.echo(f"wrote {len(sim.rows)} lines to {auth_path} and {len(sim.truth.hops)} to {red}", err=True)
+    if "dc-only" in formats:
+        from ingest.writers import write_events
+
+        events = dc_events(sim)
+        case = write_case(events, out_dir / "events" / "case.parquet")
+        xml = out_dir / "formats" / "dc-security.xml"
+        rows = write_events(events, xml, "xml")
+        click.echo(f"wrote {len(events)} DC events to {case} and {rows} to {xml}", err=True)
+    truth = sim.truth
+    (out_dir / "truth.json").write_text(json.dumps({
+        "patient_zero": truth.patient_zero, "patient_zero_time_s": truth.patient_zero_time,
+        "stealthy": truth.stealthy, "hosts": truth.n_hosts, "days": truth.days,
+        "hops": [{"time_s": t, "account": a.lower(), "src": s, "dst": d}
+                 for t, a, s, d in sorted(truth.hops)],
+        "compromised": truth.compromised}, indent=2))
+    click.echo(f"truth: {out_dir / 'truth.json'}: patient zero {truth.patient_zero}, "
+               f"{len(truth.hops)} malicious logons, {len(truth.compromised)} compromised hosts in "
+               f"{time.perf_counter() - started:.1f}s; "
+               "LANL times are seconds from the start: analyse with LATGRAPH_LANL_EPOCH=2024-03-04T00:00:00Z "
+               "to match the DC-only timestamps", err=True)
 
 
 def _tool_cell(seed: int, out_dir: Path, tool: str, profile: str, size: dict[str, int], formats: list[str],

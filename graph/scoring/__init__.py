@@ -36,8 +36,10 @@ SCORE_FEATURES: tuple[str, ...] = ("environment", "rarity", "fanout", "fanout_sr
                                    "known_admin", "routine_group", "auth", "auth_signals")
 
 
-def add_features(hops: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
-    """The hops frame with :data:`SCORE_FEATURES` added (event stage, hop-scale cost).
+def add_features(hops: pd.DataFrame, config: AnalysisConfig, present: pd.DataFrame | None = None
+                 ) -> pd.DataFrame:
+    """The hops frame with :data:`SCORE_FEATURES` added (event stage, hop-scale cost); ``present`` =
+    users' own sessions on hosts (:func:`graph.scoring.auth.presence`) for the authentication signals.
 
     Every baseline is computed per environment (:mod:`graph.scoring.environment`): host and
     account names are scoped to their environment while the features are computed.
@@ -58,7 +60,7 @@ def add_features(hops: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
     hops["habit"] = hab.astype("float64")
     hops["known_admin"] = first.astype(bool)
     hops["routine_group"] = group.astype("string")
-    a = auth.features(hops, config)
+    a = auth.features(hops, config, present)
     hops["auth"] = a["auth"].astype("float64")
     hops["auth_signals"] = a["auth_signals"]
     return hops

@@ -16,13 +16,21 @@ signal         1 means                                                          
 ``new_pair``   first hop ever from this source to this destination (not a hub: a host that    0.15
                >= ``auth_hub_share`` (10%) of all accounts reach, e.g. a domain controller)
 ``new_access`` first time the account reaches this destination, and it never worked from it   0.15
-``foreign``    the account never moved out of this source before and no logon of it ever      0.25
-               reached the source: its credential is on a host it never logged on to
-``switch``     ``foreign``, and another account's logon reached the source within              0.30
-               ``auth_chain_s`` before (A logs on to X, then B moves on from X: Hopper);
-               sweeping accounts (>= ``auth_sweep_hosts`` destinations a day) do not count
-``chain``      the source was itself reached by an anomalous hop (auth score >= medium,        0.35
-               or lateral evidence of medium+ strength) within ``auth_chain_s`` before
+``foreign``    the account never moved out of this source before, and neither a logon of it   0.25
+               reached the source nor had it a session there (:func:`presence`) within
+               ``auth_chain_s`` before: its credential is used from a host it has no session
+               on (stolen, or cached from an old session)
+``switch``     ``foreign``, and another account's logon reached the source, or another user   0.30
+               had a session there, within ``auth_chain_s`` before (A is on X, then B moves
+               on from X: Hopper's credential switch); sweeping accounts (>=
+               ``auth_sweep_hosts`` destinations a day) do not count
+``chain``      the source was reached within ``auth_chain_s`` before by an anomalous hop (a    0.35
+               first contact: new pair and new access; an auth score >= medium; or lateral
+               evidence of medium+ strength), and this hop carries that hop's account or one
+               with no session on the source within ``auth_chain_s`` (Hopper: a login path
+               follows a credential); arrivals by sweeping accounts do not count
+``onward``     a first contact whose destination makes a first contact of its own within      0.30
+               ``auth_chain_s`` after it, with the same account or one with no session there
 ``burst``      the source (or the account) made first contacts with >= ``auth_burst_min``     0.40
                (3) destinations within ``auth_burst_window_s`` (1 h) either side, and at
                least twice as many as on any earlier day of its own (source active >= 2 days)
@@ -45,13 +53,65 @@ from graph.config import AnalysisConfig
 
 #: Signal -> weight (the table in the module docstring), in the order reasons are listed.
 SIGNALS: dict[str, float] = {"new_pair": 0.15, "new_access": 0.15, "foreign": 0.25, "switch": 0.30,
-                             "chain": 0.35, "burst": 0.40, "ntlm": 0.15}
+                             "chain": 0.35, "onward": 0.30, "burst": 0.40, "ntlm": 0.15}
 #: Rules whose hops are authentication only (the hops :func:`lift` may raise).
 AUTH_RULES = frozenset({"lg.logon.network", "lg.auth.service_ticket", "lg.logon.remote_interactive",
                         "lg.logon.pass_the_hash", "lg.logon.explicit_creds", "lg.logon.special_privileges",
                         "lg.logon.external_ip", "lg.logon.metasploit_workstation"})
 #: Strength of lateral evidence that makes its hop an anomalous arrival for the ``chain`` signal.
 _LATERAL_ARRIVAL = 0.5
+
+
+#: Logon types that put a user's session on the host itself (credentials in memory there).
+PRESENCE_LOGON_TYPES = (2, 7, 10, 11)
+#: Columns of a presence frame: the first time ``account`` was seen present on ``host`` in each hour.
+PRESENCE_COLUMNS = ("host", "account", "ts")
+_NOT_USERS = ("anonymous logon", "system", "local system", "localsystem", "local service", "network service",
+              "-")
+
+
+def presence(events: pd.DataFrame) -> pd.DataFrame:
+    """Where user accounts had a session of their own, from authentication events (pandas engine;
+    :func:`graph.spark.stage.presence` mirrors it).
+
+    * 4624 interactive / unlock / RDP / cached logons (types 2, 7, 10, 11): ``account`` on ``host``;
+    * 4768 TGT requests naming the client host (LANL TGT rows): ``account`` on ``src_host``;
+    * 4769 tickets for the client's own host (a DC's view of an interactive logon): ``account`` on
+      ``dst_host`` when the client IP is that host's (its machine account's TGT came from that IP)
+      or the client host is named and equal.
+
+    Returns:
+        Frame of :data:`PRESENCE_COLUMNS`, one row per (host, account, UTC hour): the first time.
+    """
+    cols = ["event_id", "logon_type", "host", "account", "src_host", "src_ip", "dst_host", "ts"]
+    ev = events[cols]
+    acct = ev["account"].astype("string").str.lower()
+    user = acct.notna() & ~acct.str.endswith("$").fillna(False) & ~acct.isin(list(_NOT_USERS))
+    eid = ev["event_id"]
+    inter = eid.eq(4624) & ev["logon_type"].isin(list(PRESENCE_LOGON_TYPES)).fillna(False)
+    tgt = eid.eq(4768) & ev["src_host"].notna()
+    machine = eid.eq(4768) & acct.str.endswith("$").fillna(False) & ev["src_ip"].notna()
+    ip_host = (ev.loc[machine, ["src_ip", "src_host"]].dropna().drop_duplicates("src_ip")
+               .set_index("src_ip")["src_host"])
+    tgs = eid.eq(4769) & ev["dst_host"].notna()
+    by_ip = ev["src_ip"].map(ip_host) if len(ip_host) else pd.Series(pd.NA, index=ev.index)
+    own = tgs & (ev["src_host"].eq(ev["dst_host"]).fillna(False) | by_ip.eq(ev["dst_host"]).fillna(False))
+    host = ev["host"].where(inter, ev["src_host"].where(tgt, ev["dst_host"].where(own)))
+    keep = user & (inter | tgt | own) & host.notna()
+    return _hourly(pd.DataFrame({"host": host[keep].astype("string").str.upper(),
+                                 "account": acct[keep], "ts": ev.loc[keep, "ts"]}))
+
+
+def _hourly(p: pd.DataFrame) -> pd.DataFrame:
+    """First presence per (host, account, UTC hour), sorted (host, account, ts)."""
+    if p.empty:
+        return pd.DataFrame({"host": pd.Series([], dtype="string"), "account": pd.Series([], dtype="string"),
+                             "ts": pd.Series([], dtype="datetime64[ns, UTC]")})
+    p = p.assign(_h=p["ts"].dt.floor("h")).sort_values(["host", "account", "ts"], kind="stable")
+    p = p.drop_duplicates(["host", "account", "_h"])[list(PRESENCE_COLUMNS)].reset_index(drop=True)
+    p["host"] = p["host"].astype("string")
+    p["account"] = p["account"].astype("string")
+    return p
 
 
 def _first_in_group(keys: list[pd.Series]) -> np.ndarray:
@@ -63,7 +123,7 @@ def _first_in_group(keys: list[pd.Series]) -> np.ndarray:
 
 
 def _seen_before(left: pd.DataFrame, right: pd.DataFrame, on: list[str], window_s: float | None = None,
-                 ) -> np.ndarray:
+                 direction: str = "backward") -> np.ndarray:
     """For each left row, whether a right row with the same keys started strictly before it
     (within ``window_s`` when given)."""
     out = np.zeros(len(left), dtype=bool)
@@ -74,7 +134,7 @@ def _seen_before(left: pd.DataFrame, right: pd.DataFrame, on: list[str], window_
     lk = lk.assign(_pos=np.flatnonzero(left[on].notna().all(axis=1).to_numpy())).sort_values("t")
     rk = rk[[*on, "t"]].assign(_hit=True).sort_values("t")
     tol = None if window_s is None else pd.Timedelta(seconds=window_s)
-    m = pd.merge_asof(lk[[*on, "t", "_pos"]], rk, on="t", by=on, direction="backward",
+    m = pd.merge_asof(lk[[*on, "t", "_pos"]], rk, on="t", by=on, direction=direction,
                       allow_exact_matches=False, tolerance=tol)
     out[m["_pos"].to_numpy()] = m["_hit"].fillna(False).to_numpy(dtype=bool)
     return out
@@ -112,8 +172,15 @@ def _bursts(key: pd.Series, t: pd.Series, first: np.ndarray, config: AnalysisCon
     return out
 
 
-def signals(hops: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
-    """The 0/1 signals of the module docstring, one column each, aligned to ``hops``."""
+def _seen_after(left: pd.DataFrame, right: pd.DataFrame, on: list[str], window_s: float) -> np.ndarray:
+    """For each left row, whether a right row with the same keys starts strictly after it, within
+    ``window_s``."""
+    return _seen_before(left, right, on, window_s, direction="forward")
+
+
+def signals(hops: pd.DataFrame, config: AnalysisConfig, present: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The 0/1 signals of the module docstring, one column each, aligned to ``hops``; ``present`` =
+    :func:`presence` of the events (sessions of users on hosts), when the engine gives it."""
     n = len(hops)
     sig = pd.DataFrame({k: np.zeros(n, dtype=bool) for k in SIGNALS}, index=hops.index)
     if n == 0:
@@ -123,6 +190,10 @@ def signals(hops: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
     f = pd.DataFrame({"src": h["src_host"].fillna(h["src_ip"]).astype("string"),
                       "dst": h["dst_host"].astype("string"), "acct": h["account"].astype("string"),
                       "t": h["first_seen"]}).reset_index(drop=True)
+    # sweeping service accounts (inventory, backup, deployment): automation, not a user's credential
+    per_day = f.assign(day=f["t"].dt.floor("D")).groupby(["acct", "day"])["dst"].nunique()
+    sweeping = per_day.groupby(level=0).mean()
+    sweeper = f["acct"].map(sweeping).fillna(0).to_numpy(dtype=float) >= config.auth_sweep_hosts
     # --- baselines: first activity of each host (either end) and account
     ends = pd.concat([f[["src", "t"]].rename(columns={"src": "host"}),
                       f[["dst", "t"]].rename(columns={"dst": "host"})])
@@ -148,14 +219,26 @@ def signals(hops: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
     new_access = _first_in_group([f["acct"], f["dst"]]) & ~worked_at_dst & based & acct_old
     left_src = f.rename(columns={"src": "host"})[["host", "acct", "t"]]
     moved_before = _seen_before(left_src, outs, ["host", "acct"])
-    arrived_before = _seen_before(left_src, ins, ["host", "acct"])
-    foreign = ~moved_before & ~arrived_before & src_old & acct_old & f["acct"].notna().to_numpy()
+    sessions = ins
+    if present is not None and len(present):
+        here = pd.DataFrame({"host": present["host"].astype("string"),
+                             "acct": present["account"].astype("string"), "t": present["ts"]})
+        sessions = pd.concat([ins, here], ignore_index=True)
+    arrived_before = _seen_before(left_src, sessions, ["host", "acct"], config.auth_chain_s)
+    # the account's routine at the source: it moved out of it on >= 2 earlier days (owner, service)
+    day = f["t"].dt.floor("D")
+    day_first = ~pd.concat([f["src"], f["acct"], day], axis=1).duplicated().to_numpy()
+    days_upto = pd.Series(day_first.astype(int)).groupby([f["src"], f["acct"]], dropna=False).cumsum()
+    routine = (days_upto.to_numpy() - 1) >= 2
+    sessionless = ~arrived_before & ~routine & ~sweeper & src_old & f["acct"].notna().to_numpy()
+    foreign = sessionless & ~moved_before & acct_old
     # --- credential switch: another account's logon reached the source shortly before (sweeping
     # service accounts, which reach dozens of hosts a day, bring no credential a user would steal)
-    per_day = f.assign(day=f["t"].dt.floor("D")).groupby(["acct", "day"])["dst"].nunique()
-    sweeping = per_day.groupby(level=0).mean()
-    sweeper = f["acct"].map(sweeping).fillna(0).to_numpy(dtype=float) >= config.auth_sweep_hosts
     arr = f.loc[~sweeper, ["dst", "acct", "t"]].rename(columns={"dst": "host", "acct": "a_in"})
+    if present is not None and len(present):    # ...or a user's own session on it (its owner)
+        arr = pd.concat([arr, pd.DataFrame({"host": present["host"].astype("string"),
+                                            "a_in": present["account"].astype("string"),
+                                            "t": present["ts"]})], ignore_index=True)
     arr = arr.dropna(subset=["host"])
     lk = left_src.assign(_pos=np.arange(n)).dropna(subset=["host"]).sort_values("t")
     m = pd.merge_asof(lk, arr.sort_values("t"), on="t", by="host", direction="backward",
@@ -182,17 +265,34 @@ def signals(hops: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
     ntlm = is_ntlm & based & (((pair_k > 0) & (pair_n == 0)) | ((acct_k >= 3) & (acct_n == 0))).to_numpy()
     base_sig = pd.DataFrame({"new_pair": new_pair, "new_access": new_access, "foreign": foreign,
                              "switch": switch, "burst": burst, "ntlm": ntlm})
+    # --- chains: first contacts continuing from / followed by first contacts (time-respecting)
+    # a chain is carried by a credential: the account that arrived moves on, or a foreign one
+    # (stolen there); first contacts by sweeping service accounts open none
+    novel = new_pair & new_access & ~sweeper
+    carried = f[["src", "acct", "t"]].rename(columns={"src": "host"})
+    onward = np.zeros(n, dtype=bool)
+    if novel.any():
+        come = f[["dst", "acct", "t"]].rename(columns={"dst": "host"})
+        went = carried[novel]
+        onward = _seen_after(come, went, ["host", "acct"], config.auth_chain_s)
+        onward |= _seen_after(come[["host", "t"]], went.loc[sessionless[novel], ["host", "t"]], ["host"],
+                              config.auth_chain_s)
+        onward &= novel
+    base_sig["onward"] = onward
     # --- causal chains: the source was reached by an anomalous hop shortly before (a few rounds)
     lateral_arrival = (h["lateral"].astype(bool).to_numpy()
                        & (h["strength"].to_numpy(dtype=float) >= _LATERAL_ARRIVAL))
     chain = np.zeros(n, dtype=bool)
     for _ in range(3):
         score = combine_signals(base_sig.assign(chain=chain))
-        bad = (score >= config.severity_medium) | lateral_arrival
+        bad = (((score >= config.severity_medium) | novel) & ~sweeper) | lateral_arrival
         if not bad.any():
             break
-        arr = f.loc[bad, ["dst", "t"]].rename(columns={"dst": "host"}).dropna()
-        new = _seen_before(left_src[["host", "t"]], arr, ["host"], config.auth_chain_s) & src_old
+        arr = f.loc[bad, ["dst", "acct", "t"]].rename(columns={"dst": "host"})
+        new = _seen_before(carried, arr, ["host", "acct"], config.auth_chain_s)
+        new |= sessionless & _seen_before(carried[["host", "t"]], arr[["host", "t"]], ["host"],
+                                      config.auth_chain_s)
+        new &= src_old
         if np.array_equal(new, chain):
             break
         chain = new
@@ -211,13 +311,13 @@ def combine_signals(sig: pd.DataFrame) -> np.ndarray:
     return 1.0 - keep
 
 
-def features(hops: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
+def features(hops: pd.DataFrame, config: AnalysisConfig, present: pd.DataFrame | None = None) -> pd.DataFrame:
     """``auth`` (the combined score, in [0, 1]) and ``auth_signals`` (names of the signals that are 1,
     in :data:`SIGNALS` order) per hop; only authentication-only hops are scored (others get 0, ())."""
     out = pd.DataFrame({"auth": np.zeros(len(hops)), "auth_signals": [()] * len(hops)}, index=hops.index)
     if hops.empty:
         return out
-    sig = signals(hops, config)
+    sig = signals(hops, config, present)
     only_auth = auth_only(hops)
     score = np.where(only_auth, combine_signals(sig), 0.0)
     names = np.array(list(SIGNALS), dtype=object)

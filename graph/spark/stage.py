@@ -158,7 +158,34 @@ def spark_hops(events: DataFrame, config: AnalysisConfig) -> tuple[pd.DataFrame,
     agg = aggregate(rows, tags, config)
     raw = arrow_to_pandas(agg.toArrow(), ns_columns=("first_seen", "last_seen"))
     hops = finish_hops(raw, config)
-    return scoring.add_features(hops, config)[list(HOP_FEATURE_COLUMNS)], tags
+    return scoring.add_features(hops, config, presence(events))[list(HOP_FEATURE_COLUMNS)], tags
+
+
+def presence(events: DataFrame) -> pd.DataFrame:
+    """:func:`graph.scoring.auth.presence` on Spark: users' own sessions on hosts, one row per
+    (host, account, UTC hour), collected (a few rows per user and day)."""
+    from pyspark.sql import functions as F
+
+    from graph.scoring.auth import _NOT_USERS, PRESENCE_LOGON_TYPES, _hourly
+
+    c = F.col
+    acct = F.lower(c("account"))
+    user = acct.isNotNull() & ~acct.endswith("$") & ~acct.isin(*_NOT_USERS)
+    ip_host = (events.where((c("event_id") == 4768) & F.lower(c("account")).endswith("$")
+                            & c("src_ip").isNotNull() & c("src_host").isNotNull())
+               .groupBy("src_ip").agg(F.min_by("src_host", "event_index").alias("_ip_host")))
+    ev = events.join(F.broadcast(ip_host), "src_ip", "left")
+    eid = c("event_id")
+    inter = (eid == 4624) & F.coalesce(c("logon_type").isin(*PRESENCE_LOGON_TYPES), F.lit(False))
+    tgt = (eid == 4768) & c("src_host").isNotNull()
+    own = (eid == 4769) & c("dst_host").isNotNull() & (
+        F.coalesce(c("src_host") == c("dst_host"), F.lit(False))
+        | F.coalesce(c("_ip_host") == c("dst_host"), F.lit(False)))
+    host = F.when(inter, c("host")).when(tgt, c("src_host")).when(own, c("dst_host"))
+    rows = ev.where(user & host.isNotNull()).select(F.upper(host).alias("host"), acct.alias("account"), "ts",
+                                                    F.expr("ts div 3600000000000").alias("_h"))
+    first = rows.groupBy("host", "account", "_h").agg(F.min("ts").alias("ts")).drop("_h")
+    return _hourly(arrow_to_pandas(first.toArrow(), ns_columns=("ts",)))
 
 
 def event_stage(events: pd.DataFrame, config: AnalysisConfig, *, spark: SparkSession | None = None,

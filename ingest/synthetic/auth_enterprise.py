@@ -60,6 +60,7 @@ class AuthTruth:
     patient_zero_time: int                               # seconds from the start
     hops: list[tuple[int, str, str, str]]                # (time, account, src, dst), first logon each
     compromised: dict[str, int] = field(default_factory=dict)
+    ntlm: set[tuple[str, str, str]] = field(default_factory=set)    # (src, dst, account) moved by NTLM
     days: int = 0
     n_hosts: int = 0
 
@@ -143,7 +144,7 @@ def simulate_auth(seed: int, *, n_hosts: int = 1000, days: int = 7, stealthy: bo
     def auth_of(src: str, dst: str) -> str:
         return "NTLM" if dst in legacy else "Kerberos"
 
-    visited: dict[str, list[tuple[int, str]]] = {h: [] for h in ws}   # workstation -> (t, account) logons
+    visited: dict[str, list[tuple[int, str]]] = {h: [] for h in ws + servers}   # host -> (t, account) logons
     for day in range(days):
         weekend = day % 7 in (5, 6)
         p_active = 0.15 if weekend else 0.95
@@ -170,6 +171,10 @@ def simulate_auth(seed: int, *, n_hosts: int = 1000, days: int = 7, stealthy: bo
             visited[home].append((t, u))
         if weekend:
             continue
+        for acct, seat in [*helpdesk, *[(a, st) for a, st, _ in admins]]:   # their own logon at the seat
+            ts = _workday_time(rng, day, 7.5, 9.0)
+            auth.add(ts, acct, seat, seat, "Negotiate", "Interactive")
+            visited[seat].append((ts, acct))
         for h, seat in helpdesk:         # helpdesk: a few workstations a day, many first contacts
             for target in rng.choice(ws, size=int(rng.integers(3, 9)), replace=False).tolist():
                 if first_day[target] > day:
@@ -183,6 +188,7 @@ def simulate_auth(seed: int, *, n_hosts: int = 1000, days: int = 7, stealthy: bo
                 if rng.random() < 0.35:
                     ts = _workday_time(rng, day, 8.0, 18.0)
                     auth.add(ts, a, seat, s, auth_of(seat, s), "Network")
+                    visited[s].append((ts, a))
             if rng.random() < 0.15:
                 s = servers[int(rng.integers(n_srv))]
                 pool.append(s)
@@ -241,12 +247,16 @@ def _red_team(rng: np.random.Generator, auth: _Rows, *, seed: int, days: int, st
         return creds
 
     def move(t: int, acct: str, src: str, dst: str) -> None:
-        auth.add(t, acct, src, dst, "NTLM" if rng.random() < 0.5 else auth_of(src, dst), "Network")
-        auth.add(t + 1, acct, src, dst, "Kerberos", "?", "TGS")
+        proto = "NTLM" if rng.random() < 0.3 else auth_of(src, dst)     # pass-the-hash, or a ticket
+        if proto == "Kerberos":
+            auth.add(t, acct, src, dst, "Kerberos", "?", "TGS")
+        else:
+            truth.ntlm.add((src, dst, acct.lower()))
+        auth.add(t + 1, acct, src, dst, proto, "Network")
         truth.hops.append((t, acct, src, dst))
         if dst not in truth.compromised:
             truth.compromised[dst] = t
-        held.setdefault(dst, set())
+        held.setdefault(dst, set()).add(acct)      # the credential it arrived with
 
     held[pz] = harvest(pz, t0)
     priv = [a for a, *_ in admins]

@@ -1,0 +1,81 @@
+"""Authentication-graph signals (graph.scoring.auth) on logon-only hops, end to end from toy events."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from graph.config import AnalysisConfig
+from graph.engine import hop_stage, pandas_event_stage
+from graph.toy import toy_events
+
+CFG = AnalysisConfig()
+
+# three days of routine: each user works from the own workstation against the file server
+ROUTINE = " ".join(f"{ws}>FS@{d * 24 + 9 + i}h:logon/{u}"
+                   for d in range(3) for i, (ws, u) in enumerate((("WA", "ann"), ("WB", "bob"), ("WC", "cy"),
+                                                                  ("WD", "dee"), ("WE", "eve"))))
+
+
+def analysed(extra: str) -> pd.DataFrame:
+    hops = hop_stage(pandas_event_stage(toy_events(f"{ROUTINE} {extra}"), CFG).hops, CFG).hops
+    return hops.set_index(hops["src_host"].astype(str) + ">" + hops["dst_host"].astype(str) + "/"
+                          + hops["account"].astype(str))
+
+
+def test_routine_logons_have_no_signal() -> None:
+    hops = analysed("")
+    assert (hops["auth"] == 0).all() and (hops["severity"] == "info").all()
+    assert hops["auth_signals"].map(len).eq(0).all()
+
+
+def test_first_contact_is_a_weak_signal() -> None:
+    hops = analysed("WA>WB@74h:logon/ann")          # ann reaches a workstation she never used
+    h = hops.loc["WA>WB/ann"]
+    assert h["auth_signals"] == ("new_pair", "new_access")
+    assert h["severity"] == "low"
+
+
+def test_no_baseline_no_signal() -> None:
+    """A short recording (everything inside a day) is never judged against an empty history."""
+    spec = ("WA>FS@0h:logon/ann WA>WB@1h:logon/ann WA>WC@1h:logon/ann WA>WD@1h:logon/ann "
+            "WB>WE@2h:logon/bob")
+    hops = hop_stage(pandas_event_stage(toy_events(spec), CFG).hops, CFG).hops
+    assert (hops["auth"] == 0).all() and (hops["score"] < 0.2).all()
+
+
+def test_credential_switch_and_chain_make_a_high_hop() -> None:
+    """ann (stolen) reaches WB; from WB the attacker moves on with cy's credential, which never
+    logged on to WB: Hopper's credential switch, continuing an anomalous chain."""
+    hops = analysed("WA>WB@74h:logon/ann WA>WC@74.1h:logon/ann WA>WD@74.2h:logon/ann "
+                    "WB>WE@75h:logon/cy")
+    first = hops.loc["WA>WB/ann"]
+    assert "burst" in first["auth_signals"] and first["severity"] == "medium"
+    nxt = hops.loc["WB>WE/cy"]
+    assert {"foreign", "switch", "chain", "new_pair", "new_access"} <= set(nxt["auth_signals"])
+    assert nxt["severity"] == "high"
+    assert (hops.drop(index=["WA>WB/ann", "WA>WC/ann", "WA>WD/ann", "WB>WE/cy"])["severity"] == "info").all()
+
+
+def test_high_needs_a_causal_and_a_first_seen_signal() -> None:
+    """Without a causal signal an authentication-only hop stays below high, however many signals."""
+    hops = analysed("WA>WB@74h:logon/cy WA>WC@74.1h:logon/cy WA>WD@74.2h:logon/cy WA>WE@74.3h:logon/cy")
+    h = hops.loc["WA>WB/cy"]
+    assert {"foreign", "burst", "new_pair"} <= set(h["auth_signals"]) and "switch" not in h["auth_signals"]
+    assert h["score"] <= CFG.auth_medium_cap and h["severity"] == "medium"
+
+
+def test_sweeping_service_account_is_its_own_baseline() -> None:
+    """A nightly sweep over many hosts is no burst after its first night, and brings no credential
+    a switch could come from."""
+    sweep = " ".join(f"INV>{ws}@{d * 24 + 2}h:logon/svc_inv" for d in range(4)
+                     for ws in ("WA", "WB", "WC", "WD", "WE", "FS"))
+    hops = analysed(sweep + " WA>FS@74h:logon/ann")
+    assert (hops["severity"].isin(["info", "low"])).all()
+    assert not hops["auth_signals"].map(lambda t: "switch" in t or "burst" in t).any()
+
+
+def test_lateral_hops_keep_their_score() -> None:
+    """Hops with share/service/process evidence are scored by their rules, not by these signals."""
+    hops = analysed("WA>WB@74h:psexec/ann")
+    h = hops.loc["WA>WB/ann"]
+    assert h["auth"] == 0 and h["auth_signals"] == () and h["severity"] == "high"
