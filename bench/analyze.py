@@ -1,6 +1,12 @@
 """End-to-end analysis time and peak memory on generated cases of growing size; prints the cost curve.
 
     .venv/bin/python bench/analyze.py [--events 1000000 3000000 10000000] [--workstations 2000]
+    .venv/bin/python bench/analyze.py --lanl --events 1000000 5000000 [--hosts 10000]
+
+``--lanl``: the generated case is an authentication-only enterprise written as LANL ``auth.txt``
+(``ingest.synthetic.auth_enterprise``, repeated authentications up to about N lines); the child
+streams it into a case file with ``ingest_to_case`` (``latgraph ingest --stream``; ``stream s``) and
+then loads and analyses that case (target, issue 13: 50M lines in < 10 min and < 8 GB, linear).
 
 For each size the generator (not timed) writes a case file; then a *fresh* Python process runs the
 analysis on it, so each peak is that run's own:
@@ -36,8 +42,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
-def child(case: Path) -> dict[str, Any]:
-    """Load and analyse one case in this process; return timings and peaks."""
+def child(case: Path, lanl: bool = False) -> dict[str, Any]:
+    """Load and analyse one case in this process (``lanl``: stream ``auth.txt`` into a case file
+    first); return timings and peaks."""
     import psutil
 
     proc = psutil.Process()
@@ -56,6 +63,16 @@ def child(case: Path) -> dict[str, Any]:
     from ingest import load_events
 
     config = AnalysisConfig()
+    stream_s = stream_cpu = 0.0
+    stream_peak = 0.0
+    if lanl:
+        from ingest.stream_case import ingest_to_case
+
+        s0, sc0 = time.perf_counter(), time.process_time()
+        ingest_to_case([case], case.with_suffix(".parquet"))
+        stream_s, stream_cpu = time.perf_counter() - s0, time.process_time() - sc0
+        stream_peak = peak[0] / 1e9
+        case = case.with_suffix(".parquet")
     t0, c0 = time.perf_counter(), time.process_time()
     events, report = load_events([case])
     t1, c1 = time.perf_counter(), time.process_time()
@@ -64,7 +81,8 @@ def child(case: Path) -> dict[str, Any]:
     stop.set()
     thread.join()
     sev = result.hops["severity"].astype(str).value_counts().to_dict() if len(result.hops) else {}
-    return {"events": len(events), "load_s": t1 - t0, "analyze_s": t2 - t1,
+    return {"events": len(events), "stream_s": stream_s, "stream_cpu_s": stream_cpu,
+            "stream_peak_gb": stream_peak, "load_s": t1 - t0, "analyze_s": t2 - t1,
             "load_cpu_s": c1 - c0, "analyze_cpu_s": c2 - c1, "loadavg": os.getloadavg()[0],
             "ru_maxrss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
             "sampled_peak_gb": peak[0] / 1e9, "hops": len(result.hops), "severity": sev,
@@ -79,10 +97,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--servers", type=int, default=40)
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--lanl", action="store_true",
+                        help="authentication-only enterprise written as LANL auth.txt (N = lines)")
+    parser.add_argument("--hosts", type=int, default=10000, help="--lanl: hosts in the domain")
     parser.add_argument("--child", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(child(args.child)))
+        print(json.dumps(child(args.child, lanl=args.lanl)))
         return 0
 
     from ingest.case import write_case
@@ -92,23 +113,54 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="latgraph-bench-") as tmp:
         for n in args.events:
             t0 = time.perf_counter()
-            sim = simulate(args.seed, n_workstations=args.workstations, n_servers=args.servers,
-                           days=args.days, target_events=n)
-            case = write_case(sim.events, Path(tmp) / f"case-{n}.parquet")
+            if args.lanl:
+                from ingest.synthetic.auth_enterprise import simulate_auth, write_lanl
+
+                base = simulate_auth(args.seed, n_hosts=args.hosts, days=args.days)
+                sim_a = simulate_auth(args.seed, n_hosts=args.hosts, days=args.days,
+                                      repeat=max(1.0, n / len(base.rows)))
+                case, _ = write_lanl(sim_a, Path(tmp) / f"lanl-{n}")
+                truth_pz, lines = sim_a.truth.patient_zero, len(sim_a.rows)
+                del base, sim_a
+            else:
+                sim = simulate(args.seed, n_workstations=args.workstations, n_servers=args.servers,
+                               days=args.days, target_events=n)
+                case = write_case(sim.events, Path(tmp) / f"case-{n}.parquet")
+                truth_pz, lines = sim.truth.patient_zero, len(sim.events)
+                del sim
             gen_s = time.perf_counter() - t0
-            truth_pz = sim.truth.patient_zero
-            del sim
-            out = subprocess.run([sys.executable, __file__, "--child", str(case)], capture_output=True,
+            out = subprocess.run([sys.executable, __file__, "--child", str(case),
+                                  *(["--lanl"] if args.lanl else [])], capture_output=True,
                                  text=True, check=False)
             if out.returncode:
                 print(f"{n}: analysis failed:\n{out.stderr[-3000:]}", file=sys.stderr)
                 rows.append({"target": n, "error": out.stderr.strip().splitlines()[-1:]})
                 continue
             row = json.loads(out.stdout.strip().splitlines()[-1])
-            row.update(target=n, generate_s=gen_s, truth_pz=truth_pz, case_mb=case.stat().st_size / 1e6)
+            row.update(target=n, lines=lines, generate_s=gen_s, truth_pz=truth_pz,
+                       case_mb=case.stat().st_size / 1e6)
             rows.append(row)
             print(f"{n}: {row}", file=sys.stderr)
             case.unlink()
+    if args.lanl:
+        print("\n| auth.txt lines | MB | stream s (CPU s) | stream peak GB | events kept | load s (CPU s) "
+              "| analyze s (CPU s) | total s | CPU us/line | peak RSS GB | load avg | hops "
+              "| patient zero (truth) |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for r in rows:
+            if "error" in r:
+                print(f"| {r['target']:,} | failed: {r['error']} |")
+                continue
+            total = r["stream_s"] + r["load_s"] + r["analyze_s"]
+            cpu = r["stream_cpu_s"] + r["load_cpu_s"] + r["analyze_cpu_s"]
+            print(f"| {r['lines']:,} | {r['case_mb']:.0f} | {r['stream_s']:.1f} ({r['stream_cpu_s']:.1f}) | "
+                  f"{r['stream_peak_gb']:.2f} | {r['events']:,} | "
+                  f"{r['load_s']:.1f} ({r['load_cpu_s']:.1f}) | "
+                  f"{r['analyze_s']:.1f} ({r['analyze_cpu_s']:.1f}) | {total:.1f} | "
+                  f"{1e6 * cpu / r['lines']:.2f} | "
+                  f"{r['ru_maxrss_gb']:.2f} | {r['loadavg']:.1f} | {r['hops']} | {r['patient_zero']} "
+                  f"({r['truth_pz']}) |")
+        return 0
     print("\n| events | case MB | load s (CPU s) | analyze s (CPU s) | total s | CPU us/event "
           "| peak RSS GB (ru_maxrss) | sampled peak GB | load avg | hops | patient zero (truth) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")

@@ -6,7 +6,10 @@
 3. **Authentication only** (``--auth-only``, issue 13): seeded LANL-style enterprises
    (``ingest.synthetic.auth_enterprise``) written as ``auth.txt`` (profile ``lanl``, read by the LANL
    reader exactly like ``latgraph analyze auth.txt``) or as a domain controller's 4768/4769/4776
-   log only (profile ``dc``); odd seeds spread slowly (stealthy). Scores: patient zero top-1,
+   log only (profile ``dc``); odd seeds spread slowly (stealthy). A DC never sees an NTLM logon's
+   server, so in the ``dc`` profile the truth is the attacker's Kerberos logons and patient zero
+   is the source of the first of them (the table counts the cases where that differs).
+   Scores: patient zero top-1,
    malicious-hop recall at medium+ (a hop with the truth's source, destination and account), false
    medium+ hops per simulated day per 1,000 hosts, and the curve of false alerts per day against
    recall over a threshold sweep. Targets: top-1 >= 90%, recall >= 90%, <= 10 false medium+ hops
@@ -410,11 +413,14 @@ def run_auth_only(seeds: list[int], hosts: list[int], profiles: list[str], days:
                         found = {k for k, m, x in zip(keys, mal, hit, strict=True) if m and x}
                         curve[thr] = (len(found), int((hit & ~mal.to_numpy()).sum()))
                     pz = [p.host for p in result.patient_zero]
+                    # with DC logs only, patient zero is the source of the first hop the DC can see
+                    seen = sorted(hop for hop in sim.truth.hops if (hop[2], hop[3], hop[1].lower()) in truth)
+                    want = seen[0][2] if seen else sim.truth.patient_zero
                     row = {"hosts": n, "profile": profile, "seed": seed, "stealthy": seed % 2 == 1,
                            "days": days, "truth_hops": len(truth), "unobservable": len(every - truth),
-                           "pz": sim.truth.patient_zero,
-                           "pz_rank": pz.index(sim.truth.patient_zero) + 1 if sim.truth.patient_zero in pz
-                           else None, "pz_top": pz[0] if pz else None, "hops": len(h), "seconds": seconds,
+                           "pz": want, "pz_hidden": want != sim.truth.patient_zero,
+                           "pz_rank": pz.index(want) + 1 if want in pz else None,
+                           "pz_top": pz[0] if pz else None, "hops": len(h), "seconds": seconds,
                            "curve": curve,
                            "missed": sorted(truth - {k for k, m, x in zip(
                                keys, mal, score >= config.min_score, strict=True) if m and x})}
@@ -442,7 +448,9 @@ def print_auth_table(rows: list[dict[str, Any]]) -> dict[str, Any]:
         unit = sum(r["days"] * r["hosts"] / 1000 for r in rs)
         secs = sum(r["seconds"] for r in rs) / len(rs)
         unseen = sum(r["unobservable"] for r in rs)
-        print(f"| {n:,} | {profile} | {len(rs)} | {rs[0]['days']} | {top1}/{len(rs)} | "
+        hidden = sum(r["pz_hidden"] for r in rs)
+        print(f"| {n:,} | {profile} | {len(rs)} | {rs[0]['days']} | {top1}/{len(rs)}"
+              f"{f' ({hidden} by their first visible hop)' if hidden else ''} | "
               f"{fh / th:.1%} ({fh}/{th}{f'; +{unseen} NTLM not in a DC log' if unseen else ''}) | "
               f"{false / unit:.2f} ({false}) | {secs:.1f} |")
         summary[f"{n}-{profile}"] = {"cases": len(rs), "pz_top1": top1, "recall": fh / th,

@@ -166,7 +166,8 @@ def _bursts(key: pd.Series, t: pd.Series, first: np.ndarray, config: AnalysisCon
     cnt = np.searchsorted(srt, k + w, side="right") - np.searchsorted(srt, k - w, side="left")
     g = pd.DataFrame({"c": codes, "day": tt.dt.floor("D").to_numpy(), "n": cnt})
     daily = g.groupby(["c", "day"])["n"].max().reset_index().sort_values(["c", "day"])
-    daily["prev"] = daily.groupby("c")["n"].transform(lambda s: s.shift().cummax()).fillna(0)
+    daily["prev"] = daily.groupby("c")["n"].shift().fillna(0)
+    daily["prev"] = daily.groupby("c")["prev"].cummax()
     prev = pd.MultiIndex.from_frame(g[["c", "day"]]).map(daily.set_index(["c", "day"])["prev"])
     out[pos] = cnt >= np.maximum(config.auth_burst_min, 2 * np.asarray(prev, dtype=float))
     return out

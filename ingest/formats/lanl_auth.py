@@ -78,6 +78,7 @@ def iter_records(source: Source, *, event_ids: frozenset[int] | None, report: Fi
     """Flat Windows-field records of an ``auth.txt`` source."""
     keep = KEPT_EVENT_IDS if event_ids is None else event_ids
     t0 = epoch()
+    last_t, last_iso = "", ""
     for no, line in text_lines(source):
         if not line:
             continue
@@ -94,11 +95,13 @@ def iter_records(source: Source, *, event_ids: frozenset[int] | None, report: Fi
         if eid not in keep:
             report.skipped[SKIP_EVENT_ID] += 1
             continue
+        if t != last_t:     # LANL times repeat line after line: one conversion per second
+            last_t, last_iso = t, (t0 + timedelta(seconds=int(t))).isoformat()
         user, _, domain = dst_user.partition("@")
         ok = result.lower().startswith("succ")
         rec = {
             "EventID": eid, "Channel": "LANL", "Computer": dst_pc, "EventRecordID": no,
-            "TimeCreated": (t0 + timedelta(seconds=int(t))).isoformat(),
+            "TimeCreated": last_iso,
             "TargetUserName": user, "TargetDomainName": domain, "SubjectUserName": src_user.partition("@")[0],
             "WorkstationName": src_pc, "LogonType": logon_type, "AuthenticationPackageName": auth_type,
             "Status": None if ok else result,
