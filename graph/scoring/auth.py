@@ -32,7 +32,8 @@ signal         1 means                                                          
 ``onward``     a first contact whose destination makes a first contact of its own within      0.30
                ``auth_chain_s`` after it, with the same account or one with no session there
 ``burst``      the source (or the account) made first contacts with >= ``auth_burst_min``     0.40
-               (3) destinations within ``auth_burst_window_s`` (1 h) either side, and at
+               (3) destinations new to the account too, within ``auth_burst_window_s`` (1 h)
+               either side, and at
                least twice as many as on any earlier day of its own (source active >= 2 days)
 ``ntlm``       NTLM-only hop where the pair (or the account, on >= 3 earlier hops) always     0.15
                used Kerberos
@@ -250,8 +251,10 @@ def signals(hops: pd.DataFrame, config: AnalysisConfig, present: pd.DataFrame | 
     switch = foreign & reached
     # --- bursts of first contacts, per source and per account, against the key's own earlier days
     burst = np.zeros(n, dtype=bool)
-    for key, first in ((f["src"], _first_in_group([f["src"], f["dst"]])),
-                       (f["acct"], _first_in_group([f["acct"], f["dst"]]))):
+    # (first contacts of the source that are new to the account too: a roaming user's usual servers
+    # are new to the hot desk, not to the user)
+    to_new = _first_in_group([f["acct"], f["dst"]])
+    for key, first in ((f["src"], _first_in_group([f["src"], f["dst"]]) & to_new), (f["acct"], to_new)):
         burst |= _bursts(key, f["t"], first, config) & based & long_src
     # --- NTLM where Kerberos was the rule
     pk = h["auth_packages"] if "auth_packages" in h else pd.Series([()] * n, index=h.index)
