@@ -76,10 +76,12 @@ def presence(events: pd.DataFrame) -> pd.DataFrame:
     :func:`graph.spark.stage.presence` mirrors it).
 
     * 4624 interactive / unlock / RDP / cached logons (types 2, 7, 10, 11): ``account`` on ``host``;
-    * 4768 TGT requests naming the client host (LANL TGT rows): ``account`` on ``src_host``;
     * 4769 tickets for the client's own host (a DC's view of an interactive logon): ``account`` on
       ``dst_host`` when the client IP is that host's (its machine account's TGT came from that IP)
       or the client host is named and equal.
+
+    A user's TGT request (4768) or NTLM validation (4776) from a host is *not* a session: an
+    intruder holding a stolen password or hash makes the same requests from the foothold.
 
     Returns:
         Frame of :data:`PRESENCE_COLUMNS`, one row per (host, account, UTC hour): the first time.
@@ -90,15 +92,14 @@ def presence(events: pd.DataFrame) -> pd.DataFrame:
     user = acct.notna() & ~acct.str.endswith("$").fillna(False) & ~acct.isin(list(_NOT_USERS))
     eid = ev["event_id"]
     inter = eid.eq(4624) & ev["logon_type"].isin(list(PRESENCE_LOGON_TYPES)).fillna(False)
-    tgt = eid.eq(4768) & ev["src_host"].notna()
     machine = eid.eq(4768) & acct.str.endswith("$").fillna(False) & ev["src_ip"].notna()
     ip_host = (ev.loc[machine, ["src_ip", "src_host"]].dropna().drop_duplicates("src_ip")
                .set_index("src_ip")["src_host"])
     tgs = eid.eq(4769) & ev["dst_host"].notna()
     by_ip = ev["src_ip"].map(ip_host) if len(ip_host) else pd.Series(pd.NA, index=ev.index)
     own = tgs & (ev["src_host"].eq(ev["dst_host"]).fillna(False) | by_ip.eq(ev["dst_host"]).fillna(False))
-    host = ev["host"].where(inter, ev["src_host"].where(tgt, ev["dst_host"].where(own)))
-    keep = user & (inter | tgt | own) & host.notna()
+    host = ev["host"].where(inter, ev["dst_host"].where(own))
+    keep = user & (inter | own) & host.notna()
     return _hourly(pd.DataFrame({"host": host[keep].astype("string").str.upper(),
                                  "account": acct[keep], "ts": ev.loc[keep, "ts"]}))
 

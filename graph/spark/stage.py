@@ -177,11 +177,10 @@ def presence(events: DataFrame) -> pd.DataFrame:
     ev = events.join(F.broadcast(ip_host), "src_ip", "left")
     eid = c("event_id")
     inter = (eid == 4624) & F.coalesce(c("logon_type").isin(*PRESENCE_LOGON_TYPES), F.lit(False))
-    tgt = (eid == 4768) & c("src_host").isNotNull()
     own = (eid == 4769) & c("dst_host").isNotNull() & (
         F.coalesce(c("src_host") == c("dst_host"), F.lit(False))
         | F.coalesce(c("_ip_host") == c("dst_host"), F.lit(False)))
-    host = F.when(inter, c("host")).when(tgt, c("src_host")).when(own, c("dst_host"))
+    host = F.when(inter, c("host")).when(own, c("dst_host"))
     rows = ev.where(user & host.isNotNull()).select(F.upper(host).alias("host"), acct.alias("account"), "ts",
                                                     F.expr("ts div 3600000000000").alias("_h"))
     first = rows.groupBy("host", "account", "_h").agg(F.min("ts").alias("ts")).drop("_h")
