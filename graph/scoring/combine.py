@@ -96,4 +96,9 @@ def reasons(hops: pd.DataFrame, config: AnalysisConfig) -> pd.Series:
     text = text + np.where(lateral, "", f"; no lateral evidence (capped {NON_LATERAL_CAP:.2f})")
     no_src = (hops["src_host"].isna() & hops["src_ip"].isna()).to_numpy()
     text = text + np.where(no_src, f"; source unknown (capped {config.target_only_cap:.2f})", "")
+    if "auth_signals" in hops:      # authentication-graph signals (graph.scoring.auth), each named
+        sig = hops["auth_signals"].map(lambda t: ", ".join(t))
+        score = hops["auth"].astype(float).map("{:.2f}".format)
+        auth_text = "; authentication graph " + score + " (" + sig + ")"
+        text = text + np.where(sig.ne("").to_numpy(dtype=bool), auth_text.to_numpy(dtype=object), "")
     return pd.Series(text, index=idx, dtype="string", name="reason")
