@@ -86,6 +86,35 @@ def is_local(master: str) -> bool:
     return master == "local" or master.startswith("local[")
 
 
+
+def _protobuf_for_deep_plans() -> None:
+    """Let the Spark Connect client send plans deeper than protobuf's default depth (100).
+
+    Spark Connect ships the logical plan as nested protobuf messages. The event stage (rules,
+    placement, joins: nested ``CASE WHEN`` and column expressions) is deeper than 100 messages, and
+    the default (upb) runtime refuses to copy it into a command (``Exceeded
+    upb_DecodeOptions_MaxDepth``). The pure-Python runtime copies field by field without that
+    limit; the server parses with its own limit (``spark.connect.grpc.marshallerRecursionLimit``,
+    1024). The client only builds plans, so the slower runtime costs nothing measurable. It can
+    only be chosen before protobuf is first imported; ``PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION``
+    set by the user wins.
+    """
+    import sys
+
+    if "google.protobuf" not in sys.modules:
+        os.environ.setdefault("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", "python")
+    try:
+        from google.protobuf.internal import api_implementation, decoder
+    except ImportError:   # pragma: no cover - protobuf comes with pyspark[connect]
+        return
+    if api_implementation.Type() == "python":
+        decoder.SetRecursionLimit(1024)
+    else:
+        warnings.warn("protobuf was imported before the Spark Connect session was built, so its "
+                      f"{api_implementation.Type()} runtime is used: plans deeper than 100 messages "
+                      "fail; set PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION=python", RuntimeWarning,
+                      stacklevel=3)
+
 def spark_session(
     master: str | None = None,
     *,
@@ -117,9 +146,11 @@ def spark_session(
     # "pandas >= 3 not fully supported" warning does not apply.
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas",
                             category=FutureWarning)
+    chosen = resolve_master(master)
+    if chosen.startswith("sc://"):
+        _protobuf_for_deep_plans()
     from pyspark.sql import SparkSession
 
-    chosen = resolve_master(master)
     extra = dict(conf or {})
     if chosen.startswith("sc://"):
         # Spark Connect: the server owns the JVM; only session (SQL) settings can be given.
