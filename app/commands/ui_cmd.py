@@ -29,7 +29,10 @@ def streamlit_argv(inputs: tuple[str, ...], *, host: str, port: int, max_upload_
             "--browser.gatherUsageStats", "false",
             "--server.fileWatcherType", "none",
             "--client.toolbarMode", "minimal",
-            "--theme.base", "light"]
+            "--theme.base", "light",
+            # the sidebar threshold is both the slider's value and its session-state key, on purpose
+            # (app/ui/common.sidebar): no log line about it
+            "--global.disableWidgetStateDuplicationWarning", "true"]
     return [*argv, "--", *(str(Path(i).resolve()) for i in inputs)]
 
 

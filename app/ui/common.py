@@ -44,8 +44,12 @@ def sidebar() -> None:
         if st.session_state.get(state.THRESHOLD_RUN) != state.run_id():
             st.session_state[state.THRESHOLD] = state.threshold()
             st.session_state[state.THRESHOLD_RUN] = state.run_id()
-        st.slider("Threshold: minimum hop score", 0.0, 1.0, step=0.05, key=state.THRESHOLD,
-                  on_change=_apply_threshold,
+        # ``value`` is the threshold in force, so that it is also the slider's default in the
+        # browser: a slider the browser re-mounts (page switch, rerun) falls back to its default
+        # and reports it as a change. With no ``value`` that default was 0.0, which silently
+        # re-thresholded the case at 0 (seen as "Patient-zero rank -" after a graph click).
+        st.slider("Threshold: minimum hop score", 0.0, 1.0, value=state.threshold(), step=0.05,
+                  key=state.THRESHOLD, on_change=_apply_threshold,
                   help="Hops scoring at least this are suspicious: paths, patient zero, compromised "
                        "hosts, the graph, replay, counts and exports all follow it.")
         err = st.session_state.pop("latgraph.threshold_error", None)
