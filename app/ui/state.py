@@ -166,7 +166,8 @@ def _rethreshold_cached(_res: AnalysisResult, rid: str, config_key: str,
     out = AnalysisResult(events=_res.events, report=_res.report, config=_cfg, tags=_res.tags,
                          hops=hs.hops.reset_index(drop=True), graph=hs.graph, paths=hs.paths,
                          patient_zero=hs.patient_zero, compromised=hs.compromised,
-                         findings=getattr(_res, "findings", None))
+                         findings=getattr(_res, "findings", None),
+                         routine_groups=list(hs.routine_groups))
     before = _res.summary or {}
     out.summary = {**before, **summarize(out, engine=before.get("engine", ENGINE))}
     return out

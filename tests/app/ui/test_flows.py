@@ -138,3 +138,26 @@ def test_upload_is_written_inside_a_private_temp_folder(demo_dir, tmp_path):
     assert (folder / "evil.jsonl").is_file()
     assert not (folder.parent.parent / "evil.jsonl").exists()
     assert at.session_state[state.SOURCE] == "upload: evil.jsonl"   # the sidebar names the upload
+
+
+def test_threshold_change_equals_a_fresh_run_and_keeps_routine_groups() -> None:
+    """Re-thresholding in the UI gives what a fresh analysis at that threshold gives, routine
+    groups included (they were dropped once, so Overview lost "routine continued" after a move)."""
+    from dataclasses import replace
+
+    from app.pipeline import analyze_from_events
+    from ingest.report import IngestReport
+    from ingest.synthetic import simulate
+
+    events = simulate(3, scenario="deploy-server", n_workstations=30, n_servers=4, days=3).events
+    before = analyze_from_events(events, IngestReport())
+    assert before.routine_groups, "the deploy-server scenario must give a routine group"
+    at = _seeded(before)
+    at.sidebar.slider(key=state.THRESHOLD).set_value(0.7).run()
+    assert not at.exception, [e.value for e in at.exception]
+    after = at.session_state[state.RESULT]
+    fresh = analyze_from_events(events, IngestReport(), config=replace(before.config, min_score=0.7))
+    assert after.config.min_score == 0.7
+    assert [g.to_dict() for g in after.routine_groups] == [g.to_dict() for g in fresh.routine_groups]
+    assert [(p.host, p.score) for p in after.patient_zero] == [(p.host, p.score) for p in fresh.patient_zero]
+    assert [p.hosts for p in after.paths] == [p.hosts for p in fresh.paths]
