@@ -31,6 +31,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 
 from ingest.errors import SchemaError
@@ -115,18 +116,39 @@ def coerce_frame(frame: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise SchemaError(f"events frame lacks columns {missing}")
     out = frame.loc[:, list(COLUMNS)].copy()
-    out["ts"] = pd.to_datetime(out["ts"], utc=True).astype(DTYPES["ts"])
+    if str(out["ts"].dtype) != DTYPES["ts"]:
+        out["ts"] = pd.to_datetime(out["ts"], utc=True).astype(DTYPES["ts"])
     for col, dtype in DTYPES.items():
         if col == "ts":
             continue
         if dtype == "string":
             # None/NaN stay missing; everything else becomes text
-            out[col] = out[col].astype("string")
+            if out[col].dtype != _STRING:   # a case file's columns already are (no copy then)
+                out[col] = out[col].astype("string")
         elif dtype == "category":
-            out[col] = out[col].astype("string").fillna("").astype("category")
-        else:
+            out[col] = _category(out[col])
+        elif str(out[col].dtype) != dtype:
             out[col] = pd.to_numeric(out[col], errors="coerce").astype(dtype)
     return validate_frame(out)
+
+
+_STRING = pd.StringDtype()
+
+
+def _category(col: pd.Series) -> pd.Series:
+    """``col`` as text, missing values as "", categorical (categories: the sorted values present).
+
+    A categorical column already in that shape (a case file's) only gets ``string`` categories
+    instead of being converted row by row.
+    """
+    if isinstance(col.dtype, pd.CategoricalDtype) and not col.cat.ordered:
+        cats, codes = col.cat.categories, col.cat.codes.to_numpy()
+        if (len(codes) and codes.min() >= 0 and cats.is_unique and cats.is_monotonic_increasing
+                and all(isinstance(c, str) for c in cats)
+                and np.bincount(codes, minlength=len(cats)).all()):
+            return pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(cats, dtype="string")),
+                             index=col.index, name=col.name)
+    return col.astype("string").fillna("").astype("category")
 
 
 def validate_frame(frame: pd.DataFrame) -> pd.DataFrame:

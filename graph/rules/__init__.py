@@ -15,7 +15,7 @@ import pandas as pd
 
 from graph.rules import admin_share, kerberos, logon, loopback, process, remote_exec, service_install
 from graph.rules.base import BROKERED, LEVEL_WEIGHT, LOCAL, SOURCE, TARGET, Level, Rule
-from graph.rules.compile import Evaluator, columns_of
+from graph.rules.compile import Coded, Evaluator, columns_of
 from graph.rules.derived import DERIVED, derive
 
 __all__ = ["BROKERED", "LEVEL_WEIGHT", "LOCAL", "RULES", "SOURCE", "TAG_COLUMNS", "TARGET", "Level", "Rule",
@@ -63,13 +63,12 @@ def apply_rules(events: pd.DataFrame, rules: Iterable[Rule] | None = None) -> pd
     for rule in rules:
         need.setdefault(rule.event_ids, set()).update(columns_of(rule.condition))
     derived = {c: derive(events, c) for c in set().union(*need.values()) & set(DERIVED)}
+    # every subset reads the same factorised string columns (one pass over the events per column)
+    coded: dict[str, Coded] = {}
     subsets: dict[frozenset[int], tuple[np.ndarray, Evaluator]] = {}
-    for ids, cols in need.items():
+    for ids in need:
         pos = np.flatnonzero(np.isin(eids, list(ids)))
-        frame = events[sorted(cols - set(DERIVED))].take(pos)
-        for c in sorted(cols & set(derived)):
-            frame[c] = derived[c].take(pos).to_numpy()
-        subsets[ids] = (pos, Evaluator(frame))
+        subsets[ids] = (pos, Evaluator(events, pos, coded=coded, extra=derived))
     positions: list[np.ndarray] = []
     rule_ids: list[np.ndarray] = []
     for rule in rules:

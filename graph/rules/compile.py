@@ -55,6 +55,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 Condition = Mapping[str, Any]
 
@@ -99,18 +100,58 @@ def columns_of(cond: Condition) -> set[str]:
     return cols
 
 
-class Evaluator:
-    """Evaluates conditions on one frame, caching lower-cased columns and the result of every
-    sub-condition (rules share fragments such as "human account" and "remote source")."""
+class Coded:
+    """One column factorised once over a whole events frame: ``codes`` (int64, -1 = missing) and
+    the distinct values as a ``string`` Series. A string leaf is evaluated on the distinct values and
+    read back through the codes, so its cost follows the number of distinct values (hosts, shares,
+    command lines), not the number of events; the result is the same as on every row."""
 
-    def __init__(self, frame: pd.DataFrame) -> None:
+    def __init__(self, column: pd.Series) -> None:
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            self.codes = np.asarray(column.cat.codes, dtype=np.int64)
+            self.values = pd.Series(column.cat.categories.astype("string"), dtype="string")
+        else:
+            text = column if isinstance(column.dtype, pd.StringDtype) else column.astype("string")
+            arrow = getattr(text.array, "_pa_array", None)
+            if arrow is not None:   # Arrow-backed strings: Arrow's own dictionary encoding
+                enc = pc.dictionary_encode(arrow).combine_chunks()
+                self.codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+                self.values = pd.Series(pd.array(enc.dictionary, dtype=text.dtype))
+            else:
+                codes, uniques = pd.factorize(text)
+                self.codes = np.asarray(codes, dtype=np.int64)
+                self.values = pd.Series(np.asarray(uniques, dtype=object), dtype="string")
+        self._lower: pd.Series | None = None
+
+    def text(self, icase: bool) -> pd.Series:
+        """The distinct values (lower-cased for a case-insensitive operator)."""
+        if not icase:
+            return self.values
+        if self._lower is None:
+            self._lower = self.values.str.lower()
+        return self._lower
+
+
+class Evaluator:
+    """Evaluates conditions on the rows ``pos`` of a frame (all rows when ``pos`` is None), caching
+    the result of every sub-condition (rules share fragments such as "human account" and "remote
+    source"). String columns are read through :class:`Coded` factorisations, shared between the
+    evaluators of one frame through ``coded``; ``extra`` holds derived columns (full length)."""
+
+    def __init__(self, frame: pd.DataFrame, pos: np.ndarray | None = None, *,
+                 coded: dict[str, Coded] | None = None, extra: Mapping[str, pd.Series] | None = None) -> None:
         self.frame = frame
-        self._lower: dict[str, pd.Series] = {}
+        self.pos = pos
+        self.n = len(frame) if pos is None else len(pos)
+        self._coded = {} if coded is None else coded
+        self._extra = dict(extra or {})
         self._memo: dict[str, np.ndarray] = {}
+        self._codes: dict[str, np.ndarray] = {}
 
     def __call__(self, cond: Condition) -> pd.Series:
-        """``cond`` as a boolean Series aligned to the frame."""
-        return pd.Series(_eval(cond, self), index=self.frame.index, dtype=bool)
+        """``cond`` as a boolean Series (aligned to the frame, or indexed 0..n-1 with ``pos``)."""
+        index = self.frame.index if self.pos is None else pd.RangeIndex(self.n)
+        return pd.Series(_eval(cond, self), index=index, dtype=bool)
 
     def memo(self, cond: Condition) -> np.ndarray | None:
         return self._memo.get(json.dumps(cond, sort_keys=True, default=str))
@@ -119,18 +160,24 @@ class Evaluator:
         self._memo[json.dumps(cond, sort_keys=True, default=str)] = value
         return value
 
-    def raw(self, col: str) -> pd.Series:
-        return self.frame[col]
+    def _column(self, col: str) -> pd.Series:
+        return self._extra[col] if col in self._extra else self.frame[col]
 
-    def text(self, col: str, icase: bool) -> pd.Series:
-        s = self.frame[col]
-        if not isinstance(s.dtype, pd.StringDtype):
-            s = s.astype("string")
-        if not icase:
-            return s
-        if col not in self._lower:
-            self._lower[col] = s.str.lower()
-        return self._lower[col]
+    def raw(self, col: str) -> pd.Series:
+        s = self._column(col)
+        return s if self.pos is None else s.take(self.pos)
+
+    def is_text(self, col: str) -> bool:
+        return isinstance(self._column(col).dtype, pd.StringDtype)
+
+    def coded(self, col: str) -> tuple[np.ndarray, Coded]:
+        """The codes of the evaluated rows and the column's :class:`Coded`."""
+        if col not in self._coded:
+            self._coded[col] = Coded(self._column(col))
+        c = self._coded[col]
+        if col not in self._codes:
+            self._codes[col] = c.codes if self.pos is None else c.codes[self.pos]
+        return self._codes[col], c
 
 
 def compile_pandas(cond: Condition, frame: pd.DataFrame) -> pd.Series:
@@ -146,7 +193,7 @@ def _eval(cond: Condition, cols: Evaluator) -> np.ndarray:
 
 
 def _eval_uncached(cond: Condition, cols: Evaluator) -> np.ndarray:
-    n = len(cols.frame)
+    n = cols.n
     if "all" in cond:
         out = np.ones(n, dtype=bool)
         for sub in cond["all"]:
@@ -168,10 +215,12 @@ def _filled(result: pd.Series) -> np.ndarray:
 
 def _leaf(cond: Condition, cols: Evaluator) -> np.ndarray:
     col, op, value = cond["col"], cond["op"], cond.get("value")
-    if op == "isnull":
-        return cols.raw(col).isna().to_numpy(dtype=bool)
-    if op == "notnull":
-        return cols.raw(col).notna().to_numpy(dtype=bool)
+    if op in ("isnull", "notnull"):
+        if cols.is_text(col):
+            missing = cols.coded(col)[0] < 0
+        else:
+            missing = cols.raw(col).isna().to_numpy(dtype=bool)
+        return missing if op == "isnull" else ~missing
     if op in ("gt", "ge", "lt", "le"):
         s = pd.to_numeric(cols.raw(col), errors="coerce")
         return _filled({"gt": s.gt, "ge": s.ge, "lt": s.lt, "le": s.le}[op](value))
@@ -183,15 +232,28 @@ def _leaf(cond: Condition, cols: Evaluator) -> np.ndarray:
     icase = op.startswith("i") and op != "in"
     base = op[1:] if icase else op
     if base in ("eq_col", "ne_col"):
-        a, b = cols.text(col, icase), cols.text(value, icase)
-        both = (a.notna() & b.notna()).to_numpy(dtype=bool)
-        eq = _filled(a == b)
-        return both & (eq if base == "eq_col" else ~eq)
-    s = cols.raw(col)
-    if base in ("eq", "ne", "in") and not isinstance(s.dtype, pd.StringDtype) and not icase:
+        codes_a, a = cols.coded(col)
+        codes_b, b = cols.coded(value)
+        # one code space for both columns' distinct (lower-cased) values
+        joint, _ = pd.factorize(pd.concat([a.text(icase), b.text(icase)], ignore_index=True))
+        # code -1 (missing) reads the appended sentinels, which never equal each other
+        ja = np.append(joint[:len(a.values)], -1)[codes_a]
+        jb = np.append(joint[len(a.values):], -2)[codes_b]
+        both = (codes_a >= 0) & (codes_b >= 0)
+        eq = ja == jb
+        return eq if base == "eq_col" else both & ~eq
+    if base in ("eq", "ne", "in") and not cols.is_text(col) and not icase:
+        s = cols.raw(col)
         if base == "in":
             return _filled(s.isin(list(value)))
         return _filled(s.eq(value) if base == "eq" else s.ne(value))
+    codes, coded = cols.coded(col)
+    hit = _on_values(coded.text(icase and base != "regex"), base, value, icase)
+    return np.append(hit, False)[codes]   # code -1 (missing) reads the appended False
+
+
+def _on_values(s: pd.Series, base: str, value: Any, icase: bool) -> np.ndarray:
+    """A string operator on distinct values (``s``: lower-cased for ``icase`` except regex)."""
     values = value if isinstance(value, list) else [value]
     if base == "regex":
         # the pattern keeps its case (``\\D`` != ``\\d``); case-insensitivity is the inline ``(?i)``
@@ -199,9 +261,8 @@ def _leaf(cond: Condition, cols: Evaluator) -> np.ndarray:
         pattern = ("(?i)" if icase else "") + "|".join(f"(?:{v})" for v in values)
         with warnings.catch_warnings():   # "has match groups": we only need the boolean
             warnings.simplefilter("ignore", UserWarning)
-            hit = cols.text(col, False).str.contains(pattern, regex=True)
+            hit = s.str.contains(pattern, regex=True)
         return _filled(hit)
-    s = cols.text(col, icase)
     values = [str(v).lower() if icase else str(v) for v in values]
     if base == "eq":
         return _filled(s == values[0])
@@ -217,4 +278,4 @@ def _leaf(cond: Condition, cols: Evaluator) -> np.ndarray:
         for v in values:
             out |= _filled(s.str.contains(v, regex=False))
         return out
-    raise ValueError(f"unknown condition operator {op!r}")
+    raise ValueError(f"unknown condition operator {base!r}")
