@@ -41,6 +41,10 @@ def sidebar() -> None:
         st.markdown("**Case:** " + md(state.source()))
         st.caption(f"{len(res.events):,} events · {len(res.hops):,} hops · loaded "
                    + fmt_ts(st.session_state.get(state.LOADED_AT)))
+        try:
+            state.restore_from_url()   # a reloaded page or a shared link: its threshold and path
+        except Exception as exc:  # the case stays as loaded; say why the link's state was not applied
+            st.session_state["latgraph.threshold_error"] = str(exc)
         if st.session_state.get(state.THRESHOLD_RUN) != state.run_id():
             st.session_state[state.THRESHOLD] = state.threshold()
             st.session_state[state.THRESHOLD_RUN] = state.run_id()
@@ -52,6 +56,8 @@ def sidebar() -> None:
                   key=state.THRESHOLD, on_change=_apply_threshold,
                   help="Hops scoring at least this are suspicious: paths, patient zero, compromised "
                        "hosts, the graph, replay, counts and exports all follow it.")
+        # in the URL as well (not a bound widget: its browser-side default must be the value above)
+        state.url_set(state.THRESHOLD, f"{state.threshold():g}")
         err = st.session_state.pop("latgraph.threshold_error", None)
         if err:
             st.error("Could not apply the threshold: " + md(err))

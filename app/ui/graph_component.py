@@ -15,6 +15,8 @@ from typing import Any
 
 import streamlit as st
 
+from app.ui import state
+
 _JS = (Path(__file__).resolve().parent / "static" / "graph_component.js").read_text(encoding="utf-8")
 _component = st.components.v2.component("latgraph.spread_graph", js=_JS, isolate_styles=True)
 
@@ -28,7 +30,13 @@ def spread_graph(page_html: str, *, height: int, key: str, focus: str | None = N
     """Draw the graph page; return the current selection (kept in session state) or None.
 
     A new click replaces the selection; ``focus`` (a node id) is selected in the graph from the app.
+    The selection is mirrored in the page URL (``sel``, ``sel_hops``), so a reload or a shared link
+    opens the same node or hop again.
     """
+    if selection_key(key) not in st.session_state:
+        restored = state.url_selection(key)
+        if restored is not None:
+            st.session_state[selection_key(key)] = restored
     result = _component(key=key, data={"html": page_html, "height": int(height), "focus": focus},
                         height=int(height) + 4, on_select_change=lambda: None)
     clicked = getattr(result, "select", None)
@@ -36,9 +44,12 @@ def spread_graph(page_html: str, *, height: int, key: str, focus: str | None = N
         hop_ids = [int(h) for h in clicked.get("hop_ids") or [] if isinstance(h, int | float)]
         st.session_state[selection_key(key)] = {"kind": "edge" if clicked.get("kind") == "edge" else "node",
                                                 "id": str(clicked["id"]), "hop_ids": hop_ids}
-    return st.session_state.get(selection_key(key))
+    selection = st.session_state.get(selection_key(key))
+    state.url_put_selection(selection)
+    return selection
 
 
 def clear_selection(key: str) -> None:
-    """Forget the selection of the graph ``key``."""
+    """Forget the selection of the graph ``key`` (and take it out of the URL)."""
     st.session_state.pop(selection_key(key), None)
+    state.url_put_selection(None)

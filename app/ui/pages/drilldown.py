@@ -14,7 +14,7 @@ threshold_caption(res)
 MAX_ROWS = 5000
 
 state.keep("drill.kind", "host")
-kind = st.radio("Entity", ["host", "account"], horizontal=True, key="drill.kind")
+kind = st.radio("Entity", ["host", "account"], horizontal=True, key="drill.kind", bind=state.URL)
 names = hosts_of(res) if kind == "host" else accounts_of(res)
 if not names:
     st.info(f"No {kind} appears in a hop.")
@@ -22,7 +22,8 @@ if not names:
 first = res.patient_zero[0].host if kind == "host" and res.patient_zero else names[0]
 if state.keep("drill.name", first) not in names:
     st.session_state["drill.name"] = first if first in names else names[0]
-name = st.selectbox(kind.capitalize(), names, key="drill.name")
+name = st.selectbox(kind.capitalize(), names, names.index(first) if first in names else 0, key="drill.name",
+                    bind=state.URL)
 
 hops, events = res.hops, res.events
 if kind == "host":

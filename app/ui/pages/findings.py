@@ -26,9 +26,9 @@ for key, options, default in (("findings.levels", all_levels, all_levels), ("fin
                               ("findings.reasons", all_reasons, [])):
     kept = state.keep(key, default)   # filters survive page changes; drop values of another case
     st.session_state[key] = [v for v in kept if v in options]
-levels = c1.multiselect("Level", all_levels, key="findings.levels")
-hosts = c2.multiselect("Host", all_hosts, key="findings.hosts")
-reasons = c3.multiselect("Why not a hop", all_reasons, key="findings.reasons")
+levels = c1.multiselect("Level", all_levels, all_levels, key="findings.levels", bind=state.URL)
+hosts = c2.multiselect("Host", all_hosts, key="findings.hosts", bind=state.URL)
+reasons = c3.multiselect("Why not a hop", all_reasons, key="findings.reasons", bind=state.URL)
 shown = frame[frame["level"].isin(levels)]
 if hosts:
     shown = shown[shown["host"].isin(hosts)]

@@ -22,32 +22,37 @@ keep = state.keep
 with st.expander("Filters", expanded=False):
     c1, c2, c3 = st.columns(3)
     keep("graph.scope", "at or above the threshold")
-    scope = c1.radio("Hops", ["at or above the threshold", "all hops"], key="graph.scope", horizontal=True)
+    scope = c1.radio("Hops", ["at or above the threshold", "all hops"], key="graph.scope", horizontal=True,
+                     bind=state.URL)
     keep("graph.severity", list(ALL_SEVERITIES))
-    severities = c2.multiselect("Severity", ALL_SEVERITIES, key="graph.severity")
+    severities = c2.multiselect("Severity", ALL_SEVERITIES, list(ALL_SEVERITIES), key="graph.severity",
+                                 bind=state.URL)
     keep("graph.kinds", [])
     kinds = c3.multiselect("Edge kinds (any of)", [k.value for k in EdgeKind], key="graph.kinds",
-                           placeholder="all kinds")
+                           placeholder="all kinds", bind=state.URL)
     c4, c5, c6 = st.columns(3)
     hosts = hosts_of(res)
     keep("graph.search", "")
-    search = c4.text_input("Search host / account", key="graph.search")
+    search = c4.text_input("Search host / account", key="graph.search", bind=state.URL)
     if keep("graph.focus", "(none)") not in ("(none)", *hosts):
         st.session_state["graph.focus"] = "(none)"
-    focus = c5.selectbox("Focus on host", ["(none)", *hosts], key="graph.focus")
+    focus = c5.selectbox("Focus on host", ["(none)", *hosts], key="graph.focus", bind=state.URL)
     keep("graph.depth", 1)
-    depth = c6.slider("Neighbourhood depth (hops)", 1, 4, key="graph.depth")
+    depth = c6.slider("Neighbourhood depth (hops)", 1, 4, key="graph.depth", bind=state.URL)
     c7, c8, c9 = st.columns(3)
     keep("graph.layout", "spring")
     layout = c7.radio("Layout", ["spring", "hierarchical"], horizontal=True, key="graph.layout",
+                      bind=state.URL,
                       help="hierarchical = left to right, by hop depth from the earliest sources")
     keep("graph.accounts", True)
-    show_accounts = c8.checkbox("Show account nodes", key="graph.accounts")
+    show_accounts = c8.checkbox("Show account nodes", True, key="graph.accounts", bind=state.URL)
     keep("graph.max_nodes", 300)
-    max_nodes = c9.slider("Node cap (the rest is aggregated)", 50, 1500, step=50, key="graph.max_nodes")
+    max_nodes = c9.slider("Node cap (the rest is aggregated)", 50, 1500, 300, step=50, key="graph.max_nodes",
+                          bind=state.URL)
     sel = state.selected_path()
     keep("graph.highlight", True)
-    highlight = st.checkbox("Highlight the path selected on the Paths page", key="graph.highlight",
+    highlight = st.checkbox("Highlight the path selected on the Paths page", True, key="graph.highlight",
+                            bind=state.URL,
                             disabled=sel is None)
     start = end = None
     if not hops.empty:
@@ -60,12 +65,13 @@ with st.expander("Filters", expanded=False):
                 st.session_state["graph.window"] = (lo, hi)
             span = hi - lo
             step = timedelta(minutes=1) if span <= timedelta(days=2) else timedelta(minutes=15)
-            start, end = st.slider("Time window (UTC)", lo, hi, step=step, format="YYYY-MM-DD HH:mm",
-                                   key="graph.window")
+            start, end = st.slider("Time window (UTC)", lo, hi, (lo, hi), step=step,
+                                   format="YYYY-MM-DD HH:mm", key="graph.window", bind=state.URL)
 
 path_ids: tuple[int, ...] = ()
 if highlight and sel is not None and sel < len(res.paths):
     path_ids = tuple(res.paths[sel].hop_ids)
+state.url_set(state.URL_PATH, str(sel + 1) if sel is not None and sel < len(res.paths) else None)
 opts = ViewOptions(severities=tuple(severities), kinds=tuple(kinds), start=start, end=end, search=search,
                    min_score=res.config.min_score if scope == "at or above the threshold" else None,
                    focus=None if focus == "(none)" else focus, focus_depth=depth,

@@ -38,11 +38,13 @@ choice = st.selectbox("Select a path (or click a row above)", range(len(labels))
                       format_func=lambda i: labels[i], key="paths.select",
                       on_change=lambda: state.select_path(int(st.session_state["paths.select"])))
 path = res.paths[int(choice)]
+state.url_set(state.URL_PATH, str(int(choice) + 1))   # a reload or a shared link opens this path
 st.caption(f"Path #{int(choice) + 1}: {plural(len(path.hop_ids), 'hop')} from {fmt_ts(path.start)} to "
            f"{fmt_ts(path.end)}. It is highlighted on the Spread graph page too.")
 
 state.keep("paths.context", False)
-context = st.toggle("Show the path in context (its hosts' neighbourhood)", key="paths.context")
+context = st.toggle("Show the path in context (its hosts' neighbourhood)", key="paths.context",
+                    bind=state.URL)
 opts = ViewOptions(severities=ALL_SEVERITIES, highlight_hop_ids=tuple(path.hop_ids), layout="hierarchical",
                    only_hop_ids=() if context else tuple(path.hop_ids), show_accounts=True, height_px=420,
                    focus=path.hosts[0] if context else None, focus_depth=len(path.hosts))

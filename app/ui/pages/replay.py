@@ -16,7 +16,7 @@ res = require_result()
 threshold_caption(res)
 hops = res.hops
 state.keep("replay.low", False)
-include_low = st.checkbox("Include hops below the threshold", key="replay.low")
+include_low = st.checkbox("Include hops below the threshold", key="replay.low", bind=state.URL)
 cut = None if include_low else res.config.min_score
 shown = hops if cut is None else hops[hops["score"] >= cut]
 if shown.empty:
@@ -58,7 +58,7 @@ b2.button("◀ Previous hop", key="replay.prev", on_click=_move, args=(-1,),
 b3.button("Next hop ▶", key="replay.next", on_click=_move, args=(1,),
           disabled=st.session_state[step_key] >= n)
 if n > 1:
-    st.slider("Step (one step per hop start time)", 1, n, key=step_key)
+    st.slider("Step (one step per hop start time)", 1, n, n, key=step_key, bind=state.URL)
 step = int(st.session_state[step_key]) - 1
 until = pd.Timestamp(moments[step])
 gap = ""
