@@ -20,7 +20,10 @@ generates ``latgraph simulate --events N`` once (or uses ``--case``), then per r
 opens it in chromium and times from navigation until Overview shows "Most likely patient zero";
 the progress texts seen on the way (sampled every 100 ms) and the app's own stage timings are
 printed, with the median of the repeats and the 1-minute load average before and after (the
-machine is shared: read the figures with the load).
+machine is shared: read the figures with the load), and the CPU seconds the server process used
+from navigation to patient zero (``/proc``; the load-independent figure). Every repeat starts a new
+server, so each figure is a fresh analysis of the events (reading, rules, correlation, scores,
+paths): no result is cached between runs.
 """
 
 from __future__ import annotations
@@ -68,6 +71,27 @@ def baseline_html(result) -> str:
     return page.replace("</body>", "<script>window.latgraphNetwork = network;</script></body>", 1)
 
 
+def server_cpu_s(port: int) -> float | None:
+    """CPU seconds (user + system, its threads and waited-for children) used so far by the
+    ``latgraph ui`` server listening on ``port`` (Linux ``/proc``), or None when not found. Unlike
+    wall time, this does not grow with the load other processes put on the machine."""
+    import os
+
+    tick = os.sysconf("SC_CLK_TCK")
+    needle = f"--server.port\x00{port}\x00".encode()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if needle not in f.read():
+                    continue
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        return sum(int(x) for x in fields[11:15]) / tick    # utime stime cutime cstime
+    return None
+
+
 def first_pz(n_events: int, repeat: int, case: Path | None) -> None:
     """Time to the first patient zero of a ``latgraph ui CASE`` session (see the module docstring)."""
     import os
@@ -86,7 +110,7 @@ def first_pz(n_events: int, repeat: int, case: Path | None) -> None:
                         str(n_events), "--out", str(case)], cwd=ROOT, check=True, capture_output=True)
         print(f"generated {case} in {time.perf_counter() - t:.1f} s (not timed)")
     inputs = [str(case / "events") if (case / "events").is_dir() else str(case)]
-    rows, totals = [], []
+    rows, totals, cpus = [], [], []
     for i in range(repeat):
         load0 = os.getloadavg()[0]
         t_spawn = time.perf_counter()
@@ -96,6 +120,8 @@ def first_pz(n_events: int, repeat: int, case: Path | None) -> None:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             seen: list[str] = []
             stamps: list[float] = []
+            port = int(url.rsplit(":", 1)[1])
+            cpu0 = server_cpu_s(port)
             t0 = time.perf_counter()
             page.goto(url)
             metric = page.get_by_test_id("stMetric").filter(has_text="Most likely patient zero")
@@ -110,15 +136,20 @@ def first_pz(n_events: int, repeat: int, case: Path | None) -> None:
                     raise RuntimeError("no patient zero after 600 s")
                 time.sleep(0.1)
             elapsed = time.perf_counter() - t0
+            cpu1 = server_cpu_s(port)
+            cpu = None if cpu0 is None or cpu1 is None else cpu1 - cpu0
             pz = metric.get_by_test_id("stMetricValue").inner_text().strip()
             caption = page.get_by_text(re.compile(r"^Loaded in ")).first.inner_text()
             browser.close()
         load1 = os.getloadavg()[0]
         totals.append(elapsed)
-        rows.append((i + 1, elapsed, t_up, pz, caption, load0, load1, seen, stamps))
-    for n, elapsed, t_up, pz, caption, load0, load1, seen, stamps in rows:
-        print(f"run {n}: first patient zero {pz} after {elapsed:.1f} s (server start {t_up:.1f} s before; "
-              f"load average {load0:.1f} -> {load1:.1f})")
+        if cpu is not None:
+            cpus.append(cpu)
+        rows.append((i + 1, elapsed, t_up, pz, caption, load0, load1, seen, stamps, cpu))
+    for n, elapsed, t_up, pz, caption, load0, load1, seen, stamps, cpu in rows:
+        used = "" if cpu is None else f"; the server used {cpu:.1f} CPU s for it"
+        print(f"run {n}: first patient zero {pz} after {elapsed:.1f} s{used} (server start {t_up:.1f} s "
+              f"before; load average {load0:.1f} -> {load1:.1f})")
         print(f"       app: {caption}")
         stages = [re.sub(r" · [\d.]+ s$", "", t) for t in seen]
         print("       progress seen: " + " | ".join(dict.fromkeys(stages)))
@@ -127,6 +158,9 @@ def first_pz(n_events: int, repeat: int, case: Path | None) -> None:
                   f"{stamps[-1]:.1f} s, patient zero on screen at {elapsed:.1f} s")
     print(f"median {statistics.median(totals):.1f} s over {len(totals)} run(s) "
           f"(min {min(totals):.1f}, max {max(totals):.1f}); {os.cpu_count()} cores")
+    if cpus:
+        print(f"server CPU seconds from navigation to patient zero (fresh analysis of the events, no "
+              f"cache): median {statistics.median(cpus):.1f} (min {min(cpus):.1f}, max {max(cpus):.1f})")
 
 
 def main() -> None:
