@@ -103,6 +103,8 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=3, help="simulated days")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--batch-size", type=int, default=None, help="default: push()'s default")
+    parser.add_argument("--writers", type=int, default=None, help="concurrent writer transactions "
+                        "(default: push()'s default)")
     parser.add_argument("--runs", type=int, default=1, help="wipe + push + re-push rounds")
     parser.add_argument("--no-cypher", action="store_true", help="skip the path / patient-zero queries")
     parser.add_argument("--uri", default=None)
@@ -116,9 +118,14 @@ def main() -> None:
     hops = result.hops
     print(f"case: {len(sim.events):,} events -> {len(hops):,} hops "
           f"({int(hops['n_events'].sum()):,} events in hops, "
-          f"{sum(len(e) for e in hops['evidence']):,} evidence refs) in {time.perf_counter() - t:.1f} s")
+          f"{sum(len(e) for e in hops['evidence']):,} evidence refs; "
+          f"{0 if result.findings is None else len(result.findings):,} findings) "
+          f"in {time.perf_counter() - t:.1f} s")
     del sim
-    batch_kw = {} if args.batch_size is None else {"batch_size": args.batch_size}
+    batch_kw: dict[str, Any] = {} if args.batch_size is None else {"batch_size": args.batch_size}
+    if args.writers is not None:
+        batch_kw["writers"] = args.writers
+    n_findings = 0 if result.findings is None else len(result.findings)
 
     if args.uri:
         server_cm = nullcontext(Neo4jSettings(uri=args.uri, user=args.user, password=args.password))
@@ -134,6 +141,7 @@ def main() -> None:
             uri=server.uri, user=server.user, password=server.password)
         firsts: list[float] = []
         agains: list[float] = []
+        cpus: list[tuple[float, float, float, float]] = []
         for run in range(1, args.runs + 1):
             if run > 1:
                 wipe(settings)
@@ -145,17 +153,28 @@ def main() -> None:
             print(f"  first push: {report.hops:,} hops in {report.batches} batch(es): {first:.1f} s = "
                   f"{report.hops / first:,.0f} hops/s ({rels / first:,.0f} rel/s; {rels:,} relationships, "
                   f"{nodes1 - nodes0:,} nodes); CPU: client {c_cpu:.1f} s, server {s_cpu:.1f} s")
-            again_report, again, c_cpu, s_cpu = timed_push(result, settings, batch_kw)
+            again_report, again, c_cpu2, s_cpu2 = timed_push(result, settings, batch_kw)
             print(f"  re-push (idempotent, changes nothing): {again:.1f} s = "
                   f"{report.hops / again:,.0f} hops/s; "
                   f"unchanged rows {again_report.unchanged:,}; counts unchanged: "
-                  f"{counts(settings) == (nodes1, rels1)}; CPU: client {c_cpu:.1f} s, server {s_cpu:.1f} s")
+                  f"{counts(settings) == (nodes1, rels1)}; CPU: client {c_cpu2:.1f} s, server {s_cpu2:.1f} s")
             firsts.append(first)
             agains.append(again)
+            cpus.append((c_cpu, s_cpu, c_cpu2, s_cpu2))
         first, again = statistics.median(firsts), statistics.median(agains)
         print(f"case {len(hops):,} hops; median of {args.runs}: first push {first:.1f} s "
               f"({len(hops) / first:,.0f} hops/s, {rels / first:,.0f} rel/s), re-push {again:.1f} s "
               f"({len(hops) / again:,.0f} hops/s); after: {load()}")
+        med = [statistics.median(c[i] for c in cpus) for i in range(4)]
+        # What an idle 2-core machine would give, from CPU time alone (wall time on a shared machine
+        # follows its load): without any overlap of client and server work (client + server CPU),
+        # and with perfect overlap on 2 cores (the largest of client, server, and half the sum).
+        def estimate(c: float, s: float) -> str:
+            return (f"{len(hops) / max(c + s, 1e-9):,.0f} (no overlap) to "
+                    f"{len(hops) / max(c, s, (c + s) / 2, 1e-9):,.0f} (full overlap) hops/s")
+        print(f"median CPU: first push client {med[0]:.1f} s + server {med[1]:.1f} s, re-push client "
+              f"{med[2]:.1f} s + server {med[3]:.1f} s; idle 2-core estimate: first push "
+              f"{estimate(med[0], med[1])}, re-push {estimate(med[2], med[3])}; {n_findings:,} findings")
         if args.no_cypher:
             return
         t = time.perf_counter()

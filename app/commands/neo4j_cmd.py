@@ -113,10 +113,12 @@ def command() -> None:
 @_with_analysis_options
 @click.option("--batch-size", type=click.IntRange(min=1), default=2000, show_default=True,
               help="Hops per transaction.")
+@click.option("--writers", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Batches written at the same time (one transaction each).")
 @click.option("--format", "fmt", default=None, help="Force the input format (see latgraph formats).")
 def push_command(inputs: tuple[Path, ...], uri: str | None, user: str | None, password: str | None,
                  database: str | None, min_score: float | None, max_gap: float | None, batch_size: int,
-                 fmt: str | None) -> None:
+                 writers: int, fmt: str | None) -> None:
     """Analyse INPUT... and merge the hops into Neo4j (idempotent, incremental, resumable).
 
     \b
@@ -135,7 +137,7 @@ def push_command(inputs: tuple[Path, ...], uri: str | None, user: str | None, pa
             def progress(done: int, total: int) -> None:
                 bar.length = total
                 bar.update(done - bar.pos)
-            report = push(result, settings, batch_size=batch_size, on_progress=progress)
+            report = push(result, settings, batch_size=batch_size, writers=writers, on_progress=progress)
     except LatgraphError as exc:
         raise click.ClickException(term_safe(exc)) from exc
     resumed = f", resumed after {report.batches_skipped} committed batch(es)" if report.resumed else ""

@@ -1,9 +1,8 @@
 """Every Cypher statement latgraph sends, as constants. Data only ever travels as parameters.
 
-The one piece of generated text is the per-kind part of :data:`CREATE_HOPS` / :data:`UPDATE_HOPS`:
-one ``FOREACH`` per relationship type, built once, at import, from the fixed :data:`KIND_TYPES`
-whitelist (``EdgeKind`` -> relationship type), never from data. Statement texts are constants, so
-the server plans each once and reuses the plan.
+Every statement text is a constant, so the server plans each once and reuses the plan. Typed
+relationships get their type from a ``$(...)`` dynamic type whose value comes from the fixed
+:data:`KIND_TYPES` whitelist (``EdgeKind`` -> relationship type) in Python, never from data.
 
 Graph shape (see docs/neo4j.md):
 
@@ -14,8 +13,9 @@ Graph shape (see docs/neo4j.md):
   hop. ``group_key`` = (source, destination, account); an incoming hop joins a stored hop of the
   same group whose time range comes within ``hop_gap_s`` of it (as re-analysing all the logs
   together would group them), else it is created with ``hop_key`` = (group, first_seen).
-* ``(src)-[:<KIND> {hop_key, account, first_seen, last_seen}]->(dst)``: one typed relationship per
-  evidence kind of the hop (``ADMIN_SHARE``, ``SERVICE_INSTALL``, ...), for Bloom-style filtering.
+* ``(src)-[:<KIND> {hop_key}]->(dst)``: one typed relationship per evidence kind of the hop
+  (``ADMIN_SHARE``, ``SERVICE_INSTALL``, ...), for Bloom-style filtering; its hop is the LATERAL
+  relationship with the same ``hop_key``.
 * ``(:Account)-[:AUTHENTICATED_TO]->(dst)`` and ``(src)-[:USED_ACCOUNT]->(:Account)``, aggregated
   per pair with first/last time.
 * ``(:LatgraphPush {push_id})``: the checkpoint of a (possibly interrupted) push.
@@ -47,6 +47,7 @@ SCHEMA: tuple[str, ...] = (
     "CREATE CONSTRAINT latgraph_unknown_source_key IF NOT EXISTS"
     " FOR (u:UnknownSource) REQUIRE u.key IS UNIQUE",
     "CREATE CONSTRAINT latgraph_push_id IF NOT EXISTS FOR (p:LatgraphPush) REQUIRE p.push_id IS UNIQUE",
+    "CREATE CONSTRAINT latgraph_finding_key IF NOT EXISTS FOR (f:Finding) REQUIRE f.key IS UNIQUE",
     "CREATE CONSTRAINT latgraph_lateral_hop_key IF NOT EXISTS"
     " FOR ()-[r:LATERAL]-() REQUIRE r.hop_key IS UNIQUE",
     "CREATE INDEX latgraph_lateral_first_seen IF NOT EXISTS FOR ()-[r:LATERAL]-() ON (r.first_seen_ns)",
@@ -73,14 +74,6 @@ HAS_HOPS = "MATCH ()-[r:LATERAL]->() RETURN count(r) > 0 AS has_hops"
 def _datetime(ns: str) -> str:
     """Cypher for the UTC datetime (ns precision) of an int-nanoseconds expression (fixed text)."""
     return f"datetime({{epochSeconds: {ns} / 1000000000, nanosecond: {ns} % 1000000000}})"
-
-
-def _per_kind(clause: str) -> str:
-    """One ``FOREACH`` per whitelisted kind, running ``clause`` (with ``{rel_type}``) when the hop
-    has that kind. Built at import from :data:`KIND_TYPES`, never from data."""
-    return "\n".join(
-        f"FOREACH (_ IN CASE WHEN '{kind}' IN kinds THEN [1] ELSE [] END | {clause.format(rel_type=rel)})"
-        for kind, rel in KIND_TYPES.items())
 
 
 #: The stored hops of the groups ``$groups``: what :func:`graph.neo4j_store.merge.plan_batch` needs
@@ -118,9 +111,10 @@ CALL () {
 RETURN kind, name, id
 """
 
-#: New hops (``$rows``: ``{s, d, props}``: source and destination element ids, props as
-#: ``merge.merge_props`` made them): one ``CREATE`` of the LATERAL relationship and of one typed
-#: relationship per kind. Returns each hop's relationship element id.
+#: New hops (``$rows``: ``{s, d, types, props}``: source and destination element ids, the hop's
+#: relationship types (from :data:`KIND_TYPES`, never from data) and its properties as
+#: ``merge.to_store`` made them): one ``CREATE`` of the LATERAL relationship and of one typed
+#: relationship (``{hop_key}``) per kind.
 CREATE_HOPS = f"""
 UNWIND $rows AS row
 MATCH (s) WHERE elementId(s) = row.s
@@ -128,25 +122,19 @@ MATCH (d) WHERE elementId(d) = row.d
 WITH row, s, d, row.props AS p
 CREATE (s)-[r:LATERAL]->(d)
 SET r = p, r.first_seen = {_datetime("p.first_seen_ns")}, r.last_seen = {_datetime("p.last_seen_ns")}
-WITH s, d, r, p.kinds AS kinds,
-     {{hop_key: p.hop_key, account: p.account, first_seen: r.first_seen, last_seen: r.last_seen,
-      first_seen_ns: p.first_seen_ns, last_seen_ns: p.last_seen_ns, score: p.score}} AS typed
-{_per_kind("CREATE (s)-[k:{rel_type}]->(d) SET k = typed")}
-RETURN typed.hop_key AS hop_key, elementId(r) AS rel_id
+FOREACH (t IN row.types | CREATE (s)-[:$(t) {{hop_key: p.hop_key}}]->(d))
 """
 
-#: Stored hops that rows joined (``$rows``: ``{rel_id, props}`` with the merged properties): the
-#: LATERAL relationship and its typed relationships (merged by hop key) take the new values.
+#: Stored hops that rows joined (``$rows``: ``{rel_id, types, props}`` with the merged properties):
+#: the LATERAL relationship takes the new values (null ones are removed) and gets a typed
+#: relationship for each kind it lacked.
 UPDATE_HOPS = f"""
 UNWIND $rows AS row
 MATCH (s)-[r:LATERAL]->(d) WHERE elementId(r) = row.rel_id
 SET r += row.props, r.first_seen = {_datetime("row.props.first_seen_ns")},
     r.last_seen = {_datetime("row.props.last_seen_ns")}
-WITH s, d, r, r.kinds AS kinds,
-     {{hop_key: r.hop_key, account: r.account, first_seen: r.first_seen, last_seen: r.last_seen,
-      first_seen_ns: r.first_seen_ns, last_seen_ns: r.last_seen_ns, score: r.score}} AS typed
-{_per_kind("MERGE (s)-[k:{rel_type} {{hop_key: typed.hop_key}}]->(d) SET k += typed")}
-RETURN typed.hop_key AS hop_key, elementId(r) AS rel_id
+FOREACH (t IN row.types | MERGE (s)-[:$(t) {{hop_key: r.hop_key}}]->(d))
+RETURN r.hop_key AS hop_key, elementId(r) AS rel_id
 """
 
 #: The aggregated account relationships: ``$auth`` = ``{a, d, first, last}`` per (account,
@@ -189,18 +177,49 @@ SET h.compromised_first_seen = datetime({epochSeconds: h.compromised_first_seen_
                                          nanosecond: h.compromised_first_seen_ns % 1000000000})
 """
 
+#: The stored content signatures of the findings ``$keys``.
+LOOKUP_FINDINGS = """
+UNWIND $keys AS k
+MATCH (f:Finding {key: k})
+RETURN f.key AS key, f.signature AS signature
+"""
+
+#: Findings (``$rows``: ``{host_key, props}``) linked to their host (created when it has no hop).
+WRITE_FINDINGS = f"""
+UNWIND $rows AS row
+MERGE (h:Host {{key: row.host_key}})
+ON CREATE SET h.name = row.props.host
+MERGE (f:Finding {{key: row.props.key}})
+SET f += row.props, f.first_seen = {_datetime("row.props.first_seen_ns")},
+    f.last_seen = {_datetime("row.props.last_seen_ns")}
+MERGE (h)-[:HAS_FINDING]->(f)
+"""
+
+#: Every stored finding with its host.
+READ_FINDINGS = """
+MATCH (h:Host)-[:HAS_FINDING]->(f:Finding)
+RETURN h.name AS host, properties(f) AS p
+"""
+
 START_PUSH = """
 MERGE (p:LatgraphPush {push_id: $push_id})
 ON CREATE SET p.started_at = datetime(), p.batches_done = 0, p.status = 'new', p.runs = 0
 WITH p, p.status AS previous
 SET p.batches_done = CASE WHEN previous = 'done' THEN 0 ELSE p.batches_done END,
+    p.done = CASE WHEN previous = 'done' THEN [] ELSE coalesce(p.done, []) END,
     p.status = 'running', p.runs = p.runs + 1, p.batches_total = $batches_total,
     p.rows_total = $rows_total, p.batch_size = $batch_size
-RETURN p.batches_done AS batches_done, previous
+RETURN p.done AS done, previous
 """
 
+#: One batch committed (in its own transaction). Batches may commit in any order (concurrent
+#: writers): the committed batch numbers are a list; the first ``SET`` takes the node's write lock
+#: before the list is read, so two writers never lose each other's entry.
 CHECKPOINT = """
-MATCH (p:LatgraphPush {push_id: $push_id}) SET p.batches_done = $batches_done, p.updated_at = datetime()
+MATCH (p:LatgraphPush {push_id: $push_id})
+SET p.updated_at = datetime()
+WITH p, coalesce(p.done, []) + $batch AS done
+SET p.done = done, p.batches_done = size(done)
 """
 
 FINISH_PUSH = """

@@ -13,7 +13,8 @@ import pandas as pd
 from graph.config import AnalysisConfig
 from graph.model import HOP_COLUMNS, AnalysisResult
 from graph.neo4j_store.analysis import cypher_paths, cypher_patient_zero
-from graph.neo4j_store.connection import Neo4jSettings
+from graph.neo4j_store.connection import Neo4jSettings, open_driver, translate_errors
+from graph.neo4j_store.findings import read_findings
 from graph.neo4j_store.read import load_hops
 
 
@@ -47,16 +48,24 @@ def load_result(uri: str | Neo4jSettings | None = None, user: str | None = None,
     paths = cypher_paths(settings, config, allow_incomplete=allow_incomplete)
     pz = cypher_patient_zero(settings, config, allow_incomplete=allow_incomplete)
     hops = load_hops(settings)
+    findings = load_findings(settings, hops)
     compromised = compromised_hosts(hops[list(HOP_COLUMNS)], config)
     graph = build_graph(hops[list(HOP_COLUMNS)], compromised, pz)
     return AnalysisResult(
         events=empty_frame(), report=IngestReport(), config=config,
         tags=pd.DataFrame(columns=["event_index", "rule_id", "level"]), hops=hops, graph=graph,
-        paths=paths, patient_zero=pz, compromised=compromised,
+        paths=paths, patient_zero=pz, compromised=compromised, findings=findings,
         summary={"source": "neo4j", "uri": settings.uri, "database": settings.database,
-                 "hops": len(hops), "paths": len(paths),
+                 "hops": len(hops), "paths": len(paths), "findings": len(findings),
                  "patient_zero": pz[0].host if pz else None},
     )
+
+
+def load_findings(settings: Neo4jSettings, hops: pd.DataFrame) -> pd.DataFrame:
+    """The stored findings, their ``hop_ids`` those of ``hops`` (:func:`load_hops` of the same store)."""
+    with open_driver(settings) as driver, translate_errors(settings), \
+            driver.session(database=settings.database) as session:
+        return read_findings(session, hops)
 
 
 #: The name the UI engineer was given; same function.

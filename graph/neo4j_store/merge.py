@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from graph.neo4j_store.rows import evidence_items, evidence_text
+
 
 @dataclass
 class StoredHop:
@@ -61,6 +63,8 @@ class Planner:
     def __init__(self, merge_gap_ns: int) -> None:
         self.merge_gap_ns = merge_gap_ns
         self.groups: dict[str, list[StoredHop]] = {}
+        #: Row signature -> the hop key of the stored hop the row created, joined or already is in.
+        self.placed: dict[str, str] = {}
 
     def add_stored(self, stored: list[dict[str, Any]]) -> None:
         """Record stored hops (``LOOKUP_GROUPS`` records)."""
@@ -85,7 +89,9 @@ class Planner:
         for row in rows:
             hops = self.groups.setdefault(row["group_key"], [])
             signature = row["signature"]
-            if any(signature in h.signatures for h in hops):
+            same = next((h for h in hops if signature in h.signatures), None)
+            if same is not None:
+                self.placed[signature] = same.hop_key
                 unchanged += 1
                 continue
             lo, hi = row["first_seen_ns"] - gap, row["last_seen_ns"] + gap
@@ -95,11 +101,13 @@ class Planner:
                                 props=merge_props(None, row), new=True)
                 hops.append(hop)
                 created.append(hop)
+                self.placed[signature] = hop.hop_key
                 continue
             hop = min(near, key=lambda h: (h.first_ns, h.hop_key)) if len(near) > 1 else near[0]
             hop.first_ns = min(hop.first_ns, row["first_seen_ns"])
             hop.last_ns = max(hop.last_ns, row["last_seen_ns"])
             hop.signatures.add(signature)
+            self.placed[signature] = hop.hop_key
             if hop.new:
                 hop.props = merge_props(hop.props, row)
             else:
@@ -136,9 +144,10 @@ def plan_batch(rows: list[dict[str, Any]], stored: list[dict[str, Any]], merge_g
 
 def apply_updates(plan: BatchPlan, loaded: dict[str, dict[str, Any]]) -> None:
     """Merge each updated hop's rows, in order, into its stored properties (``hop.stored`` when this
-    push wrote them, else ``loaded[hop_key]``). Safe to repeat (a retried transaction)."""
+    push wrote them, else ``loaded[hop_key]``: the relationship's properties as stored, see
+    :func:`from_store`). Safe to repeat (a retried transaction)."""
     for hop in plan.updated:
-        props = dict(hop.stored if hop.stored is not None else loaded[hop.hop_key])
+        props = dict(hop.stored if hop.stored is not None else from_store(loaded[hop.hop_key]))
         for row in hop.rows:
             props = merge_props(props, row)
         hop.props = props
@@ -239,6 +248,48 @@ def _new_props(row: dict[str, Any]) -> dict[str, Any]:
         "dst_host": row["dst"],
         "account": row["account"],
     }
+
+
+#: Properties earlier versions stored and this one does not (removed when a push updates the hop).
+DROPPED_PROPS = ("evidence_ids",)
+
+
+def to_store(props: dict[str, Any], *, update: bool = False) -> dict[str, Any]:
+    """The properties as written to the LATERAL relationship: the evidence as one JSON array string
+    (:func:`~graph.neo4j_store.rows.evidence_text`), no evidence ids (they follow from the evidence),
+    ``evidence_complete`` only when false. ``update=True`` (``SET r += ...`` on a stored hop) sets the
+    properties not stored any more to null, which removes them.
+
+    Examples:
+        >>> to_store({"evidence": ['{"event_id": 1}'], "evidence_ids": ["[1]"], "evidence_complete": True})
+        {'evidence': '[{"event_id": 1}]'}
+    """
+    out = {k: v for k, v in props.items() if k not in DROPPED_PROPS and k != "evidence_complete"}
+    out["evidence"] = evidence_text(props.get("evidence") or [])
+    if props.get("evidence_complete") is False:
+        out["evidence_complete"] = False
+    elif update:
+        out["evidence_complete"] = None
+    if update:
+        out.update((k, None) for k in DROPPED_PROPS)
+    return out
+
+
+def from_store(stored: dict[str, Any]) -> dict[str, Any]:
+    """A stored hop's properties (this version's or an earlier one's) in the planner's form: evidence
+    as a list of item texts with their ids.
+
+    Examples:
+        >>> p = from_store({"evidence": '[{"event_id": 1, "record_id": 2, "rule": null,'
+        ...                              ' "source_file": "f", "ts": null}]', "n_events": 1})
+        >>> p["evidence_ids"], p["n_events"]
+        (['[1, "f", 2, null]'], 1)
+    """
+    props = dict(stored)
+    ids, items = evidence_items(props.get("evidence"))
+    props["evidence"] = items
+    props["evidence_ids"] = ids
+    return props
 
 
 def _union(old: Any, new: list[str]) -> list[str]:

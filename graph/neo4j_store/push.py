@@ -23,8 +23,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,16 +36,23 @@ from graph.config import AnalysisConfig
 from graph.model import AnalysisResult
 from graph.neo4j_store import cypher
 from graph.neo4j_store.connection import Neo4jSettings, Neo4jStoreError, open_driver, translate_errors
-from graph.neo4j_store.merge import BatchPlan, Planner, apply_updates
+from graph.neo4j_store.findings import write_findings
+from graph.neo4j_store.merge import BatchPlan, Planner, apply_updates, to_store
 from graph.neo4j_store.rows import _digest, _ns, evidence_id, group_key, hop_key, hop_rows, node_key
 
-__all__ = ["DEFAULT_BATCH_SIZE", "PushReport", "evidence_id", "group_key", "hop_key", "hop_rows", "push"]
+__all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_WRITERS", "PushReport", "evidence_id", "group_batches", "group_key",
+           "hop_key", "hop_rows", "push"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 2000
+#: Batches written at the same time (each in its own transaction).
+DEFAULT_WRITERS = 2
 #: Groups per lookup read before the first batch.
 LOOKUP_CHUNK = 20_000
+#: Nodes per write before the batches; account relationship pairs per write after them.
+NODE_CHUNK = 20_000
+ACCOUNT_CHUNK = 20_000
 #: A push source: a full result, a hops frame, or ``(hops, graph)`` as the pipeline hands them out.
 PushSource = AnalysisResult | pd.DataFrame | tuple[pd.DataFrame, Any]
 
@@ -76,20 +85,24 @@ def push(
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
     merge_gap_s: float | None = None,
+    writers: int = DEFAULT_WRITERS,
     on_progress: Callable[[int, int], None] | None = None,
     _fail_after_batches: int | None = None,
 ) -> PushReport:
-    """Write a result's hosts, accounts and hops into Neo4j.
+    """Write a result's hosts, accounts, hops (and findings) into Neo4j.
 
     Args:
         source: an :class:`~graph.model.AnalysisResult`, a hops frame (:data:`HOP_COLUMNS`) or
             ``(hops, graph)``.
         settings: connection settings (default: :meth:`Neo4jSettings.from_env`).
-        batch_size: hops per transaction.
+        batch_size: hops per transaction (a batch never splits the rows of one (source, destination,
+            account) group, so a batch can be larger when one group has more rows).
         merge_gap_s: an incoming hop joins a stored hop of the same (source, destination, account)
             when their time ranges come this close (default: the result's ``hop_gap_s``).
+        writers: batches written at the same time, each in its own transaction and session (the
+            batches touch disjoint groups, so the order they commit in does not matter).
         on_progress: called with ``(batches_done, batches_total)`` after each batch.
-        _fail_after_batches: test hook: raise after this many batches were committed in this run.
+        _fail_after_batches: test hook: write only this many batches in this run, then raise.
 
     Returns:
         A :class:`PushReport`.
@@ -99,17 +112,19 @@ def push(
     """
     if batch_size < 1:
         raise Neo4jStoreError(f"batch size must be at least 1, got {batch_size}")
+    if writers < 1:
+        raise Neo4jStoreError(f"writers must be at least 1, got {writers}")
     settings = settings or Neo4jSettings.from_env()
     hops, host_rows = _split_source(source)
+    findings = source.findings if isinstance(source, AnalysisResult) else None
     if merge_gap_s is None:
         config = source.config if isinstance(source, AnalysisResult) else AnalysisConfig()
         merge_gap_s = config.hop_gap_s
     merge_gap_ns = int(merge_gap_s * 1e9)
     rows = hop_rows(hops)
-    batches = [rows[i:i + batch_size] for i in range(0, len(rows), batch_size)]
+    batches = group_batches(rows, batch_size)
     push_id = _digest([batch_size, merge_gap_ns, *(r["signature"] for r in rows)])
     started = time.perf_counter()
-    written = skipped = 0
     tally = {"created": 0, "joined": 0, "unchanged": 0}
     # Notifications off: on a fresh database the server warns that the property keys the lookup
     # reads do not exist yet (the statements are constants; the warnings say nothing to a user).
@@ -122,38 +137,151 @@ def push(
                                       batches_total=len(batches), rows_total=len(rows),
                                       batch_size=batch_size)
         # A finished push re-runs fully (every batch is then a no-op by the merge rules).
-        done = int(state["batches_done"])
-        skipped = done
+        done = set(int(i) for i in state["done"] or ()) & set(range(len(batches)))
+        resuming = state["previous"] not in (None, "done") and bool(done)
         if done:
-            log.info("resuming push %s after %d of %d batches", push_id, done, len(batches))
+            log.info("resuming push %s after %d of %d batches", push_id, len(done), len(batches))
+        todo = [i for i in range(len(batches)) if i not in done]
         planner = Planner(merge_gap_ns)
         if not empty:   # the stored hops of every group still to push, in a few large reads
-            groups = sorted({r["group_key"] for batch in batches[done:] for r in batch})
+            groups = sorted({r["group_key"] for i in todo for r in batches[i]})
             for i in range(0, len(groups), LOOKUP_CHUNK):
                 planner.add_stored(session.execute_read(_run_data, cypher.LOOKUP_GROUPS,
                                                         groups=groups[i:i + LOOKUP_CHUNK]))
-        nodes: dict[tuple[str, str], str] = {}
-        for index in range(done, len(batches)):
+        # Every batch is planned up front: no group spans two batches, so no plan depends on another
+        # batch's writes.
+        plans: list[tuple[int, BatchPlan]] = []
+        for index in todo:
             plan = planner.plan(batches[index])
-            if plan.writes:
-                rel_ids = session.execute_write(_write_batch, plan, nodes, push_id, index + 1)
-                planner.committed(plan, rel_ids)
             tally["created"] += len(plan.created)
             tally["unchanged"] += plan.unchanged
             tally["joined"] += len(batches[index]) - len(plan.created) - plan.unchanged
-            written += 1
+            plans.append((index, plan))
+        # What the written hops touch: new hops as planned, and the rows joining stored hops (the
+        # stored part was accounted for when it was pushed); all rows when resuming.
+        written = [h.props for _, plan in plans for h in plan.created if h.props is not None]
+        written += [_row_props(r) for _, plan in plans for h in plan.updated for r in h.rows]
+        account_source = written + ([_row_props(r) for r in rows] if resuming else [])
+        ids = _write_nodes(session, _wanted_nodes(account_source))
+        to_write = [(i, p) for i, p in plans if p.writes]
+        if _fail_after_batches is not None:
+            to_write = to_write[:_fail_after_batches]
+        progress = len(batches) - len(to_write) if _fail_after_batches is None else len(done)
+        if on_progress is not None and progress:
+            on_progress(progress, len(batches))
+        for count in _write_batches(driver, settings, to_write, ids, push_id, writers):
+            progress += count
             if on_progress is not None:
-                on_progress(index + 1, len(batches))
-            if _fail_after_batches is not None and written >= _fail_after_batches:
-                raise RuntimeError(f"test hook: push interrupted after {written} batches")
+                on_progress(min(progress, len(batches)), len(batches))
+        if _fail_after_batches is not None:
+            raise RuntimeError(f"test hook: push interrupted after {len(to_write)} batches")
+        if account_source:
+            auth, used = _account_pairs(account_source, ids)
+            for i in range(0, max(len(auth), len(used)), ACCOUNT_CHUNK):
+                session.execute_write(_run_consume, cypher.WRITE_ACCOUNTS, auth=auth[i:i + ACCOUNT_CHUNK],
+                                      used=used[i:i + ACCOUNT_CHUNK])
         if host_rows:
-            session.execute_write(_run_single, cypher.WRITE_HOSTS, rows=host_rows)
+            session.execute_write(_run_consume, cypher.WRITE_HOSTS, rows=host_rows)
+        if findings is not None and len(findings):
+            write_findings(session, findings, hops, rows, planner.placed)
         if deferred:
             _create_schema(session, deferred)
-        session.execute_write(_run_single, cypher.FINISH_PUSH, push_id=push_id)
-    return PushReport(push_id=push_id, hops=len(rows), batches=len(batches), batches_written=written,
-                      batches_skipped=skipped, hosts=len(host_rows),
+        session.execute_write(_run_consume, cypher.FINISH_PUSH, push_id=push_id)
+    return PushReport(push_id=push_id, hops=len(rows), batches=len(batches), batches_written=len(todo),
+                      batches_skipped=len(done), hosts=len(host_rows),
                       seconds=time.perf_counter() - started, **tally)
+
+
+def group_batches(rows: list[dict[str, Any]], batch_size: int) -> list[list[dict[str, Any]]]:
+    """Rows (in :func:`hop_rows` order: by group) cut into batches of about ``batch_size`` rows, never
+    between two rows of one group (batches are then independent: they can be written in any order).
+
+    Examples:
+        >>> rows = [{"group_key": g} for g in "aabbbc"]
+        >>> [[r["group_key"] for r in b] for b in group_batches(rows, 2)]
+        [['a', 'a'], ['b', 'b', 'b'], ['c']]
+    """
+    batches: list[list[dict[str, Any]]] = []
+    current: list[dict[str, Any]] = []
+    for row in rows:
+        if len(current) >= batch_size and row["group_key"] != current[-1]["group_key"]:
+            batches.append(current)
+            current = []
+        current.append(row)
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _row_props(row: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a row the node and account writes read (as in the written properties)."""
+    return {"src": row["src"], "dst_host": row["dst"], "account": row["account"],
+            "first_seen_ns": row["first_seen_ns"], "last_seen_ns": row["last_seen_ns"]}
+
+
+def _wanted_nodes(props: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The (kind, name) of every node the written hops touch."""
+    wanted = {("host", p["dst_host"]) for p in props}
+    wanted |= {("host", p["src"]) if p["src"] is not None else ("unknown", p["dst_host"]) for p in props}
+    wanted |= {("account", p["account"]) for p in props if p["account"] is not None}
+    return sorted(wanted)
+
+
+def _write_nodes(session: Any, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """MERGE the nodes (by their bounded key) before any hop, returning their element ids."""
+    ids: dict[tuple[str, str], str] = {}
+    for i in range(0, len(wanted), NODE_CHUNK):
+        chunk = wanted[i:i + NODE_CHUNK]
+
+        def named(kind: str, chunk: list[tuple[str, str]] = chunk) -> list[dict[str, str]]:
+            return [{"key": node_key(n), "name": n} for k, n in chunk if k == kind]
+
+        records = session.execute_write(_run_data, cypher.WRITE_NODES, hosts=named("host"),
+                                        unknown=named("unknown"), accounts=named("account"))
+        ids.update(((rec["kind"], rec["name"]), rec["id"]) for rec in records)
+    return ids
+
+
+def _write_batches(driver: Any, settings: Neo4jSettings, plans: list[tuple[int, BatchPlan]],
+                   ids: dict[tuple[str, str], str], push_id: str, writers: int) -> Iterator[int]:
+    """Write the batches, ``writers`` at a time (one session each); yields 1 per committed batch.
+
+    The first failure stops the rest (the committed batches are recorded in the checkpoint: a re-run
+    resumes) and is raised.
+    """
+    if not plans:
+        return
+    if writers == 1 or len(plans) == 1:
+        with driver.session(database=settings.database, notifications_min_severity="OFF") as session:
+            for index, plan in plans:
+                session.execute_write(_write_batch, plan, ids, push_id, index)
+                yield 1
+        return
+    sessions: list[Any] = []
+    local = threading.local()
+    lock = threading.Lock()
+
+    def write(item: tuple[int, BatchPlan]) -> None:
+        session = getattr(local, "session", None)
+        if session is None:
+            session = local.session = driver.session(database=settings.database,
+                                                     notifications_min_severity="OFF")
+            with lock:
+                sessions.append(session)
+        session.execute_write(_write_batch, item[1], ids, push_id, item[0])
+
+    pool = ThreadPoolExecutor(max_workers=writers, thread_name_prefix="latgraph-neo4j")
+    try:
+        pending = [pool.submit(write, item) for item in plans]
+        for future in as_completed(pending):
+            future.result()
+            yield 1
+    finally:
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=True)
+        for session in sessions:
+            session.close()
 
 
 def _split_source(source: PushSource) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
@@ -210,46 +338,31 @@ def _create_schema(session: Any, statements: list[str]) -> None:
         session.run("CALL db.awaitIndexes(300)").consume()
 
 
-def _write_batch(tx: Any, plan: BatchPlan, nodes: dict[tuple[str, str], str], push_id: str,
-                 batches_done: int) -> dict[str, str]:
-    """One batch's writes in one transaction: load joined hops, nodes, hops, accounts, checkpoint.
-
-    ``nodes`` caches element ids by (kind, name) across batches; it is updated only when the
-    transaction function returns. Returns the element id of each written hop's relationship.
-    """
+def _write_batch(tx: Any, plan: BatchPlan, ids: dict[tuple[str, str], str], push_id: str,
+                 index: int) -> None:
+    """One batch's writes in one transaction: load the joined hops stored before this push, create
+    the new hops, update the joined ones, record the batch in the checkpoint. Nodes are addressed
+    by the element ids written before the batches."""
     if plan.updated:
         need = [{"hop_key": h.hop_key, "rel_id": h.rel_id} for h in plan.updated if h.stored is None]
         loaded = {rec["hop_key"]: rec["props"] for rec in tx.run(cypher.LOAD_HOPS, rows=need).data()} \
             if need else {}
         apply_updates(plan, loaded)
-    written = [h.props for h in (*plan.created, *plan.updated) if h.props is not None]
-    wanted = {("host", p["dst_host"]) for p in written}
-    wanted |= {("host", p["src"]) if p["src"] is not None else ("unknown", p["dst_host"]) for p in written}
-    wanted |= {("account", p["account"]) for p in written if p["account"] is not None}
-    new = sorted(wanted - nodes.keys())
-    ids = dict(nodes)
-    if new:
-        def named(kind: str) -> list[dict[str, str]]:
-            return [{"key": node_key(n), "name": n} for k, n in new if k == kind]
-
-        for rec in tx.run(cypher.WRITE_NODES, hosts=named("host"), unknown=named("unknown"),
-                          accounts=named("account")):
-            ids[(rec["kind"], rec["name"])] = rec["id"]
-    rel_ids: dict[str, str] = {}
     if plan.created:
         rows = [{"s": ids[("host", p["src"]) if p["src"] is not None else ("unknown", p["dst_host"])],
-                 "d": ids[("host", p["dst_host"])], "props": p}
+                 "d": ids[("host", p["dst_host"])], "types": _types(p["kinds"]), "props": to_store(p)}
                 for p in (h.props for h in plan.created) if p is not None]
-        rel_ids.update((r["hop_key"], r["rel_id"]) for r in tx.run(cypher.CREATE_HOPS, rows=rows))
+        tx.run(cypher.CREATE_HOPS, rows=rows).consume()
     if plan.updated:
-        rows = [{"rel_id": h.rel_id, "props": h.props} for h in plan.updated]
-        rel_ids.update((r["hop_key"], r["rel_id"]) for r in tx.run(cypher.UPDATE_HOPS, rows=rows))
-    if written:
-        auth, used = _account_pairs(written, ids)
-        tx.run(cypher.WRITE_ACCOUNTS, auth=auth, used=used).consume()
-    tx.run(cypher.CHECKPOINT, push_id=push_id, batches_done=batches_done).consume()
-    nodes.update(ids)
-    return rel_ids
+        rows = [{"rel_id": h.rel_id, "types": _types(h.props["kinds"]),
+                 "props": to_store(h.props, update=True)} for h in plan.updated if h.props is not None]
+        tx.run(cypher.UPDATE_HOPS, rows=rows).consume()
+    tx.run(cypher.CHECKPOINT, push_id=push_id, batch=index).consume()
+
+
+def _types(kinds: list[str]) -> list[str]:
+    """The relationship types of a hop's kinds (from the fixed whitelist; unknown kinds have none)."""
+    return [cypher.KIND_TYPES[k] for k in kinds if k in cypher.KIND_TYPES]
 
 
 def _account_pairs(written: list[dict[str, Any]], ids: dict[tuple[str, str], str]
@@ -271,6 +384,10 @@ def _account_pairs(written: list[dict[str, Any]], ids: dict[tuple[str, str], str
              for (a, d), (f, la) in auth.items()],
             [{"s": ids[("host", s)], "a": ids[("account", a)], "first": f, "last": la}
              for (s, a), (f, la) in used.items()])
+
+
+def _run_consume(tx: Any, statement: str, **params: Any) -> None:
+    tx.run(statement, **params).consume()
 
 
 def _run_data(tx: Any, statement: str, **params: Any) -> list[dict[str, Any]]:

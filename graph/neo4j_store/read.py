@@ -85,7 +85,7 @@ def hops_from_records(records: list[dict[str, Any]]) -> pd.DataFrame:
     """``READ_HOPS`` records -> hops frame with dtypes as the in-memory analysis produces."""
     rows = []
     for hop_id, rec in enumerate(records):
-        evidence = tuple(_evidence(text) for text in rec["evidence"] or ())
+        evidence = tuple(_evidence(item) for item in _evidence_list(rec["evidence"]))
         rows.append({
             "hop_id": hop_id,
             "src_host": rec["src_host"],
@@ -114,11 +114,22 @@ def hops_from_records(records: list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
-def _evidence(text: str) -> dict[str, Any]:
-    """One stored evidence JSON string -> the evidence dict of the hops frame (ts as Timestamp)."""
-    data = json.loads(text)
-    if not data:
+def _evidence_list(stored: Any) -> list[Any]:
+    """The evidence items of a stored hop: one JSON array string (this version) or a list of JSON
+    object strings (stores written before it)."""
+    if stored is None:
+        return []
+    if isinstance(stored, str):
+        return json.loads(stored)
+    return [json.loads(text) for text in stored]
+
+
+def _evidence(data: dict[str, Any]) -> dict[str, Any]:
+    """One stored evidence object -> the evidence dict of the hops frame (ts as Timestamp; the
+    placeholder of a hop stored without evidence -> empty)."""
+    if not data or all(v is None for v in data.values()):
         return {}
+    data = dict(data)
     ts = data.get("ts")
     data["ts"] = None if ts is None else pd.Timestamp(ts)
     return data

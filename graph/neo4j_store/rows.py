@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -68,7 +69,12 @@ def group_key(src_host: Any, src_ip: Any, dst_host: str, account: Any) -> str:
 
 def hop_key(src_host: Any, src_ip: Any, dst_host: str, account: Any, first_seen: Any) -> str:
     """Stable key of a stored hop: its group and the first_seen it was created with."""
-    return _digest([group_key(src_host, src_ip, dst_host, account), _ns(first_seen)])
+    return _hop_key(group_key(src_host, src_ip, dst_host, account), _ns(first_seen))
+
+
+def _hop_key(group: str, first_ns: int) -> str:
+    """``_digest([group, first_ns])`` without the JSON encoder (a hex key and an int: plain text)."""
+    return hashlib.sha256(f'["{group}", {first_ns}]'.encode()).hexdigest()[:32]
 
 
 def evidence_id(evidence: dict[str, Any]) -> str:
@@ -106,20 +112,63 @@ def hop_rows(hops: pd.DataFrame) -> list[dict[str, Any]]:
     evidence_col = hops["evidence"].tolist()
     texts = _evidence_texts_bulk([() if _opt_seq(e) is None else e for e in evidence_col])
     rows: list[dict[str, Any]] = []
+    groups: dict[tuple[Any, ...], tuple[str, str]] = {}   # (src_host, src_ip, dst, account) -> key, head
+    encoded: dict[Any, str] = {}
+    encode = _PLAIN.encode
+
+    def enc(value: Any) -> str:
+        """JSON of a hashable value (names, kinds tuples), encoded once per distinct value."""
+        text = encoded.get(value)
+        if text is None:
+            text = encoded[value] = encode(value)
+        return text
+
+    lists: dict[Any, tuple[tuple[str, ...], str]] = {}
+
+    def texts_of(value: Any) -> tuple[tuple[str, ...], str]:
+        """A kinds / techniques / rules cell as a tuple of ``str`` and its JSON (once per distinct value)."""
+        key = value if type(value) is tuple else tuple(value)
+        known = lists.get(key)
+        if known is None:
+            items = tuple(str(x) for x in key)
+            known = lists[key] = (items, encode(items))
+        return known
+
     for i in range(n):
-        unique: dict[str, str] = {}
-        for ident, text in texts[i]:
-            unique[ident] = text  # the last of equal ids wins, at the first one's place
-        if not unique:  # no evidence listed: the hop itself is its (single) evidence
-            unique[_PLAIN.encode(["hop", _iso_from_ns(first_ns[i]), _iso_from_ns(last_ns[i])])] = \
-                _SORTED.encode(_evidence_json({}))
+        pairs = texts[i]
+        ids = [ident for ident, _ in pairs]
+        if len(set(ids)) == len(ids):
+            evidence = [text for _, text in pairs]
+        else:
+            unique: dict[str, str] = {}
+            for ident, text in pairs:
+                unique[ident] = text  # the last of equal ids wins, at the first one's place
+            ids, evidence = list(unique), list(unique.values())
+        if not ids:  # no evidence listed: the hop itself is its (single) evidence
+            ids = [_PLAIN.encode(["hop", _iso_from_ns(first_ns[i]), _iso_from_ns(last_ns[i])])]
+            evidence = [_SORTED.encode(_evidence_json({}))]
         src_host, src_ip, dst, account = (cols["src_host"][i], cols["src_ip"][i], cols["dst_host"][i],
                                           cols["account"][i])
-        group = group_key(src_host, src_ip, dst, account)
-        row = {
+        names = (src_host, src_ip, dst, account)
+        known = groups.get(names)
+        if known is None:
+            group = group_key(src_host, src_ip, dst, account)
+            known = groups[names] = (group, f'"{group}", {enc(src_host)}, {enc(src_ip)}, {enc(dst)}, '
+                                            f"{enc(account)}")
+        group, names_json = known
+        kinds, kinds_json = texts_of(kinds_col[i])
+        techniques, techniques_json = texts_of(tech_col[i])
+        rules, rules_json = texts_of(rules_col[i])
+        count, score, severity = int(n_events[i]), float(scores[i]), str(cols["severity"][i])
+        # The signature (v3): the row's fields as a JSON list, then its evidence texts one per line
+        # (JSON texts never hold a raw line break, so no two different rows give the same text).
+        head = (f'["v3", {names_json}, {first_ns[i]}, {last_ns[i]}, {kinds_json}, {techniques_json}, '
+                f"{rules_json}, {count}, {encode(score)}, {enc(severity)}]")
+        digest = hashlib.sha256("\n".join((head, *evidence)).encode("utf-8", "surrogatepass")).hexdigest()
+        rows.append({
             "hop_id": _int(hop_ids[i]),
             "group_key": group,
-            "hop_key": _digest([group, first_ns[i]]),
+            "hop_key": _hop_key(group, first_ns[i]),
             "src": src_host if src_host is not None else src_ip,
             "src_host": src_host,
             "src_ip": src_ip,
@@ -127,51 +176,79 @@ def hop_rows(hops: pd.DataFrame) -> list[dict[str, Any]]:
             "account": account,
             "first_seen_ns": first_ns[i],
             "last_seen_ns": last_ns[i],
-            "kinds": [str(k) for k in kinds_col[i]],
-            "techniques": [str(t) for t in tech_col[i]],
-            "rules": [str(r) for r in rules_col[i]],
-            "evidence_ids": list(unique),
-            "evidence": list(unique.values()),
-            "n_events": int(n_events[i]),
-            "score": float(scores[i]),
-            "severity": str(cols["severity"][i]),
-        }
-        row["signature"] = signature(row)
-        rows.append(row)
+            "kinds": list(kinds),
+            "techniques": list(techniques),
+            "rules": list(rules),
+            "evidence_ids": ids,
+            "evidence": evidence,
+            "n_events": count,
+            "score": score,
+            "severity": severity,
+            "signature": digest[:32],
+        })
     # A group's rows in time order, next to each other: each batch then looks up few groups, and
     # rows of a group meet its stored hops in time order.
     rows.sort(key=lambda r: (r["group_key"], r["first_seen_ns"], r["hop_key"]))
     return rows
 
 
-#: Fields of a row covered by its signature (the last five are taken apart).
-_SIGNED = ("group_key", "hop_key", "src", "src_host", "src_ip", "dst", "account", "first_seen_ns",
-           "last_seen_ns", "kinds", "techniques", "rules", "evidence_ids", "evidence", "n_events", "score",
-           "severity")
-
-
 def signature(row: dict[str, Any]) -> str:
-    """Content hash of a row (everything but ``hop_id``): re-pushing the very same hop is a no-op.
+    """Content hash of a row (everything but ``hop_id`` and the derived keys): re-pushing the very
+    same hop is a no-op. :func:`hop_rows` computes the same value inline.
 
-    The text hashed is the JSON of the row's scalar and short list fields (with the number of
-    evidence), then the evidence ids and the evidence JSON texts one per line: both are JSON
-    encodings, which never hold a raw line break, so no two different rows give the same text.
-    ``v2`` marks this definition: a hop stored by a version before it carries a JSON-of-everything
-    signature, so re-pushing it once joins it through the merge rules (which leave its other
+    The text hashed (``v3``) is a JSON list of the row's names, times, kinds, techniques, rules,
+    count, score and severity, then its evidence JSON texts one per line (JSON texts never hold a raw
+    line break, so no two different rows give the same text). Hops stored by an earlier version
+    carry another signature: re-pushing one joins it through the merge rules (which leave its other
     properties as they are) and records the new signature.
 
     Examples:
-        >>> row = {k: None for k in _SIGNED} | {"evidence_ids": ["[1]"], "evidence": ["{}"]}
-        >>> signature(row) == signature(dict(row))
+        >>> t0 = pd.Timestamp(0, tz="UTC")
+        >>> rows = hop_rows(pd.DataFrame([{"hop_id": 0, "src_host": "A", "src_ip": None, "dst_host": "B",
+        ...     "account": "u", "first_seen": t0, "last_seen": t0,
+        ...     "kinds": ("logon",), "techniques": (), "rules": ("r",), "evidence": (), "n_events": 1,
+        ...     "score": 0.5, "severity": "medium"}]))
+        >>> signature(rows[0]) == rows[0]["signature"]
         True
-        >>> signature(row) == signature(row | {"evidence_ids": ["[1]\\n{}"], "evidence": [""]})
-        False
     """
-    ids, texts = row["evidence_ids"], row["evidence"]
-    head = _PLAIN.encode(["v2", len(ids), len(texts), *(row[f] for f in _SIGNED[:-5]),
-                          row["n_events"], row["score"], row["severity"]])
-    text = "\n".join((head, *ids, *texts))
+    head = _PLAIN.encode(["v3", row["group_key"], row["src_host"], row["src_ip"], row["dst"], row["account"],
+                          row["first_seen_ns"], row["last_seen_ns"], row["kinds"], row["techniques"],
+                          row["rules"], row["n_events"], row["score"], row["severity"]])
+    text = "\n".join((head, *row["evidence"]))
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def evidence_text(items: list[str]) -> str:
+    """The stored ``evidence`` property: one JSON array of a hop's evidence objects (each item is the
+    canonical JSON text of one evidence, as :func:`hop_rows` made it).
+
+    Examples:
+        >>> evidence_text(['{"event_id": 1}', '{"event_id": 2}'])
+        '[{"event_id": 1}, {"event_id": 2}]'
+    """
+    return "[" + ", ".join(items) + "]"
+
+
+def evidence_items(stored: Any) -> tuple[list[str], list[str]]:
+    """(evidence ids, evidence item texts) of a stored ``evidence`` property: the JSON array string of
+    this version, or the list of item texts an earlier version stored.
+
+    Examples:
+        >>> evidence_items('[{"event_id": 4624, "record_id": 7, "rule": "r", "source_file": "a.evtx",'
+        ...                ' "ts": "2024-05-01T10:00:00Z"}]')[0]
+        ['[4624, "a.evtx", 7, "2024-05-01T10:00:00Z"]']
+    """
+    if stored is None:
+        return [], []
+    if isinstance(stored, str):
+        parsed = json.loads(stored)
+        items = [_SORTED.encode(item) for item in parsed]
+    else:
+        items = list(stored)
+        parsed = [json.loads(item) for item in items]
+    ids = [_PLAIN.encode([p.get("event_id"), p.get("source_file"), p.get("record_id"), p.get("ts")])
+           for p in parsed]
+    return ids, items
 
 
 def _plain(column: pd.Series) -> list[Any]:
@@ -193,11 +270,12 @@ def _evidence_texts_bulk(groups: list[Any]) -> list[list[tuple[str, str]]]:
     comprehension; evidence with unusual values (numpy integers, non-string names, naive times)
     goes through :func:`_evidence_texts` one at a time."""
     flat = [e for g in groups for e in g]
-    stamps = [e.get("ts") for e in flat]
-    eids = [e.get("event_id") for e in flat]
-    rids = [e.get("record_id") for e in flat]
-    files = [e.get("source_file") for e in flat]
-    rules = [e.get("rule") for e in flat]
+    fields = ("ts", "event_id", "record_id", "source_file", "rule")
+    try:   # the common case: every evidence dict has every field (one C-level pass)
+        columns = list(zip(*map(operator.itemgetter(*fields), flat), strict=True)) if flat else [()] * 5
+    except (KeyError, TypeError):
+        columns = [[e.get(f) for e in flat] for f in fields]
+    stamps, eids, rids, files, rules = (list(c) for c in columns)
     plain = (int, type(None))
     names_ok = (str, type(None))
     regular = [(type(t) is pd.Timestamp or (isinstance(t, datetime) and t.tzinfo is not None))
@@ -237,13 +315,10 @@ def _iso_many(ns: Any) -> list[str]:
         ['1970-01-01T00:00:00Z', '2017-07-14T02:40:00.250000Z', '2017-07-14T02:40:00.000000007Z']
     """
     ns = np.asarray(ns, dtype="int64")
-    dt = ns.view("datetime64[ns]")
-    secs = np.datetime_as_string(dt, unit="s")
-    micro = np.datetime_as_string(dt, unit="us")
-    nano = np.datetime_as_string(dt, unit="ns")
-    frac_ns = ns % 1_000_000_000
-    text = np.where(frac_ns == 0, secs, np.where(frac_ns % 1000 == 0, micro, nano))
-    return [t + "Z" for t in text.tolist()]
+    secs = np.datetime_as_string(ns.view("datetime64[ns]"), unit="s").tolist()
+    fracs = (ns % 1_000_000_000).tolist()
+    return [f"{t}Z" if not f else f"{t}.{f // 1000:06d}Z" if not f % 1000 else f"{t}.{f:09d}Z"
+            for t, f in zip(secs, fracs, strict=True)]
 
 
 def _evidence_texts(evidence: Any, names: dict[Any, str], ts: str | None = None) -> tuple[str, str]:
