@@ -4,9 +4,11 @@
     .venv/bin/python bench/analyze.py --lanl --events 1000000 5000000 [--hosts 10000]
 
 ``--lanl``: the generated case is an authentication-only enterprise written as LANL ``auth.txt``
-(``ingest.synthetic.auth_enterprise``, repeated authentications up to about N lines); the child
-streams it into a case file with ``ingest_to_case`` (``latgraph ingest --stream``; ``stream s``) and
-then loads and analyses that case (target, issue 13: 50M lines in < 10 min and < 8 GB, linear).
+(``ingest.synthetic.auth_enterprise``: the enterprise's rows repeated up to about N lines, streamed by
+``write_lanl_lines``; ``--dir`` keeps and reuses them); the child streams it into a case file with
+``ingest_to_case`` (``latgraph ingest --stream``; ``stream s``: the reader collapses repeated
+authentications into counted rows) and then loads and analyses that case (target, issue 13: 50M
+lines in < 10 min and < 8 GB, linear).
 
 For each size the generator (not timed) writes a case file; then a *fresh* Python process runs the
 analysis on it, so each peak is that run's own:
@@ -81,7 +83,10 @@ def child(case: Path, lanl: bool = False) -> dict[str, Any]:
     stop.set()
     thread.join()
     sev = result.hops["severity"].astype(str).value_counts().to_dict() if len(result.hops) else {}
-    return {"events": len(events), "stream_s": stream_s, "stream_cpu_s": stream_cpu,
+    timings = result.summary.get("timings", {})
+    return {"events": result.summary["events"], "rows": len(events),
+            "event_stage_s": timings.get("event_stage_s"), "hop_stage_s": timings.get("hop_stage_s"),
+            "stream_s": stream_s, "stream_cpu_s": stream_cpu,
             "stream_peak_gb": stream_peak, "load_s": t1 - t0, "analyze_s": t2 - t1,
             "load_cpu_s": c1 - c0, "analyze_cpu_s": c2 - c1, "loadavg": os.getloadavg()[0],
             "ru_maxrss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
@@ -100,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lanl", action="store_true",
                         help="authentication-only enterprise written as LANL auth.txt (N = lines)")
     parser.add_argument("--hosts", type=int, default=10000, help="--lanl: hosts in the domain")
+    parser.add_argument("--dir", type=Path, default=None,
+                        help="--lanl: keep the generated auth.txt files in DIR/lanl-N and reuse them when "
+                             "present (generation is not timed, but takes minutes at 50M lines)")
     parser.add_argument("--child", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -110,18 +118,23 @@ def main(argv: list[str] | None = None) -> int:
     from ingest.synthetic import simulate
 
     rows = []
+    base = None
     with tempfile.TemporaryDirectory(prefix="latgraph-bench-") as tmp:
         for n in args.events:
             t0 = time.perf_counter()
             if args.lanl:
-                from ingest.synthetic.auth_enterprise import simulate_auth, write_lanl
+                from ingest.synthetic.auth_enterprise import simulate_auth, write_lanl_lines
 
-                base = simulate_auth(args.seed, n_hosts=args.hosts, days=args.days)
-                sim_a = simulate_auth(args.seed, n_hosts=args.hosts, days=args.days,
-                                      repeat=max(1.0, n / len(base.rows)))
-                case, _ = write_lanl(sim_a, Path(tmp) / f"lanl-{n}")
-                truth_pz, lines = sim_a.truth.patient_zero, len(sim_a.rows)
-                del base, sim_a
+                if base is None:
+                    base = simulate_auth(args.seed, n_hosts=args.hosts, days=args.days)
+                where = (args.dir or Path(tmp)) / f"lanl-{n}-h{args.hosts}-d{args.days}-s{args.seed}"
+                done = where / "lines.txt"
+                if done.exists():
+                    case, lines = where / "auth.txt", int(done.read_text())
+                else:   # streamed: repeated authentications (bounded memory at any size)
+                    case, _, lines = write_lanl_lines(base, where, n, seed=args.seed)
+                    done.write_text(str(lines))
+                truth_pz = base.truth.patient_zero
             else:
                 sim = simulate(args.seed, n_workstations=args.workstations, n_servers=args.servers,
                                days=args.days, target_events=n)
@@ -141,11 +154,16 @@ def main(argv: list[str] | None = None) -> int:
                        case_mb=case.stat().st_size / 1e6)
             rows.append(row)
             print(f"{n}: {row}", file=sys.stderr)
-            case.unlink()
+            if args.lanl:
+                case.with_suffix(".parquet").unlink(missing_ok=True)
+                if args.dir is None:
+                    case.unlink()
+            else:
+                case.unlink()
     if args.lanl:
-        print("\n| auth.txt lines | MB | stream s (CPU s) | stream peak GB | events kept | load s (CPU s) "
-              "| analyze s (CPU s) | total s | CPU us/line | peak RSS GB | load avg | hops "
-              "| patient zero (truth) |")
+        print("\n| auth.txt lines | MB | stream s (CPU s) | stream peak GB | events kept (rows) "
+              "| load s (CPU s) | analyze s (CPU s) [event / hop stage s] | total s | CPU us/line "
+              "| peak RSS GB | load avg | hops | patient zero (truth) |")
         print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for r in rows:
             if "error" in r:
@@ -154,9 +172,10 @@ def main(argv: list[str] | None = None) -> int:
             total = r["stream_s"] + r["load_s"] + r["analyze_s"]
             cpu = r["stream_cpu_s"] + r["load_cpu_s"] + r["analyze_cpu_s"]
             print(f"| {r['lines']:,} | {r['case_mb']:.0f} | {r['stream_s']:.1f} ({r['stream_cpu_s']:.1f}) | "
-                  f"{r['stream_peak_gb']:.2f} | {r['events']:,} | "
+                  f"{r['stream_peak_gb']:.2f} | {r['events']:,} ({r['rows']:,}) | "
                   f"{r['load_s']:.1f} ({r['load_cpu_s']:.1f}) | "
-                  f"{r['analyze_s']:.1f} ({r['analyze_cpu_s']:.1f}) | {total:.1f} | "
+                  f"{r['analyze_s']:.1f} ({r['analyze_cpu_s']:.1f}) [{r['event_stage_s']:.1f} / "
+                  f"{r['hop_stage_s']:.1f}] | {total:.1f} | "
                   f"{1e6 * cpu / r['lines']:.2f} | "
                   f"{r['ru_maxrss_gb']:.2f} | {r['loadavg']:.1f} | {r['hops']} | {r['patient_zero']} "
                   f"({r['truth_pz']}) |")

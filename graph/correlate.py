@@ -117,7 +117,7 @@ def evidence_rows(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConf
     pos = prim["event_index"].to_numpy()
     cols = ["ts", "event_id", "host", "src_host", "src_ip", "dst_host", "dst_ip", "account",
             "subject_account", "logon_id", "service_name", "service_image", "process",
-            "command_line", "target_name", "record_id", "source_file", "auth_package"]
+            "command_line", "target_name", "record_id", "source_file", "auth_package", "repeats"]
     ev = events[cols].take(pos).reset_index(drop=True)
     raw = events[list(EVIDENCE_FIELDS)].take(pos).reset_index(drop=True)
     raw.columns = FIELD_COLUMNS
@@ -372,10 +372,11 @@ def aggregate_hops(rows: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConfi
     if rows.empty:
         return empty_hops()
     g = rows.groupby("hop_id", sort=True)
-    hops = g.agg(first_seen=("ts", "min"), last_seen=("ts", "max"), n_events=("ts", "size"),
+    hops = g.agg(first_seen=("ts", "min"), last_seen=("ts", "max"),
                  src_host=("src_host", "first"), src_ip=("src_ip", "first"),
                  dst_host=("dst_host", "first"), account=("account", "first"),
                  src_resolved_by=("src_resolved_by", "first"))
+    hops.insert(2, "n_events", event_counts(rows).groupby(rows["hop_id"]).sum().reindex(hops.index))
     # rules of every tag on the hop's events (not only the primary rule)
     ht = tags.merge(rows[["event_index", "hop_id"]], on="event_index")
     ht = ht.drop_duplicates(["hop_id", "rule_id"]).sort_values(["hop_id", "rule_id"])
@@ -417,6 +418,13 @@ def aggregate_hops(rows: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConfi
     for c in ("src_host", "src_ip", "dst_host", "account", "src_resolved_by"):
         hops[c] = hops[c].astype("string")
     return hops[list(HOP_COLUMNS) + list(EVIDENCE_FEATURES)]
+
+
+def event_counts(rows: pd.DataFrame) -> pd.Series:
+    """Events each row stands for (``repeats``, missing = 1: ``ingest.schema``), int64."""
+    if "repeats" not in rows.columns:
+        return pd.Series(1, index=rows.index, dtype="int64")
+    return rows["repeats"].fillna(1).astype("int64")
 
 
 def group_tuples(keys: pd.Series | np.ndarray, values: pd.Series | np.ndarray) -> pd.Series:

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from graph.config import AnalysisConfig
-from graph.correlate import group_tuples, short_host
+from graph.correlate import event_counts, group_tuples, short_host
 from graph.fields import EVIDENCE_FIELDS, field_dicts
 from graph.rules import LEVEL_WEIGHT, RULES, SOURCE, Level
 
@@ -123,10 +123,10 @@ def _aggregate(
         account=("account", "first"),
         first_seen=("ts", "min"),
         last_seen=("ts", "max"),
-        count=("ts", "size"),
         rule=("f_rule", "first"),
         reason=("reason", "first"),
     )
+    out.insert(4, "count", event_counts(sel).groupby(sel["_g"]).sum().reindex(out.index))
     by_rule = {r.id: r for r in RULES.values()}
     out["title"] = [by_rule[r].title for r in out["rule"]]
     out["level"] = [str(by_rule[r].level) for r in out["rule"]]

@@ -293,14 +293,17 @@ def summarise(frame: pd.DataFrame, seg: np.ndarray, segments: list[Segment]) -> 
         summarise_file(segments[0].report, frame)
         return
     reports = [s.report for s in segments]
-    for s, n in enumerate(np.bincount(seg, minlength=len(segments))):
+    w = _weights(frame)
+    for s, n in enumerate(np.bincount(seg, weights=w, minlength=len(segments))):
         reports[s].kept += int(n)
     channel = frame["channel"]
-    by_id = pd.DataFrame({"s": seg, "c": channel.cat.codes.to_numpy(), "e": frame["event_id"].to_numpy()})
+    by_id = pd.DataFrame({"s": seg, "c": channel.cat.codes.to_numpy(), "e": frame["event_id"].to_numpy(),
+                          "w": w})
     names = channel.cat.categories
-    for (s, c, e), n in by_id.value_counts(sort=False).items():
+    for (s, c, e), n in by_id.groupby(["s", "c", "e"], sort=False)["w"].sum().items():
         reports[s].event_ids[f"{names[c]}:{e}"] += int(n)
-    for (s, host), n in pd.DataFrame({"s": seg, "h": frame["host"]}).value_counts(sort=False).items():
+    hosts = pd.DataFrame({"s": seg, "h": frame["host"], "w": w}).groupby(["s", "h"], sort=False)["w"].sum()
+    for (s, host), n in hosts.items():
         reports[s].hosts[host] += int(n)
     span = frame["ts"].groupby(seg).agg(["min", "max"])
     for s, lo, hi in zip(span.index, span["min"], span["max"], strict=True):
@@ -314,14 +317,23 @@ def summarise_file(fr: FileReport, frame: pd.DataFrame) -> None:
     """Add a frame's kept counts, event ids, hosts and time range to its one file report."""
     if frame.empty:
         return
-    fr.kept += len(frame)
+    w = _weights(frame)
+    fr.kept += int(w.sum())
     channel = frame["channel"]   # counted on category codes: no string built per row
     names = channel.cat.categories
-    by_id = pd.DataFrame({"c": channel.cat.codes.to_numpy(), "e": frame["event_id"].to_numpy()})
-    for (c, e), n in by_id.value_counts(sort=False).items():
+    by_id = pd.DataFrame({"c": channel.cat.codes.to_numpy(), "e": frame["event_id"].to_numpy(), "w": w})
+    for (c, e), n in by_id.groupby(["c", "e"], sort=False)["w"].sum().items():
         fr.event_ids[f"{names[c]}:{e}"] += int(n)
-    fr.hosts.update(frame["host"].value_counts().to_dict())
+    fr.hosts.update({h: int(n) for h, n in pd.Series(w, index=frame["host"].to_numpy())
+                     .groupby(level=0, sort=False).sum().items()})
     lo = frame["ts"].min().to_pydatetime(warn=False)
     hi = frame["ts"].max().to_pydatetime(warn=False)
     fr.first_ts = lo if fr.first_ts is None else min(fr.first_ts, lo)
     fr.last_ts = hi if fr.last_ts is None else max(fr.last_ts, hi)
+
+
+def _weights(frame: pd.DataFrame) -> np.ndarray:
+    """Events per row (``repeats``, missing = 1; ``ingest.schema``) as int64: what the report counts."""
+    if "repeats" not in frame.columns:
+        return np.ones(len(frame), dtype=np.int64)
+    return frame["repeats"].fillna(1).to_numpy(dtype=np.int64)

@@ -152,6 +152,11 @@ def normalize_batch(records: Sequence[Any], segments: Sequence[Segment], *,
         idx, kept, ts = idx[keep], take_rows(kept, np.flatnonzero(keep)), ts[keep]
     frame = _build(kept, eid[idx], _categorical(chan_code[idx], chan_names), rec_id[idx],
                    ts.reset_index(drop=True), segments, seg[idx])
+    if "LANL" in set(chan_names):   # collapsed repeated authentications (ingest.formats.lanl_auth)
+        reps = field_values(kept, "Repeats")
+        if not np.equal(reps, None).all():
+            reps = np.where(np.equal(reps, None), 1, reps).astype(np.int32)
+            frame["repeats"] = pd.array(reps, dtype="Int32")
     cap_long_values(frame, segments, seg[idx], rec_id[idx])
     return frame, seg[idx]
 

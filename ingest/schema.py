@@ -23,6 +23,13 @@ Conventions (enforced by the normalisers in :mod:`ingest.normalize`):
   4624 TargetLogonId, 5140/5145/4697/4688/4648/4672 SubjectLogonId. It is the session-join key.
 * ``share_name`` is ``\\\\*\\ADMIN$`` style, upper-case share; ``target_name`` is the
   RelativeTargetName (file or pipe) as logged.
+* ``repeats`` is how many identical events the row stands for (missing = 1). Only the LANL reader
+  collapses (:mod:`ingest.formats.lanl_auth`): a run of lines identical but for their time within
+  one UTC hour becomes its first line (``repeats`` = the run less its last line) and its last line
+  (``repeats`` = 1), so times, hops and counts stay exact. ``n_events`` of hops, finding counts and
+  the event count of a result add ``repeats`` up.
+
+Older case files without ``repeats`` read with it missing (every row one event).
 """
 
 from __future__ import annotations
@@ -69,6 +76,7 @@ class Event(NamedTuple):
     record_id: int | None = None        # EventRecordID (or line number): the evidence link
     source_file: str = ""
     source_format: str = ""             # key in ingest.formats.FORMATS
+    repeats: int | None = None          # identical events this row stands for (None = 1), see below
 
 
 COLUMNS: tuple[str, ...] = Event._fields
@@ -80,6 +88,7 @@ _INT_COLUMNS: dict[str, str] = {
     "key_length": "Int16",
     "access_mask": "Int64",
     "record_id": "Int64",
+    "repeats": "Int32",
 }
 _CATEGORY_COLUMNS = ("channel", "source_format")
 #: Fixed dtypes of the canonical events frame; every column not named here is ``string``.
@@ -112,6 +121,8 @@ def to_frame(events: Iterable[Event]) -> pd.DataFrame:
 
 def coerce_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Give a frame that has the canonical columns the canonical dtypes, then validate it."""
+    if "repeats" not in frame.columns:     # case files and frames from before the column existed
+        frame = frame.assign(repeats=pd.Series(pd.NA, index=frame.index, dtype="Int32"))
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise SchemaError(f"events frame lacks columns {missing}")
@@ -149,6 +160,13 @@ def _category(col: pd.Series) -> pd.Series:
             return pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(cats, dtype="string")),
                              index=col.index, name=col.name)
     return col.astype("string").fillna("").astype("category")
+
+
+def event_count(frame: pd.DataFrame) -> int:
+    """Events a canonical frame stands for: its rows, each counted ``repeats`` times (missing = 1)."""
+    if "repeats" not in frame.columns or not len(frame):
+        return len(frame)
+    return int(frame["repeats"].fillna(1).sum())
 
 
 def validate_frame(frame: pd.DataFrame) -> pd.DataFrame:

@@ -136,11 +136,17 @@ def command(ctx: click.Context, seed: int, out_dir: Path, stealthy: bool, admin_
 def _auth_enterprise(seed: int, out_dir: Path, formats: list[str], *, hosts: int, days: int, stealthy: bool,
                      target_events: int | None, started: float) -> None:
     """``--format lanl`` / ``dc-only``: an authentication-only enterprise (auth_enterprise)."""
-    from ingest.synthetic.auth_enterprise import dc_events, simulate_auth, write_lanl
+    from ingest.synthetic.auth_enterprise import dc_events, simulate_auth, write_lanl, write_lanl_lines
 
     try:
         sim = simulate_auth(seed, n_hosts=hosts, days=max(days, 4), stealthy=stealthy)
-        if target_events is not None and len(sim.rows) < target_events:   # repeated authentications
+        if target_events is not None and len(sim.rows) < target_events and formats == ["lanl"]:
+            # repeated authentications, streamed to auth.txt (bounded memory at any --events)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            auth_path, red, lines = write_lanl_lines(sim, out_dir, target_events, seed=seed)
+            click.echo(f"wrote {lines} lines to {auth_path} and {len(sim.truth.hops)} to {red}", err=True)
+            formats = []
+        elif target_events is not None and len(sim.rows) < target_events:   # repeated authentications
             sim = simulate_auth(seed, n_hosts=hosts, days=max(days, 4), stealthy=stealthy,
                                 repeat=target_events / len(sim.rows))
     except ValueError as exc:

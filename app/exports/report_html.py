@@ -33,6 +33,7 @@ from app.exports.common import (
 )
 from graph.fields import EVIDENCE_FIELDS
 from graph.model import Severity
+from ingest.schema import event_count
 
 if TYPE_CHECKING:
     from graph.model import AnalysisResult
@@ -201,7 +202,7 @@ def report_context(result: AnalysisResult, *, scope: str = "suspicious",
         "generated": when(datetime.now(UTC)),
         "scope": scope,
         "min_score": f"{min_score_of(result, min_score):.2f}",
-        "counts": {"events": 0 if events is None else len(events), "hops": len(all_hops),
+        "counts": {"events": 0 if events is None else event_count(events), "hops": len(all_hops),
                    "exported_hops": len(records), "hosts": len(hosts), "accounts": len(accounts),
                    "compromised": 0 if result.compromised is None else len(result.compromised),
                    "paths": len(result.paths)},

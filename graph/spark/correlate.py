@@ -92,7 +92,7 @@ def evidence_rows(events: DataFrame, tags: DataFrame, config: AnalysisConfig) ->
              "lateral", "local_marker", "context_only", "loopback")
     cols = ["event_index", "ts", "event_id", "host", "src_host", "src_ip", "dst_host", "dst_ip",
             "account", "subject_account", "logon_id", "service_name", "service_image", "process",
-            "command_line", "target_name", "record_id", "source_file", "auth_package"]
+            "command_line", "target_name", "record_id", "source_file", "auth_package", "repeats"]
     raw = [F.col(c).alias(f) for c, f in zip(EVIDENCE_FIELDS, pc.FIELD_COLUMNS, strict=True)]
     ev = per_event.join(events.select(*cols, *raw), "event_index")
     host, src_host, dst_host = (short_host(F.col(c)) for c in ("host", "src_host", "dst_host"))
@@ -118,7 +118,8 @@ def evidence_rows(events: DataFrame, tags: DataFrame, config: AnalysisConfig) ->
         F.when(source & ~loop, dst_src_side).when(brokered & ~loop, dst_host).otherwise(host)
         .alias("dst_host"),
         acct.alias("account"), "logon_id", "service_name", "service_image", "process",
-        "command_line", "target_name", "record_id", "source_file", "auth_package", *pc.FIELD_COLUMNS,
+        "command_line", "target_name", "record_id", "source_file", "auth_package", "repeats",
+        *pc.FIELD_COLUMNS,
     )
     placed = placed.withColumn(
         "src_resolved_by",

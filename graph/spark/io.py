@@ -87,6 +87,9 @@ def conform(frame: DataFrame, *, keep: Sequence[str] = ()) -> DataFrame:
     from pyspark.sql import functions as F
 
     have = set(frame.columns)
+    if "repeats" not in have:    # case files from before the column (ingest.schema): one event per row
+        frame = frame.withColumn("repeats", F.lit(None).cast("int"))
+        have.add("repeats")
     missing = [c for c in COLUMNS if c not in have]
     if missing:
         raise SchemaError(f"events frame lacks columns {missing}")

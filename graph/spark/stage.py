@@ -62,7 +62,8 @@ def aggregate(rows: DataFrame, tags: DataFrame, config: AnalysisConfig) -> DataF
     evidence = F.struct("ts", "event_index", "event_id", "source_file", "record_id",
                         c("rule_id").alias("rule"), "host", *pc.FIELD_COLUMNS)
     hops = ranked.groupBy(*_KEY).agg(
-        F.min("ts").alias("first_seen"), F.max("ts").alias("last_seen"), F.count("*").alias("n_events"),
+        F.min("ts").alias("first_seen"), F.max("ts").alias("last_seen"),
+        F.sum(F.coalesce(c("repeats"), F.lit(1))).alias("n_events"),
         first("src_host"), first("src_ip"), first("account"),
         first("src_resolved_by"),
         F.array_sort(F.collect_set("kind")).alias("kinds"),

@@ -11,7 +11,8 @@ Mapping (one row is seen from the destination computer, like a target-side Secur
 ``LogOff`` -> 4634, ``TGT`` -> 4768, ``TGS`` -> 4769 (kept: Kerberos evidence, see
 :mod:`ingest.winevents`; a TGS row's service runs on ``dst_computer``: ``ServiceName = dst_computer$``),
 ``AuthMap`` -> 0 (not kept); ``Status`` = the result word of failed rows; ``channel = "LANL"``;
-``record_id`` = line number. ``auth.txt(.gz)`` is read line by line (bounded memory).
+``record_id`` = line number. ``auth.txt(.gz)`` is read line by line (bounded memory), and repeated
+authentications within an hour are collapsed into counted rows (:func:`iter_records`).
 
 ``redteam.txt``: ``time,user@domain,src_computer,dst_computer``, labels not events: read it with
 :func:`read_redteam`; ``load_events`` recognises it and skips it as a label file.
@@ -73,42 +74,133 @@ def sniff_redteam(head: bytes, name: str) -> bool:
     return bool(lines) and all(_REDTEAM_RE.match(ln) for ln in lines)
 
 
+#: Accounts the analysis does not take as a hop's account (``graph.correlate._NON_ACCOUNTS``, and
+#: machine accounts ending in ``$``). A hop row without a user account borrows the account of the
+#: nearest row of its (source, destination) (``graph.correlate._borrow_account``); the only rule that
+#: makes hop rows of such lines is an NTLM network logon (Metasploit's random workstation name), so
+#: NTLM lines of these accounts are never collapsed.
+NON_ACCOUNTS = frozenset({"anonymous logon", "system", "local system", "localsystem", "local service",
+                          "network service", "-", "", "?"})
+#: Collapse window (seconds): identical lines within one UTC hour (``hop_gap_s`` and
+#: ``finding_window_s`` are an hour by default; presence is hourly).
+COLLAPSE_S = 3600
+#: Most distinct lines held per window before they are written out anyway (bounded memory on
+#: unsorted input; an early flush only collapses less, it never changes a result).
+MAX_RUNS = 1_000_000
+
+
+def _parse(source: Source, no: int, t: str, rest: str, keep: frozenset[int],
+           report: FileReport) -> tuple[int, dict[str, Any], bool] | None:
+    """The fields of one line without its time: ``(event id, record fields, collapsible)`` or None
+    (reported as malformed or not kept)."""
+    cells = rest.split(",")
+    if len(cells) != 8 or not t.isdigit():
+        report.skip(SKIP_MALFORMED, f"{source.name}, line {no}: expected 9 fields")
+        return None
+    src_user, dst_user, src_pc, dst_pc, auth_type, logon_type, orient, result = cells
+    ok = result.lower().startswith("succ")
+    eid = EVENT_IDS.get((orient.lower(), ok))
+    if eid is None:
+        report.skip(SKIP_MALFORMED, f"{source.name}, line {no}: unknown orientation {orient!r}")
+        return None
+    if eid not in keep:
+        report.skipped[SKIP_EVENT_ID] += 1
+        return eid, {}, False
+    user, _, domain = dst_user.partition("@")
+    rec = {
+        "EventID": eid, "Channel": "LANL", "Computer": dst_pc,
+        "TargetUserName": user, "TargetDomainName": domain, "SubjectUserName": src_user.partition("@")[0],
+        "WorkstationName": src_pc, "LogonType": logon_type, "AuthenticationPackageName": auth_type,
+        "Status": None if ok else result,
+    }
+    if eid == 4769:
+        rec["ServiceName"] = dst_pc + "$"
+    low = user.strip().lower()
+    human = low not in NON_ACCOUNTS and not low.endswith("$")
+    collapsible = ((human or auth_type.strip().lower() != "ntlm")
+                   and src_pc.strip() not in ("", "?") and dst_pc.strip() not in ("", "?"))
+    return eid, rec, collapsible
+
+
 def iter_records(source: Source, *, event_ids: frozenset[int] | None, report: FileReport,
-                 **_: Any) -> Iterator[dict[str, Any]]:
-    """Flat Windows-field records of an ``auth.txt`` source."""
+                 collapse: bool | None = None, **_: Any) -> Iterator[dict[str, Any]]:
+    """Flat Windows-field records of an ``auth.txt`` source.
+
+    Repeated authentications are collapsed (``collapse``): lines identical but for their time within
+    one UTC hour (:data:`COLLAPSE_S`) give their first line, with ``Repeats`` = the run less its
+    last line, and their last line (``Repeats`` = 1); the rows of a window come out in line order.
+    First and last time, hops, ``n_events`` and finding counts stay exact (``ingest.schema``: the
+    ``repeats`` column). Lines whose source or destination computer is unknown, and NTLM lines of
+    machine, system or unknown accounts, are never collapsed (the analysis joins those to their
+    neighbours: see :data:`NON_ACCOUNTS`). Every line is still counted (read / skipped) by the report. ``collapse``
+    None: on unless the environment variable ``LATGRAPH_LANL_COLLAPSE`` is ``0``.
+    """
+    if collapse is None:
+        collapse = os.environ.get("LATGRAPH_LANL_COLLAPSE", "1") != "0"
     keep = KEPT_EVENT_IDS if event_ids is None else event_ids
     t0 = epoch()
-    last_t, last_iso = "", ""
+    iso_cache: dict[str, str] = {}
+
+    def iso(t: str) -> str:
+        value = iso_cache.get(t)
+        if value is None:
+            if len(iso_cache) > 4096:
+                iso_cache.clear()
+            value = iso_cache[t] = (t0 + timedelta(seconds=int(t))).isoformat()
+        return value
+
+    # rest of line -> [first no, first t, count, last no, last t, record] (record None: not kept)
+    runs: dict[str, list[Any]] = {}
+    single: list[tuple[int, str, dict[str, Any]]] = []    # lines never collapsed, in this window
+    window = -1
+
+    def flush() -> Iterator[dict[str, Any]]:
+        out: list[tuple[int, dict[str, Any]]] = []
+        for no, t, rec in single:
+            out.append((no, {**rec, "EventRecordID": no, "TimeCreated": iso(t)}))
+        for first_no, first_t, count, last_no, last_t, rec in runs.values():
+            if rec is None:
+                continue
+            out.append((first_no, {**rec, "EventRecordID": first_no, "TimeCreated": iso(first_t),
+                                   "Repeats": max(count - 1, 1)}))
+            if count > 1:
+                out.append((last_no, {**rec, "EventRecordID": last_no, "TimeCreated": iso(last_t),
+                                      "Repeats": 1}))
+        runs.clear()
+        single.clear()
+        out.sort(key=lambda item: item[0])
+        for _no, rec in out:
+            yield rec
+
     for no, line in text_lines(source):
         if not line:
             continue
         report.records_read += 1
-        cells = line.split(",")
-        if len(cells) != 9 or not cells[0].isdigit():
-            report.skip(SKIP_MALFORMED, f"{source.name}, line {no}: expected 9 fields")
+        t, _, rest = line.partition(",")
+        run = runs.get(rest) if collapse else None
+        if run is not None and t.isdigit() and int(t) // COLLAPSE_S == window:
+            if run[5] is None:
+                report.skipped[SKIP_EVENT_ID] += 1
+            else:
+                run[2] += 1
+                run[3], run[4] = no, t
             continue
-        t, src_user, dst_user, src_pc, dst_pc, auth_type, logon_type, orient, result = cells
-        eid = EVENT_IDS.get((orient.lower(), result.lower().startswith("succ")))
-        if eid is None:
-            report.skip(SKIP_MALFORMED, f"{source.name}, line {no}: unknown orientation {orient!r}")
+        if t.isdigit() and int(t) // COLLAPSE_S != window:
+            yield from flush()
+            window = int(t) // COLLAPSE_S
+        parsed = _parse(source, no, t, rest, keep, report)
+        if parsed is None:
             continue
-        if eid not in keep:
-            report.skipped[SKIP_EVENT_ID] += 1
+        _eid, rec, collapsible = parsed
+        if not rec and not collapse:
             continue
-        if t != last_t:     # LANL times repeat line after line: one conversion per second
-            last_t, last_iso = t, (t0 + timedelta(seconds=int(t))).isoformat()
-        user, _, domain = dst_user.partition("@")
-        ok = result.lower().startswith("succ")
-        rec = {
-            "EventID": eid, "Channel": "LANL", "Computer": dst_pc, "EventRecordID": no,
-            "TimeCreated": last_iso,
-            "TargetUserName": user, "TargetDomainName": domain, "SubjectUserName": src_user.partition("@")[0],
-            "WorkstationName": src_pc, "LogonType": logon_type, "AuthenticationPackageName": auth_type,
-            "Status": None if ok else result,
-        }
-        if eid == 4769:
-            rec["ServiceName"] = dst_pc + "$"
-        yield rec
+        if collapse and (collapsible or not rec):
+            if len(runs) >= MAX_RUNS:
+                yield from flush()
+            runs[rest] = [no, t, 1, no, t, rec or None]
+        else:
+            single.append((no, t, rec))
+    yield from flush()
 
 
 def iter_redteam(source: Source, *, event_ids: frozenset[int] | None, report: FileReport,

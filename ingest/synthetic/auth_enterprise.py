@@ -302,6 +302,49 @@ def write_lanl(sim: AuthSimulation, out_dir: str | os.PathLike[str], *,
     return auth_path, red
 
 
+def write_lanl_lines(sim: AuthSimulation, out_dir: str | os.PathLike[str], lines: int, *, seed: int = 0,
+                     gz: bool = False, chunk: int = 200_000) -> tuple[Path, Path, int]:
+    """Write ``auth.txt`` with about ``lines`` lines by repeating ``sim``'s rows, in bounded memory.
+
+    Like ``simulate_auth(..., repeat=lines / len(sim.rows))`` (LANL repeats an authentication within a
+    session: each row appears ``1 + Poisson(repeat - 1)`` times, the copies up to 10 minutes after it),
+    but streamed: the rows are expanded and written a few hundred thousand at a time, each line
+    built from its row's text once, so 50M lines need no more memory than the base rows.
+    The repeated rows of one seed are the same every time; returns (auth path, redteam path, lines).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = sim.rows.sort_values("time", kind="stable").reset_index(drop=True)
+    cols = [rows[c].astype(str).tolist() for c in LANL_COLUMNS[1:]]
+    rest = np.array([",".join(cells) for cells in zip(*cols, strict=True)], dtype=object)
+    times = rows["time"].to_numpy(dtype=np.int64)
+    repeat = max(1.0, lines / max(len(rows), 1))
+    rng = np.random.default_rng([seed, 1_000_003])
+    auth_path = out / ("auth.txt.gz" if gz else "auth.txt")
+    opener = gzip.open if gz else open
+    written = 0
+    carry_t = np.zeros(0, dtype=np.int64)
+    carry_i = np.zeros(0, dtype=np.int64)
+    with opener(auth_path, "wt", encoding="utf-8", newline="\n") as fh:   # type: ignore[operator]
+        for lo in range(0, len(rows), chunk):
+            hi = min(lo + chunk, len(rows))
+            k = rng.poisson(repeat - 1.0, size=hi - lo) + 1
+            idx = np.repeat(np.arange(lo, hi), k)
+            first = np.r_[True, idx[1:] != idx[:-1]]
+            t = times[idx] + np.where(first, 0, rng.integers(0, 600, size=len(idx)))
+            t, idx = np.r_[carry_t, t], np.r_[carry_i, idx]
+            order = np.argsort(t, kind="stable")
+            t, idx = t[order], idx[order]
+            cut = len(t) if hi == len(rows) else int(np.searchsorted(t, times[hi], side="left"))
+            fh.write("".join(f"{a},{b}\n" for a, b in zip(t[:cut].tolist(), rest[idx[:cut]].tolist(),
+                                                        strict=True)))
+            written += cut
+            carry_t, carry_i = t[cut:], idx[cut:]
+    red = out / "redteam.txt"
+    sim.truth.redteam_frame().to_csv(red, header=False, index=False, lineterminator="\n")
+    return auth_path, red, written
+
+
 def dc_events(sim: AuthSimulation, *, dc: str | None = None) -> pd.DataFrame:
     """The same activity as a domain controller's Security log only (4768 / 4769 / 4776).
 
