@@ -172,22 +172,27 @@ def iter_records(source: Source, *, event_ids: frozenset[int] | None, report: Fi
         for _no, rec in out:
             yield rec
 
+    last_t, in_window = "", False
     for no, line in text_lines(source):
         if not line:
             continue
         report.records_read += 1
         t, _, rest = line.partition(",")
-        run = runs.get(rest) if collapse else None
-        if run is not None and t.isdigit() and int(t) // COLLAPSE_S == window:
+        if t != last_t:              # LANL times repeat line after line: the window once per second
+            last_t = t
+            in_window = t.isdigit()
+            if in_window and int(t) // COLLAPSE_S != window:
+                yield from flush()
+                window = int(t) // COLLAPSE_S
+        run = runs.get(rest) if collapse and in_window else None
+        if run is not None:
             if run[5] is None:
                 report.skipped[SKIP_EVENT_ID] += 1
             else:
                 run[2] += 1
-                run[3], run[4] = no, t
+                run[3] = no
+                run[4] = t
             continue
-        if t.isdigit() and int(t) // COLLAPSE_S != window:
-            yield from flush()
-            window = int(t) // COLLAPSE_S
         parsed = _parse(source, no, t, rest, keep, report)
         if parsed is None:
             continue
