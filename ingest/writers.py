@@ -244,8 +244,10 @@ def _write_lanl(frame: pd.DataFrame, out: IO[str]) -> int:
         cells = [str(int((pd.Timestamp(row["ts"]) - t0).total_seconds())), src_user, dst_user,
                  row.get("src_host") or "?", dst, row.get("auth_package") or "?",
                  we.LOGON_TYPES.get(int(lt), "?") if lt is not None else "?", orient, result]
-        out.write(",".join(cells) + "\n")
-        n += 1
+        reps = row.get("repeats")      # a collapsed run (ingest.schema): its lines again, at its time
+        k = 1 if reps is None or pd.isna(reps) else max(int(reps), 1)
+        out.write((",".join(cells) + "\n") * k)
+        n += k
     return n
 
 

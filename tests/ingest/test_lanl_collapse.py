@@ -62,6 +62,12 @@ def test_a_run_within_an_hour_becomes_its_first_and_last_line(tmp_path: Path,
                                                     for t in (1, 2, 3, 4)])
     rows, _ = _read(machine_kerberos, monkeypatch, collapse=True)
     assert list(rows["repeats"]) == [3, 1] and event_count(rows) == 4
+    from ingest.writers import write_events
+    again = tmp_path / "again" / "auth.txt"
+    assert write_events(events, again, "lanl") == 10           # a collapsed run is written out whole
+    back, _ = _read(again, monkeypatch, collapse=True)
+    cols = ["ts", "host", "src_host", "account", "event_id", "repeats"]
+    assert back[cols].reset_index(drop=True).equals(events[cols].reset_index(drop=True))
     plain, plain_report = _read(path, monkeypatch, collapse=False)
     assert len(plain) == 10 and plain["repeats"].isna().all() and plain_report.files[0].kept == 10
 
