@@ -122,7 +122,8 @@ def check_inputs(values: tuple[str, ...]) -> tuple[str, ...]:
 @click.option("--allow-account", multiple=True, help="Account you vouch for (repeatable).")
 @click.option("--engine", type=click.Choice(["pandas", "spark"]), default="pandas", show_default=True,
               help="Engine of the event-scale stage. With spark, Parquet case files and storage URLs "
-                   "(hdfs://, s3a://...) are read by Spark itself; only hops reach this machine.")
+                   "(hdfs://, s3a://...) are read by Spark itself, and LANL auth.txt(.gz) is first streamed "
+                   "to a temporary case file; only hops reach this machine.")
 @click.option("--spark-master", default=None, envvar="LATGRAPH_SPARK_MASTER",
               help="Spark master or Spark Connect URL for --engine spark (local[*], spark://h:7077, yarn, "
                    "sc://h:15002) [default: local[*]].")
