@@ -132,8 +132,8 @@ def iter_records(source: Source, *, event_ids: frozenset[int] | None, report: Fi
     First and last time, hops, ``n_events`` and finding counts stay exact (``ingest.schema``: the
     ``repeats`` column). Lines whose source or destination computer is unknown, and NTLM lines of
     machine, system or unknown accounts, are never collapsed (the analysis joins those to their
-    neighbours: see :data:`NON_ACCOUNTS`). Every line is still counted (read / skipped) by the report. ``collapse``
-    None: on unless the environment variable ``LATGRAPH_LANL_COLLAPSE`` is ``0``.
+    neighbours: see :data:`NON_ACCOUNTS`). Every line is still counted (read / skipped) by the
+    report. ``collapse`` None: on unless the environment variable ``LATGRAPH_LANL_COLLAPSE`` is ``0``.
     """
     if collapse is None:
         collapse = os.environ.get("LATGRAPH_LANL_COLLAPSE", "1") != "0"

@@ -58,8 +58,8 @@ def test_a_run_within_an_hour_becomes_its_first_and_last_line(tmp_path: Path,
     assert list(u7["ts"].astype("int64") // 10**9) == [10, 3599, 3600]
     machine = events[events["account"].eq("c1$")]
     assert len(machine) == 3 and machine["repeats"].fillna(1).eq(1).all()
-    machine_kerberos = _lines(tmp_path / "m.txt", [f"{t},C2$@DOM1,C2$@DOM1,C2,C9,Kerberos,Network,LogOn,Success"
-                                                    for t in (1, 2, 3, 4)])
+    machine = "C2$@DOM1,C2$@DOM1,C2,C9,Kerberos,Network,LogOn,Success"
+    machine_kerberos = _lines(tmp_path / "m.txt", [f"{t},{machine}" for t in (1, 2, 3, 4)])
     rows, _ = _read(machine_kerberos, monkeypatch, collapse=True)
     assert list(rows["repeats"]) == [3, 1] and event_count(rows) == 4
     from ingest.writers import write_events
