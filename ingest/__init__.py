@@ -38,10 +38,12 @@ BATCH_SIZE = 50_000
 #: below it the whole run takes a second or two in-process, and starting workers, importing pandas
 #: in them and pickling their frames back costs about as much as it saves.
 PARALLEL_MIN_BYTES = 64 * 1024 * 1024
-#: ``.evtx`` bytes count this much less toward :data:`PARALLEL_MIN_BYTES` when the Rust EVTX
-#: reader is in use (it reads them that much faster, so a pool pays off only from ~6x the size:
-#: measured 0.69x at 237 MB and 1.3x at 680 MB of EVTX with 2 workers).
-NATIVE_EVTX_DISCOUNT = 6
+#: The same threshold for ``.evtx`` bytes read by the Rust EVTX reader, which reads them so fast
+#: that the pool's fixed costs dominate longer. Measured with ``bench/pool.py`` (2026-12-03, copies
+#: of the real data-set EVTX files, 5 runs per cell, medians; idle 2-core estimate from CPU time,
+#: since the machine's load average was 25-27): 2 workers vs 1 gave 0.80x at 50 MB, 1.08x at
+#: 100 MB, 1.22x at 150 MB, 1.34x at 200 MB, 1.26x at 300 MB, 1.40x at 400 MB. So a pool from 150 MB.
+PARALLEL_MIN_EVTX_BYTES = 150 * 1000 * 1000
 
 ProgressCallback = Callable[[int, int, str], None]
 PathLike = str | os.PathLike[str]
@@ -209,12 +211,20 @@ def _groups(files: list[str], n_workers: int) -> list[list[str]]:
     return groups
 
 
-def _total_bytes(files: list[str]) -> int:
-    """Size on disk of the input files (compressed size for archives; 0 for what is not a file),
-    ``.evtx`` files divided by :data:`NATIVE_EVTX_DISCOUNT` when the Rust EVTX reader is in use."""
+def _pool_pays(files: list[str]) -> bool:
+    """True when the input is large enough for a process pool to pay: each file counts its size
+    over its threshold (:data:`PARALLEL_MIN_EVTX_BYTES` for ``.evtx`` with the Rust reader, else
+    :data:`PARALLEL_MIN_BYTES`; compressed size for archives, 0 for what is not a file), and the
+    shares add up to at least 1."""
     native = native_available()
-    return sum(os.path.getsize(f) // (NATIVE_EVTX_DISCOUNT if native and f.lower().endswith(".evtx") else 1)
-               for f in files if os.path.isfile(f))
+    share = 0.0
+    for f in files:
+        if os.path.isfile(f):
+            limit = PARALLEL_MIN_EVTX_BYTES if native and f.lower().endswith(".evtx") else PARALLEL_MIN_BYTES
+            if limit <= 0:
+                return True
+            share += os.path.getsize(f) / limit
+    return share >= 1.0
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -241,8 +251,10 @@ def load_events(paths: Iterable[PathLike] | PathLike, *, event_ids: Iterable[int
         event_ids: ids to keep; ``None`` = :data:`ingest.winevents.KEPT_EVENT_IDS`.
         formats: force one format name (skips detection).
         strict: fail fast: raise :class:`IngestError` naming the file (and record) on the first problem.
-        workers: processes for multi-file runs (``None`` = all cores when the input files total at
-            least :data:`PARALLEL_MIN_BYTES`, else in-process; 1 = in-process).
+        workers: processes for multi-file runs (``None`` = all cores when the input files are large
+            enough for a pool to pay, see :data:`PARALLEL_MIN_BYTES` and
+            :data:`PARALLEL_MIN_EVTX_BYTES`, else in-process; a number is always honoured, up to the
+            number of files; 1 = in-process).
         on_progress: ``on_progress(done_files, total_files, path)`` after each input file.
         resolve: fill missing ``src_host``/``dst_host`` from IP evidence (:func:`ingest.resolve.resolve_ips`).
         batch_size: raw records per normalised batch.
@@ -254,7 +266,7 @@ def load_events(paths: Iterable[PathLike] | PathLike, *, event_ids: Iterable[int
     ids = None if event_ids is None else frozenset(int(i) for i in event_ids)
     files = _input_files(paths)
     n_workers = min(workers or os.cpu_count() or 1, max(len(files), 1))
-    if workers is None and n_workers > 1 and _total_bytes(files) < PARALLEL_MIN_BYTES:
+    if workers is None and n_workers > 1 and not _pool_pays(files):
         n_workers = 1
     report = IngestReport()
     frames: list[pd.DataFrame] = []
@@ -292,4 +304,4 @@ def load_events(paths: Iterable[PathLike] | PathLike, *, event_ids: Iterable[int
     return events, report
 
 
-__all__ = ["BATCH_SIZE", "NATIVE_EVTX_DISCOUNT", "PARALLEL_MIN_BYTES", "iter_event_batches", "load_events"]
+__all__ = ["BATCH_SIZE", "PARALLEL_MIN_BYTES", "PARALLEL_MIN_EVTX_BYTES", "iter_event_batches", "load_events"]

@@ -78,13 +78,19 @@ def test_default_workers_stay_in_process_for_small_inputs(monkeypatch: pytest.Mo
     small, _ = load_events(paths, resolve=False)          # a few MB: in-process
     pd.testing.assert_frame_equal(small, pooled)
     monkeypatch.setattr(ingest, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(ingest, "PARALLEL_MIN_EVTX_BYTES", 0)
     with pytest.raises(AssertionError, match="process pool"):
         load_events(paths, resolve=False)                 # large enough now: the pool is used
-    # the Rust EVTX reader reads .evtx ~6x faster: they count 1/NATIVE_EVTX_DISCOUNT of their size
+    # with the Rust EVTX reader, .evtx bytes are held against their own (larger) threshold
     size = sum(p.stat().st_size for p in paths)
-    monkeypatch.setattr(ingest, "PARALLEL_MIN_BYTES", size // ingest.NATIVE_EVTX_DISCOUNT + len(paths) + 1)
+    monkeypatch.setattr(ingest, "PARALLEL_MIN_BYTES", size // 2)
+    monkeypatch.setattr(ingest, "PARALLEL_MIN_EVTX_BYTES", size + 1)
     monkeypatch.setattr(ingest, "native_available", lambda: True)
-    load_events(paths, resolve=False)                     # discounted below the threshold: in-process
+    load_events(paths, resolve=False)                     # below the EVTX threshold: in-process
     monkeypatch.setattr(ingest, "native_available", lambda: False)
     with pytest.raises(AssertionError, match="process pool"):
-        load_events(paths, resolve=False)                 # full size: the pool
+        load_events(paths, resolve=False)                 # the general threshold: the pool
+    monkeypatch.setattr(ingest, "PARALLEL_MIN_BYTES", size + 1)
+    monkeypatch.setattr(ingest, "ProcessPoolExecutor", NoPool)
+    with pytest.raises(AssertionError, match="process pool"):
+        load_events(paths, workers=2, resolve=False)      # --workers is always honoured
