@@ -250,16 +250,24 @@ def _resolve_ips(ev: pd.DataFrame, events: pd.DataFrame, config: AnalysisConfig)
     day = _hint_day(ev["ts"], config)
     need = (ev["src_host"].isna() & ev["src_ip"].notna()).to_numpy(dtype=bool)
     keys = pd.MultiIndex.from_arrays([ev.loc[need, "src_ip"].astype("string"), day[need]])
-    ev.loc[need, "src_host"] = pd.array(keys.map(hints), dtype="string")
+    ev.loc[need, "src_host"] = _lookup(hints, keys)
     got = need & ev["src_host"].notna().to_numpy(dtype=bool)
     ev.loc[got, "src_resolved_by"] = (ev.loc[got, "src_resolved_by"].fillna("event") + "+ip_hint")
     is_ip = (ev["side"].eq(SOURCE) & ev["dst_host"].notna()
              & ev["dst_host"].str.match(_IPV4).fillna(False)).to_numpy(dtype=bool)
     if is_ip.any():
         keys = pd.MultiIndex.from_arrays([ev.loc[is_ip, "dst_host"].astype("string"), day[is_ip]])
-        named = pd.array(keys.map(hints), dtype="string")
+        named = _lookup(hints, keys)
         ev.loc[is_ip, "dst_host"] = ev.loc[is_ip, "dst_host"].where(pd.isna(named), named)
     return ev
+
+
+def _lookup(hints: pd.Series, keys: pd.MultiIndex) -> pd.api.extensions.ExtensionArray:
+    """``hints`` at each of ``keys`` (missing where it has none), as a ``string`` array: an index
+    look-up (the same as ``keys.map(hints)``, without a Python call per key)."""
+    if not hints.index.is_unique:
+        return pd.array(keys.map(hints), dtype="string")
+    return pd.array(hints.array.take(hints.index.get_indexer(keys), allow_fill=True), dtype="string")
 
 
 _ALL_DAYS = pd.Timestamp("1970-01-01", tz="UTC")

@@ -27,11 +27,11 @@ DEFAULT_TOLERANCE = pd.Timedelta(hours=24)
 
 
 def _pairs(frame: pd.DataFrame, rows: pd.Series, ip: str, host: str) -> pd.DataFrame:
-    """``(ts, ip, name)`` of the selected rows (selected first: only those are converted)."""
+    """``(ts, ip, name)`` of the selected rows, as ``string`` columns (converted to Python objects
+    only once, after the missing and duplicate pairs are gone)."""
     at = np.flatnonzero(rows.to_numpy())
-    return pd.DataFrame({"ts": frame["ts"].array[at],
-                         "ip": frame[ip].array[at].to_numpy(dtype=object, na_value=None),
-                         "name": frame[host].array[at].to_numpy(dtype=object, na_value=None)})
+    return pd.DataFrame({"ts": frame["ts"].array[at], "ip": frame[ip].astype("string").array[at],
+                         "name": frame[host].astype("string").array[at]})
 
 
 def ip_evidence(frame: pd.DataFrame) -> pd.DataFrame:
@@ -53,9 +53,11 @@ def ip_evidence(frame: pd.DataFrame) -> pd.DataFrame:
     ]
     ev = pd.concat(parts, ignore_index=True).dropna()
     if ev.empty:
-        return ev
+        return ev.astype({"ip": object, "name": object})
+    ev = ev.drop_duplicates()   # before the loopback test: the same pairs, far fewer rows to test
     ev = ev[~map_unique(ev["ip"], is_loopback).astype(bool).to_numpy()]
-    return ev.drop_duplicates().sort_values("ts", kind="stable").reset_index(drop=True)
+    ev = ev.sort_values("ts", kind="stable").reset_index(drop=True)
+    return ev.astype({"ip": object, "name": object})
 
 
 def _fill(frame: pd.DataFrame, evidence: pd.DataFrame, ip_col: str, host_col: str,
@@ -63,10 +65,17 @@ def _fill(frame: pd.DataFrame, evidence: pd.DataFrame, ip_col: str, host_col: st
     need = frame[host_col].isna() & frame[ip_col].notna()
     if not need.any():
         return
-    query = pd.DataFrame({"ts": frame.loc[need, "ts"], "ip": frame.loc[need, ip_col].astype(object),
-                          "row": frame.index[need]})
+    at = np.flatnonzero(need.to_numpy())
+    ips = pd.Series(frame[ip_col].astype("string").array[at])
+    known = pd.unique(evidence["ip"]).tolist()
+    at = at[ips.isin(known).to_numpy(dtype=bool)]   # only addresses with evidence go on
+    if not len(at):
+        return
+    query = pd.DataFrame({"ts": frame["ts"].array[at],
+                          "ip": pd.Series(frame[ip_col].array[at].to_numpy(dtype=object, na_value=None),
+                                          dtype=object),
+                          "row": frame.index[at]})
     query = query[~map_unique(query["ip"], is_loopback).astype(bool).to_numpy()]
-    query = query[query["ip"].isin(evidence["ip"])]
     if query.empty:
         return
     hit = pd.merge_asof(query.sort_values("ts", kind="stable"), evidence, on="ts", by="ip",
