@@ -83,3 +83,36 @@ def _case(events: pd.DataFrame, tmp_path: Path) -> Path:
     from ingest.case import write_case
 
     return write_case(events, tmp_path / "dc.parquet")
+
+
+def test_streamed_repeats_write_sorted_lines_of_the_same_rows(tmp_path: Path) -> None:
+    """``write_lanl_lines`` (and so ``latgraph simulate --format lanl --events N``): about N lines in
+    time order, each one of the enterprise's rows, the copies at most 10 minutes after their row."""
+    from click.testing import CliRunner
+
+    from app.cli import cli
+    from ingest.synthetic.auth_enterprise import write_lanl_lines
+
+    sim = simulate_auth(4, n_hosts=80, days=4)
+    auth, red, lines = write_lanl_lines(sim, tmp_path / "a", 6 * len(sim.rows), seed=4, chunk=500)
+    cols = ["time", "src_user", "dst_user", "src_pc", "dst_pc", "auth_type", "logon_type", "orientation",
+            "result"]
+    got = pd.read_csv(auth, header=None, names=cols, dtype=str, keep_default_na=False)
+    assert len(got) == lines and abs(lines - 6 * len(sim.rows)) < 0.05 * lines
+    times = got["time"].astype("int64")
+    assert times.is_monotonic_increasing
+    def key(frame: pd.DataFrame) -> pd.Series:
+        return frame[cols[1:]].astype(str).agg("|".join, axis=1)
+
+    base = pd.DataFrame({"k": key(sim.rows), "t": sim.rows["time"].astype("int64")}).sort_values("t")
+    out = pd.DataFrame({"k": key(got), "t": times})
+    assert set(out["k"]) == set(base["k"])                        # every row, nothing else
+    m = pd.merge_asof(out, base.rename(columns={"t": "row_t"}).assign(t=base["t"]), on="t", by="k")
+    assert m["row_t"].notna().all() and (m["t"] - m["row_t"]).max() < 600   # a copy follows its row
+    assert read_redteam(red)["src_host"].iloc[0] == sim.truth.patient_zero
+    auth2, _, _ = write_lanl_lines(sim, tmp_path / "b", 6 * len(sim.rows), seed=4)
+    res = CliRunner().invoke(cli, ["simulate", "--format", "lanl", "--hosts", "80", "--days", "4",
+                                   "--seed", "4", "--events", str(6 * len(sim.rows)),
+                                   "--out", str(tmp_path / "c")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "c" / "auth.txt").read_bytes() == auth2.read_bytes()     # same seed, same lines
