@@ -127,5 +127,9 @@ def command(paths: tuple[Path, ...], output: Path, fmt: str | None, strict: bool
             write_case(events, output)
         except OSError as exc:
             _write_failed(output, exc)
-    click.echo(f"wrote {written} events to {term_safe(output)}", err=True)
+    if any(f.format == "lanl" for f in report.files) and report.kept != written:
+        click.echo(f"wrote {written} rows for {report.kept} events to {term_safe(output)} (repeated LANL "
+                   "authentications are rows with a count: column repeats)", err=True)
+    else:
+        click.echo(f"wrote {written} events to {term_safe(output)}", err=True)
     sys.exit(EXIT_PROBLEMS if report.problem_count else EXIT_OK)

@@ -105,3 +105,20 @@ def test_collapsed_read_gives_the_same_analysis(tmp_path: Path, monkeypatch: pyt
     # every collapsed hop keeps its first and last event as evidence
     many = b[b["n_events"] > 2]
     assert len(many) and all(len(ev) <= n for ev, n in zip(many["evidence"], many["n_events"], strict=True))
+
+
+def test_ingest_says_rows_and_events(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from app.cli import cli
+    from ingest.case import read_case
+
+    monkeypatch.delenv("LATGRAPH_LANL_COLLAPSE", raising=False)
+    line = "U1@D,U1@D,C1,C2,Kerberos,Network,LogOn,Success"
+    path = _lines(tmp_path / "auth.txt", [f"{t},{line}" for t in (1, 2, 3)])
+    for stream in ([], ["--stream"]):
+        out = tmp_path / f"case{len(stream)}.parquet"
+        res = CliRunner().invoke(cli, ["ingest", str(path), "-o", str(out), *stream])
+        assert res.exit_code == 0, res.output
+        assert "wrote 2 rows for 3 events" in res.output
+        assert event_count(read_case(out)) == 3
