@@ -29,7 +29,9 @@ Definitions (the Spark engine mirrors each step; parameters come from
    the most frequent name per IP (per UTC day with ``ip_hints_by_day``), ties by name. Source
    rows whose destination is an IP resolve it likewise.
 5. **Hop account**: the row's account unless it is a machine/system/anonymous account (4697:
-   the installing ``subject_account``; 7045 and SYSTEM processes: none), else the joined one;
+   the installing ``subject_account``; 7045, SYSTEM processes and a source's outbound connection,
+   whose account is the client process's owner, not the one it authenticates with: none), else
+   the joined one;
    ``net use ... /user:DOM\\name`` gives ``name``.
 6. **Hops**: rows are grouped by (source host or IP, destination host, account), in time
    order; a gap above ``hop_gap_s`` starts a new hop. Rows whose source equals the destination
@@ -154,7 +156,10 @@ def evidence_rows(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConf
     acct = _clean_account(ev["account"])
     subj = _clean_account(ev["subject_account"])
     eid = ev["event_id"]
-    acct = acct.mask(eid.eq(7045)).mask(eid.eq(4697), subj)
+    # a source's outbound connection (event 3) names the client process's owner, not the account
+    # the client presents to the server (a beacon running as the user relays another account's
+    # NTLM): no hop account from it
+    acct = acct.mask(eid.eq(7045)).mask(eid.eq(3) & source).mask(eid.eq(4697), subj)
     acct = acct.mask(eid.eq(4688), subj.fillna(acct))
     net_user = pd.Series(pd.NA, index=ev.index, dtype="string")
     if has_cmd.any():

@@ -11,6 +11,15 @@ function) for Spark, with the same definition:
     on the same ``host`` whose time is within :data:`SERVICE_BURST_WINDOW_S` either side of it
     (itself included). 0 for every other event. Hundreds of installs in minutes is how payloads
     are smuggled through service names; an installer registers a handful.
+
+``client_days``
+    For an outbound connection logged by its source (event 3: Sysmon 3 or a Defender network row,
+    ``src_host`` equal to ``host``, case-insensitive) to an SMB, RPC or WinRM port
+    (:data:`CLIENT_PORT_CLASSES`): the number of distinct UTC days on which the same ``host``'s
+    same process image (lower-cased, missing = "") opened an outbound connection to a port of the
+    same class, anywhere in the data (itself included). 0 for every other event. It is the host's
+    own baseline of which processes talk SMB/RPC/WinRM: an agent that does it every day is that
+    host's routine; a process that does it on one day only is new there.
 """
 
 from __future__ import annotations
@@ -26,8 +35,18 @@ SERVICE_BURST_MIN = 20
 #: Event ids that always record a service creation (13 only when ingest named a service).
 SERVICE_EVENT_IDS = (7045, 4697)
 
+CLIENT_DAYS = "client_days"
+#: Port classes of ``client_days``: SMB (445, and NetBIOS session 139), the RPC endpoint mapper
+#: (135) and WinRM (5985/5986).
+CLIENT_PORT_CLASSES: dict[str, tuple[int, ...]] = {"smb": (445, 139), "rpc": (135,), "winrm": (5985, 5986)}
+#: From this many distinct days on, a (host, image, port class) is the host's routine.
+CLIENT_ROUTINE_DAYS = 2
+DAY_NS = 86_400 * 1_000_000_000
+
 #: Every derived column (name -> the event columns it reads).
-DERIVED: dict[str, tuple[str, ...]] = {SERVICE_BURST: ("event_id", "host", "ts", "service_name")}
+DERIVED: dict[str, tuple[str, ...]] = {SERVICE_BURST: ("event_id", "host", "ts", "service_name"),
+                                       CLIENT_DAYS: ("event_id", "host", "src_host", "dst_port", "process",
+                                                     "ts")}
 
 
 def is_service_event(events: pd.DataFrame) -> np.ndarray:
@@ -58,6 +77,39 @@ def service_burst(events: pd.DataFrame) -> np.ndarray:
     return out
 
 
+def port_class(dst_port: pd.Series) -> pd.Series:
+    """The :data:`CLIENT_PORT_CLASSES` class of each port ("smb", "rpc", "winrm"), missing otherwise."""
+    port = pd.to_numeric(dst_port, errors="coerce")
+    out = pd.Series(pd.NA, index=dst_port.index, dtype="string")
+    for name, ports in CLIENT_PORT_CLASSES.items():
+        out[port.isin(list(ports)).fillna(False).to_numpy(dtype=bool)] = name
+    return out
+
+
+def client_days(events: pd.DataFrame) -> np.ndarray:
+    """The ``client_days`` count per event (int64, 0 for the events it does not describe)."""
+    out = np.zeros(len(events), dtype=np.int64)
+    eid = events["event_id"]
+    cand = np.flatnonzero(eid.eq(3).fillna(False).to_numpy(dtype=bool))
+    if not len(cand):
+        return out
+    sub = events.iloc[cand]
+    cls = port_class(sub["dst_port"])
+    host = sub["host"].astype("string").str.lower()
+    outbound = (sub["src_host"].astype("string").str.lower() == host).fillna(False).to_numpy(dtype=bool)
+    keep = outbound & cls.notna().to_numpy(dtype=bool)
+    if not keep.any():
+        return out
+    sub, cls, host = sub[keep], cls[keep], host[keep]
+    image = sub["process"].astype("string").str.lower().fillna("")
+    day = pd.DatetimeIndex(sub["ts"]).as_unit("ns").asi8 // DAY_NS
+    key = pd.DataFrame({"h": host.to_numpy(dtype=object), "p": image.to_numpy(dtype=object),
+                        "c": cls.to_numpy(dtype=object), "d": day})
+    days = key.groupby(["h", "p", "c"], sort=False)["d"].transform("nunique").to_numpy(dtype=np.int64)
+    out[cand[keep]] = days
+    return out
+
+
 def derive(events: pd.DataFrame, name: str) -> pd.Series:
     """The derived column ``name`` for ``events`` (aligned to its index).
 
@@ -66,4 +118,6 @@ def derive(events: pd.DataFrame, name: str) -> pd.Series:
     """
     if name == SERVICE_BURST:
         return pd.Series(service_burst(events), index=events.index, dtype="int64", name=name)
+    if name == CLIENT_DAYS:
+        return pd.Series(client_days(events), index=events.index, dtype="int64", name=name)
     raise KeyError(name)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from graph.model import EdgeKind
 from graph.rules.base import LOCAL, LOOPBACK_UNC, SIGMA, SOURCE, TARGET, Level, Rule
 from graph.rules.compile import all_, any_, leaf, not_
+from graph.rules.derived import CLIENT_DAYS, CLIENT_PORT_CLASSES, CLIENT_ROUTINE_DAYS
 
 _PC = SIGMA + "rules/windows/process_creation/"
 _PROC = frozenset({4688, 1})
@@ -228,18 +229,63 @@ EXEC_PIPE_CREATED = Rule(
     side=LOCAL,
 )
 
+#: Processes that are not a Windows network client for SMB/RPC: SMB client traffic is the kernel's
+#: (``System``, PID 4) and RPC/DCOM clients are Windows' own images, so a script host, a LOLBin that
+#: loads arbitrary code (rundll32, regsvr32, mshta...), an interpreter (Python: Impacket) or any
+#: image in a user-writable folder opening 445/139/135/5985 directly is a tool speaking the
+#: protocol itself: an implant relaying a proxied tool (SOCKS), Impacket or a scanner.
+UNUSUAL_CLIENT_IMAGE = any_(
+    leaf("process", "iregex", r"(^|\\)(rundll32|regsvr32|mshta|wscript|cscript|msbuild|installutil|regasm|"
+                              r"regsvcs|notepad|pythonw?[0-9.]*|py|perl|ruby|node)\.exe$"),
+    leaf("process", "icontains", ["\\users\\", "\\programdata\\", "\\windows\\temp\\",
+                                  "\\perflogs\\", "\\$recycle.bin\\", ":\\temp\\", "\\windows\\tasks\\"]))
+#: PowerShell speaking SMB itself (Invoke-SMBExec / Invoke-TheHash); its RPC and WinRM traffic is
+#: the normal remoting client (Get-WmiObject -ComputerName, Invoke-Command).
+_POWERSHELL_IMAGE = leaf("process", "iregex", r"(^|\\)(powershell|pwsh)(_ise)?\.exe$")
+#: An outbound connection logged by its source, to another host.
+_OUTBOUND = all_(leaf("src_host", "ieq_col", "host"),
+                 not_(leaf("dst_ip", "iin", ["127.0.0.1", "::1"])),
+                 not_(leaf("dst_ip", "startswith", "127.")),
+                 not_(leaf("dst_host", "ieq_col", "host")))
+_SMB_PORTS = leaf("dst_port", "in", list(CLIENT_PORT_CLASSES["smb"]))
+#: The host's own baseline (graph.rules.derived ``client_days``): the same image talked the same
+#: port class on fewer than CLIENT_ROUTINE_DAYS distinct days of the data.
+_NEW_CLIENT = leaf(CLIENT_DAYS, "lt", CLIENT_ROUTINE_DAYS)
+
+UNUSUAL_NETWORK_CLIENT = Rule(
+    id="lg.network.unusual_client",
+    title=("Outbound SMB/RPC/WinRM (445, 139, 135, 5985/5986) from a process that is not a Windows "
+           "network client (rundll32, script host, Python, an image in a user-writable folder), new on "
+           "this host"),
+    level=Level.MEDIUM,
+    attack=("T1021.002", "T1021.003", "T1021.006", "T1090.001"),
+    # Sigma's epmap rule (135 from an image outside C:\Windows) and Elastic's "Direct Outbound SMB
+    # Connection" (445 from a process other than PID 4); both without the host baseline
+    sigma=SIGMA + "rules/windows/network_connection/net_connection_win_susp_epmap.yml",
+    event_ids=frozenset({3}),
+    condition=all_(_OUTBOUND, _NEW_CLIENT,
+                   any_(all_(_SMB_PORTS, any_(UNUSUAL_CLIENT_IMAGE, _POWERSHELL_IMAGE)),
+                        all_(leaf("dst_port", "in",
+                                  [*CLIENT_PORT_CLASSES["rpc"], *CLIENT_PORT_CLASSES["winrm"]]),
+                             UNUSUAL_CLIENT_IMAGE))),
+    kind=EdgeKind.NETWORK,
+    side=SOURCE,
+    lateral=False,
+)
+
 SMB_OUTBOUND = Rule(
     id="lg.network.smb_outbound",
-    title="Outbound SMB (445) connection from a user process (not System)",
+    title=("Outbound SMB (445/139) connection from a user process (not System): new on this host, or an "
+           "unusual client that does it routinely"),
     level=Level.LOW,
     attack=("T1021.002",),
     sigma="",   # gap in Sigma; Elastic "Direct Outbound SMB Connection", msticpy >10 IPs on 445
     event_ids=frozenset({3}),
-    condition=all_(leaf("dst_port", "eq", 445), leaf("src_host", "ieq_col", "host"),
-                   not_(leaf("process", "iin", ["system", "4"])),
-                   not_(leaf("dst_ip", "iin", ["127.0.0.1", "::1"])),
-                   not_(leaf("dst_ip", "startswith", "127.")),
-                   not_(leaf("dst_host", "ieq_col", "host"))),
+    condition=all_(_SMB_PORTS, _OUTBOUND, not_(leaf("process", "iin", ["system", "4"])),
+                   # a routine agent of this host (the same image on >= 2 days) is its habit: no
+                   # evidence; an unusual client new on the host is lg.network.unusual_client
+                   any_(all_(_NEW_CLIENT, not_(any_(UNUSUAL_CLIENT_IMAGE, _POWERSHELL_IMAGE))),
+                        all_(not_(_NEW_CLIENT), any_(UNUSUAL_CLIENT_IMAGE, _POWERSHELL_IMAGE)))),
     kind=EdgeKind.NETWORK,
     side=SOURCE,
     lateral=False,
@@ -298,5 +344,6 @@ WINRM_CLIENT = Rule(
 
 RULES = (PSEXESVC_PROCESS, PSEXESVC_CHILD, IMPACKET_EXEC, RANDOM_WINDOWS_EXE, GETSYSTEM_PROCESS,
          PSEXEC_CLIENT, NET_USE_ADMIN_SHARE, NET_USE_SHARE, COPY_TO_ADMIN_SHARE, RUNDLL32_UNC,
-         SHARPMOVE, EXEC_SERVICE_FILE, LOCAL_ADMIN_SHARE_WRITE, EXEC_PIPE_CREATED, SMB_OUTBOUND,
+         SHARPMOVE, EXEC_SERVICE_FILE, LOCAL_ADMIN_SHARE_WRITE, EXEC_PIPE_CREATED, UNUSUAL_NETWORK_CLIENT,
+         SMB_OUTBOUND,
          SMB_INBOUND, REMOTE_TASK_CLIENT, WINRM_CLIENT)

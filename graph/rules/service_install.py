@@ -105,7 +105,37 @@ SUSPICIOUS_SERVICE = Rule(
     side=LOCAL,
 )
 
-#: Image location heuristics (persistence / staging); alone they do not show a remote action.
+#: A program (not a driver) in a folder any user or an admin-share copy can write and Windows
+#: never installs services from: anywhere under ``C:\Windows\Temp``, ``C:\Users\Public``,
+#: ``C:\PerfLogs`` or a temp folder, directly in ``C:\ProgramData`` (its subfolders hold real
+#: agents: Defender's platform), or an executable dropped directly in ``%SystemRoot%`` (ADMIN$) that
+#: is none of Windows' own programs there (an 8-letter name and the PsExec-family services have
+#: their own rules). Where ``copy x.exe \\host\C$\Windows\Temp`` + ``sc \\host create`` leave
+#: their binary.
+_PROGRAM = r"\.(exe|com|bat|cmd|ps1|vbs|js|scr|hta)"
+STAGED_IMAGE = any_(
+    leaf(_IMG, "iregex", r"(^|[\\\"' ])(windows\\temp|users\\public|perflogs|appdata\\local\\temp|"
+                         r"%temp%|%tmp%)\\[^\"]*" + _PROGRAM + r"([\"' \t]|$)"),
+    leaf(_IMG, "iregex", r"^[\"']?(c:|%systemdrive%|%programdata%)?(\\programdata)?\\[^\\\"]+" + _PROGRAM
+                         + r"([\"' \t]|$)"),
+    all_(leaf(_IMG, "iregex", r"^[\"']?(%systemroot%|%windir%|c:\\windows)\\[^\\\" ]+\.exe[\"']?([ \t]|$)"),
+         not_(leaf(_IMG, "iregex", r"\\(explorer|regedit|notepad|hh|helppane|splwow64|bfsvc|winhlp32|write|"
+                                   r"py|pyw|psexesvc|paexec[^\\]*|[a-z]{8})\.exe"))))
+
+STAGED_IMAGE_SERVICE = Rule(
+    id="lg.service.staged_image",
+    title=("Service program in a staging folder (Windows\\Temp, Users\\Public, PerfLogs, %TEMP%, the "
+           "ProgramData root) or an unknown executable dropped in %SystemRoot% (ADMIN$)"),
+    level=Level.MEDIUM,
+    attack=("T1569.002", "T1021.002", "T1570"),
+    sigma=_SCM + "win_system_susp_service_installation_folder.yml",
+    event_ids=_EIDS,
+    condition=STAGED_IMAGE,
+    kind=EdgeKind.SERVICE_INSTALL,
+    side=LOCAL,
+)
+
+#: Image location heuristics (persistence); alone they do not show a remote action.
 SUSPICIOUS_FOLDER_SERVICE = Rule(
     id="lg.service.suspicious_folder",
     title="Service image in a user-writable or temp folder (AppData, Users\\Public, Temp, PerfLogs)",
@@ -113,8 +143,9 @@ SUSPICIOUS_FOLDER_SERVICE = Rule(
     attack=("T1543.003",),
     sigma=_SCM + "win_system_susp_service_installation_folder.yml",
     event_ids=_EIDS,
-    condition=leaf(_IMG, "icontains", ["\\appdata\\", "\\users\\public\\", "\\windows\\temp\\",
-                                       ":\\temp\\", "\\perflogs\\"]),
+    condition=all_(leaf(_IMG, "icontains", ["\\appdata\\", "\\users\\public\\", "\\windows\\temp\\",
+                                            ":\\temp\\", "\\perflogs\\"]),
+                   not_(STAGED_IMAGE)),
     kind=EdgeKind.SERVICE_INSTALL,
     side=LOCAL,
     lateral=False,
@@ -239,6 +270,7 @@ SERVICE_INSTALL = Rule(
 )
 
 RULES = (PSEXEC_SERVICE, REMOTE_EXEC_TOOL_SERVICE, SMBEXEC_SERVICE, RANDOM_SYSTEMROOT_SERVICE,
-         COBALTSTRIKE_SERVICE, SUSPICIOUS_SERVICE, SUSPICIOUS_FOLDER_SERVICE, BARE_IMAGE_SERVICE,
+         COBALTSTRIKE_SERVICE, SUSPICIOUS_SERVICE, STAGED_IMAGE_SERVICE, SUSPICIOUS_FOLDER_SERVICE,
+         BARE_IMAGE_SERVICE,
          HACKTOOL_SERVICE, GETSYSTEM_SERVICE, SCRIPT_IMAGE_SERVICE, ENCODED_POWERSHELL_SERVICE,
          ENCODED_NAME_SERVICE, BURST_SERVICE, SERVICE_INSTALL)

@@ -58,6 +58,21 @@ def severity(scores: pd.Series, config: AnalysisConfig) -> pd.Series:
     return pd.Series(out, index=scores.index, dtype="string", name="severity")
 
 
+def _network_only(hops: pd.DataFrame) -> np.ndarray:
+    """For hops seen only as the source's own outbound connections (every rule of kind network):
+    which connection rule(s) made them, by title; "" for the other hops."""
+    from graph.rules import RULES
+
+    def one(rules: tuple[str, ...], kinds: tuple[str, ...]) -> str:
+        if tuple(kinds) != ("network",):
+            return ""
+        titles = [RULES[r].title for r in rules if r in RULES and str(RULES[r].kind) == "network"]
+        return ("; seen only as the source's outbound connection: " + "; ".join(titles)) if titles else ""
+
+    return np.array([one(r, k) for r, k in zip(hops["rules"].tolist(), hops["kinds"].tolist(), strict=True)],
+                    dtype=object)
+
+
 def reasons(hops: pd.DataFrame, config: AnalysisConfig) -> pd.Series:
     """One sentence per hop saying why it has its score: evidence, novelty, habit / group / caps.
 
@@ -93,6 +108,7 @@ def reasons(hops: pd.DataFrame, config: AnalysisConfig) -> pd.Series:
          "administers (a first contact counts as its routine too)",
          "; habitual routine (source, account, tool, hour) from a clean source",
          "; habitual routine, novel destination"], "")
+    text = text + _network_only(hops)
     text = text + np.where(lateral, "", f"; no lateral evidence (capped {NON_LATERAL_CAP:.2f})")
     no_src = (hops["src_host"].isna() & hops["src_ip"].isna()).to_numpy()
     text = text + np.where(no_src, f"; source unknown (capped {config.target_only_cap:.2f})", "")

@@ -40,6 +40,9 @@ def score(hops: pd.DataFrame, config: AnalysisConfig) -> pd.Series:
 
     * **1** = routine + usual hour + familiar destination;
     * **0.5** = routine + usual hour, novel destination;
+    The source is the hop's host name, else its IP (a source seen only by address, as a server
+    without Sysmon is in its targets' 4624, still has a routine).
+
     * **0** = anything else: no known source or account, no lateral evidence, a service name or
       tool the routine never used (a random PsExec service name, a new binary), another account
       or source (stolen admin credentials used from a new machine), or an unusual hour.
@@ -61,11 +64,14 @@ def score(hops: pd.DataFrame, config: AnalysisConfig) -> pd.Series:
     out = pd.Series(0.0, index=hops.index, name="habit")
     if hops.empty:
         return out
-    ok = hops["src_host"].notna() & hops["account"].notna() & hops["lateral"].astype(bool)
+    # the source by name, else by IP (a deployment server seen only in its targets' 4624): the
+    # routine is the source's own either way
+    src_key = hops["src_host"].fillna(hops["src_ip"])
+    ok = src_key.notna() & hops["account"].notna() & hops["lateral"].astype(bool)
     if not ok.any():
         return out
     h = hops[ok]
-    f = pd.DataFrame({"src": h["src_host"].astype(str), "acct": h["account"].astype(str),
+    f = pd.DataFrame({"src": src_key[ok].astype(str), "acct": h["account"].astype(str),
                       "dst": h["dst_host"].astype(str), "sig": signature(h).astype(str),
                       "day": h["first_seen"].dt.floor("D"),
                       "hour": h["first_seen"].dt.hour.astype("int64")}, index=h.index)

@@ -127,12 +127,24 @@ def with_derived(events: DataFrame, rules: Iterable[Rule], index_col: str = "eve
     ``ts`` with a range of :data:`~graph.rules.derived.SERVICE_BURST_WINDOW_S` either side,
     counting the rows; the (few) service events are windowed on their own and joined back by
     ``event_index`` (broadcast), so the wide events frame is never shuffled or sorted for it.
+
+    ``client_days``: the outbound SMB/RPC/WinRM connections (event 3, ``src_host`` = ``host``) are
+    selected on their own, their distinct UTC days counted per (host, image, port class) and the
+    count joined back by ``event_index``; every other event gets 0.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     from graph.rules.compile import columns_of
-    from graph.rules.derived import DERIVED, SERVICE_BURST, SERVICE_BURST_WINDOW_S, SERVICE_EVENT_IDS
+    from graph.rules.derived import (
+        CLIENT_DAYS,
+        CLIENT_PORT_CLASSES,
+        DAY_NS,
+        DERIVED,
+        SERVICE_BURST,
+        SERVICE_BURST_WINDOW_S,
+        SERVICE_EVENT_IDS,
+    )
 
     wanted = set().union(*(columns_of(r.condition) for r in rules)) & set(DERIVED) if rules else set()
     if SERVICE_BURST in wanted:
@@ -147,6 +159,23 @@ def with_derived(events: DataFrame, rules: Iterable[Rule], index_col: str = "eve
         events = (events.join(F.broadcast(burst), events[index_col] == burst["_bi"], "left")
                   .withColumn(SERVICE_BURST, F.coalesce(c("_burst"), F.lit(0).cast("long")))
                   .drop("_bi", "_burst"))
+    if CLIENT_DAYS in wanted:
+        c = F.col
+        cls = None
+        for name, ports in CLIENT_PORT_CLASSES.items():
+            cond = c("dst_port").isin(*ports)
+            cls = F.when(cond, F.lit(name)) if cls is None else cls.when(cond, F.lit(name))
+        out = F.coalesce((c("event_id") == 3) & (F.lower(c("src_host")) == F.lower(c("host"))), F.lit(False))
+        conn = (events.where(out)
+                .select(c(index_col).alias("_ci"), F.lower(c("host")).alias("_h"),
+                        F.coalesce(F.lower(c("process")), F.lit("")).alias("_p"), cls.alias("_c"),
+                        F.expr(f"CAST(`ts` AS BIGINT) div {DAY_NS}").alias("_d"))
+                .where(c("_c").isNotNull()))
+        days = conn.groupBy("_h", "_p", "_c").agg(F.countDistinct("_d").cast("long").alias("_days"))
+        per = conn.join(days, ["_h", "_p", "_c"]).select("_ci", "_days")
+        events = (events.join(F.broadcast(per), events[index_col] == per["_ci"], "left")
+                  .withColumn(CLIENT_DAYS, F.coalesce(c("_days"), F.lit(0).cast("long")))
+                  .drop("_ci", "_days"))
     return events
 
 

@@ -221,7 +221,7 @@ def _emit(tool: str, seed: int, n_ws: int, n_srv: int, days: int
     dst = int(rng.choice(ent.servers))
     t = start_ns + (days - 1) * DAY + int(rng.integers(10 * HOUR, 15 * HOUR))
     hop = Hop(ent.hosts[src], ip(src, t), ent.hosts[dst], ip(dst, t), str(rng.choice(dcs)),
-              ent.domain_admin, t, rng)
+              ent.domain_admin, t, rng, operator=str(ent.users[int(ent.workstation_user[src])]))
     attack = Recorder()
     spec.emit(attack, hop)
 

@@ -59,7 +59,10 @@ class Hop:
     """One use of a tool: ``src`` runs it against ``dst`` as ``account`` at ``t`` (ns since epoch).
 
     ``dc`` is the domain controller that authenticates the account; ``rng`` draws the tool's random
-    names (service names, pipe suffixes, output files).
+    names (service names, pipe suffixes, output files). ``operator`` is the user the implant on
+    ``src`` runs as (the phished user): a proxied tool's connections leave from the implant's
+    process, owned by that user, while the stolen ``account`` travels inside the protocol;
+    ``None`` = ``account`` (the operator typed the command as that account).
     """
 
     src: str
@@ -70,6 +73,7 @@ class Hop:
     account: str
     t: int
     rng: np.random.Generator
+    operator: str | None = None
 
 
 class Recorder:
@@ -365,8 +369,8 @@ def _client_connect(r: Recorder, h: Hop, t: int, port: int, client: str,
                     server_image: str = "System") -> None:
     """The connection as the source logs it: from ``System`` (Windows' own SMB client) or from the
     pivot process (a tool proxied through a beacon: SOCKS traffic leaves from the implant)."""
-    connect(r, h, t, port, image=client, account="system" if client == "System" else h.account,
-            server_image=server_image)
+    connect(r, h, t, port, image=client,
+            account="system" if client == "System" else (h.operator or h.account), server_image=server_image)
 
 
 def impacket_psexec(r: Recorder, h: Hop) -> None:

@@ -93,9 +93,18 @@ CASES = [
      {"event_id": 4688, "process": r"C:\Tools\PsExec.exe", "command_line": "psexec -accepteula -s cmd"}),
     ("lg.network.smb_outbound",
      {"event_id": 3, "channel": "Sysmon", "host": "WS1", "src_host": "WS1", "src_ip": "10.0.0.5",
-      "dst_ip": "10.0.0.9", "dst_port": 445, "process": r"C:\Windows\powershell.exe"},
+      "dst_ip": "10.0.0.9", "dst_port": 445, "process": r"C:\Program Files\Agent\agent.exe"},
      {"event_id": 3, "channel": "Sysmon", "host": "WS1", "src_host": "WS1", "src_ip": "10.0.0.5",
       "dst_ip": "10.0.0.9", "dst_port": 445, "process": "System"}),
+    ("lg.network.unusual_client",
+     {"event_id": 3, "channel": "Sysmon", "host": "WS1", "src_host": "WS1", "src_ip": "10.0.0.5",
+      "dst_ip": "10.0.0.9", "dst_port": 135, "process": r"C:\Windows\System32\rundll32.exe"},
+     {"event_id": 3, "channel": "Sysmon", "host": "WS1", "src_host": "WS1", "src_ip": "10.0.0.5",
+      "dst_ip": "10.0.0.9", "dst_port": 135,
+      "process": r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe"}),
+    ("lg.service.staged_image",
+     {"event_id": 7045, "service_name": "Xkzqwert", "service_image": r"C:\Windows\Temp\qmzvbn.exe"},
+     {"event_id": 7045, "service_name": "cpuz141", "service_image": r"C:\Windows\Temp\cpuz141\cpuz_x64.sys"}),
 ]
 
 
@@ -137,3 +146,40 @@ def test_condition_rejects_unknown_operator() -> None:
     with pytest.raises(ValueError, match="unknown condition operator"):
         leaf("a", "like", "x")
     assert {"eq", "iendswith", "mask_any", "ieq_col"} <= OPS
+
+
+def _conn(day: int, image: str, port: int = 445, host: str = "WS1"):
+    from datetime import timedelta
+
+    from tests.conftest import T0
+
+    return make_event(event_id=3, channel="Sysmon", host=host, src_host=host, src_ip="10.0.0.5",
+                      dst_ip="10.0.0.9", dst_port=port, process=image, ts=T0 + timedelta(days=day, hours=1))
+
+
+def test_a_hosts_routine_smb_client_is_no_evidence_and_a_new_one_is() -> None:
+    agent = r"C:\Program Files\Inventory\agent.exe"
+    routine = apply_rules(events_frame(_conn(0, agent), _conn(1, agent), _conn(2, agent)))
+    assert routine.empty                       # the host's own agent, every day: its habit
+    once = apply_rules(events_frame(_conn(2, agent)))
+    assert set(once["rule_id"]) == {"lg.network.smb_outbound"}
+    # the same image routine on another host does not make it routine here
+    other = apply_rules(events_frame(_conn(0, agent, host="WS2"), _conn(1, agent, host="WS2"),
+                                     _conn(2, agent)))
+    assert set(other["rule_id"]) == {"lg.network.smb_outbound"}
+
+
+def test_unusual_client_is_medium_when_new_and_low_when_the_hosts_routine() -> None:
+    beacon = r"C:\Users\bob\AppData\Roaming\upd.exe"
+    new = apply_rules(events_frame(_conn(1, beacon), _conn(1, beacon, 135)))
+    assert set(new["rule_id"]) == {"lg.network.unusual_client"} and set(new["level"]) == {"medium"}
+    daily = apply_rules(events_frame(_conn(0, beacon), _conn(1, beacon)))
+    assert set(daily["rule_id"]) == {"lg.network.smb_outbound"}    # kept, but low
+    python = apply_rules(events_frame(_conn(0, r"C:\Python311\python.exe", 5985)))
+    assert set(python["rule_id"]) == {"lg.network.unusual_client"}
+    # an inbound connection, System's SMB and PowerShell's remoting are not unusual clients
+    inbound = make_event(event_id=3, channel="Sysmon", host="WS1", src_host="WS7", src_ip="10.0.0.7",
+                         dst_host="WS1", dst_ip="10.0.0.5", dst_port=445,
+                         process=r"C:\Windows\System32\rundll32.exe")
+    tags = apply_rules(events_frame(inbound, _conn(0, "System")))
+    assert "lg.network.unusual_client" not in set(tags["rule_id"])

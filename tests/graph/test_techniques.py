@@ -463,3 +463,45 @@ def test_client_commands_naming_a_host_make_source_side_hops(cmd: str, image: st
 def test_local_task_and_remoting_commands_make_no_hop(cmd: str) -> None:
     ev = events_frame(_proc(cmd, SYS32 + "cmd.exe", image=SYS32 + "schtasks.exe", host="WS03"))
     assert analyze_from_events(ev, IngestReport()).hops.empty
+
+
+def _outbound(image: str, port: int, ts: object, *, host: str = "WS05", user: str = "CORP\\bob") -> object:
+    return make_event(event_id=3, channel="Sysmon", host=host, src_host=host, src_ip="10.20.0.5",
+                      dst_ip="10.10.0.11", dst_port=port, process=image, account=user, ts=ts)
+
+
+def test_proxied_tool_seen_only_on_the_source_is_a_medium_hop() -> None:
+    # Impacket through a beacon's SOCKS proxy: the source logs only the implant's own connections
+    implant = SYS32 + "rundll32.exe"
+    ev = events_frame(_outbound(implant, 135, T0), _outbound(implant, 445, T0 + timedelta(seconds=1)),
+                      _outbound("System", 445, T0 - timedelta(days=1)))
+    hops = analyze_from_events(ev, IngestReport()).hops
+    assert len(hops) == 1
+    hop = hops.iloc[0]
+    assert (hop["src_host"], hop["dst_host"]) == ("WS05", "10.10.0.11")
+    assert hop["severity"] == "medium" and hop["rules"] == ("lg.network.unusual_client",)
+    # the implant's owner is not the account the proxied tool authenticates with
+    assert pd.isna(hop["account"])
+    assert "not a Windows network client" in hop["reason"] and "outbound connection" in hop["reason"]
+
+
+def test_a_routine_outbound_smb_agent_makes_no_hop_and_no_finding() -> None:
+    agent = "C:\\Program Files\\Inventory\\agent.exe"
+    ev = events_frame(*[_outbound(agent, 445, T0 + timedelta(days=d), host="MON01",
+                                  user="CORP\\svc_inventory") for d in range(3)])
+    result = analyze_from_events(ev, IngestReport())
+    assert result.hops.empty and result.findings.empty
+    once = analyze_from_events(events_frame(_outbound(agent, 445, T0, host="MON01")), IngestReport())
+    assert len(once.findings) == 1 and set(once.hops["severity"]) <= {"info", "low"}
+
+
+@pytest.mark.parametrize("image", ["C:\\Windows\\Temp\\qmzvbn.exe", "%SystemRoot%\\a1b2c3d.exe",
+                                   "C:\\Users\\Public\\svc.bat", "C:\\ProgramData\\upd.exe"])
+def test_service_binary_staged_in_a_writable_folder_alone_is_a_target_only_hop(image: str) -> None:
+    # `copy x.exe \\host\C$\Windows\Temp` + `sc \\host create`, seen through the System log only
+    result = analyze_from_events(events_frame(_svc(0, "Xkzqwert", image)), IngestReport())
+    assert len(result.hops) == 1
+    hop = result.hops.iloc[0]
+    assert hop["dst_host"] == "SRV9" and pd.isna(hop["src_host"]) and hop["severity"] == "medium"
+    driver = _svc(0, "cpuz141", "C:\\Windows\\Temp\\cpuz141\\cpuz141_x64.sys")
+    assert analyze_from_events(events_frame(driver), IngestReport()).hops.empty

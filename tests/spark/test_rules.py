@@ -109,3 +109,29 @@ def test_derived_service_burst_matches_pandas(spark) -> None:
     events = events_frame(*burst, *other, reg)
     assert "lg.service.burst" in set(apply_rules(events)["rule_id"])
     _assert_same_tags(spark, events)
+
+
+def test_derived_client_days_matches_pandas(spark) -> None:
+    from datetime import timedelta
+
+    from tests.conftest import T0
+
+    def conn(day: float, image: str | None, port: int, host: str = "WS1", src: str | None = "WS1") -> object:
+        return make_event(event_id=3, channel="Sysmon", host=host, src_host=src, src_ip="10.0.0.5",
+                          dst_ip="10.0.0.9", dst_port=port, process=image, ts=T0 + timedelta(days=day))
+
+    agent, beacon = r"C:\Program Files\Agent\agent.exe", r"C:\Windows\System32\RUNDLL32.exe"
+    events = events_frame(
+        conn(0, agent, 445), conn(1, agent.upper(), 139), conn(2.5, agent, 445),   # routine, any case
+        conn(1, beacon, 445), conn(1.1, beacon, 135), conn(2, beacon.lower(), 135),
+        conn(0, None, 445), conn(1, "System", 445), conn(1, beacon, 5986, host="ws2", src="WS2"),
+        conn(1, beacon, 445, host="WS3", src="WS9"),     # not logged by its source: no count
+        # a midnight boundary: 1 ns before and at 00:00 UTC are two days
+        make_event(event_id=3, channel="Sysmon", host="WS4", src_host="WS4", dst_ip="10.0.0.9", dst_port=445,
+                   process=beacon, ts=T0.replace(hour=0) + timedelta(days=1) - timedelta(microseconds=1)),
+        make_event(event_id=3, channel="Sysmon", host="WS4", src_host="WS4", dst_ip="10.0.0.9", dst_port=445,
+                   process=beacon, ts=T0.replace(hour=0) + timedelta(days=1)),
+    )
+    tags = apply_rules(events)
+    assert {"lg.network.unusual_client", "lg.network.smb_outbound"} <= set(tags["rule_id"])
+    assert _assert_same_tags(spark, events) > 0
