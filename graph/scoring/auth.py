@@ -77,8 +77,9 @@ def presence(events: pd.DataFrame) -> pd.DataFrame:
 
     * 4624 interactive / unlock / RDP / cached logons (types 2, 7, 10, 11): ``account`` on ``host``;
     * 4769 tickets for the client's own host (a DC's view of an interactive logon): ``account`` on
-      ``dst_host`` when the client IP is that host's (its machine account's TGT came from that IP)
-      or the client host is named and equal.
+      ``dst_host`` when the client IP is that host's (its machine account's TGT, or a service
+      ticket the machine account asked for itself, came from that IP) or the client host is named
+      and equal.
 
     A user's TGT request (4768) or NTLM validation (4776) from a host is *not* a session: an
     intruder holding a stolen password or hash makes the same requests from the foothold.
@@ -92,7 +93,11 @@ def presence(events: pd.DataFrame) -> pd.DataFrame:
     user = acct.notna() & ~acct.str.endswith("$").fillna(False) & ~acct.isin(list(_NOT_USERS))
     eid = ev["event_id"]
     inter = eid.eq(4624) & ev["logon_type"].isin(list(PRESENCE_LOGON_TYPES)).fillna(False)
-    machine = eid.eq(4768) & acct.str.endswith("$").fillna(False) & ev["src_ip"].notna()
+    # a machine account's own Kerberos requests name its address: its TGT (4768), or a service
+    # ticket it asks for itself (4769 whose client host is named and is that machine)
+    own_name = acct.eq(ev["src_host"].astype("string").str.lower() + "$").fillna(False)
+    machine = ((eid.eq(4768) | (eid.eq(4769) & own_name)) & acct.str.endswith("$").fillna(False)
+               & ev["src_ip"].notna())
     ip_host = (ev.loc[machine, ["src_ip", "src_host"]].dropna().drop_duplicates("src_ip")
                .set_index("src_ip")["src_host"])
     tgs = eid.eq(4769) & ev["dst_host"].notna()

@@ -172,7 +172,9 @@ def presence(events: DataFrame) -> pd.DataFrame:
     c = F.col
     acct = F.lower(c("account"))
     user = acct.isNotNull() & ~acct.endswith("$") & ~acct.isin(*_NOT_USERS)
-    ip_host = (events.where((c("event_id") == 4768) & F.lower(c("account")).endswith("$")
+    own_name = F.coalesce(F.lower(c("account")) == F.concat(F.lower(c("src_host")), F.lit("$")), F.lit(False))
+    ip_host = (events.where(((c("event_id") == 4768) | ((c("event_id") == 4769) & own_name))
+                            & F.lower(c("account")).endswith("$")
                             & c("src_ip").isNotNull() & c("src_host").isNotNull())
                .groupBy("src_ip").agg(F.min_by("src_host", "event_index").alias("_ip_host")))
     ev = events.join(F.broadcast(ip_host), "src_ip", "left")

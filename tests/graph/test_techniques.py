@@ -505,3 +505,20 @@ def test_service_binary_staged_in_a_writable_folder_alone_is_a_target_only_hop(i
     assert hop["dst_host"] == "SRV9" and pd.isna(hop["src_host"]) and hop["severity"] == "medium"
     driver = _svc(0, "cpuz141", "C:\\Windows\\Temp\\cpuz141\\cpuz141_x64.sys")
     assert analyze_from_events(events_frame(driver), IngestReport()).hops.empty
+
+
+def test_a_machines_own_service_ticket_names_its_address_for_user_presence() -> None:
+    # DC-only logs: no machine TGT in the window, but WS05$ asked a ticket from 10.0.0.5 itself,
+    # so nils's ticket for WS05 from that address is nils's own session on WS05
+    from graph.scoring.auth import presence
+
+    machine = make_event(event_id=4769, channel="Security", host="DC01", account="ws05$", src_host="WS05",
+                         src_ip="10.0.0.5", dst_host="DC01")
+    user = make_event(event_id=4769, channel="Security", host="DC01", account="nils", src_ip="10.0.0.5",
+                      dst_host="WS05", ts=T0 + timedelta(hours=1))
+    p = presence(events_frame(machine, user))
+    assert p[["host", "account"]].values.tolist() == [["WS05", "nils"]]
+    # another machine's ticket from that address says nothing about it
+    other = make_event(event_id=4769, channel="Security", host="DC01", account="ws09$", src_host="WS05",
+                       src_ip="10.0.0.5", dst_host="DC01")
+    assert presence(events_frame(other, user)).empty
