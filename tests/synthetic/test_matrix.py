@@ -145,6 +145,9 @@ def test_same_seed_same_cell_and_unread_event_ids_are_counted_not_lost():
         ("impacket-smbexec", "security", {"S"}),
         ("impacket-wmiexec", "system", {" "}),
         ("impacket-psexec", "dc", {" "}),
+        ("impacket-wmiexec", "source", {"S"}),   # only the implant's outbound 135/445
+        ("sc", "system", {"D"}),                  # only the 7045 of C:\Windows\Temp\x.exe
+        ("cs-psexec-psh", "dc", {"S"}),           # only the DC's 4768/4769
     ],
 )
 def test_cells_through_the_pipeline(tool, profile, allowed):
@@ -178,3 +181,12 @@ def test_simulate_cli_writes_a_tool_cell(tmp_path):
     assert "holds evidence" in result.output
     bad = CliRunner().invoke(cli, ["simulate", "--profile", "dc", "--out", str(out)])
     assert bad.exit_code == 2 and "--profile needs --tool" in bad.output
+
+
+def test_a_proxied_tools_source_logs_the_implants_connections_as_the_phished_user():
+    case = tool_case("impacket-psexec", "source", seed=1)
+    conns = [r for r in case.attack_records if r["EventID"] == 3]
+    assert conns and {r["Image"].lower().rsplit("\\", 1)[-1] for r in conns} == {"rundll32.exe"}
+    users = {r["User"].split("\\")[-1] for r in conns}
+    assert case.hop.account not in users and len(users) == 1   # the stolen account travels in NTLM
+    assert {r["DestinationPort"] for r in conns} == {"445"}
