@@ -410,7 +410,9 @@ def aggregate_hops(rows: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConfi
     hops["local_only"] = (hops["src_host"].isna() & hops["src_ip"].isna()
                           & lat.groupby("hop_id")["local_marker"].all().reindex(hops.index)
                           .fillna(False).astype(bool))
-    svc = rows[rows["service_name"].notna()][["hop_id", "service_name"]]
+    # services *installed* (a DC's 4769 carries the ticket's ServiceName, the target's machine
+    # account: not a service, and it would make every destination a new tool signature)
+    svc = rows[rows["service_name"].notna() & rows["kind"].eq("service_install")][["hop_id", "service_name"]]
     svc = svc.assign(v=svc["service_name"].str.lower()).drop_duplicates(["hop_id", "v"])
     svc = svc.sort_values(["hop_id", "v"])
     hops["services"] = _tuples(svc["v"], svc["hop_id"])

@@ -69,7 +69,8 @@ def aggregate(rows: DataFrame, tags: DataFrame, config: AnalysisConfig) -> DataF
         F.array_sort(F.collect_set("kind")).alias("kinds"),
         F.bool_or("lateral").alias("lateral"),
         F.bool_and(F.when(c("lateral"), c("local_marker"))).alias("_lat_marker"),
-        F.array_sort(F.collect_set(F.lower(c("service_name")))).alias("services"),
+        F.array_sort(F.collect_set(F.when(c("kind") == "service_install", F.lower(c("service_name")))))
+        .alias("services"),
         F.array_sort(F.collect_set(F.lower(c("auth_package")))).alias("auth_packages"),
         F.array_sort(F.collect_set(F.when((c("kind") == "execution") & c("process").isNotNull(),
                                           lower_img))).alias("images"),

@@ -522,3 +522,16 @@ def test_a_machines_own_service_ticket_names_its_address_for_user_presence() -> 
     other = make_event(event_id=4769, channel="Security", host="DC01", account="ws09$", src_host="WS05",
                        src_ip="10.0.0.5", dst_host="DC01")
     assert presence(events_frame(other, user)).empty
+
+
+def test_a_dc_ticket_is_not_an_installed_service_of_the_hop() -> None:
+    # the 4769's ServiceName is the target's machine account: in the hop's tool signature it would
+    # make every destination of a deployment routine a new tool
+    ticket = make_event(event_id=4769, channel="Security", host="DC01", account="svc_sccm", src_ip="10.0.0.5",
+                        src_host="SCCM01", dst_host="WS07", service_name="WS07$")
+    svc = _svc(0, "ccmsetup", "C:\\Windows\\ccmsetup\\ccmsetup.exe", host="WS07")
+    logon = make_event(host="WS07", dst_host="WS07", account="svc_sccm", logon_type=3, src_ip="10.0.0.5",
+                       src_host="SCCM01", ts=T0 - timedelta(seconds=1))
+    hops = analyze_from_events(events_frame(ticket, logon, svc), IngestReport()).hops
+    assert set(hops["dst_host"]) == {"WS07"}
+    assert {s for t in hops["services"] for s in t} == {"ccmsetup"}
