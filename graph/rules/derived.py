@@ -17,7 +17,11 @@ function) for Spark, with the same definition:
     ``src_host`` equal to ``host``, case-insensitive) to an SMB, RPC or WinRM port
     (:data:`CLIENT_PORT_CLASSES`): the number of distinct UTC days on which the same ``host``'s
     same process image (lower-cased, missing = "") opened an outbound connection to a port of the
-    same class, anywhere in the data (itself included). 0 for every other event. It is the host's
+    same class, within the stretch of such connections the event belongs to (itself included):
+    the (host, image, class) connections split wherever none happened for more than
+    :data:`CLIENT_SEGMENT_GAP_S` (7 days, the default ``environment_gap_s``), so data loaded
+    beside a case a month later never changes it (graph.scoring.environment). 0 for every other
+    event. It is the host's
     own baseline of which processes talk SMB/RPC/WinRM: an agent that does it every day is that
     host's routine; a process that does it on one day only is new there.
 """
@@ -42,6 +46,8 @@ CLIENT_PORT_CLASSES: dict[str, tuple[int, ...]] = {"smb": (445, 139), "rpc": (13
 #: From this many distinct days on, a (host, image, port class) is the host's routine.
 CLIENT_ROUTINE_DAYS = 2
 DAY_NS = 86_400 * 1_000_000_000
+#: Gap that splits a (host, image, port class)'s connections into separate stretches (seconds).
+CLIENT_SEGMENT_GAP_S = 7 * 86_400
 
 #: Every derived column (name -> the event columns it reads).
 DERIVED: dict[str, tuple[str, ...]] = {SERVICE_BURST: ("event_id", "host", "ts", "service_name"),
@@ -102,11 +108,16 @@ def client_days(events: pd.DataFrame) -> np.ndarray:
         return out
     sub, cls, host = sub[keep], cls[keep], host[keep]
     image = sub["process"].astype("string").str.lower().fillna("")
-    day = pd.DatetimeIndex(sub["ts"]).as_unit("ns").asi8 // DAY_NS
+    ts = pd.DatetimeIndex(sub["ts"]).as_unit("ns").asi8
     key = pd.DataFrame({"h": host.to_numpy(dtype=object), "p": image.to_numpy(dtype=object),
-                        "c": cls.to_numpy(dtype=object), "d": day})
-    days = key.groupby(["h", "p", "c"], sort=False)["d"].transform("nunique").to_numpy(dtype=np.int64)
-    out[cand[keep]] = days
+                        "c": cls.to_numpy(dtype=object), "t": ts, "d": ts // DAY_NS,
+                        "i": np.arange(len(ts))})
+    key = key.sort_values(["h", "p", "c", "t"], kind="stable")
+    same = (key[["h", "p", "c"]] == key[["h", "p", "c"]].shift()).all(axis=1).to_numpy()
+    near = np.r_[False, np.diff(key["t"].to_numpy()) <= CLIENT_SEGMENT_GAP_S * 1_000_000_000]
+    key["s"] = np.cumsum(~(same & near))
+    days = key.groupby("s", sort=False)["d"].transform("nunique").to_numpy(dtype=np.int64)
+    out[cand[keep][key["i"].to_numpy()]] = days
     return out
 
 

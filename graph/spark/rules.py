@@ -129,8 +129,9 @@ def with_derived(events: DataFrame, rules: Iterable[Rule], index_col: str = "eve
     ``event_index`` (broadcast), so the wide events frame is never shuffled or sorted for it.
 
     ``client_days``: the outbound SMB/RPC/WinRM connections (event 3, ``src_host`` = ``host``) are
-    selected on their own, their distinct UTC days counted per (host, image, port class) and the
-    count joined back by ``event_index``; every other event gets 0.
+    selected on their own, split per (host, image, port class) into stretches at gaps above
+    :data:`~graph.rules.derived.CLIENT_SEGMENT_GAP_S` (a lag window), their distinct UTC days
+    counted per stretch and joined back by ``event_index``; every other event gets 0.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -139,6 +140,7 @@ def with_derived(events: DataFrame, rules: Iterable[Rule], index_col: str = "eve
     from graph.rules.derived import (
         CLIENT_DAYS,
         CLIENT_PORT_CLASSES,
+        CLIENT_SEGMENT_GAP_S,
         DAY_NS,
         DERIVED,
         SERVICE_BURST,
@@ -169,10 +171,16 @@ def with_derived(events: DataFrame, rules: Iterable[Rule], index_col: str = "eve
         conn = (events.where(out)
                 .select(c(index_col).alias("_ci"), F.lower(c("host")).alias("_h"),
                         F.coalesce(F.lower(c("process")), F.lit("")).alias("_p"), cls.alias("_c"),
-                        F.expr(f"CAST(`ts` AS BIGINT) div {DAY_NS}").alias("_d"))
+                        F.expr(f"CAST(`ts` AS BIGINT) div {DAY_NS}").alias("_d"),
+                        c("ts").cast("long").alias("_t"))
                 .where(c("_c").isNotNull()))
-        days = conn.groupBy("_h", "_p", "_c").agg(F.countDistinct("_d").cast("long").alias("_days"))
-        per = conn.join(days, ["_h", "_p", "_c"]).select("_ci", "_days")
+        by_key = Window.partitionBy("_h", "_p", "_c").orderBy("_t", "_ci")
+        gap = CLIENT_SEGMENT_GAP_S * 1_000_000_000
+        prev = F.lag("_t").over(by_key)
+        conn = (conn.withColumn("_new", F.when(prev.isNull() | (c("_t") - prev > gap), 1).otherwise(0))
+                .withColumn("_s", F.sum("_new").over(by_key.rowsBetween(Window.unboundedPreceding, 0))))
+        days = conn.groupBy("_h", "_p", "_c", "_s").agg(F.countDistinct("_d").cast("long").alias("_days"))
+        per = conn.join(days, ["_h", "_p", "_c", "_s"]).select("_ci", "_days")
         events = (events.join(F.broadcast(per), events[index_col] == per["_ci"], "left")
                   .withColumn(CLIENT_DAYS, F.coalesce(c("_days"), F.lit(0).cast("long")))
                   .drop("_ci", "_days"))

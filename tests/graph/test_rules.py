@@ -148,7 +148,7 @@ def test_condition_rejects_unknown_operator() -> None:
     assert {"eq", "iendswith", "mask_any", "ieq_col"} <= OPS
 
 
-def _conn(day: int, image: str, port: int = 445, host: str = "WS1"):
+def _conn(day: float, image: str, port: int = 445, host: str = "WS1"):
     from datetime import timedelta
 
     from tests.conftest import T0
@@ -183,3 +183,16 @@ def test_unusual_client_is_medium_when_new_and_low_when_the_hosts_routine() -> N
                          process=r"C:\Windows\System32\rundll32.exe")
     tags = apply_rules(events_frame(inbound, _conn(0, "System")))
     assert "lg.network.unusual_client" not in set(tags["rule_id"])
+
+
+def test_a_clients_baseline_is_its_own_stretch_of_time() -> None:
+    # a month later is another stretch (as for environments): the agent's old routine neither
+    # hides nor counts for a new use of it, and data loaded beside a case never changes it
+    from graph.rules.derived import derive
+
+    agent = r"C:\Program Files\Inventory\agent.exe"
+    ev = events_frame(_conn(0, agent), _conn(1, agent), _conn(40, agent), _conn(41.2, agent),
+                      _conn(43, agent))
+    assert derive(ev, "client_days").tolist() == [2, 2, 3, 3, 3]
+    tags = apply_rules(events_frame(_conn(0, agent), _conn(1, agent), _conn(40, agent)))
+    assert set(tags["event_index"]) == {2}

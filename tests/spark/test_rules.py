@@ -123,6 +123,7 @@ def test_derived_client_days_matches_pandas(spark) -> None:
     agent, beacon = r"C:\Program Files\Agent\agent.exe", r"C:\Windows\System32\RUNDLL32.exe"
     events = events_frame(
         conn(0, agent, 445), conn(1, agent.upper(), 139), conn(2.5, agent, 445),   # routine, any case
+        conn(30, agent, 445), conn(37.5, agent, 445),    # another stretch (a gap > 7 days), then < 7
         conn(1, beacon, 445), conn(1.1, beacon, 135), conn(2, beacon.lower(), 135),
         conn(0, None, 445), conn(1, "System", 445), conn(1, beacon, 5986, host="ws2", src="WS2"),
         conn(1, beacon, 445, host="WS3", src="WS9"),     # not logged by its source: no count
