@@ -125,6 +125,9 @@ class AnalysisConfig:
     #: causal signal (credential switch or chain) and a first-seen signal (docs/analysis.md).
     auth_medium_cap: float = 0.69
     auth_high_cap: float = 0.85
+    #: ...and at this (below medium) when the destination logs more than authentication (its own
+    #: share / pipe / file / service / process events): the logon was followed by no action there.
+    auth_logged_cap: float = 0.39
 
     # ---- paths (graph.paths) -----------------------------------------------------------------
     #: Longest path (in hops) the search follows.

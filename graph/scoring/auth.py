@@ -43,6 +43,14 @@ signal         1 means                                                          
 destination's and the account's own history (or no history to judge by); **1** is approached by
 a hop that has every signal. The hop stage lifts logon-only hops to this score
 (:func:`lift`), see there for the caps.
+
+**Where the destination logs more than authentication** (its own share, pipe, file, service or
+process events are in the case: :func:`logged_destinations`), a logon-only hop to it is a logon
+after which the host shows no action, and the intruder's action would show there. The graph
+signals then rank it, but cannot lift it to medium: ``auth`` is capped at ``auth_logged_cap``
+(below medium) and ``dst_logged`` (a marker, not a signal: weight 0) is added to its
+``auth_signals``. Only estates that log authentication alone for a host (LANL ``auth.txt``,
+domain-controller logs) are lifted to medium and high by the graph.
 """
 
 from __future__ import annotations
@@ -59,6 +67,11 @@ SIGNALS: dict[str, float] = {"new_pair": 0.15, "new_access": 0.15, "foreign": 0.
 AUTH_RULES = frozenset({"lg.logon.network", "lg.auth.service_ticket", "lg.logon.remote_interactive",
                         "lg.logon.pass_the_hash", "lg.logon.explicit_creds", "lg.logon.special_privileges",
                         "lg.logon.external_ip", "lg.logon.metasploit_workstation"})
+#: Marker in ``auth_signals`` (weight 0): the destination logs more than authentication, ``auth`` is
+#: capped at ``auth_logged_cap`` (module docstring).
+LOGGED_MARK = "dst_logged"
+#: Evidence kinds a destination logs about itself beyond authentication (target-side rules only).
+RICH_KINDS = frozenset({"admin_share", "ipc_pipe", "file_write", "service_install", "execution"})
 #: Strength of lateral evidence that makes its hop an anomalous arrival for the ``chain`` signal.
 _LATERAL_ARRIVAL = 0.5
 
@@ -321,19 +334,38 @@ def combine_signals(sig: pd.DataFrame) -> np.ndarray:
     return 1.0 - keep
 
 
+def logged_destinations(hops: pd.DataFrame) -> np.ndarray:
+    """Per hop: whether its destination logs more than authentication, i.e. some hop into the same
+    destination (in the same environment, when the frame has one) carries a target-side rule of a
+    :data:`RICH_KINDS` kind (share, pipe, file, service or process events logged by that host)."""
+    from graph.rules import RULES
+
+    rich_rules = {r.id for r in RULES.values() if r.side == "target" and str(r.kind) in RICH_KINDS}
+    rich = hops["rules"].map(lambda rs: any(r in rich_rules for r in rs)).to_numpy(dtype=bool)
+    env = (hops["environment"].astype("string") if "environment" in hops
+           else pd.Series("0", index=hops.index, dtype="string"))
+    key = env.fillna("") + "|" + hops["dst_host"].astype("string").str.upper()
+    return key.isin(set(key[rich].dropna())).fillna(False).to_numpy(dtype=bool)
+
+
 def features(hops: pd.DataFrame, config: AnalysisConfig, present: pd.DataFrame | None = None) -> pd.DataFrame:
     """``auth`` (the combined score, in [0, 1]) and ``auth_signals`` (names of the signals that are 1,
-    in :data:`SIGNALS` order) per hop; only authentication-only hops are scored (others get 0, ())."""
+    in :data:`SIGNALS` order, then :data:`LOGGED_MARK` when the cap applied) per hop; only
+    authentication-only hops are scored (others get 0, ()). Hops to a destination that logs more
+    than authentication (:func:`logged_destinations`) are capped at ``auth_logged_cap``."""
     out = pd.DataFrame({"auth": np.zeros(len(hops)), "auth_signals": [()] * len(hops)}, index=hops.index)
     if hops.empty:
         return out
     sig = signals(hops, config, present)
     only_auth = auth_only(hops)
     score = np.where(only_auth, combine_signals(sig), 0.0)
+    logged = logged_destinations(hops) & only_auth & (score > 0)
+    score = np.where(logged, np.minimum(score, config.auth_logged_cap), score)
     names = np.array(list(SIGNALS), dtype=object)
     vals = sig[list(SIGNALS)].to_numpy(dtype=bool) & only_auth[:, None]
     out["auth"] = score
-    out["auth_signals"] = [tuple(names[row]) for row in vals]
+    out["auth_signals"] = [tuple(names[row]) + ((LOGGED_MARK,) if cap else ())
+                           for row, cap in zip(vals, logged, strict=True)]
     return out
 
 

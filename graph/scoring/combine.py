@@ -113,8 +113,12 @@ def reasons(hops: pd.DataFrame, config: AnalysisConfig) -> pd.Series:
     no_src = (hops["src_host"].isna() & hops["src_ip"].isna()).to_numpy()
     text = text + np.where(no_src, f"; source unknown (capped {config.target_only_cap:.2f})", "")
     if "auth_signals" in hops:      # authentication-graph signals (graph.scoring.auth), each named
-        sig = hops["auth_signals"].map(lambda t: ", ".join(t))
+        sig = hops["auth_signals"].map(lambda t: ", ".join(s for s in t if s != auth.LOGGED_MARK))
+        logged = hops["auth_signals"].map(lambda t: auth.LOGGED_MARK in t).to_numpy(dtype=bool)
         score = hops["auth"].astype(float).map("{:.2f}".format)
         auth_text = "; authentication graph " + score + " (" + sig + ")"
+        auth_text = auth_text + np.where(
+            logged, "; the destination logs more than authentication and shows no action after this "
+            f"logon (authentication graph capped {config.auth_logged_cap:.2f})", "")
         text = text + np.where(sig.ne("").to_numpy(dtype=bool), auth_text.to_numpy(dtype=object), "")
     return pd.Series(text, index=idx, dtype="string", name="reason")

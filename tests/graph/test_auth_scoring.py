@@ -79,3 +79,19 @@ def test_lateral_hops_keep_their_score() -> None:
     hops = analysed("WA>WB@74h:psexec/ann")
     h = hops.loc["WA>WB/ann"]
     assert h["auth"] == 0 and h["auth_signals"] == () and h["severity"] == "high"
+
+
+def test_a_destination_that_logs_more_than_logons_is_not_lifted_to_medium() -> None:
+    """The same credential switch as above, but WE logs its own share access (another hop into it
+    shows ADMIN$ events): the logon is followed by no action there, so the graph ranks it (low, with
+    its signals and the cap named) but cannot make it an alert; WB logs only logons and stays
+    lifted."""
+    hops = analysed("WC>WE@10h:share/dee WA>WB@74h:logon/ann WA>WC@74.1h:logon/ann "
+                    "WA>WD@74.2h:logon/ann WB>WE@75h:logon/cy")
+    nxt = hops.loc["WB>WE/cy"]
+    assert {"foreign", "switch", "chain"} <= set(nxt["auth_signals"])
+    assert nxt["auth_signals"][-1] == "dst_logged"
+    assert nxt["auth"] <= CFG.auth_logged_cap and nxt["severity"] == "low"
+    assert "shows no action after this logon" in nxt["reason"]
+    first = hops.loc["WA>WB/ann"]
+    assert "dst_logged" not in first["auth_signals"] and first["severity"] == "medium"
