@@ -18,6 +18,7 @@ svc        7045 only on DST (random name, image ``%SystemRoot%\\xxxxxxxx.exe``);
 discovery  logon + 5145 IPC$ samr / lsarpc / srvsvc (SharpHound shape)
 guess      three 4625 failed type-3 logons on DST from SRC
 netuse     source side only: 4688 ``net use \\\\DST\\c$`` + 4648 on SRC
+session    the account's own session at DST: 4624 type 2 on DST (SRC is ignored; write DST>DST)
 =========  ===========================================================================
 
 Examples:
@@ -126,6 +127,9 @@ def _hop_events(t: dict[str, Any], n: int) -> list[Event]:
                           for i, p in enumerate(("samr", "lsarpc", "srvsvc"))]
     if kind == "guess":
         return [ev(4625, ts + i * sec, logon_type=3, status="0xc000006d", **remote) for i in range(3)]
+    if kind == "session":
+        return [ev(4624, ts, logon_type=2, src_host=dst, src_ip="127.0.0.1", dst_host=dst, account=acct,
+                   logon_id=lid, auth_package="Negotiate", logon_process="User32")]
     if kind == "netuse":
         out = {"host": src, "src_host": src, "dst_host": dst}
         return [ev(4688, ts, process="C:\\Windows\\System32\\net.exe", subject_account=acct,

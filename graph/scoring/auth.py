@@ -14,12 +14,18 @@ lab's attack files) and brand-new machines are never judged against an empty his
 signal         1 means                                                                        weight
 =============  =============================================================================  ======
 ``new_pair``   first hop ever from this source to this destination (not a hub: a host that    0.15
-               >= ``auth_hub_share`` (10%) of all accounts reach, e.g. a domain controller)
+               >= ``auth_hub_share`` (10%) of all accounts reach, e.g. a domain controller);
+               not where first contacts are the routine of the source and account (made on
+               >= 2 earlier days: helpdesk, administrators' seats)
 ``new_access`` first time the account reaches this destination, and it never worked from it   0.15
-``foreign``    the account never moved out of this source before, and neither a logon of it   0.25
-               reached the source nor had it a session there (:func:`presence`) within
-               ``auth_chain_s`` before: its credential is used from a host it has no session
-               on (stolen, or cached from an old session)
+               (same routine exception)
+``foreign``    neither a logon of the account reached the source nor had it a session there   0.25
+               (:func:`presence`) within ``auth_chain_s`` before, and the source is not its
+               routine (it moved out of it on < 2 earlier days) and, unless users' own
+               sessions on the source were seen before, the account never moved out of it:
+               its
+               credential is used from a host it has no session on (stolen, or cached from
+               an old session)
 ``switch``     ``foreign``, and another account's logon reached the source, or another user   0.30
                had a session there, within ``auth_chain_s`` before (A is on X, then B moves
                on from X: Hopper's credential switch); sweeping accounts (>=
@@ -29,12 +35,14 @@ signal         1 means                                                          
                evidence of medium+ strength), and this hop carries that hop's account or one
                with no session on the source within ``auth_chain_s`` (Hopper: a login path
                follows a credential); arrivals by sweeping accounts do not count
-``onward``     a first contact whose destination makes a first contact of its own within      0.30
-               ``auth_chain_s`` after it, with the same account or one with no session there
+``onward``     a first contact (or a ``foreign`` hop) whose destination makes a first         0.30
+               contact of its own within ``auth_chain_s`` after it, with the same account or
+               one with no session there
 ``burst``      the source (or the account) made first contacts with >= ``auth_burst_min``     0.40
                (3) destinations new to the account too, within ``auth_burst_window_s`` (1 h)
-               either side, and at
-               least twice as many as on any earlier day of its own (source active >= 2 days)
+               either side, and at least twice as many as on any earlier day of its own
+               (source active >= 2 days); where first contacts are the routine of the source
+               and account, at least twice its largest number on any earlier *day*
 ``ntlm``       NTLM-only hop where the pair (or the account, on >= 3 earlier hops) always     0.15
                used Kerberos
 =============  =============================================================================  ======
@@ -168,10 +176,13 @@ def _aged(t: pd.Series, key: pd.Series, first: pd.Series, age: pd.Timedelta) -> 
     return ((t - since) >= age).fillna(False).to_numpy(dtype=bool)
 
 
-def _bursts(key: pd.Series, t: pd.Series, first: np.ndarray, config: AnalysisConfig) -> np.ndarray:
+def _bursts(key: pd.Series, t: pd.Series, first: np.ndarray, config: AnalysisConfig,
+            habitual: np.ndarray | None = None) -> np.ndarray:
     """First contacts of ``key`` (``first``) with at least ``auth_burst_min`` first contacts of the
     same key within ``auth_burst_window_s`` either side, and at least twice the key's largest such
-    count on any earlier day (a deployment server's nightly sweep is its own habit)."""
+    count on any earlier day (a deployment server's nightly sweep is its own habit). ``habitual``
+    hops (first contacts are the routine of their seat and account: helpdesk, administrators)
+    need at least twice the key's largest number of first contacts on any earlier *day*."""
     out = np.zeros(len(key), dtype=bool)
     ok = first & key.notna().to_numpy()
     if not ok.any():
@@ -190,6 +201,27 @@ def _bursts(key: pd.Series, t: pd.Series, first: np.ndarray, config: AnalysisCon
     daily["prev"] = daily.groupby("c")["prev"].cummax()
     prev = pd.MultiIndex.from_frame(g[["c", "day"]]).map(daily.set_index(["c", "day"])["prev"])
     out[pos] = cnt >= np.maximum(config.auth_burst_min, 2 * np.asarray(prev, dtype=float))
+    if habitual is not None and habitual[pos].any():
+        total = g.groupby(["c", "day"]).size().rename("n").reset_index().sort_values(["c", "day"])
+        total["prev"] = total.groupby("c")["n"].shift().fillna(0)
+        total["prev"] = total.groupby("c")["prev"].cummax()
+        prev_total = pd.MultiIndex.from_frame(g[["c", "day"]]).map(total.set_index(["c", "day"])["prev"])
+        out[pos] &= ~habitual[pos] | (cnt >= 2 * np.asarray(prev_total, dtype=float))
+    return out
+
+
+def _days_with(f: pd.DataFrame, mask: np.ndarray, keys: list[str]) -> np.ndarray:
+    """For each hop of ``f`` (time order), on how many distinct earlier UTC days the same ``keys``
+    had a hop in ``mask``."""
+    out = np.zeros(len(f), dtype=float)
+    day = f["t"].dt.floor("D")
+    hit = f.loc[mask, keys].assign(day=day[mask]).dropna().drop_duplicates()
+    if hit.empty:
+        return out
+    hit = hit.assign(k=hit.groupby(keys).cumcount() + 1.0).sort_values("day")
+    left = f[keys].assign(day=day, _pos=np.arange(len(f))).dropna(subset=keys).sort_values("day")
+    m = pd.merge_asof(left, hit, on="day", by=keys, direction="backward", allow_exact_matches=False)
+    out[m["_pos"].to_numpy()] = m["k"].fillna(0.0).to_numpy(dtype=float)
     return out
 
 
@@ -231,20 +263,28 @@ def signals(hops: pd.DataFrame, config: AnalysisConfig, present: pd.DataFrame | 
     hub = (f["dst"].map(reach).fillna(0).to_numpy(dtype=float) >= hub_min)
     based = src_old & dst_old & ~hub
     long_src = _aged(f["t"], f["src"], host_first, 2 * base)
-    # --- first-seen edges
-    new_pair = _first_in_group([f["src"], f["dst"]]) & based
+    # --- first-seen edges; an account whose first contacts from this seat are its routine (made
+    # on >= 2 earlier days: helpdesk, administrators) makes none that count
+    to_new = _first_in_group([f["acct"], f["dst"]])
+    habitual = _days_with(f, to_new, ["src", "acct"]) >= 2
+    new_pair = _first_in_group([f["src"], f["dst"]]) & based & ~habitual
     outs = f[["src", "acct", "t"]].rename(columns={"src": "host"})          # account worked from host
     ins = f[["dst", "acct", "t"]].rename(columns={"dst": "host"})           # account logged on to host
     at_dst = f.rename(columns={"dst": "host"})[["host", "acct", "t"]]
     worked_at_dst = _seen_before(at_dst, outs, ["host", "acct"])
-    new_access = _first_in_group([f["acct"], f["dst"]]) & ~worked_at_dst & based & acct_old
+    new_access = to_new & ~worked_at_dst & based & acct_old & ~habitual
     left_src = f.rename(columns={"src": "host"})[["host", "acct", "t"]]
-    moved_before = _seen_before(left_src, outs, ["host", "acct"])
     sessions = ins
     if present is not None and len(present):
         here = pd.DataFrame({"host": present["host"].astype("string"),
                              "acct": present["account"].astype("string"), "t": present["ts"]})
         sessions = pd.concat([ins, here], ignore_index=True)
+    # users' own sessions on the source are visible (one was seen on it before): an account that
+    # worked from it before but has no session there now is foreign again (a cached credential)
+    visible = np.zeros(n, dtype=bool)
+    if present is not None and len(present):
+        visible = _seen_before(left_src[["host", "t"]], here[["host", "t"]], ["host"])
+    moved_before = _seen_before(left_src, outs, ["host", "acct"])
     arrived_before = _seen_before(left_src, sessions, ["host", "acct"], config.auth_chain_s)
     # the account's routine at the source: it moved out of it on >= 2 earlier days (owner, service)
     day = f["t"].dt.floor("D")
@@ -252,7 +292,7 @@ def signals(hops: pd.DataFrame, config: AnalysisConfig, present: pd.DataFrame | 
     days_upto = pd.Series(day_first.astype(int)).groupby([f["src"], f["acct"]], dropna=False).cumsum()
     routine = (days_upto.to_numpy() - 1) >= 2
     sessionless = ~arrived_before & ~routine & ~sweeper & src_old & f["acct"].notna().to_numpy()
-    foreign = sessionless & ~moved_before & acct_old
+    foreign = sessionless & acct_old & (~moved_before | visible)
     # --- credential switch: another account's logon reached the source shortly before (sweeping
     # service accounts, which reach dozens of hosts a day, bring no credential a user would steal)
     arr = f.loc[~sweeper, ["dst", "acct", "t"]].rename(columns={"dst": "host", "acct": "a_in"})
@@ -272,9 +312,8 @@ def signals(hops: pd.DataFrame, config: AnalysisConfig, present: pd.DataFrame | 
     burst = np.zeros(n, dtype=bool)
     # (first contacts of the source that are new to the account too: a roaming user's usual servers
     # are new to the hot desk, not to the user)
-    to_new = _first_in_group([f["acct"], f["dst"]])
     for key, first in ((f["src"], _first_in_group([f["src"], f["dst"]]) & to_new), (f["acct"], to_new)):
-        burst |= _bursts(key, f["t"], first, config) & based & long_src
+        burst |= _bursts(key, f["t"], first, config, habitual) & based & long_src
     # --- NTLM where Kerberos was the rule
     pk = h["auth_packages"] if "auth_packages" in h else pd.Series([()] * n, index=h.index)
     pk = pk.reset_index(drop=True)
@@ -300,7 +339,7 @@ def signals(hops: pd.DataFrame, config: AnalysisConfig, present: pd.DataFrame | 
         onward = _seen_after(come, went, ["host", "acct"], config.auth_chain_s)
         onward |= _seen_after(come[["host", "t"]], went.loc[sessionless[novel], ["host", "t"]], ["host"],
                               config.auth_chain_s)
-        onward &= novel
+        onward &= novel | foreign
     base_sig["onward"] = onward
     # --- causal chains: the source was reached by an anomalous hop shortly before (a few rounds)
     lateral_arrival = (h["lateral"].astype(bool).to_numpy()

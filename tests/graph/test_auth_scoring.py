@@ -95,3 +95,42 @@ def test_a_destination_that_logs_more_than_logons_is_not_lifted_to_medium() -> N
     assert "shows no action after this logon" in nxt["reason"]
     first = hops.loc["WA>WB/ann"]
     assert "dst_logged" not in first["auth_signals"] and first["severity"] == "medium"
+
+
+def test_a_credential_cached_from_an_old_session_is_foreign_and_its_onward_move_lifts_it() -> None:
+    """bob sat at WA on the first day (a session of his own, then a move to WC). Three days later his
+    credential leaves WA again with no session of his there, while ann sits at WA (cached, harvested
+    by an intruder on ann's machine), and WC moves on with it to a host bob never reached:
+    ``foreign``, ``switch`` and ``onward`` make the first hop of the chain an alert, so WA (not WC)
+    is where the spread starts. Without the sessions on WA in view, the earlier move is bob's seat."""
+    spec = "WA>WA@10h:session/bob WA>WC@11h:logon/bob WA>WC@74h:logon/bob WC>WE@80h:logon/bob"
+    hops = analysed(f"{spec} WA>WA@73h:session/ann")
+    stale = hops[(hops.index == "WA>WC/bob")].sort_values("first_seen").iloc[-1]
+    assert {"foreign", "switch", "onward"} <= set(stale["auth_signals"])
+    assert "new_pair" not in stale["auth_signals"] and stale["severity"] == "medium"
+    blind = analysed(spec.replace("session", "logon").replace("WA>WA", "WB>WA"))
+    again = blind[(blind.index == "WA>WC/bob")].sort_values("first_seen").iloc[-1]
+    assert "foreign" not in again["auth_signals"]
+    nxt = hops.loc["WC>WE/bob"]
+    assert {"new_pair", "new_access", "chain"} <= set(nxt["auth_signals"])
+
+
+def test_first_contacts_that_are_the_seats_routine_are_no_signal() -> None:
+    """A helpdesk account makes first contacts from its seat every day: on the fourth day three in an
+    hour are its routine (no first-seen or burst signal); the same three from a seat and account
+    without that routine are a burst of first contacts."""
+    routine = " ".join(f"W{k}>FS@{d * 24 + 9}h:logon/u{k}" for d in range(4) for k in range(1, 9))
+    helpdesk = ("WH>W1@10h:logon/hd WH>W2@14h:logon/hd WH>W3@34h:logon/hd WH>W4@38h:logon/hd "
+                "WH>FS@58h:logon/hd")
+    today = "WH>W5@82h:logon/hd WH>W6@82.3h:logon/hd WH>W7@82.6h:logon/hd"
+    spec = f"{routine} {helpdesk} {today}"
+    hops = hop_stage(pandas_event_stage(toy_events(spec), CFG).hops, CFG).hops
+    day4 = hops[(hops["account"] == "hd") & hops["dst_host"].isin(["W5", "W6", "W7"])]
+    assert len(day4) == 3
+    for sig in day4["auth_signals"]:
+        assert not {"new_pair", "new_access", "burst"} & set(sig)
+    assert day4["severity"].isin(["info", "low"]).all()
+    other_spec = f"{routine} {today.replace('/hd', '/u8').replace('WH', 'W8')}"
+    other = hop_stage(pandas_event_stage(toy_events(other_spec), CFG).hops, CFG).hops
+    new = other[(other["account"] == "u8") & other["dst_host"].isin(["W5", "W6", "W7"])]
+    assert new["auth_signals"].map(lambda t: {"new_pair", "new_access", "burst"} <= set(t)).all()
