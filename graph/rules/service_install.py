@@ -106,26 +106,25 @@ SUSPICIOUS_SERVICE = Rule(
 )
 
 #: A program (not a driver) in a folder any user or an admin-share copy can write and Windows
-#: never installs services from: anywhere under ``C:\Windows\Temp``, ``C:\Users\Public``,
-#: ``C:\PerfLogs`` or a temp folder, directly in ``C:\ProgramData`` (its subfolders hold real
-#: agents: Defender's platform), or an executable dropped directly in ``%SystemRoot%`` (ADMIN$) that
-#: is none of Windows' own programs there (an 8-letter name and the PsExec-family services have
-#: their own rules). Where ``copy x.exe \\host\C$\Windows\Temp`` + ``sc \\host create`` leave
-#: their binary.
+#: never installs services from: anywhere under ``C:\Windows\Temp``, ``C:\Users\Public`` or
+#: ``C:\PerfLogs``, an unexpanded ``%TEMP%`` (a binPath typed on a command line), or directly in
+#: the ``C:\ProgramData`` or drive root (ProgramData's subfolders hold real agents: Defender's
+#: platform). Where ``copy x.exe \\host\C$\Windows\Temp`` + ``sc \\host create`` leave their
+#: binary. Not a user's expanded temp folder (``AppData\Local\Temp``: local installers and test
+#: harnesses register services there; ``lg.service.suspicious_folder`` keeps it) and not the
+#: ``%SystemRoot%`` root, where real services live too (Sysmon installs ``C:\Windows\Sysmon.exe``;
+#: the random names of psexec-style drops there have their own rules).
 _PROGRAM = r"\.(exe|com|bat|cmd|ps1|vbs|js|scr|hta)"
 STAGED_IMAGE = any_(
-    leaf(_IMG, "iregex", r"(^|[\\\"' ])(windows\\temp|users\\public|perflogs|appdata\\local\\temp|"
-                         r"%temp%|%tmp%)\\[^\"]*" + _PROGRAM + r"([\"' \t]|$)"),
+    leaf(_IMG, "iregex", r"(^|[\\\"' ])(windows\\temp|users\\public|perflogs|%temp%|%tmp%)"
+                         r"\\[^\"]*" + _PROGRAM + r"([\"' \t]|$)"),
     leaf(_IMG, "iregex", r"^[\"']?(c:|%systemdrive%|%programdata%)?(\\programdata)?\\[^\\\"]+" + _PROGRAM
-                         + r"([\"' \t]|$)"),
-    all_(leaf(_IMG, "iregex", r"^[\"']?(%systemroot%|%windir%|c:\\windows)\\[^\\\" ]+\.exe[\"']?([ \t]|$)"),
-         not_(leaf(_IMG, "iregex", r"\\(explorer|regedit|notepad|hh|helppane|splwow64|bfsvc|winhlp32|write|"
-                                   r"py|pyw|psexesvc|paexec[^\\]*|[a-z]{8})\.exe"))))
+                         + r"([\"' \t]|$)"))
 
 STAGED_IMAGE_SERVICE = Rule(
     id="lg.service.staged_image",
     title=("Service program in a staging folder (Windows\\Temp, Users\\Public, PerfLogs, %TEMP%, the "
-           "ProgramData root) or an unknown executable dropped in %SystemRoot% (ADMIN$)"),
+           "ProgramData or drive root)"),
     level=Level.MEDIUM,
     attack=("T1569.002", "T1021.002", "T1570"),
     sigma=_SCM + "win_system_susp_service_installation_folder.yml",
