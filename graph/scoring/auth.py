@@ -86,8 +86,12 @@ _LATERAL_ARRIVAL = 0.5
 
 #: Logon types that put a user's session on the host itself (credentials in memory there).
 PRESENCE_LOGON_TYPES = (2, 7, 10, 11)
-#: Columns of a presence frame: the first time ``account`` was seen present on ``host`` in each hour.
-PRESENCE_COLUMNS = ("host", "account", "ts")
+#: Columns of a presence frame: the first time ``account`` was seen on ``host`` in each hour, as a
+#: ``kind``: :data:`SESSION` (its own session there) or :data:`NTLM_OUT` (its credential used *from*
+#: the host by NTLM, a DC's 4776 naming the client workstation: the server is not named).
+PRESENCE_COLUMNS = ("host", "account", "ts", "kind")
+SESSION = "session"
+NTLM_OUT = "ntlm_out"
 _NOT_USERS = ("anonymous logon", "system", "local system", "localsystem", "local service", "network service",
               "-")
 
@@ -103,12 +107,14 @@ def presence(events: pd.DataFrame) -> pd.DataFrame:
       and equal.
 
     A user's TGT request (4768) or NTLM validation (4776) from a host is *not* a session: an
-    intruder holding a stolen password or hash makes the same requests from the foothold.
+    intruder holding a stolen password or hash makes the same requests from the foothold. A
+    successful 4776 (status ``0x0`` or none) naming a client workstation is kept apart, as kind
+    :data:`NTLM_OUT`: the account's credential left that host for a server the DC does not name.
 
     Returns:
-        Frame of :data:`PRESENCE_COLUMNS`, one row per (host, account, UTC hour): the first time.
+        Frame of :data:`PRESENCE_COLUMNS`, one row per (host, account, kind, UTC hour): the first time.
     """
-    cols = ["event_id", "logon_type", "host", "account", "src_host", "src_ip", "dst_host", "ts"]
+    cols = ["event_id", "logon_type", "host", "account", "src_host", "src_ip", "dst_host", "ts", "status"]
     ev = events[cols]
     acct = ev["account"].astype("string").str.lower()
     user = acct.notna() & ~acct.str.endswith("$").fillna(False) & ~acct.isin(list(_NOT_USERS))
@@ -124,21 +130,25 @@ def presence(events: pd.DataFrame) -> pd.DataFrame:
     tgs = eid.eq(4769) & ev["dst_host"].notna()
     by_ip = ev["src_ip"].map(ip_host) if len(ip_host) else pd.Series(pd.NA, index=ev.index)
     own = tgs & (ev["src_host"].eq(ev["dst_host"]).fillna(False) | by_ip.eq(ev["dst_host"]).fillna(False))
-    host = ev["host"].where(inter, ev["dst_host"].where(own))
-    keep = user & (inter | own) & host.notna()
-    return _hourly(pd.DataFrame({"host": host[keep].astype("string").str.upper(),
-                                 "account": acct[keep], "ts": ev.loc[keep, "ts"]}))
+    status = ev["status"].astype("string").str.lower()
+    ntlm = eid.eq(4776) & ev["src_host"].notna() & (status.isna() | status.eq("0x0")).fillna(False)
+    host = ev["host"].where(inter, ev["dst_host"].where(own, ev["src_host"].where(ntlm)))
+    keep = user & (inter | own | ntlm) & host.notna()
+    kind = np.where((inter | own).to_numpy(dtype=bool), SESSION, NTLM_OUT)
+    return _hourly(pd.DataFrame({"host": host[keep].astype("string").str.upper(), "account": acct[keep],
+                                 "ts": ev.loc[keep, "ts"], "kind": kind[keep.to_numpy(dtype=bool)]}))
 
 
 def _hourly(p: pd.DataFrame) -> pd.DataFrame:
-    """First presence per (host, account, UTC hour), sorted (host, account, ts)."""
+    """First row per (host, account, kind, UTC hour), sorted (host, account, kind, ts)."""
     if p.empty:
         return pd.DataFrame({"host": pd.Series([], dtype="string"), "account": pd.Series([], dtype="string"),
-                             "ts": pd.Series([], dtype="datetime64[ns, UTC]")})
-    p = p.assign(_h=p["ts"].dt.floor("h")).sort_values(["host", "account", "ts"], kind="stable")
-    p = p.drop_duplicates(["host", "account", "_h"])[list(PRESENCE_COLUMNS)].reset_index(drop=True)
-    p["host"] = p["host"].astype("string")
-    p["account"] = p["account"].astype("string")
+                             "ts": pd.Series([], dtype="datetime64[ns, UTC]"),
+                             "kind": pd.Series([], dtype="string")})
+    p = p.assign(_h=p["ts"].dt.floor("h")).sort_values(["host", "account", "kind", "ts"], kind="stable")
+    p = p.drop_duplicates(["host", "account", "kind", "_h"])[list(PRESENCE_COLUMNS)].reset_index(drop=True)
+    for c in ("host", "account", "kind"):
+        p[c] = p[c].astype("string")
     return p
 
 
@@ -238,6 +248,13 @@ def signals(hops: pd.DataFrame, config: AnalysisConfig, present: pd.DataFrame | 
     sig = pd.DataFrame({k: np.zeros(n, dtype=bool) for k in SIGNALS}, index=hops.index)
     if n == 0:
         return sig
+    departed = None         # NTLM uses of a credential from a host, server unnamed (a DC's 4776)
+    if present is not None and "kind" in present:
+        is_out = present["kind"].eq(NTLM_OUT).fillna(False).to_numpy(dtype=bool)
+        departed = pd.DataFrame({"host": present.loc[is_out, "host"].astype("string"),
+                                 "acct": present.loc[is_out, "account"].astype("string"),
+                                 "t": present.loc[is_out, "ts"]})
+        present = present[~is_out]
     order = np.argsort(hops["first_seen"].to_numpy(), kind="stable")
     h = hops.iloc[order]
     f = pd.DataFrame({"src": h["src_host"].fillna(h["src_ip"]).astype("string"),
@@ -339,7 +356,15 @@ def signals(hops: pd.DataFrame, config: AnalysisConfig, present: pd.DataFrame | 
         onward = _seen_after(come, went, ["host", "acct"], config.auth_chain_s)
         onward |= _seen_after(come[["host", "t"]], went.loc[sessionless[novel], ["host", "t"]], ["host"],
                               config.auth_chain_s)
-        onward &= novel | foreign
+    if departed is not None and len(departed):
+        # ...or it leaves the destination by NTLM (a 4776: the server is not named) with the same
+        # account, or with one that had no session there within auth_chain_s
+        came = f[["dst", "acct", "t"]].rename(columns={"dst": "host"})
+        onward |= _seen_after(came, departed, ["host", "acct"], config.auth_chain_s)
+        own = _seen_before(departed, sessions, ["host", "acct"], config.auth_chain_s)
+        onward |= _seen_after(came[["host", "t"]], departed.loc[~own, ["host", "t"]], ["host"],
+                              config.auth_chain_s)
+    onward &= novel | foreign
     base_sig["onward"] = onward
     # --- causal chains: the source was reached by an anomalous hop shortly before (a few rounds)
     lateral_arrival = (h["lateral"].astype(bool).to_numpy()

@@ -164,11 +164,12 @@ def spark_hops(events: DataFrame, config: AnalysisConfig) -> tuple[pd.DataFrame,
 
 
 def presence(events: DataFrame) -> pd.DataFrame:
-    """:func:`graph.scoring.auth.presence` on Spark: users' own sessions on hosts, one row per
-    (host, account, UTC hour), collected (a few rows per user and day)."""
+    """:func:`graph.scoring.auth.presence` on Spark: users' own sessions on hosts and their NTLM
+    credential uses from hosts (4776), one row per (host, account, kind, UTC hour), collected (a
+    few rows per user and day)."""
     from pyspark.sql import functions as F
 
-    from graph.scoring.auth import _NOT_USERS, PRESENCE_LOGON_TYPES, _hourly
+    from graph.scoring.auth import _NOT_USERS, NTLM_OUT, PRESENCE_LOGON_TYPES, SESSION, _hourly
 
     c = F.col
     acct = F.lower(c("account"))
@@ -184,10 +185,14 @@ def presence(events: DataFrame) -> pd.DataFrame:
     own = (eid == 4769) & c("dst_host").isNotNull() & (
         F.coalesce(c("src_host") == c("dst_host"), F.lit(False))
         | F.coalesce(c("_ip_host") == c("dst_host"), F.lit(False)))
-    host = F.when(inter, c("host")).when(own, c("dst_host"))
+    ntlm = (eid == 4776) & c("src_host").isNotNull() & (
+        c("status").isNull() | F.coalesce(F.lower(c("status")) == "0x0", F.lit(False)))
+    host = F.when(inter, c("host")).when(own, c("dst_host")).when(ntlm, c("src_host"))
+    kind = F.when(inter | own, F.lit(SESSION)).otherwise(F.lit(NTLM_OUT))
     rows = ev.where(user & host.isNotNull()).select(F.upper(host).alias("host"), acct.alias("account"), "ts",
+                                                    kind.alias("kind"),
                                                     F.expr("ts div 3600000000000").alias("_h"))
-    first = rows.groupBy("host", "account", "_h").agg(F.min("ts").alias("ts")).drop("_h")
+    first = rows.groupBy("host", "account", "kind", "_h").agg(F.min("ts").alias("ts")).drop("_h")
     return _hourly(arrow_to_pandas(first.toArrow(), ns_columns=("ts",)))
 
 

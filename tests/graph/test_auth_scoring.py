@@ -6,7 +6,9 @@ import pandas as pd
 
 from graph.config import AnalysisConfig
 from graph.engine import hop_stage, pandas_event_stage
-from graph.toy import toy_events
+from graph.scoring.auth import NTLM_OUT, SESSION, presence
+from graph.toy import T0, toy_events
+from ingest.schema import Event, to_frame
 
 CFG = AnalysisConfig()
 
@@ -134,3 +136,27 @@ def test_first_contacts_that_are_the_seats_routine_are_no_signal() -> None:
     other = hop_stage(pandas_event_stage(toy_events(other_spec), CFG).hops, CFG).hops
     new = other[(other["account"] == "u8") & other["dst_host"].isin(["W5", "W6", "W7"])]
     assert new["auth_signals"].map(lambda t: {"new_pair", "new_access", "burst"} <= set(t)).all()
+
+
+def _ntlm_at_dc(client: str, account: str, hours: float, status: str = "0x0") -> pd.DataFrame:
+    """A DC's 4776: ``account``'s NTLM credential validated for a logon from ``client`` (no server)."""
+    return to_frame([Event(T0 + pd.Timedelta(hours=hours), 4776, "Security", "DC1", src_host=client,
+                           account=account, auth_package="NTLM", status=status, source_file="toy",
+                           source_format="toy", record_id=int(hours * 100))])
+
+
+def test_an_ntlm_use_seen_only_at_the_dc_continues_a_first_contact() -> None:
+    """ann reaches WB for the first time; an hour later the DC validates her NTLM credential for a
+    logon *from* WB to a server it does not name (4776). No hop can be placed, but her credential
+    moved on from the host she just reached: ``onward`` lifts the first contact to medium. A failed
+    validation (wrong password) is no such move."""
+    base = toy_events(f"{ROUTINE} WA>WB@74h:logon/ann WB>WB@66h:session/bob")
+    for status, lifted in (("0x0", True), ("0xc000006a", False)):
+        events = pd.concat([base, _ntlm_at_dc("WB", "ann", 75, status)], ignore_index=True)
+        p = presence(events)
+        assert (p["kind"] == SESSION).sum() == 1 and (p["kind"] == NTLM_OUT).sum() == int(lifted)
+        hops = hop_stage(pandas_event_stage(events, CFG).hops, CFG).hops
+        h = hops[(hops["src_host"] == "WA") & (hops["dst_host"] == "WB")].iloc[0]
+        assert ("onward" in h["auth_signals"]) is lifted
+        assert h["severity"] == ("medium" if lifted else "low")
+    assert not ((hops["dst_host"] == "DC1") | (hops["src_host"] == "DC1")).any()    # still no hop

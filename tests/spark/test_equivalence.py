@@ -91,3 +91,14 @@ def test_dc_only_log_same_result(spark, tmp_path) -> None:
     events, _ = load_events([write_dc_log(tmp_path)], workers=1)
     result = _assert_same(events, AnalysisConfig())
     assert len(result.hops) == 3
+
+
+def test_auth_only_dc_profile_same_result(spark) -> None:
+    """A generated enterprise seen only through one DC's 4768/4769/4776: users' sessions, their NTLM
+    credential uses (4776, no server named) and the authentication signals built on them agree."""
+    from ingest.synthetic.auth_enterprise import dc_events, simulate_auth
+
+    events = dc_events(simulate_auth(5, n_hosts=60, days=4, stealthy=True))
+    assert (events["event_id"] == 4776).any()
+    result = _assert_same(events, AnalysisConfig())
+    assert (result.hops["auth"] > 0).any() and result.hops["auth_signals"].map(len).gt(0).any()
