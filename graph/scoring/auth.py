@@ -39,7 +39,8 @@ signal         1 means                                                          
                contact of its own within ``auth_chain_s`` after it, with the same account or
                one with no session there
 ``burst``      the source (or the account) made first contacts with >= ``auth_burst_min``     0.40
-               (3) destinations new to the account too, within ``auth_burst_window_s`` (1 h)
+               (3) destinations new to the account too (or with a ``foreign`` credential),
+               within ``auth_burst_window_s`` (1 h)
                either side, and at least twice as many as on any earlier day of its own
                (source active >= 2 days); where first contacts are the routine of the source
                and account, at least twice its largest number on any earlier *day*
@@ -328,8 +329,9 @@ def signals(hops: pd.DataFrame, config: AnalysisConfig, present: pd.DataFrame | 
     # --- bursts of first contacts, per source and per account, against the key's own earlier days
     burst = np.zeros(n, dtype=bool)
     # (first contacts of the source that are new to the account too: a roaming user's usual servers
-    # are new to the hot desk, not to the user)
-    for key, first in ((f["src"], _first_in_group([f["src"], f["dst"]]) & to_new), (f["acct"], to_new)):
+    # are new to the hot desk, not to the user -- unless the account has no session on the source)
+    from_src = _first_in_group([f["src"], f["dst"]]) & (to_new | foreign)
+    for key, first in ((f["src"], from_src), (f["acct"], to_new)):
         burst |= _bursts(key, f["t"], first, config, habitual) & based & long_src
     # --- NTLM where Kerberos was the rule
     pk = h["auth_packages"] if "auth_packages" in h else pd.Series([()] * n, index=h.index)
