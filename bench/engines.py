@@ -14,6 +14,12 @@ shared hop stage:
 * spark: session start -> ``read_events`` (Spark reads the Parquet itself) -> the Spark event
   stage -> hops collected to the driver -> ``hop_stage``.
 
+CPU seconds are the child's whole process tree (user + system of Python **and** the JVM Spark
+starts, read with psutil at each step boundary), so Spark's work on its executor threads is
+counted, not only the driver's Python. ``session`` (JVM start-up) is reported apart from the
+event stage; for Spark the event stage is also split into its steps (``--steps``: rules,
+placement, episodes, aggregate, finish, features; see ``graph.spark.stage.spark_hops``).
+
 Peak memory is the largest sum of RSS over the child's process tree (Python + the JVM Spark
 starts), sampled every 0.2 s with psutil. Figures are printed; nothing is asserted.
 """
@@ -48,13 +54,37 @@ def make_case(n: int, workdir: Path, seed: int = 11) -> Path:
     return path
 
 
-def child(engine: str, case: str, driver_memory: str, master: str) -> None:
-    """Run one engine on one case file; print a JSON line with the timings."""
+def tree_cpu_s() -> float:
+    """CPU seconds (user + system) used so far by this process and every live descendant (the
+    Spark JVM is a child of the Python driver)."""
+    me = psutil.Process()
+    total = 0.0
+    for p in [me, *me.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
+def child(engine: str, case: str, driver_memory: str, master: str,
+          conf: dict[str, str] | None = None) -> None:
+    """Run one engine on one case file; print a JSON line with the timings (wall and CPU s)."""
     from graph.config import AnalysisConfig
     from graph.engine import hop_stage
 
     cfg = AnalysisConfig()
     out: dict[str, object] = {"engine": engine}
+    steps: dict[str, list[float]] = {}
+    last = [tree_cpu_s(), time.perf_counter()]
+
+    def step(name: str) -> None:
+        cpu, wall = tree_cpu_s(), time.perf_counter()
+        steps[name] = [round(cpu - last[0], 1), round(wall - last[1], 1)]
+        last[:] = [cpu, wall]
+
+    c0 = tree_cpu_s()
     t0 = time.perf_counter()
     if engine == "pandas":
         from graph.engine import pandas_event_stage
@@ -64,28 +94,38 @@ def child(engine: str, case: str, driver_memory: str, master: str) -> None:
         out["events"] = len(events)
         t1 = time.perf_counter()
         out["read_s"] = round(t1 - t0, 2)
+        c1 = tree_cpu_s()
         hops = pandas_event_stage(events, cfg).hops
     else:
         from graph.spark.session import spark_session
         from graph.spark.stage import event_stage_from_storage
 
-        spark = spark_session(master, driver_memory=driver_memory)
+        spark = spark_session(master, driver_memory=driver_memory, conf=conf)
         t1 = time.perf_counter()
         out["session_s"] = round(t1 - t0, 2)
-        hops = event_stage_from_storage(spark, case, cfg)
+        c1 = tree_cpu_s()
+        out["session_cpu_s"] = round(c1 - c0, 1)
+        last[:] = [c1, t1]
+        hops = event_stage_from_storage(spark, case, cfg, on_step=step)
     t2 = time.perf_counter()
+    c2 = tree_cpu_s()
     out["event_stage_s"] = round(t2 - t1, 2)
+    out["event_stage_cpu_s"] = round(c2 - c1, 1)
+    if steps:
+        out["steps_cpu_wall_s"] = steps
     hs = hop_stage(hops, cfg)
     t3 = time.perf_counter()
-    out.update(hop_stage_s=round(t3 - t2, 2), total_s=round(t3 - t0, 2), hops=len(hops),
+    out.update(hop_stage_s=round(t3 - t2, 2), total_s=round(t3 - t0, 2),
+               total_cpu_s=round(tree_cpu_s() - c0, 1), hops=len(hops),
                patient_zero=hs.patient_zero[0].host if hs.patient_zero else None)
     print("RESULT " + json.dumps(out), flush=True)
 
 
-def measure(engine: str, case: Path, driver_memory: str, master: str, timeout_s: float) -> dict[str, object]:
+def measure(engine: str, case: Path, driver_memory: str, master: str, timeout_s: float,
+            spark_conf: list[str] | None = None) -> dict[str, object]:
     """Run :func:`child` in a subprocess; sample the process tree's RSS until it ends."""
     cmd = [sys.executable, __file__, "--child", engine, str(case), "--driver-memory", driver_memory,
-           "--master", master]
+           "--master", master, *[f"--spark-conf={kv}" for kv in spark_conf or []]]
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     root = psutil.Process(proc.pid)
@@ -124,29 +164,35 @@ def main() -> None:
     ap.add_argument("--driver-memory", default="6g")
     ap.add_argument("--master", default="local[*]")
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds per (engine, size) run")
+    ap.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra Spark setting (repeatable), e.g. spark.driver.extraJavaOptions=")
     ap.add_argument("--child", nargs=2, metavar=("ENGINE", "CASE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        child(args.child[0], args.child[1], args.driver_memory, args.master)
+        conf = dict(kv.split("=", 1) for kv in args.spark_conf)
+        child(args.child[0], args.child[1], args.driver_memory, args.master, conf)
         return
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     print(f"cpus={os.cpu_count()} ram={psutil.virtual_memory().total / 2**30:.0f}GB "
-          f"load={os.getloadavg()[0]:.1f} master={args.master} driver_memory={args.driver_memory}")
+          f"load={os.getloadavg()[0]:.1f} master={args.master} driver_memory={args.driver_memory} "
+          f"spark_conf={args.spark_conf}")
     rows = []
     for n in (int(s) for s in args.sizes.split(",")):
         case = make_case(n, workdir)
         for engine in args.engines.split(","):
-            res = measure(engine, case, args.driver_memory, args.master, args.timeout)
+            res = measure(engine, case, args.driver_memory, args.master, args.timeout, args.spark_conf)
             res["size"] = n
             rows.append(res)
             print(json.dumps(res), flush=True)
-    print(f"\n{'size':>10} {'engine':>7} {'event stage s':>14} {'total s':>8} {'wall s':>7} "
-          f"{'peak RSS GB':>11} {'hops':>8}  note")
+    print(f"\n{'size':>10} {'engine':>7} {'event stage s':>14} {'event CPU s':>12} {'total s':>8} "
+          f"{'total CPU s':>12} {'wall s':>7} {'peak RSS GB':>11} {'hops':>8}  note")
     for r in rows:
         print(f"{r['size']:>10,} {r['engine']:>7} {r.get('event_stage_s', '-')!s:>14} "
-              f"{r.get('total_s', '-')!s:>8} {r.get('wall_s', '-')!s:>7} {r['peak_rss_gb']:>11} "
+              f"{r.get('event_stage_cpu_s', '-')!s:>12} {r.get('total_s', '-')!s:>8} "
+              f"{r.get('total_cpu_s', '-')!s:>12} {r.get('wall_s', '-')!s:>7} {r['peak_rss_gb']:>11} "
               f"{r.get('hops', '-')!s:>8}  {r.get('error', '')}")
+    print(f"load={os.getloadavg()[0]:.1f} (1-min average at the end)")
 
 
 if __name__ == "__main__":

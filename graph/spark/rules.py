@@ -187,9 +187,36 @@ def with_derived(events: DataFrame, rules: Iterable[Rule], index_col: str = "eve
     return events
 
 
+#: Rules per bit mask column (bit 63 is the sign bit of a long and stays unused).
+MASK_BITS = 63
+
+
+def _mask_sql(chunk: list[Rule]) -> str:
+    """One ``long`` whose bit ``j`` is set when rule ``chunk[j]`` fires on the row."""
+    return " | ".join(
+        f"IF(`event_id` IN ({', '.join(str(e) for e in sorted(r.event_ids))}) "
+        f"AND {compile_sql(r.condition)}, {1 << j}L, 0L)"
+        for j, r in enumerate(chunk)
+    )
+
+
 def tag_events(events: DataFrame, rules: Iterable[Rule] | None = None, *,
                index_col: str = "event_index") -> DataFrame:
     """The tags frame of :func:`graph.rules.apply_rules`, computed in Spark.
+
+    Plan (one pass over the events, no Python UDF, no lambda function):
+
+    * only events whose ``event_id`` some rule reads are evaluated (a pushed-down filter);
+    * every rule is one ``IF(event_id IN (...) AND condition, bit, 0)`` term of a ``long`` bit mask
+      (:data:`MASK_BITS` rules per mask column), all compiled to JVM code (a ``filter(array(...),
+      lambda)`` would run interpreted: higher-order functions have no code generation);
+    * rows with no bit set are dropped there; the few tagged rows are joined to the small
+      broadcast table of rule bits (``mask & bit != 0``) to give one row per hit.
+
+    The masks are a wide expression: run the query that materialises the tags with whole-stage
+    code generation off (:func:`materialise`), so Spark compiles each rule into its own split
+    method instead of one method past the JVM's 64 KB limit (which makes Spark fall back to
+    interpreting the whole stage, after failing to compile it at every query).
 
     Args:
         events: a Spark events frame with an ``index_col`` column (the event's position).
@@ -209,13 +236,29 @@ def tag_events(events: DataFrame, rules: Iterable[Rule] | None = None, *,
     if not rule_list:
         return events.select(F.col(index_col).cast("long").alias("event_index"),
                              F.lit("").alias("rule_id"), F.lit("").alias("level")).limit(0)
-    # one struct per rule, NULL when it does not fire; one SQL expression for all of them
-    hits = ", ".join(
-        f"CASE WHEN `event_id` IN ({', '.join(str(e) for e in sorted(r.event_ids))}) "
-        f"AND {compile_sql(r.condition)} "
-        f"THEN named_struct('rule_id', {_lit(r.id)}, 'level', {_lit(str(r.level))}) END"
-        for r in rule_list
-    )
-    return (events.select(F.col(index_col).cast("long").alias("event_index"),
-                          F.explode(F.expr(f"filter(array({hits}), h -> h IS NOT NULL)")).alias("hit"))
-            .select("event_index", "hit.rule_id", "hit.level"))
+    ids = sorted(set().union(*(r.event_ids for r in rule_list)))
+    chunks = [rule_list[k:k + MASK_BITS] for k in range(0, len(rule_list), MASK_BITS)]
+    masks = [F.expr(_mask_sql(chunk)).alias(f"_m{k}") for k, chunk in enumerate(chunks)]
+    hit = (events.where(F.col("event_id").isin(*ids))
+           .select(F.col(index_col).cast("long").alias("event_index"), *masks)
+           .where(" OR ".join(f"_m{k} != 0" for k in range(len(chunks)))))
+    bits = events.sparkSession.createDataFrame(
+        [tuple([*(1 << j if i == k else 0 for i in range(len(chunks))), r.id, str(r.level)])
+         for k, chunk in enumerate(chunks) for j, r in enumerate(chunk)],
+        ", ".join([*(f"_b{k} long" for k in range(len(chunks))), "rule_id string", "level string"]))
+    on = " OR ".join(f"(_m{k} & _b{k}) != 0" for k in range(len(chunks)))
+    return hit.join(F.broadcast(bits), F.expr(on)).select("event_index", "rule_id", "level")
+
+
+def materialise(frame: DataFrame) -> DataFrame:
+    """``frame`` computed now (``localCheckpoint``), with whole-stage code generation off for
+    this one query (see :func:`tag_events`); the session setting is restored afterwards. The
+    result has no lineage: later plans never re-read, re-plan or re-compile the rules."""
+    spark = frame.sparkSession
+    key = "spark.sql.codegen.wholeStage"
+    before = spark.conf.get(key, "true")
+    spark.conf.set(key, "false")
+    try:
+        return frame.localCheckpoint(eager=True)
+    finally:
+        spark.conf.set(key, before)

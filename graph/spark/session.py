@@ -12,6 +12,12 @@ Settings every session gets, and why:
 * For a local master: driver host and bind address ``127.0.0.1`` (without them Spark picks a
   non-loopback address on some machines, see ENGINES.md section 3), the web UI off, and few shuffle
   partitions (the default 200 costs more than the work on small inputs).
+* For a local master, the driver JVM compiles hot code with the quick C1 compiler only
+  (``-XX:TieredStopAtLevel=1``). Measured on 1M events (2 cores): the optimising C2 compiler's
+  threads used 49 of the JVM's 97 CPU seconds at 307k events, and at 1M events the event stage
+  took 138 CPU-s with C2 against 79 CPU-s with C1 only, its executor threads doing the same work
+  in about the same CPU time (the run is too short for C2's code to pay back its compilation).
+  Pass ``spark.driver.extraJavaOptions`` in ``conf`` to choose otherwise.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ LOCAL_CONF: dict[str, str] = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.shuffle.partitions": "8",
+    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1",
 }
 
 

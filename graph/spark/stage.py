@@ -14,6 +14,7 @@ Split of the work:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,7 +28,7 @@ from graph.fields import EVIDENCE_FIELDS, field_dicts
 from graph.rules import RULES
 from graph.spark import correlate as sc
 from graph.spark.io import arrow_to_pandas, events_to_spark
-from graph.spark.rules import tag_events
+from graph.spark.rules import materialise, tag_events
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -148,19 +149,38 @@ def finish_hops(raw: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
     return hops[list(pc.HOP_COLUMNS) + list(pc.EVIDENCE_FEATURES)]
 
 
-def spark_hops(events: DataFrame, config: AnalysisConfig) -> tuple[pd.DataFrame, DataFrame]:
+def spark_hops(events: DataFrame, config: AnalysisConfig, *,
+               on_step: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, DataFrame]:
     """Run the Spark side on an events frame that has ``event_index``; collect the hops.
 
+    Args:
+        events: the Spark events frame.
+        config: analysis settings.
+        on_step: called with a step's name when it ends (``rules``, ``placement``, ``episodes``,
+            ``aggregate``, ``finish``, ``presence``, ``features``); ``bench/engines.py`` reads the
+            CPU and wall time there.
+
     Returns:
-        ``(hops, tags)``: the finished hops frame (with scoring features) and the lazy Spark tags.
+        ``(hops, tags)``: the finished hops frame (with scoring features) and the materialised
+        Spark tags.
     """
-    tags = tag_events(events).cache()
+    done = on_step or (lambda name: None)
+    tags = materialise(tag_events(events))
+    done("rules")
     ev = sc.evidence_rows(events, tags, config)
+    done("placement")
     rows = sc.hop_rows(ev, config).localCheckpoint(eager=True)
+    done("episodes")
     agg = aggregate(rows, tags, config)
     raw = arrow_to_pandas(agg.toArrow(), ns_columns=("first_seen", "last_seen"))
+    done("aggregate")
     hops = finish_hops(raw, config)
-    return scoring.add_features(hops, config, presence(events))[list(HOP_FEATURE_COLUMNS)], tags
+    done("finish")
+    seen = presence(events)
+    done("presence")
+    hops = scoring.add_features(hops, config, seen)[list(HOP_FEATURE_COLUMNS)]
+    done("features")
+    return hops, tags
 
 
 def presence(events: DataFrame) -> pd.DataFrame:
@@ -227,11 +247,19 @@ def event_stage(events: pd.DataFrame, config: AnalysisConfig, *, spark: SparkSes
 
 
 def event_stage_from_storage(spark: SparkSession, paths: str | list[str], config: AnalysisConfig, *,
-                             fmt: str | None = None) -> pd.DataFrame:
+                             fmt: str | None = None,
+                             on_step: Callable[[str], None] | None = None) -> pd.DataFrame:
     """The Spark event stage straight from canonical events on (cluster) storage.
 
     Only the hops come back to the driver; ``event_index`` is the input order
     (``monotonically_increasing_id``: increasing, not dense), used to break ties only.
+
+    Args:
+        spark: the session.
+        paths: event files or folders (:func:`graph.spark.io.read_events`).
+        config: analysis settings.
+        fmt: ``parquet`` or ``json`` (guessed from the path when None).
+        on_step: per-step callback (see :func:`spark_hops`).
 
     Returns:
         The hops frame with features (:data:`graph.engine.HOP_FEATURE_COLUMNS`); feed it to
@@ -242,6 +270,6 @@ def event_stage_from_storage(spark: SparkSession, paths: str | list[str], config
     from graph.spark.io import read_events
 
     frame = read_events(spark, paths, fmt=fmt).withColumn("event_index", F.monotonically_increasing_id())
-    hops, tags = spark_hops(frame, config)
+    hops, tags = spark_hops(frame, config, on_step=on_step)
     tags.unpersist()
     return hops
