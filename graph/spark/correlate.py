@@ -58,6 +58,13 @@ def _clean_account(col: Column) -> Column:
     return F.when(F.coalesce(bad, F.lit(False)), F.lit(None).cast("string")).otherwise(s)
 
 
+_PLACED = ["ts", "event_id", "host", "src_host", "src_ip", "dst_host", "dst_ip", "account",
+           "subject_account", "logon_id", "service_name", "service_image", "process", "command_line",
+           "target_name", "record_id", "source_file", "auth_package", "repeats"]
+#: The event columns :func:`evidence_rows` reads from a tagged event.
+SOURCE_COLUMNS: tuple[str, ...] = (*_PLACED, *(c for c in EVIDENCE_FIELDS if c not in _PLACED))
+
+
 def rule_table(spark: SparkSession) -> DataFrame:
     """:func:`graph.correlate._rule_table` as a small Spark frame (broadcast in joins)."""
     rt = pc._rule_table()
@@ -68,13 +75,18 @@ def rule_table(spark: SparkSession) -> DataFrame:
     return spark.createDataFrame(rows, schema)
 
 
-def evidence_rows(events: DataFrame, tags: DataFrame, config: AnalysisConfig) -> DataFrame:
+def evidence_rows(events: DataFrame, tags: DataFrame, config: AnalysisConfig, *,
+                  tagged: DataFrame | None = None) -> DataFrame:
     """Steps 1-5 (see :func:`graph.correlate.evidence_rows`): one placed row per tagged event.
 
     Args:
         events: Spark events frame with ``event_index``.
         tags: ``(event_index, rule_id, level)``.
         config: the analysis settings.
+        tagged: the tagged events only, with ``event_index`` and :data:`SOURCE_COLUMNS`
+            (:func:`graph.spark.rules.tag_rows`); their columns are joined to the tags instead of
+            shuffling the whole events frame for the join. ``events`` is still read for the IP
+            hints.
     """
     F = _f()
     spark = events.sparkSession
@@ -90,11 +102,9 @@ def evidence_rows(events: DataFrame, tags: DataFrame, config: AnalysisConfig) ->
     ).select("event_index", F.col("p.r").alias("rule_id"), (-F.col("p.w")).alias("weight"),
              F.col("p.k").alias("kind"), F.col("p.s").alias("side"),
              "lateral", "local_marker", "context_only", "loopback")
-    cols = ["event_index", "ts", "event_id", "host", "src_host", "src_ip", "dst_host", "dst_ip",
-            "account", "subject_account", "logon_id", "service_name", "service_image", "process",
-            "command_line", "target_name", "record_id", "source_file", "auth_package", "repeats"]
     raw = [F.col(c).alias(f) for c, f in zip(EVIDENCE_FIELDS, pc.FIELD_COLUMNS, strict=True)]
-    ev = per_event.join(events.select(*cols, *raw), "event_index")
+    source = events if tagged is None else tagged
+    ev = per_event.join(source.select("event_index", *_PLACED, *raw), "event_index")
     host, src_host, dst_host = (short_host(F.col(c)) for c in ("host", "src_host", "dst_host"))
     target = F.col("side") == TARGET
     source = F.col("side") == SOURCE

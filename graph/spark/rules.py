@@ -200,6 +200,53 @@ def _mask_sql(chunk: list[Rule]) -> str:
     )
 
 
+def tag_rows(events: DataFrame, rules: Iterable[Rule] | None = None, *, index_col: str = "event_index",
+             keep: Iterable[str] = ()) -> DataFrame:
+    """The events some rule fires on: ``event_index``, the rule bit masks ``_m0, _m1, ...`` and the
+    ``keep`` columns (lazy; see :func:`tag_events` for the plan, :func:`tags_of` for the tags).
+
+    Args:
+        events: a Spark events frame with an ``index_col`` column (the event's position).
+        rules: the rules (default: all of :data:`graph.rules.RULES`), in the order of the bits.
+        index_col: the column holding the event position.
+        keep: event columns to carry along (the correlation reads them from here, so the wide
+            events frame is never joined to the tags).
+    """
+    from pyspark.sql import functions as F
+
+    from graph.rules import RULES
+
+    rule_list = list(RULES.values() if rules is None else rules)
+    events = with_derived(events, rule_list, index_col)
+    idx = F.col(index_col).cast("long").alias("event_index")
+    if not rule_list:
+        return events.select(idx, *keep).limit(0)
+    ids = sorted(set().union(*(r.event_ids for r in rule_list)))
+    chunks = [rule_list[k:k + MASK_BITS] for k in range(0, len(rule_list), MASK_BITS)]
+    masks = [F.expr(_mask_sql(chunk)).alias(f"_m{k}") for k, chunk in enumerate(chunks)]
+    return (events.where(F.col("event_id").isin(*ids)).select(idx, *masks, *keep)
+            .where(" OR ".join(f"_m{k} != 0" for k in range(len(chunks)))))
+
+
+def tags_of(hits: DataFrame, rules: Iterable[Rule] | None = None) -> DataFrame:
+    """The tags ``(event_index, rule_id, level)`` of :func:`tag_rows`' frame, one row per hit:
+    the tagged rows joined to the small broadcast table of rule bits (``mask & bit != 0``)."""
+    from pyspark.sql import functions as F
+
+    from graph.rules import RULES
+
+    rule_list = list(RULES.values() if rules is None else rules)
+    if not rule_list:
+        return hits.select("event_index", F.lit("").alias("rule_id"), F.lit("").alias("level")).limit(0)
+    chunks = [rule_list[k:k + MASK_BITS] for k in range(0, len(rule_list), MASK_BITS)]
+    bits = hits.sparkSession.createDataFrame(
+        [tuple([*(1 << j if i == k else 0 for i in range(len(chunks))), r.id, str(r.level)])
+         for k, chunk in enumerate(chunks) for j, r in enumerate(chunk)],
+        ", ".join([*(f"_b{k} long" for k in range(len(chunks))), "rule_id string", "level string"]))
+    on = " OR ".join(f"(_m{k} & _b{k}) != 0" for k in range(len(chunks)))
+    return hits.join(F.broadcast(bits), F.expr(on)).select("event_index", "rule_id", "level")
+
+
 def tag_events(events: DataFrame, rules: Iterable[Rule] | None = None, *,
                index_col: str = "event_index") -> DataFrame:
     """The tags frame of :func:`graph.rules.apply_rules`, computed in Spark.
@@ -210,10 +257,10 @@ def tag_events(events: DataFrame, rules: Iterable[Rule] | None = None, *,
     * every rule is one ``IF(event_id IN (...) AND condition, bit, 0)`` term of a ``long`` bit mask
       (:data:`MASK_BITS` rules per mask column), all compiled to JVM code (a ``filter(array(...),
       lambda)`` would run interpreted: higher-order functions have no code generation);
-    * rows with no bit set are dropped there; the few tagged rows are joined to the small
-      broadcast table of rule bits (``mask & bit != 0``) to give one row per hit.
+    * rows with no bit set are dropped there (:func:`tag_rows`); the few tagged rows are joined to
+      the small broadcast table of rule bits to give one row per hit (:func:`tags_of`).
 
-    The masks are a wide expression: run the query that materialises the tags with whole-stage
+    The masks are a wide expression: run the query that materialises them with whole-stage
     code generation off (:func:`materialise`), so Spark compiles each rule into its own split
     method instead of one method past the JVM's 64 KB limit (which makes Spark fall back to
     interpreting the whole stage, after failing to compile it at every query).
@@ -227,27 +274,8 @@ def tag_events(events: DataFrame, rules: Iterable[Rule] | None = None, *,
         A lazy frame ``(event_index long, rule_id string, level string)``: one row per hit, in
         no particular order (sort on the driver, or join on ``event_index``).
     """
-    from pyspark.sql import functions as F
-
-    from graph.rules import RULES
-
-    rule_list = list(RULES.values() if rules is None else rules)
-    events = with_derived(events, rule_list, index_col)
-    if not rule_list:
-        return events.select(F.col(index_col).cast("long").alias("event_index"),
-                             F.lit("").alias("rule_id"), F.lit("").alias("level")).limit(0)
-    ids = sorted(set().union(*(r.event_ids for r in rule_list)))
-    chunks = [rule_list[k:k + MASK_BITS] for k in range(0, len(rule_list), MASK_BITS)]
-    masks = [F.expr(_mask_sql(chunk)).alias(f"_m{k}") for k, chunk in enumerate(chunks)]
-    hit = (events.where(F.col("event_id").isin(*ids))
-           .select(F.col(index_col).cast("long").alias("event_index"), *masks)
-           .where(" OR ".join(f"_m{k} != 0" for k in range(len(chunks)))))
-    bits = events.sparkSession.createDataFrame(
-        [tuple([*(1 << j if i == k else 0 for i in range(len(chunks))), r.id, str(r.level)])
-         for k, chunk in enumerate(chunks) for j, r in enumerate(chunk)],
-        ", ".join([*(f"_b{k} long" for k in range(len(chunks))), "rule_id string", "level string"]))
-    on = " OR ".join(f"(_m{k} & _b{k}) != 0" for k in range(len(chunks)))
-    return hit.join(F.broadcast(bits), F.expr(on)).select("event_index", "rule_id", "level")
+    rule_list = None if rules is None else list(rules)
+    return tags_of(tag_rows(events, rule_list, index_col=index_col), rule_list)
 
 
 def materialise(frame: DataFrame) -> DataFrame:

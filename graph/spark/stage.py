@@ -28,7 +28,7 @@ from graph.fields import EVIDENCE_FIELDS, field_dicts
 from graph.rules import RULES
 from graph.spark import correlate as sc
 from graph.spark.io import arrow_to_pandas, events_to_spark
-from graph.spark.rules import materialise, tag_events
+from graph.spark.rules import materialise, tag_rows, tags_of
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -165,9 +165,10 @@ def spark_hops(events: DataFrame, config: AnalysisConfig, *,
         Spark tags.
     """
     done = on_step or (lambda name: None)
-    tags = materialise(tag_events(events))
+    hit = materialise(tag_rows(events, keep=sc.SOURCE_COLUMNS))
+    tags = tags_of(hit).localCheckpoint(eager=True)
     done("rules")
-    ev = sc.evidence_rows(events, tags, config)
+    ev = sc.evidence_rows(events, tags, config, tagged=hit)
     done("placement")
     rows = sc.hop_rows(ev, config).localCheckpoint(eager=True)
     done("episodes")
