@@ -1,8 +1,10 @@
-"""Modules the UI needs, imported in a background thread as the server starts (``latgraph ui``).
+"""Work the UI server starts in a background thread as it boots (``latgraph ui``).
 
-The first browser session otherwise pays for importing pandas, pyarrow, networkx, pyvis, altair
-and the analysis pipeline (seconds on a busy machine) before it can even show a progress bar.
-Importing is all this does: no data is read before a session asks for it.
+1. The command-line case (``latgraph ui CASE``) starts being read and analysed at once
+   (:func:`app.ui.background.start_boot_load`): the analyst runs the command, then opens the page,
+   and the analysis runs meanwhile instead of waiting for the first browser session.
+2. The modules the pages need (pandas, pyarrow, networkx, altair, pyvis, the pipeline) are
+   imported, which the first session would otherwise pay for before showing anything.
 """
 
 from __future__ import annotations
@@ -19,9 +21,16 @@ MODULES: tuple[str, ...] = (
 
 
 def preload() -> None:
-    """Import :data:`MODULES` (errors are logged, never raised)."""
+    """Start the command-line case's analysis, then import :data:`MODULES` (errors are logged,
+    never raised: the session that needs the result or the module reports the error properly)."""
+    try:
+        from app.ui.background import start_boot_load
+
+        start_boot_load()
+    except Exception:
+        logging.getLogger(__name__).warning("starting the command-line case failed", exc_info=True)
     for name in MODULES:
         try:
             importlib.import_module(name)
-        except Exception:  # the page that needs it reports the error properly
+        except Exception:
             logging.getLogger(__name__).warning("preloading %s failed", name, exc_info=True)

@@ -24,6 +24,7 @@ from typing import Any
 
 import streamlit as st
 
+from app.ui import background
 from app.ui.graph_html import graph_html
 from app.ui.view import View, ViewOptions
 from graph.config import AnalysisConfig
@@ -300,17 +301,12 @@ def save_uploads(files: Iterable[Any]) -> list[Path]:
     return out
 
 
-#: Loading stages: (name, start, end) share of the progress bar. The shares follow the measured
-#: cost on the 1M-event case (bench/ui.py): reading ~40 %, the event stage ~55 %, the rest ~5 %.
-STAGES: dict[str, tuple[str, float, float]] = {
-    "read": ("Reading logs", 0.0, 0.40),
-    "events": ("Analysing events: rules, correlation, scores", 0.40, 0.95),
-    "hops": ("Paths, compromised hosts, patient zero", 0.95, 1.0),
-}
+#: Loading stages and their share of the progress bar (defined with the background job).
+STAGES = background.STAGES
 
 
-class StagedProgress:
-    """A progress display naming the stage, its number and the overall percentage.
+class StagedProgress(background.Progress):
+    """A progress display naming the stage, its number and the overall percentage, on ``bar``.
 
     ``stage(name)`` is the pipeline's ``on_stage``; ``files(done, total, path)`` its
     ``on_progress`` (per-file progress inside the reading stage). Percentages move at stage
@@ -318,42 +314,11 @@ class StagedProgress:
     """
 
     def __init__(self, bar: Any) -> None:
-        import time as _time
+        super().__init__()
+        self.bar = bar
 
-        self.bar, self.t0, self.name, self.timings = bar, _time.perf_counter(), "read", {}
-        self._start = self.t0
-
-    def _show(self, frac: float, detail: str = "") -> None:
-        import time as _time
-
-        label, lo, hi = STAGES[self.name]
-        pct = lo + (hi - lo) * min(1.0, max(0.0, frac))
-        n = list(STAGES).index(self.name) + 1
-        self.bar.progress(pct, text=f"Step {n} of {len(STAGES)}: {label}{detail} · {pct:.0%} · "
-                                    f"{_time.perf_counter() - self.t0:.1f} s")
-
-    def stage(self, name: str) -> None:
-        """A stage starts (records how long the previous one took)."""
-        import time as _time
-
-        now = _time.perf_counter()
-        if name in STAGES:
-            self.timings[self.name] = round(now - self._start, 2)
-            self.name, self._start = name, now
-            self._show(0.0)
-
-    def files(self, done: int, total: int, path: Any = "") -> None:
-        """One more input file read."""
-        self._show(done / total if total else 1.0, f" ({done:,} of {total:,} files: {Path(str(path)).name})")
-
-    def finish(self) -> dict[str, float]:
-        """Stage timings in seconds (read, events, hops, total)."""
-        import time as _time
-
-        now = _time.perf_counter()
-        self.timings[self.name] = round(now - self._start, 2)
-        self.timings["total"] = round(now - self.t0, 2)
-        return dict(self.timings)
+    def _show(self) -> None:
+        self.bar.progress(*self.snapshot())
 
 
 def progress_callback(bar: Any) -> Callable[..., None]:
