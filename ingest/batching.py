@@ -314,22 +314,38 @@ def summarise(frame: pd.DataFrame, seg: np.ndarray, segments: list[Segment]) -> 
 
 
 def summarise_file(fr: FileReport, frame: pd.DataFrame) -> None:
-    """Add a frame's kept counts, event ids, hosts and time range to its one file report."""
+    """Add a frame's kept counts, event ids, hosts and time range to its one file report.
+
+    Counted on integer codes (category codes, factorised host names; keys in order of first
+    appearance, as a ``groupby(sort=False)``): no Python object is built per row.
+    """
     if frame.empty:
         return
     w = _weights(frame)
     fr.kept += int(w.sum())
-    channel = frame["channel"]   # counted on category codes: no string built per row
+    channel = frame["channel"]
     names = channel.cat.categories
-    by_id = pd.DataFrame({"c": channel.cat.codes.to_numpy(), "e": frame["event_id"].to_numpy(), "w": w})
-    for (c, e), n in by_id.groupby(["c", "e"], sort=False)["w"].sum().items():
-        fr.event_ids[f"{names[c]}:{e}"] += int(n)
-    fr.hosts.update({h: int(n) for h, n in pd.Series(w, index=frame["host"].to_numpy())
-                     .groupby(level=0, sort=False).sum().items()})
+    pair = channel.cat.codes.to_numpy().astype(np.int64) * (1 << 32) + frame["event_id"].to_numpy(np.int64)
+    keys, sums = _sums_by(pair, w)
+    for key, n in zip(keys, sums, strict=True):
+        c = (key + (1 << 31)) >> 32                 # event ids are 32-bit: the pair decodes exactly
+        fr.event_ids[f"{names[c]}:{key - (c << 32)}"] += n
+    hosts, sums = _sums_by(frame["host"], w)
+    fr.hosts.update(dict(zip(hosts, sums, strict=True)))
     lo = frame["ts"].min().to_pydatetime(warn=False)
     hi = frame["ts"].max().to_pydatetime(warn=False)
     fr.first_ts = lo if fr.first_ts is None else min(fr.first_ts, lo)
     fr.last_ts = hi if fr.last_ts is None else max(fr.last_ts, hi)
+
+
+def _sums_by(values: Any, w: np.ndarray) -> tuple[Any, list[int]]:
+    """The distinct non-missing ``values`` (in order of first appearance) and the sum of ``w`` over
+    the rows holding each."""
+    codes, uniques = pd.factorize(values)
+    ok = codes >= 0
+    sums = np.bincount(codes[ok], weights=w[ok], minlength=len(uniques))
+    keys = uniques.tolist() if hasattr(uniques, "tolist") else list(uniques)
+    return keys, np.rint(sums).astype(np.int64).tolist()
 
 
 def _weights(frame: pd.DataFrame) -> np.ndarray:
