@@ -127,11 +127,13 @@ def analyze_lanl_on_spark(paths: Sequence[str | os.PathLike[str]], config: Analy
 
 def analyze_on_spark_storage(paths: Sequence[str | os.PathLike[str]], config: AnalysisConfig | None = None,
                              *, master: str | None = None) -> AnalysisResult:
-    """Analyse canonical events that Spark reads from (cluster) storage; only hops reach the driver.
+    """Analyse canonical events that Spark reads from (cluster) storage; the events stay there.
 
-    The events stay on the cluster: the result's ``events`` frame is empty and its summary carries
-    the event count and time range that Spark computed. Paths, patient zero and the graph are
-    computed on the driver by the same hop stage as every other run.
+    The result's ``events`` frame is empty and its summary carries the event count and time range
+    that Spark computed. The hops reach the driver, and for the findings the tagged events with the
+    case's IP/name pair counts and logging hosts (``graph.spark.stage.storage_event_stage``; the
+    summary's ``findings_skipped`` says why when there were too many). Paths, patient zero and the
+    graph are computed on the driver by the same hop stage as every other run.
 
     Args:
         paths: Parquet case files / folders or URLs Spark can read (see ``graph.spark.io``).
@@ -142,7 +144,7 @@ def analyze_on_spark_storage(paths: Sequence[str | os.PathLike[str]], config: An
 
     from graph.spark.io import read_events
     from graph.spark.session import spark_session
-    from graph.spark.stage import event_stage_from_storage
+    from graph.spark.stage import storage_event_stage
 
     config = config or AnalysisConfig()
     names = [os.fspath(p) for p in paths]
@@ -151,9 +153,9 @@ def analyze_on_spark_storage(paths: Sequence[str | os.PathLike[str]], config: An
     n_rows = F.sum(F.coalesce(F.col("repeats"), F.lit(1)))     # events the rows stand for (ingest.schema)
     stats = read_events(spark, names).agg(n_rows.alias("n"), F.min("ts").alias("lo"),
                                           F.max("ts").alias("hi")).first()
-    hops = event_stage_from_storage(spark, names, config)
+    stage = storage_event_stage(spark, names, config)
     t1 = time.perf_counter()
-    hs = hop_stage(hops, config)
+    hs = hop_stage(stage.hops, config)
     t2 = time.perf_counter()
     report = IngestReport()
     for name in names:
@@ -163,9 +165,12 @@ def analyze_on_spark_storage(paths: Sequence[str | os.PathLike[str]], config: An
                             tags=pd.DataFrame(columns=["event_index", "rule_id", "level"]),
                             hops=hs.hops.reset_index(drop=True), graph=hs.graph, paths=hs.paths,
                             patient_zero=hs.patient_zero, compromised=hs.compromised,
-                            routine_groups=list(hs.routine_groups))
+                            findings=stage.stage.findings, routine_groups=list(hs.routine_groups))
     result.summary = summarize(result, engine="spark", timings={"event_stage_s": round(t1 - t0, 3),
                                                                "hop_stage_s": round(t2 - t1, 3)})
+    if stage.findings_skipped:
+        log.warning("no findings: %s", stage.findings_skipped)
+        result.summary["findings_skipped"] = stage.findings_skipped
     result.summary["events"] = n_events
     if n_events:
         result.summary["time_range"] = [

@@ -98,8 +98,12 @@ def _clean_account(s: pd.Series) -> pd.Series:
     return s.mask(bad)
 
 
-def evidence_rows(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
+def evidence_rows(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConfig, *,
+                  pairs: pd.DataFrame | None = None) -> pd.DataFrame:
     """Steps 1-5: one placed evidence row per tagged event (see the module docstring).
+
+    ``pairs``: the IP/name pair counts of the whole case (:func:`hint_pairs`) when ``events`` holds
+    only the tagged events (a driver that never sees the rest, ``graph.spark.stage``).
 
     Returns:
         Frame with ``event_index, ts, event_id, host, rule_id, weight, kind, side, lateral,
@@ -170,7 +174,7 @@ def evidence_rows(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConf
     ev.loc[ev["src_host"].notna() | ev["src_ip"].notna(), "src_resolved_by"] = "event"
 
     ev = _session_join(ev, config)
-    ev = _resolve_ips(ev, events, config)
+    ev = _resolve_ips(ev, events, config, pairs)
     return ev
 
 
@@ -246,9 +250,10 @@ def _session_join(ev: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
     return ev
 
 
-def _resolve_ips(ev: pd.DataFrame, events: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
+def _resolve_ips(ev: pd.DataFrame, events: pd.DataFrame, config: AnalysisConfig,
+                 pairs: pd.DataFrame | None = None) -> pd.DataFrame:
     """Step 4: name sources (and source-side destinations) known only by IP."""
-    hints = ip_hints(ev, events, config)
+    hints = ip_hints(ev, events, config, pairs=pairs)
     if hints.empty:
         return ev
     ev = ev.copy()
@@ -276,6 +281,8 @@ def _lookup(hints: pd.Series, keys: pd.MultiIndex) -> pd.api.extensions.Extensio
 
 
 _ALL_DAYS = pd.Timestamp("1970-01-01", tz="UTC")
+#: Loopback addresses that never give an IP -> name hint.
+_LOOPBACK_IPS: tuple[str, ...] = ("127.0.0.1", "::1")
 
 
 def _hint_day(ts: pd.Series, config: AnalysisConfig) -> pd.Series:
@@ -285,7 +292,23 @@ def _hint_day(ts: pd.Series, config: AnalysisConfig) -> pd.Series:
     return pd.Series(_ALL_DAYS, index=ts.index, dtype=ts.dtype)
 
 
-def ip_hints(ev: pd.DataFrame, events: pd.DataFrame, config: AnalysisConfig) -> pd.Series:
+def hint_pairs(events: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
+    """The events' own IP/name pairs, counted: ``(ip, name, day, n)`` for every event naming both an
+    IP and a host for the same end (``src_ip``+``src_host``, ``dst_ip``+``dst_host``; loopback
+    addresses left out). ``name`` is as logged; ``day`` is :func:`_hint_day`."""
+    parts: list[pd.DataFrame] = []
+    day = _hint_day(events["ts"], config)
+    for ip_col, name_col in (("src_ip", "src_host"), ("dst_ip", "dst_host")):
+        pairs = events[[ip_col, name_col]].assign(day=day).dropna()
+        pairs = pairs[~pairs[ip_col].isin(list(_LOOPBACK_IPS)).to_numpy(dtype=bool)]
+        counts = pairs.value_counts().reset_index()
+        parts.append(pd.DataFrame({"ip": counts[ip_col].astype("string"), "name": counts[name_col],
+                                   "day": counts["day"], "n": counts["count"]}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def ip_hints(ev: pd.DataFrame, events: pd.DataFrame, config: AnalysisConfig, *,
+             pairs: pd.DataFrame | None = None) -> pd.Series:
     """IP -> host name hints found in the data, per UTC day (step 4 of the module docstring).
 
     Hints: events naming both an IP and a host for the same end (``src_ip``+``src_host``,
@@ -293,17 +316,12 @@ def ip_hints(ev: pd.DataFrame, events: pd.DataFrame, config: AnalysisConfig) -> 
     rows towards D within ``source_join_window_s`` of a target row on D from the IP. Hints only
     apply on the UTC day they were seen (addresses move between machines: DHCP, labs).
 
+    ``pairs``: :func:`hint_pairs` of the whole case, computed elsewhere (default: of ``events``).
+
     Returns:
         Series indexed by (ip, day) with the most frequent host name that day (ties: name order).
     """
-    parts: list[pd.DataFrame] = []
-    day = _hint_day(events["ts"], config)
-    for ip_col, name_col in (("src_ip", "src_host"), ("dst_ip", "dst_host")):
-        pairs = events[[ip_col, name_col]].assign(day=day).dropna()
-        pairs = pairs[~pairs[ip_col].isin(["127.0.0.1", "::1"]).to_numpy(dtype=bool)]
-        counts = pairs.value_counts().reset_index()
-        parts.append(pd.DataFrame({"ip": counts[ip_col].astype("string"), "name": counts[name_col],
-                                   "day": counts["day"], "n": counts["count"]}))
+    parts: list[pd.DataFrame] = [hint_pairs(events, config) if pairs is None else pairs]
     pipes = ev[ev["target_name"].notna() & ev["src_ip"].notna()]
     client = pipes["target_name"].astype("string").str.extract(_PIPE_CLIENT, expand=False)
     parts.append(pd.DataFrame({"ip": pipes["src_ip"], "name": client, "day": _hint_day(pipes["ts"], config),
@@ -506,11 +524,11 @@ def empty_hops() -> pd.DataFrame:
     return frame
 
 
-def correlate_rows(events: pd.DataFrame, tags: pd.DataFrame,
-                   config: AnalysisConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+def correlate_rows(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConfig, *,
+                   pairs: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Steps 1-6 without the aggregation: ``(evidence rows, hop rows)`` (the hop rows carry
-    ``hop_id``); :mod:`graph.findings` reads both."""
-    ev = evidence_rows(events, tags, config)
+    ``hop_id``); :mod:`graph.findings` reads both. ``pairs``: see :func:`evidence_rows`."""
+    ev = evidence_rows(events, tags, config, pairs=pairs)
     return ev, hop_rows(ev, config)
 
 

@@ -74,15 +74,22 @@ def pandas_event_stage(events: pd.DataFrame, config: AnalysisConfig) -> EventSta
     return EventStage(hops[list(HOP_FEATURE_COLUMNS)], tags, found)
 
 
-def findings_of(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
+def findings_of(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConfig, *,
+                pairs: pd.DataFrame | None = None, logged: set[str] | None = None) -> pd.DataFrame:
     """The findings of an events frame whose tags another engine computed: the pandas correlation
     of the tagged events on the driver, so every engine reports the same findings (the hops it
-    relies on are identical by the engine contract)."""
+    relies on are identical by the engine contract).
+
+    ``events`` may hold only the tagged events (``tags.event_index`` = positions in it) when the
+    case-wide context comes along: ``pairs`` (:func:`graph.correlate.hint_pairs` of every event)
+    and ``logged`` (:func:`graph.findings.logged_hosts` of every event's host); the correlation
+    reads nothing else from the other events, so the findings are the same.
+    """
     if tags.empty:
         return empty_findings()
     events = events.reset_index(drop=True)
-    ev, rows = correlate_rows(events, tags, config)
-    return find(events, ev, rows, tags, config)
+    ev, rows = correlate_rows(events, tags, config, pairs=pairs)
+    return find(events, ev, rows, tags, config, logged=logged)
 
 
 def _spark_event_stage(events: pd.DataFrame, config: AnalysisConfig) -> EventStage:

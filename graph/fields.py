@@ -24,11 +24,14 @@ EVIDENCE_FIELDS: tuple[str, ...] = (
     "logon_type",
     "auth_package",
     "src_ip",
+    "src_port",          # the client's port (4624/5140/5145 IpPort, Sysmon 3 / Defender source port)
     "dst_host",
     "dst_ip",
     "dst_port",
 )
-_INTS = frozenset({"logon_type", "dst_port"})
+#: Integer fields (the rest are text).
+INT_FIELDS = frozenset({"logon_type", "src_port", "dst_port"})
+_INTS = INT_FIELDS
 
 
 def field_dicts(frame: pd.DataFrame) -> list[dict[str, Any]]:

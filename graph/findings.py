@@ -20,6 +20,8 @@ is one finding with a ``count``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
 
@@ -62,8 +64,14 @@ def empty_findings() -> pd.DataFrame:
     return frame
 
 
+def logged_hosts(hosts: Iterable[object]) -> set[str]:
+    """The short names (:func:`graph.correlate.short_host`) of the hosts whose logs are in the case."""
+    return set(short_host(pd.Series(list(hosts), dtype="string")).dropna().tolist())
+
+
 def find(
-    events: pd.DataFrame, ev: pd.DataFrame, rows: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConfig
+    events: pd.DataFrame, ev: pd.DataFrame, rows: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConfig,
+    *, logged: set[str] | None = None,
 ) -> pd.DataFrame:
     """The findings frame (:data:`FINDING_COLUMNS`) of one analysis.
 
@@ -73,6 +81,8 @@ def find(
         rows: the hop rows (:func:`graph.correlate.hop_rows`, with ``hop_id``).
         tags: the tags frame.
         config: ``finding_window_s`` and ``max_evidence_per_hop``.
+        logged: the short names of every host with events in the case (default: from ``events``;
+            given when ``events`` holds only the tagged events).
     """
     if ev.empty:
         return empty_findings()
@@ -87,7 +97,8 @@ def find(
     reason = np.select([aimed, source & no_dst], [AIMED_AT_HOST, NO_DESTINATION], NO_SOURCE)
     pick = ~in_hop.copy()
     # hops built from a source-side command towards a host that logged nothing
-    logged = set(short_host(pd.Series(events["host"].unique())).dropna().tolist())
+    if logged is None:
+        logged = logged_hosts(events["host"].unique())
     hop_src = rows[rows["side"].eq(SOURCE) & ~rows["dst_host"].isin(list(logged)).fillna(False)]
     hop_of = hop_src.set_index("event_index")["hop_id"]
     far = ev["event_index"].isin(hop_of.index).to_numpy(dtype=bool)

@@ -231,7 +231,8 @@ def bounded_int(lo: int, hi: int) -> Callable[[Any], int | None]:
 
 
 parse_event_id = bounded_int(0, 65535)
-parse_port = bounded_int(0, 65535)
+#: A TCP/UDP port; ``0`` (what Windows logs when there is no network end) and ``-`` are unknown.
+parse_port = bounded_int(1, 65535)
 parse_record_id = bounded_int(0, 2**63 - 1)
 parse_key_length = bounded_int(0, 32767)
 parse_mask = bounded_int(0, 2**63 - 1)

@@ -294,8 +294,8 @@ def _build(recs: Sequence[Any], eid: np.ndarray, channel: pd.Categorical, rec_id
         out["account"][fill] = out["subject_account"][fill]
     host = map_values(field("Computer"), normalize_host)
     host[np.equal(host, None)] = ""
-    out.update(host=host, src_host=nones(n), src_ip=nones(n), dst_host=nones(n), dst_ip=nones(n),
-               dst_port=nones(n))
+    out.update(host=host, src_host=nones(n), src_ip=nones(n), src_port=nones(n), dst_host=nones(n),
+               dst_ip=nones(n), dst_port=nones(n))
     _place_endpoints(out, eid, sel, picked, recs, lanl=np.asarray(channel == "LANL", dtype=bool))
     out["ts"] = ts
     out["event_id"] = eid.astype(np.int32)
@@ -397,6 +397,7 @@ def _place_endpoints(out: dict[str, Any], eid: np.ndarray, sel: dict[int, np.nda
         if direction == we.TARGET:
             out["dst_host"][mask] = host[mask]
             out["src_ip"][mask] = r_ip[mask]
+            out["src_port"][mask] = r_port[mask]
             out["src_host"][mask] = ws[mask]
             if "remote_ip" in we.FIELD_PICKS.get(i, {}):
                 local = mask & (loop | (~has_ip & np.equal(ws, None)))
@@ -409,11 +410,11 @@ def _place_endpoints(out: dict[str, Any], eid: np.ndarray, sel: dict[int, np.nda
         elif direction == we.BY_INITIATED:
             _sysmon3(out, np.flatnonzero(mask), recs)
         elif direction == we.BROKERED:
-            _brokered(out, i, np.flatnonzero(mask), r_host, r_ip, loop, recs)
+            _brokered(out, i, np.flatnonzero(mask), r_host, r_ip, r_port, loop, recs)
 
 
 def _brokered(out: dict[str, Any], event_id: int, rows: np.ndarray, r_host: np.ndarray, r_ip: np.ndarray,
-              loop: np.ndarray, recs: Sequence[Any]) -> None:
+              r_port: np.ndarray, loop: np.ndarray, recs: Sequence[Any]) -> None:
     """DC authentication (4768/4769/4776): the client is the source, 4769's service host the
     destination; a machine account's own ticket names its machine (``PC01$`` -> ``PC01``), which
     also gives the IP -> host hint that names the users' clients in DC-only logs."""
@@ -426,6 +427,7 @@ def _brokered(out: dict[str, Any], event_id: int, rows: np.ndarray, r_host: np.n
     src = np.where(np.equal(ws, None), machine, ws)
     src = np.where(loop[rows], host, src)       # ::1 / 127.0.0.1: the DC itself
     out["src_ip"][rows] = np.where(loop[rows], None, ip)
+    out["src_port"][rows] = np.where(loop[rows], None, r_port[rows])   # the client's port
     out["src_host"][rows] = src
     out["dst_port"][rows] = None
     if event_id == 4769:
@@ -454,9 +456,11 @@ def _sysmon3(out: dict[str, Any], rows: np.ndarray, recs: Sequence[Any]) -> None
     r_host = np.where(inbound & ~swap, src_host, dst_host)
     l_ip = np.where(inbound & ~swap, dst_ip, src_ip)
     port = np.where(swap, src_port, dst_port)        # the server port in every case
+    client_port = np.where(swap, dst_port, src_port)  # the client's (outbound: this host's own)
     r_loop = map_values(r_ip, is_loopback).astype(bool) | ((r_ip == l_ip) & ~np.equal(r_ip, None))
     r_host = np.where(r_loop, host, r_host)
     out["dst_port"][rows] = port
+    out["src_port"][rows] = client_port
     o, i = rows[outbound], rows[inbound]
     out["src_host"][o] = host[outbound]
     out["src_ip"][o] = l_ip[outbound]

@@ -29,7 +29,12 @@ Conventions (enforced by the normalisers in :mod:`ingest.normalize`):
   (``repeats`` = 1), so times, hops and counts stay exact. ``n_events`` of hops, finding counts and
   the event count of a result add ``repeats`` up.
 
-Older case files without ``repeats`` read with it missing (every row one event).
+* ``src_port`` is the client's TCP port of a network action (the remote end's port on a target-side
+  event, the host's own port on a source-side Sysmon 3 connection), ``dst_port`` the server's. A
+  port logged as ``-`` or ``0`` is unknown (missing).
+
+Columns added after the first case files (:data:`LATER_COLUMNS`: ``repeats``, ``src_port``) read as
+missing from older case files and frames that lack them (``repeats`` missing = one event per row).
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ class Event(NamedTuple):
     host: str                           # computer whose log holds the event
     src_host: str | None = None
     src_ip: str | None = None
+    src_port: int | None = None         # the client's port (4624/4625/5140/5145/4768/4769 IpPort, Sysmon 3)
     dst_host: str | None = None
     dst_ip: str | None = None
     dst_port: int | None = None
@@ -80,10 +86,14 @@ class Event(NamedTuple):
 
 
 COLUMNS: tuple[str, ...] = Event._fields
+#: Columns added to the schema after case files were first written: a frame or case file without
+#: them reads with them missing (see :func:`coerce_frame`, ``graph.spark.io.conform``).
+LATER_COLUMNS: tuple[str, ...] = ("repeats", "src_port")
 
 _INT_COLUMNS: dict[str, str] = {
     "event_id": "int32",
     "dst_port": "Int32",
+    "src_port": "Int32",
     "logon_type": "Int8",
     "key_length": "Int16",
     "access_mask": "Int64",
@@ -121,8 +131,9 @@ def to_frame(events: Iterable[Event]) -> pd.DataFrame:
 
 def coerce_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Give a frame that has the canonical columns the canonical dtypes, then validate it."""
-    if "repeats" not in frame.columns:     # case files and frames from before the column existed
-        frame = frame.assign(repeats=pd.Series(pd.NA, index=frame.index, dtype="Int32"))
+    absent = [c for c in LATER_COLUMNS if c not in frame.columns]   # from before the column existed
+    if absent:
+        frame = frame.assign(**{c: pd.Series(pd.NA, index=frame.index, dtype=DTYPES[c]) for c in absent})
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise SchemaError(f"events frame lacks columns {missing}")

@@ -117,16 +117,18 @@ DIRECTION: dict[int, str] = {
 }
 
 #: Per event id: canonical column -> Windows field. ``src_*``/``dst_*`` are "remote_*" here and
-#: placed by :data:`DIRECTION` (remote_host/remote_ip/remote_port = the other end).
+#: placed by :data:`DIRECTION` (remote_host/remote_ip/remote_port = the other end: ``src_port`` on
+#: target-side and brokered events, where ``IpPort`` is the client's port; ``dst_port`` on 4648, where
+#: it is the server's).
 FIELD_PICKS: dict[int, dict[str, str]] = {
     4624: {"account": "TargetUserName", "account_domain": "TargetDomainName",
            "subject_account": "SubjectUserName", "logon_id": "TargetLogonId", "logon_type": "LogonType",
-           "remote_ip": "IpAddress", "remote_host": "WorkstationName",
+           "remote_ip": "IpAddress", "remote_host": "WorkstationName", "remote_port": "IpPort",
            "auth_package": "AuthenticationPackageName", "logon_process": "LogonProcessName",
            "key_length": "KeyLength", "process": "ProcessName"},
     4625: {"account": "TargetUserName", "account_domain": "TargetDomainName",
            "subject_account": "SubjectUserName", "logon_type": "LogonType",
-           "remote_ip": "IpAddress", "remote_host": "WorkstationName",
+           "remote_ip": "IpAddress", "remote_host": "WorkstationName", "remote_port": "IpPort",
            "auth_package": "AuthenticationPackageName", "logon_process": "LogonProcessName",
            "key_length": "KeyLength", "status": "Status", "process": "ProcessName"},
     4634: {"account": "TargetUserName", "account_domain": "TargetDomainName",

@@ -48,7 +48,7 @@ def _value(col: str, value: Any) -> Any:
         return None
     if col == "access_mask":
         return hex(int(value))
-    if col in {"logon_type", "key_length", "remote_port", "dst_port"}:
+    if col in {"logon_type", "key_length", "remote_port", "dst_port", "src_port"}:
         return str(int(value))
     return value
 
@@ -74,8 +74,11 @@ def windows_record(row: dict[str, Any]) -> dict[str, Any]:
         rec["User"] = f"{dom}\\{row['account']}" if dom else row["account"]
     direction = we.DIRECTION.get(eid, we.LOCAL)
     src_host, src_ip, dst_host, dst_ip = (row.get(c) for c in ("src_host", "src_ip", "dst_host", "dst_ip"))
+    src_port = _value("src_port", row.get("src_port"))
     if direction == we.TARGET and "remote_ip" in picks:
         rec[picks["remote_ip"]] = src_ip or "-"
+        if "remote_port" in picks:
+            rec[picks["remote_port"]] = src_port or ("-" if not src_ip else "0")
         if "remote_host" in picks:
             rec[picks["remote_host"]] = src_host if src_host and src_host != host else "-"
     elif direction == we.SOURCE:
@@ -85,6 +88,7 @@ def windows_record(row: dict[str, Any]) -> dict[str, Any]:
     elif direction == we.BROKERED:
         if "remote_ip" in picks:
             rec[picks["remote_ip"]] = src_ip or "-"
+            rec[picks["remote_port"]] = src_port or "0"
         # Windows 4768/4769 name the client only by IP; 4776 (and LANL rows) by workstation name
         if src_host and src_host != host and (eid == 4776 or not src_ip):
             rec[picks["remote_host"]] = src_host
@@ -92,7 +96,7 @@ def windows_record(row: dict[str, Any]) -> dict[str, Any]:
         outbound = src_host == host
         f = we.SYSMON3_FIELDS
         rec.update({f["initiated"]: "true" if outbound else "false", f["src_ip"]: src_ip, f["dst_ip"]: dst_ip,
-                    f["dst_port"]: _value("dst_port", row.get("dst_port")),
+                    f["dst_port"]: _value("dst_port", row.get("dst_port")), f["src_port"]: src_port,
                     f["src_host"]: src_host if not outbound else None,
                     f["dst_host"]: dst_host if outbound else None})
     return {k: v for k, v in rec.items() if v is not None}

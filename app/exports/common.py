@@ -24,7 +24,7 @@ SCOPES: tuple[str, ...] = ("suspicious", "all")
 #: Event columns copied next to each piece of evidence (looked up by source file + record id).
 #: All of them can be attacker-controlled text (service names, command lines, share paths).
 DETAIL_COLUMNS: tuple[str, ...] = (
-    "host", "src_ip", "logon_type", "auth_package", "share_name", "target_name", "service_name",
+    "host", "src_ip", "src_port", "logon_type", "auth_package", "share_name", "target_name", "service_name",
     "service_image", "process", "command_line",
 )
 
@@ -94,6 +94,11 @@ def evidence_frame(result: AnalysisResult, hops: pd.DataFrame) -> pd.DataFrame:
             frame[col] = None
     # details the evidence dict carries itself (e.g. "host") are the fallback for the event lookup
     carried = {c: frame[c] for c in DETAIL_COLUMNS if c in frame.columns}
+    if "fields" in frame.columns:   # the event's analyst fields (graph.fields), e.g. a result read from JSON
+        fields = frame["fields"].map(lambda f: f if isinstance(f, dict) else {})
+        for c in DETAIL_COLUMNS:
+            if c not in carried:
+                carried[c] = fields.map(lambda f, c=c: f.get(c))
     frame = frame.loc[:, ["hop_id", "ts", "event_id", "rule", "source_file", "record_id"]]
     frame["record_id"] = pd.to_numeric(frame["record_id"], errors="coerce").astype("Int64")
     frame["event_id"] = pd.to_numeric(frame["event_id"], errors="coerce").astype("Int64")

@@ -54,9 +54,9 @@ def result_json(result: AnalysisResult, *, scope: str = "suspicious",
     return dumps(result.to_json()) + b"\n"
 
 
-#: Event detail columns -> Timesketch field names (the event's own source IP is ``lg_event_src_ip``;
-#: ``lg_src_ip`` is the hop's).
-_DETAIL_NAMES = {c: ("lg_event_src_ip" if c == "src_ip" else f"lg_{c}") for c in DETAIL_COLUMNS}
+#: Event detail columns -> Timesketch field names (the event's own source IP and port are
+#: ``lg_event_src_ip`` / ``lg_event_src_port``; ``lg_src_ip`` is the hop's).
+_DETAIL_NAMES = {c: (f"lg_event_{c}" if c in ("src_ip", "src_port") else f"lg_{c}") for c in DETAIL_COLUMNS}
 
 
 def _text(values: pd.Series) -> pd.Series:

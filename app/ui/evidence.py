@@ -23,8 +23,8 @@ from graph.model import AnalysisResult
 
 #: Event columns shown for each evidence event, in this order (when present).
 KEY_FIELDS: tuple[str, ...] = (
-    "ts", "event_id", "rule", "host", "logon_type", "account", "src_host", "src_ip", "dst_host", "dst_ip",
-    "dst_port", "share_name",
+    "ts", "event_id", "rule", "host", "logon_type", "account", "src_host", "src_ip", "src_port", "dst_host",
+    "dst_ip", "dst_port", "share_name",
     "target_name", "access_mask", "service_name", "service_image", "process", "command_line",
     "parent_process", "auth_package", "logon_id", "record_id", "source_file")
 #: Hop columns listed in hop tables.

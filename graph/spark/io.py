@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ingest.errors import SchemaError
-from ingest.schema import COLUMNS, DTYPES, coerce_frame
+from ingest.schema import COLUMNS, DTYPES, LATER_COLUMNS, coerce_frame
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -87,9 +87,10 @@ def conform(frame: DataFrame, *, keep: Sequence[str] = ()) -> DataFrame:
     from pyspark.sql import functions as F
 
     have = set(frame.columns)
-    if "repeats" not in have:    # case files from before the column (ingest.schema): one event per row
-        frame = frame.withColumn("repeats", F.lit(None).cast("int"))
-        have.add("repeats")
+    for col in LATER_COLUMNS:    # case files from before the column (ingest.schema): missing
+        if col not in have:
+            frame = frame.withColumn(col, F.lit(None).cast(_spark_type(DTYPES[col])))
+            have.add(col)
     missing = [c for c in COLUMNS if c not in have]
     if missing:
         raise SchemaError(f"events frame lacks columns {missing}")

@@ -15,7 +15,7 @@ Split of the work:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -24,7 +24,7 @@ from graph import correlate as pc
 from graph import scoring
 from graph.config import AnalysisConfig
 from graph.engine import HOP_FEATURE_COLUMNS, EventStage, findings_of
-from graph.fields import EVIDENCE_FIELDS, field_dicts
+from graph.fields import EVIDENCE_FIELDS, INT_FIELDS, field_dicts
 from graph.rules import RULES
 from graph.spark import correlate as sc
 from graph.spark.io import arrow_to_pandas, events_to_spark
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 _KEY = ["src_key", "dst_host", "acct_key", "episode"]
 #: The evidence fields as pandas sees them (integers stay integers, text stays text).
-_FIELD_DTYPES = {c: ("Int64" if c in ("logon_type", "dst_port") else "string") for c in EVIDENCE_FIELDS}
+_FIELD_DTYPES = {c: ("Int64" if c in INT_FIELDS else "string") for c in EVIDENCE_FIELDS}
 
 
 def aggregate(rows: DataFrame, tags: DataFrame, config: AnalysisConfig) -> DataFrame:
@@ -151,6 +151,13 @@ def finish_hops(raw: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
 
 def spark_hops(events: DataFrame, config: AnalysisConfig, *,
                on_step: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, DataFrame]:
+    """:func:`_spark_hops` without the tagged rows."""
+    hops, tags, _ = _spark_hops(events, config, on_step=on_step)
+    return hops, tags
+
+
+def _spark_hops(events: DataFrame, config: AnalysisConfig, *,
+                on_step: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, DataFrame, DataFrame]:
     """Run the Spark side on an events frame that has ``event_index``; collect the hops.
 
     Args:
@@ -161,8 +168,9 @@ def spark_hops(events: DataFrame, config: AnalysisConfig, *,
             CPU and wall time there.
 
     Returns:
-        ``(hops, tags)``: the finished hops frame (with scoring features) and the materialised
-        Spark tags.
+        ``(hops, tags, hit)``: the finished hops frame (with scoring features), the materialised
+        Spark tags and the materialised tagged events (``event_index`` and
+        :data:`graph.spark.correlate.SOURCE_COLUMNS`).
     """
     done = on_step or (lambda name: None)
     hit = materialise(tag_rows(events, keep=sc.SOURCE_COLUMNS))
@@ -181,7 +189,7 @@ def spark_hops(events: DataFrame, config: AnalysisConfig, *,
     done("presence")
     hops = scoring.add_features(hops, config, seen)[list(HOP_FEATURE_COLUMNS)]
     done("features")
-    return hops, tags
+    return hops, tags, hit
 
 
 def presence(events: DataFrame) -> pd.DataFrame:
@@ -250,27 +258,119 @@ def event_stage(events: pd.DataFrame, config: AnalysisConfig, *, spark: SparkSes
 def event_stage_from_storage(spark: SparkSession, paths: str | list[str], config: AnalysisConfig, *,
                              fmt: str | None = None,
                              on_step: Callable[[str], None] | None = None) -> pd.DataFrame:
-    """The Spark event stage straight from canonical events on (cluster) storage.
+    """The hops of :func:`storage_event_stage` (no findings: nothing but the hops reaches the driver).
 
-    Only the hops come back to the driver; ``event_index`` is the input order
-    (``monotonically_increasing_id``: increasing, not dense), used to break ties only.
+    Returns:
+        The hops frame with features (:data:`graph.engine.HOP_FEATURE_COLUMNS`); feed it to
+        :func:`graph.engine.hop_stage`.
+    """
+    return storage_event_stage(spark, paths, config, fmt=fmt, on_step=on_step, findings=False).hops
+
+
+#: The most tagged events :func:`storage_event_stage` collects to the driver for the findings.
+MAX_FINDING_ROWS = 5_000_000
+
+
+class StorageStage(NamedTuple):
+    """:func:`storage_event_stage`'s result: the event stage (``tags`` is None: the events stay on
+    the cluster) and, when the findings were not computed, why (else None)."""
+
+    stage: EventStage
+    findings_skipped: str | None
+
+    @property
+    def hops(self) -> pd.DataFrame:
+        """The hops frame with features."""
+        return self.stage.hops
+
+
+def storage_event_stage(spark: SparkSession, paths: str | list[str], config: AnalysisConfig, *,
+                        fmt: str | None = None, on_step: Callable[[str], None] | None = None,
+                        findings: bool = True, max_finding_rows: int = MAX_FINDING_ROWS) -> StorageStage:
+    """The Spark event stage straight from canonical events on (cluster) storage, with findings.
+
+    The hops come back to the driver as in :func:`event_stage`; ``event_index`` is the input order
+    (``monotonically_increasing_id``: increasing, not dense), used to break ties only. For the
+    findings the driver collects only what :func:`graph.engine.findings_of` reads: the *tagged*
+    events (the columns the correlation reads, :data:`graph.spark.correlate.SOURCE_COLUMNS`) and
+    their tags, the case's IP/name pair counts (:func:`hint_pairs`, one row per distinct pair and
+    day) and the names of the hosts that logged anything. The pandas correlation of those is the
+    pandas engine's (the same hops, so the same findings and hop ids). More than
+    ``max_finding_rows`` tagged events are not collected: no findings then, and ``findings_skipped``
+    says so.
 
     Args:
         spark: the session.
         paths: event files or folders (:func:`graph.spark.io.read_events`).
         config: analysis settings.
         fmt: ``parquet`` or ``json`` (guessed from the path when None).
-        on_step: per-step callback (see :func:`spark_hops`).
-
-    Returns:
-        The hops frame with features (:data:`graph.engine.HOP_FEATURE_COLUMNS`); feed it to
-        :func:`graph.engine.hop_stage`.
+        on_step: per-step callback (see :func:`spark_hops`; ``findings`` is the last step).
+        findings: compute the findings (False: hops only).
+        max_finding_rows: the bound on the tagged events collected for the findings.
     """
     from pyspark.sql import functions as F
 
     from graph.spark.io import read_events
 
     frame = read_events(spark, paths, fmt=fmt).withColumn("event_index", F.monotonically_increasing_id())
-    hops, tags = spark_hops(frame, config, on_step=on_step)
+    hops, tags, hit = _spark_hops(frame, config, on_step=on_step)
+    skipped: str | None = None
+    found = None
+    if findings:
+        n_hit = hit.count()
+        if n_hit > max_finding_rows:
+            skipped = (f"{n_hit:,} tagged events, more than the {max_finding_rows:,} collected to the driver "
+                       "for findings")
+        else:
+            found = _storage_findings(frame, hit, tags, config)
+        if on_step:
+            on_step("findings")
     tags.unpersist()
-    return hops
+    return StorageStage(EventStage(hops, None, found), skipped)
+
+
+def hint_pairs(events: DataFrame, config: AnalysisConfig) -> pd.DataFrame:
+    """:func:`graph.correlate.hint_pairs` on Spark, collected (one row per distinct IP, name and day)."""
+    from pyspark.sql import functions as F
+
+    from graph.correlate import _LOOPBACK_IPS
+
+    c = F.col
+    day_ns = 86_400 * 10**9
+    # pandas' ts.dt.floor("D") on UTC; ip_hints_by_day off: one constant day, the epoch (correlate._ALL_DAYS)
+    day = (c("ts") - F.pmod(c("ts"), F.lit(day_ns))) if config.ip_hints_by_day else F.lit(0).cast("long")
+    parts = []
+    for ip_col, name_col in (("src_ip", "src_host"), ("dst_ip", "dst_host")):
+        parts.append(events.where(c(ip_col).isNotNull() & c(name_col).isNotNull()
+                                  & ~c(ip_col).isin(*_LOOPBACK_IPS))
+                     .groupBy(c(ip_col).alias("ip"), c(name_col).alias("name"), day.alias("day"))
+                     .agg(F.count("*").alias("n")))
+    got = arrow_to_pandas(parts[0].unionByName(parts[1]).toArrow(), ns_columns=("day",))
+    return pd.DataFrame({"ip": got["ip"].astype("string"), "name": got["name"].astype("string"),
+                         "day": got["day"], "n": got["n"].astype("int64")})
+
+
+def _storage_findings(frame: DataFrame, hit: DataFrame, tags: DataFrame,
+                      config: AnalysisConfig) -> pd.DataFrame:
+    """The findings of a storage run (see :func:`storage_event_stage`) on the driver."""
+    from graph.findings import logged_hosts
+    from ingest.schema import COLUMNS, DTYPES, coerce_frame
+
+    tagged = arrow_to_pandas(hit.select("event_index", *sc.SOURCE_COLUMNS).orderBy("event_index").toArrow(),
+                             ns_columns=("ts",))
+    positions = tagged["event_index"].astype("int64").to_numpy()
+    tagged = tagged.drop(columns="event_index")
+    for col in COLUMNS:     # columns the correlation never reads: missing
+        if col not in tagged.columns:
+            tagged[col] = pd.Series(pd.NA, index=tagged.index,
+                                    dtype="string" if DTYPES[col] == "category" else DTYPES[col])
+    tagged = coerce_frame(tagged)
+    raw = arrow_to_pandas(tags.toArrow())
+    at = np.searchsorted(positions, raw["event_index"].astype("int64").to_numpy())
+    tag_frame = pd.DataFrame({
+        "event_index": at.astype("int64"),
+        "rule_id": raw["rule_id"].astype("string"),
+        "level": raw["level"].astype("string"),
+    }).sort_values(["event_index", "rule_id"], kind="stable").reset_index(drop=True)
+    logged = logged_hosts(r[0] for r in frame.select("host").distinct().collect())
+    return findings_of(tagged, tag_frame, config, pairs=hint_pairs(frame, config), logged=logged)

@@ -3,7 +3,8 @@
 Dialect (Elastic Winlogbeat 7.x and 8.x, ECS): ``@timestamp`` (UTC), ``winlog.event_id`` (an int in
 7, a string in 8; ``event.code`` is the ECS copy), ``winlog.channel``, ``winlog.computer_name``
 (``host.name`` as fallback), ``winlog.record_id``, and the event's fields under
-``winlog.event_data.*`` (``winlog.user_data.*`` for UserData events). Nested objects and
+``winlog.event_data.*`` (``winlog.user_data.*`` for UserData events; ECS ``source.ip`` /
+``source.port`` stand in for a missing ``IpAddress`` / ``IpPort``). Nested objects and
 Kibana-style dotted keys (``"winlog.event_data.IpAddress": ...``) are both accepted.
 """
 
@@ -27,6 +28,9 @@ FIELD_MAP: dict[str, str] = {
     "@timestamp": "TimeCreated",
     "winlog.record_id": "EventRecordID",
 }
+#: ECS field -> Windows EventData field, used only when the event data lacks it (pipelines that keep
+#: the ECS copies of the client address and drop ``IpAddress``/``IpPort``).
+ECS_FALLBACK: dict[str, str] = {"source.ip": "IpAddress", "source.port": "IpPort"}
 #: Object paths whose keys are Windows EventData names.
 DATA_PATHS: tuple[str, ...] = ("winlog.event_data", "winlog.user_data")
 _ID_RE = re.compile(r'"(?:winlog\.)?event_id":\s*"?(\d+)')
@@ -61,7 +65,7 @@ def to_windows(obj: dict[str, Any]) -> dict[str, Any]:
         for key, value in obj.items():     # dotted keys
             if key.startswith(prefix):
                 rec[key[len(prefix):]] = value
-    for path, field in FIELD_MAP.items():
+    for path, field in (*FIELD_MAP.items(), *ECS_FALLBACK.items()):
         if rec.get(field) in (None, ""):
             value = _get(obj, path)
             if value not in (None, ""):

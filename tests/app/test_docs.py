@@ -93,3 +93,23 @@ def test_readme_mentions_every_top_level_command() -> None:
     text = readme.read_text(encoding="utf-8")
     missing = [name for name in sorted(cli.commands) if not re.search(rf"latgraph {re.escape(name)}\b", text)]
     assert not missing, f"README.md does not show `latgraph <command>` for: {', '.join(missing)}"
+
+
+def test_every_canonical_column_is_in_the_ingest_schema_table() -> None:
+    from ingest.schema import COLUMNS
+
+    doc = (REPO / "docs" / "ingest.md").read_text(encoding="utf-8")
+    table = doc.split("## The canonical event", 1)[-1].split("\n## ", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    named = {name for line in rows for name in re.findall(r"`([a-z_]+)`", line.split("|")[1])}
+    missing = [c for c in COLUMNS if c not in named]
+    assert not missing, f"docs/ingest.md's canonical event table does not list columns {missing}"
+
+
+def test_every_evidence_field_is_documented_in_the_json_section() -> None:
+    from graph.fields import EVIDENCE_FIELDS
+
+    doc = (REPO / "docs" / "analysis.md").read_text(encoding="utf-8")
+    para = doc.split("**Evidence fields**", 1)[-1].split("\n\n", 1)[0]
+    missing = [f for f in EVIDENCE_FIELDS if f"`{f}`" not in para]
+    assert not missing, f"docs/analysis.md's evidence fields paragraph does not name {missing}"

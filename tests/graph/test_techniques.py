@@ -378,9 +378,10 @@ def test_evidence_items_carry_the_analysts_fields() -> None:
     doc = run([DATA.parent / "formats" / "psexec.wevtutil.xml"]).to_json()
     items = {e["event_id"]: e for h in doc["hops"] for e in h["evidence"]}
     assert items[4624]["fields"] == {"logon_type": 3, "auth_package": "Kerberos", "src_ip": "10.23.42.22",
-                                     "dst_host": "SRVDEFENDER01"}
+                                     "src_port": 56661, "dst_host": "SRVDEFENDER01"}
     assert items[5145]["fields"]["share_name"] == "\\\\*\\ADMIN$"
     assert items[5145]["fields"]["target_name"] == "PSEXESVC.exe"
+    assert (items[5145]["fields"]["src_ip"], items[5145]["fields"]["src_port"]) == ("10.23.42.22", 56661)
     assert items[4697]["fields"] == {"service_name": "PSEXESVC",
                                      "service_image": "%SystemRoot%\\PSEXESVC.exe"}
     proc = run([DATA / "psexec_psh_target.xml"]).to_json()["hops"][0]["evidence"][0]["fields"]

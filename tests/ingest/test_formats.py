@@ -20,8 +20,9 @@ SMBEXEC = "evtx-to-mitre-attack/ID7045-4697-SMBexec_service_registration.evtx"
 FIXTURE_RECORDS = {(PSEXEC, 349321), (PSEXEC, 349325), (PSEXEC, 349343), (SMBEXEC, 1467331)}
 COMPARED = [c for c in COLUMNS if c not in ("source_file", "source_format")]
 #: what a Defender advanced-hunting row can carry for the 4624 and the 7045
-MDE_COMPARED = ["ts", "event_id", "host", "src_host", "src_ip", "dst_host", "account", "account_domain",
-                "logon_type", "logon_id", "auth_package", "service_name", "service_image", "record_id"]
+MDE_COMPARED = ["ts", "event_id", "host", "src_host", "src_ip", "src_port", "dst_host", "account",
+                "account_domain", "logon_type", "logon_id", "auth_package", "service_name", "service_image",
+                "record_id"]
 
 
 def _evtx_rows() -> pd.DataFrame:

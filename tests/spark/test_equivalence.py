@@ -102,3 +102,68 @@ def test_auth_only_dc_profile_same_result(spark) -> None:
     assert (events["event_id"] == 4776).any()
     result = _assert_same(events, AnalysisConfig())
     assert (result.hops["auth"] > 0).any() and result.hops["auth_signals"].map(len).gt(0).any()
+
+
+def _technique_events() -> pd.DataFrame:
+    """The Atomic Red Team T1021.002 loopback tests, a 4688-only psexec_psh target and a
+    registry-only service (Windows XML and Defender CSV) with a generated enterprise around them:
+    self-aimed findings and a `net use` towards a host without logs beside real hops."""
+    from datetime import timedelta
+    from pathlib import Path
+
+    from ingest import load_events
+    from ingest.schema import coerce_frame
+    from tests.conftest import T0, events_frame, make_event
+
+    data = Path(__file__).resolve().parents[1] / "data" / "techniques"
+    fixtures, _ = load_events(sorted(data.glob("*.xml")) + sorted(data.glob("*.mde.csv")))
+    sim = simulate(4, n_workstations=10, n_servers=3, days=1)
+    net = r"C:\Windows\System32\net.exe"
+    # `net use` from WS50 to SRV60, whose only event no rule tags (it logged, so a plain hop), and
+    # to FS99, which logged nothing (a hop and a "destination has no logs" finding): the findings
+    # need every logging host, not only the tagged events' hosts
+    extra = events_frame(*(
+        make_event(ts=T0 + timedelta(minutes=m), event_id=4688, host="WS50", process=net,
+                   parent_process=r"C:\Windows\System32\cmd.exe", subject_account="adm", logon_id="0x77",
+                   command_line=f"net use \\\\{dst}\\C$ /user:corp\\adm", record_id=900 + m)
+        for m, dst in ((1, "SRV60"), (2, "FS99"))),
+        make_event(ts=T0, event_id=1, channel="Sysmon", host="SRV60", process=r"C:\Windows\notepad.exe",
+                   record_id=950))
+    parts = [sim.events, fixtures, extra]
+    both = pd.concat([p.astype({"channel": "string", "source_format": "string"}) for p in parts],
+                     ignore_index=True)
+    return coerce_frame(both.sort_values("ts", kind="stable").reset_index(drop=True))
+
+
+def test_storage_findings_equal_pandas(spark, tmp_path) -> None:
+    """Spark reading the case itself reports the pandas engine's findings (issue #11): only the
+    tagged events, the IP/name pair counts and the logging hosts reach the driver."""
+    from graph.engine import pandas_event_stage
+    from graph.spark.stage import storage_event_stage
+    from ingest.case import write_case
+
+    events = _technique_events()
+    case = write_case(events, tmp_path / "case.parquet")
+    config = AnalysisConfig()
+    want = pandas_event_stage(events, config)
+    got = storage_event_stage(spark, str(case), config)
+    assert got.findings_skipped is None and got.stage.tags is None
+    pd.testing.assert_frame_equal(got.hops, want.hops)
+    pd.testing.assert_frame_equal(got.stage.findings, want.findings)
+    found = want.findings
+    assert set(found["reason"]) == {"aimed at this host", "destination has no logs"}   # not vacuous
+    assert (found["host"] == "LAB-WIN10").sum() >= 4 and len(want.hops) > 10
+    assert found.loc[found["reason"] == "destination has no logs", "fields"].map(
+        lambda f: "FS99" in f["command_line"]).all()
+    # what reaches the driver for them: the tagged events, a part of the case
+    assert want.tags["event_index"].nunique() < len(events)
+
+
+def test_storage_findings_are_bounded(spark, tmp_path) -> None:
+    from graph.spark.stage import storage_event_stage
+    from ingest.case import write_case
+
+    case = write_case(_technique_events(), tmp_path / "case.parquet")
+    got = storage_event_stage(spark, str(case), AnalysisConfig(), max_finding_rows=10)
+    assert got.stage.findings is None and "more than the 10 collected" in (got.findings_skipped or "")
+    assert len(got.hops) > 10

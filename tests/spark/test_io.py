@@ -64,3 +64,19 @@ def test_missing_columns_named(spark, tmp_path) -> None:
     _sample().drop(columns=["logon_id", "host"]).to_parquet(path)
     with pytest.raises(SchemaError, match=r"lacks columns \['host', 'logon_id'\]"):
         read_events(spark, str(path))
+
+
+def test_storage_from_before_the_later_columns_reads_them_missing(spark, tmp_path) -> None:
+    # a case file / Parquet folder written before `repeats` and `src_port` existed (ingest.schema)
+    from ingest.schema import LATER_COLUMNS
+
+    events = _sample().assign(src_port=pd.array([50123, None, None], dtype="Int32"))
+    path = tmp_path / "old.parquet"
+    events.drop(columns=list(LATER_COLUMNS)).to_parquet(path)
+    frame = read_events(spark, str(path))
+    assert frame.schema == events_schema()
+    back = events_to_pandas(frame.orderBy("ts"))
+    assert back["src_port"].isna().all() and back["repeats"].isna().all()
+    new = tmp_path / "new.parquet"
+    write_case(events, new)
+    assert events_to_pandas(read_events(spark, str(new)).orderBy("ts"))["src_port"].tolist()[0] == 50123

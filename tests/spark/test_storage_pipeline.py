@@ -82,3 +82,17 @@ def test_spark_engine_streams_lanl_auth_txt(spark: Any, tmp_path: Path,
     assert len(local.hops) > 20 and remote.hops[cols].equals(local.hops[cols])
     assert [p.to_dict() for p in remote.patient_zero] == [p.to_dict() for p in local.patient_zero]
     assert remote.patient_zero and remote.patient_zero[0].host == sim.truth.patient_zero
+
+
+def test_storage_run_reports_the_pandas_findings(spark: Any, tmp_path: Path) -> None:
+    """`analyze --engine spark` on a stored case: the same findings (and JSON) as pandas, e.g. the
+    Atomic Red Team loopback tests at LAB-WIN10 (issue #11)."""
+    from tests.spark.test_equivalence import _technique_events
+
+    case = write_case(_technique_events(), tmp_path / "case.parquet")
+    local = pipeline.run([case], engine="pandas").to_json()
+    remote = pipeline.run([case], engine="spark").to_json()
+    assert remote["summary"]["events_on"] == "spark storage" and "findings_skipped" not in remote["summary"]
+    assert remote["findings"] == local["findings"] and len(local["findings"]) >= 4
+    assert remote["summary"]["findings_by_level"] == local["summary"]["findings_by_level"]
+    assert remote["hops"] == local["hops"]

@@ -37,5 +37,5 @@ if reasons:
 st.metric("Findings", f"{len(shown):,}", f"of {len(frame):,}", delta_color="off", delta_arrow="off")
 columns = ["level", "host", "account", "count", "first_seen", "last_seen", "title", "rule", "attack",
            "reason", "command_line", "service_name", "service_image", "share_name", "process",
-           "parent_process", "src_ip", "dst_host", "hop_ids", "evidence"]
+           "parent_process", "src_ip", "src_port", "dst_host", "hop_ids", "evidence"]
 st.dataframe(shown[columns], hide_index=True, key="findings.table")
