@@ -16,7 +16,10 @@ signal         1 means                                                          
 ``new_pair``   first hop ever from this source to this destination (not a hub: a host that    0.15
                >= ``auth_hub_share`` (10%) of all accounts reach, e.g. a domain controller);
                not where first contacts are the routine of the source and account (made on
-               >= 2 earlier days: helpdesk, administrators' seats)
+               >= 2 earlier days: helpdesk, administrators' seats) -- unless the credential
+               moves on from the host it reached (a first contact of the same account from
+               it, a host it never worked from, within ``auth_chain_s``): an administrator's
+               habit is seat -> target, never target -> onward
 ``new_access`` first time the account reaches this destination, and it never worked from it   0.15
                (same routine exception)
 ``foreign``    neither a logon of the account reached the source nor had it a session there   0.25
@@ -42,8 +45,9 @@ signal         1 means                                                          
                (3) destinations new to the account too (or with a ``foreign`` credential),
                within ``auth_burst_window_s`` (1 h)
                either side, and at least twice as many as on any earlier day of its own
-               (source active >= 2 days); where first contacts are the routine of the source
-               and account, at least twice its largest number on any earlier *day*
+               (source and account active >= 2 days: a brand-new account's contacts are all
+               new to it); where first contacts are the routine of the source and account, at
+               least twice its largest number on any earlier *day*
 ``ntlm``       NTLM-only hop where the pair (or the account, on >= 3 earlier hops) always     0.15
                used Kerberos
 =============  =============================================================================  ======
@@ -285,13 +289,26 @@ def signals(hops: pd.DataFrame, config: AnalysisConfig, present: pd.DataFrame | 
     # on >= 2 earlier days: helpdesk, administrators) makes none that count
     to_new = _first_in_group([f["acct"], f["dst"]])
     habitual = _days_with(f, to_new, ["src", "acct"]) >= 2
-    new_pair = _first_in_group([f["src"], f["dst"]]) & based & ~habitual
+    first_pair = _first_in_group([f["src"], f["dst"]])
     outs = f[["src", "acct", "t"]].rename(columns={"src": "host"})          # account worked from host
     ins = f[["dst", "acct", "t"]].rename(columns={"dst": "host"})           # account logged on to host
     at_dst = f.rename(columns={"dst": "host"})[["host", "acct", "t"]]
     worked_at_dst = _seen_before(at_dst, outs, ["host", "acct"])
-    new_access = to_new & ~worked_at_dst & based & acct_old & ~habitual
     left_src = f.rename(columns={"src": "host"})[["host", "acct", "t"]]
+    moved_before = _seen_before(left_src, outs, ["host", "acct"])
+    # a routine first contact (an administrator's) is not routine when the credential then moves on
+    # from the host it reached, which the account never worked from, within auth_chain_s, by a first
+    # contact of its own (Hopper: a login path follows the credential; the admin's habit is seat ->
+    # target, never target -> onward)
+    relayed = np.zeros(n, dtype=bool)
+    if habitual.any():
+        step = (first_pair & to_new & ~worked_at_dst & based & acct_old & ~habitual & ~sweeper
+                & ~moved_before)    # a novel hop (below), the first of its account from its source
+        if step.any():
+            relayed = habitual & _seen_after(at_dst, left_src[step], ["host", "acct"], config.auth_chain_s)
+    routine_seat = habitual & ~relayed
+    new_pair = first_pair & based & ~routine_seat
+    new_access = to_new & ~worked_at_dst & based & acct_old & ~routine_seat
     sessions = ins
     if present is not None and len(present):
         here = pd.DataFrame({"host": present["host"].astype("string"),
@@ -302,7 +319,6 @@ def signals(hops: pd.DataFrame, config: AnalysisConfig, present: pd.DataFrame | 
     visible = np.zeros(n, dtype=bool)
     if present is not None and len(present):
         visible = _seen_before(left_src[["host", "t"]], here[["host", "t"]], ["host"])
-    moved_before = _seen_before(left_src, outs, ["host", "acct"])
     arrived_before = _seen_before(left_src, sessions, ["host", "acct"], config.auth_chain_s)
     # the account's routine at the source: it moved out of it on >= 2 earlier days (owner, service)
     day = f["t"].dt.floor("D")
@@ -330,9 +346,13 @@ def signals(hops: pd.DataFrame, config: AnalysisConfig, present: pd.DataFrame | 
     burst = np.zeros(n, dtype=bool)
     # (first contacts of the source that are new to the account too: a roaming user's usual servers
     # are new to the hot desk, not to the user -- unless the account has no session on the source)
-    from_src = _first_in_group([f["src"], f["dst"]]) & (to_new | foreign)
-    for key, first in ((f["src"], from_src), (f["acct"], to_new)):
-        burst |= _bursts(key, f["t"], first, config, habitual) & based & long_src
+    # (a brand-new account's contacts are all "new to the account": they count towards the rate,
+    # but only a hop whose account has a history of its own (active >= 2 days, like the source) is
+    # flagged by it)
+    long_acct = _aged(f["t"], f["acct"], acct_first, 2 * base)
+    from_src = first_pair & (to_new | foreign)
+    burst |= _bursts(f["src"], f["t"], from_src, config, habitual) & based & long_src & (long_acct | foreign)
+    burst |= _bursts(f["acct"], f["t"], to_new, config, habitual) & based & long_src & long_acct
     # --- NTLM where Kerberos was the rule
     pk = h["auth_packages"] if "auth_packages" in h else pd.Series([()] * n, index=h.index)
     pk = pk.reset_index(drop=True)

@@ -160,3 +160,43 @@ def test_an_ntlm_use_seen_only_at_the_dc_continues_a_first_contact() -> None:
         assert ("onward" in h["auth_signals"]) is lifted
         assert h["severity"] == ("medium" if lifted else "low")
     assert not ((hops["dst_host"] == "DC1") | (hops["src_host"] == "DC1")).any()    # still no hop
+
+
+ROUTINE4 = " ".join(f"W{k}>FS@{d * 24 + 9}h:logon/u{k}" for d in range(4) for k in range(1, 9))
+HELPDESK = ("WH>W1@10h:logon/hd WH>W2@14h:logon/hd WH>W3@34h:logon/hd WH>W4@38h:logon/hd "
+            "WH>FS@58h:logon/hd")
+
+
+def test_a_routine_first_contact_whose_credential_moves_on_is_not_routine() -> None:
+    """The helpdesk's first contacts from its seat are its routine (no signal), but when its
+    credential then leaves the workstation it reached (which it never worked from) for a first contact
+    of its own, the seat -> workstation logon opened a login path: it keeps its first-seen signals,
+    gets ``onward``, is medium, and the seat is patient zero."""
+    quiet = hop_stage(pandas_event_stage(toy_events(f"{ROUTINE4} {HELPDESK} WH>W5@82h:logon/hd"), CFG).hops,
+                      CFG)
+    h = quiet.hops[(quiet.hops["src_host"] == "WH") & (quiet.hops["dst_host"] == "W5")].iloc[0]
+    assert not {"new_pair", "new_access", "onward"} & set(h["auth_signals"])
+    out = hop_stage(pandas_event_stage(toy_events(
+        f"{ROUTINE4} {HELPDESK} WH>W5@82h:logon/hd W5>W8@90h:logon/hd"), CFG).hops, CFG)
+    hops = out.hops
+    h = hops[(hops["src_host"] == "WH") & (hops["dst_host"] == "W5")].iloc[0]
+    assert {"new_pair", "new_access", "onward"} <= set(h["auth_signals"]) and h["severity"] == "medium"
+    assert "onward" in h["reason"]
+    nxt = hops[(hops["src_host"] == "W5") & (hops["dst_host"] == "W8")].iloc[0]
+    assert "chain" in nxt["auth_signals"] and nxt["severity"] == "medium"
+    assert out.patient_zero[0].host == "WH"
+
+
+def test_a_new_accounts_first_contacts_are_no_burst() -> None:
+    """A new user's first morning: every host it reaches is new to it, three in an hour from a hot
+    desk are no burst (no history of its own to compare with); the same three by an account with
+    days of history are."""
+    today = "W8>W5@82h:logon/{a} W8>W6@82.3h:logon/{a} W8>W7@82.6h:logon/{a}"
+    for acct, burst in (("newbie", False), ("u8", True)):
+        hops = hop_stage(pandas_event_stage(toy_events(f"{ROUTINE4} {today.format(a=acct)}"), CFG).hops,
+                         CFG).hops
+        mine = hops[(hops["account"] == acct) & hops["dst_host"].isin(["W5", "W6", "W7"])]
+        assert len(mine) == 3
+        flagged = mine["auth_signals"].map(lambda t: "burst" in t)
+        assert (flagged.all() if burst else not flagged.any())
+        assert bool((mine["score"] >= CFG.severity_medium).all()) == burst
