@@ -24,6 +24,12 @@ machine is shared: read the figures with the load), and the CPU seconds the serv
 from navigation to patient zero (``/proc``; the load-independent figure). Every repeat starts a new
 server, so each figure is a fresh analysis of the events (reading, rules, correlation, scores,
 paths): no result is cached between runs.
+
+``latgraph ui CASE`` starts analysing the case as the server boots (``app/ui/background.py``), as it
+does for any analyst who runs the command and then opens the page: part of the analysis is done
+before the browser navigates. So each run also prints the time **from the ``latgraph ui`` command**
+(spawning the server) to patient zero, which includes the server start and the browser start, and
+the CPU seconds the server used since its start.
 """
 
 from __future__ import annotations
