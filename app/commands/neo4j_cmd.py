@@ -116,9 +116,12 @@ def command() -> None:
 @click.option("--writers", type=click.IntRange(min=1), default=2, show_default=True,
               help="Batches written at the same time (one transaction each).")
 @click.option("--format", "fmt", default=None, help="Force the input format (see latgraph formats).")
+@click.option("--recheck", is_flag=True,
+              help="Check every hop against the store even when the case is the one the store's last "
+                   "finished push wrote (by default that re-push writes nothing).")
 def push_command(inputs: tuple[Path, ...], uri: str | None, user: str | None, password: str | None,
                  database: str | None, min_score: float | None, max_gap: float | None, batch_size: int,
-                 writers: int, fmt: str | None) -> None:
+                 writers: int, fmt: str | None, recheck: bool) -> None:
     """Analyse INPUT... and merge the hops into Neo4j (idempotent, incremental, resumable).
 
     \b
@@ -137,10 +140,13 @@ def push_command(inputs: tuple[Path, ...], uri: str | None, user: str | None, pa
             def progress(done: int, total: int) -> None:
                 bar.length = total
                 bar.update(done - bar.pos)
-            report = push(result, settings, batch_size=batch_size, writers=writers, on_progress=progress)
+            report = push(result, settings, batch_size=batch_size, writers=writers, on_progress=progress,
+                          recheck=recheck)
     except LatgraphError as exc:
         raise click.ClickException(term_safe(exc)) from exc
     resumed = f", resumed after {report.batches_skipped} committed batch(es)" if report.resumed else ""
+    if report.repeated:
+        resumed = ": unchanged, the store's last finished push was this very case (nothing written)"
     click.echo(term_safe(f"pushed {report.hops} hop(s) in {report.batches} batch(es) to {settings.uri} "
                f"database {settings.database} in {report.seconds:.1f} s{resumed} (push {report.push_id})"))
 

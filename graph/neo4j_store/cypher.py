@@ -226,9 +226,47 @@ WITH p, coalesce(p.done, []) + $batch AS done
 SET p.done = done, p.batches_done = size(done)
 """
 
+#: The push finished: every batch, the account relationships, host facts, findings and indexes are
+#: written. ``case_digest`` (:func:`graph.neo4j_store.rows.case_digest`) lets an unchanged re-push
+#: skip all work (:data:`LAST_PUSH`).
 FINISH_PUSH = """
 MATCH (p:LatgraphPush {push_id: $push_id})
-SET p.status = 'done', p.finished_at = datetime(), p.batches_done = p.batches_total
+SET p.status = 'done', p.finished_at = datetime(), p.batches_done = p.batches_total,
+    p.case_digest = $case_digest
+"""
+
+#: The store's last finished push (its case digest) and how many pushes are unfinished: a push whose
+#: case digest is that of the last finished one, with no push unfinished, has nothing to write.
+LAST_PUSH = """
+CALL () {
+  OPTIONAL MATCH (p:LatgraphPush) WHERE p.status = 'done'
+  RETURN p ORDER BY p.finished_at DESC LIMIT 1
+}
+RETURN p.push_id AS push_id, p.case_digest AS case_digest, p.batches_total AS batches_total,
+       COUNT { MATCH (q:LatgraphPush) WHERE q.status IS NULL OR q.status <> 'done' } AS unfinished
+"""
+
+#: An unchanged re-push (nothing written): counted on the checkpoint of the push it repeats.
+REPEATED_PUSH = """
+MATCH (p:LatgraphPush {push_id: $push_id})
+SET p.runs = coalesce(p.runs, 0) + 1, p.repeated_at = datetime()
+"""
+
+#: Bulk imports (``graph.neo4j_store.bulk``) not finished yet (their checkpoint says ``imported``).
+IMPORTED_PUSHES = "MATCH (p:LatgraphPush {status: 'imported'}) RETURN p.push_id AS push_id"
+#: The importer stores an empty list as no property; the Bolt push stores ``[]``. Run once, right
+#: after an import into a brand-new database (every hop and finding there is an imported one).
+EMPTY_LIST_FIXES: tuple[str, ...] = (
+    "MATCH ()-[r:LATERAL]->() WHERE r.kinds IS NULL OR r.techniques IS NULL OR r.rules IS NULL "
+    "SET r.kinds = coalesce(r.kinds, []), r.techniques = coalesce(r.techniques, []), "
+    "r.rules = coalesce(r.rules, [])",
+    "MATCH (f:Finding) WHERE f.attack IS NULL OR f.rules IS NULL OR f.hop_keys IS NULL "
+    "SET f.attack = coalesce(f.attack, []), f.rules = coalesce(f.rules, []), "
+    "f.hop_keys = coalesce(f.hop_keys, [])",
+)
+FINISH_IMPORT = """
+MATCH (p:LatgraphPush {push_id: $push_id})
+SET p.status = 'done', p.finished_at = datetime(), p.updated_at = datetime()
 """
 
 #: Pushes that started and did not finish (interrupted, failed, or still running).

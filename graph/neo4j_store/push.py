@@ -40,10 +40,20 @@ import pandas as pd
 from graph.config import AnalysisConfig
 from graph.model import AnalysisResult
 from graph.neo4j_store import cypher
+from graph.neo4j_store.bulk import finish_imports
 from graph.neo4j_store.connection import Neo4jSettings, Neo4jStoreError, open_driver, translate_errors
 from graph.neo4j_store.findings import write_findings
 from graph.neo4j_store.merge import BatchPlan, Planner, apply_updates, to_store
-from graph.neo4j_store.rows import _digest, _ns, evidence_id, group_key, hop_key, hop_rows, node_key
+from graph.neo4j_store.rows import (
+    _digest,
+    _ns,
+    case_digest,
+    evidence_id,
+    group_key,
+    hop_key,
+    hop_rows,
+    node_key,
+)
 
 __all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_WRITERS", "PushReport", "evidence_id", "group_batches", "group_key",
            "hop_key", "hop_rows", "push"]
@@ -77,6 +87,9 @@ class PushReport:
     created: int = 0
     joined: int = 0
     unchanged: int = 0
+    #: True when the push repeated the store's last finished push (same case digest): nothing was
+    #: read or written but the checkpoint's run count.
+    repeated: bool = False
 
     @property
     def resumed(self) -> bool:
@@ -92,6 +105,7 @@ def push(
     merge_gap_s: float | None = None,
     writers: int = DEFAULT_WRITERS,
     on_progress: Callable[[int, int], None] | None = None,
+    recheck: bool = False,
     _fail_after_batches: int | None = None,
 ) -> PushReport:
     """Write a result's hosts, accounts, hops (and findings) into Neo4j.
@@ -107,6 +121,8 @@ def push(
         writers: batches written at the same time, each in its own transaction and session (the
             batches touch disjoint groups, so the order they commit in does not matter).
         on_progress: called with ``(batches_done, batches_total)`` after each batch.
+        recheck: check every row against the store even when the case is the one the store's last
+            finished push wrote (by default such a re-push writes nothing: see :func:`case_digest`).
         _fail_after_batches: test hook: write only this many batches in this run, then raise.
 
     Returns:
@@ -121,7 +137,7 @@ def push(
         raise Neo4jStoreError(f"writers must be at least 1, got {writers}")
     with _no_cyclic_gc():
         return _push(source, settings, batch_size=batch_size, merge_gap_s=merge_gap_s, writers=writers,
-                     on_progress=on_progress, fail_after_batches=_fail_after_batches)
+                     on_progress=on_progress, recheck=recheck, fail_after_batches=_fail_after_batches)
 
 
 @contextmanager
@@ -140,7 +156,7 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 
 def _push(source: PushSource, settings: Neo4jSettings | None, *, batch_size: int, merge_gap_s: float | None,
-          writers: int, on_progress: Callable[[int, int], None] | None,
+          writers: int, on_progress: Callable[[int, int], None] | None, recheck: bool,
           fail_after_batches: int | None) -> PushReport:
     """:func:`push` with the arguments checked."""
     settings = settings or Neo4jSettings.from_env()
@@ -150,73 +166,97 @@ def _push(source: PushSource, settings: Neo4jSettings | None, *, batch_size: int
         config = source.config if isinstance(source, AnalysisResult) else AnalysisConfig()
         merge_gap_s = config.hop_gap_s
     merge_gap_ns = int(merge_gap_s * 1e9)
-    rows = hop_rows(hops)
-    batches = group_batches(rows, batch_size)
-    push_id = _digest([batch_size, merge_gap_ns, *(r["signature"] for r in rows)])
     started = time.perf_counter()
-    tally = {"created": 0, "joined": 0, "unchanged": 0}
+    digest = case_digest(hops, host_rows, findings, merge_gap_ns)
     # Notifications off: on a fresh database the server warns that the property keys the lookup
     # reads do not exist yet (the statements are constants; the warnings say nothing to a user).
     with open_driver(settings) as driver, translate_errors(settings), \
             driver.session(database=settings.database, notifications_min_severity="OFF") as session:
-        empty = not session.execute_read(_run_single, cypher.HAS_HOPS)["has_hops"]
-        # Into an empty store the relationship indexes are built once, after the last batch.
-        deferred = _ensure_schema(session, defer_relationship_indexes=empty)
-        state = session.execute_write(_run_single, cypher.START_PUSH, push_id=push_id,
-                                      batches_total=len(batches), rows_total=len(rows),
-                                      batch_size=batch_size)
-        # A finished push re-runs fully (every batch is then a no-op by the merge rules).
-        done = set(int(i) for i in state["done"] or ()) & set(range(len(batches)))
-        resuming = state["previous"] not in (None, "done") and bool(done)
-        if done:
-            log.info("resuming push %s after %d of %d batches", push_id, len(done), len(batches))
-        todo = [i for i in range(len(batches)) if i not in done]
-        planner = Planner(merge_gap_ns)
-        if not empty:   # the stored hops of every group still to push, in a few large reads
-            groups = sorted({r["group_key"] for i in todo for r in batches[i]})
-            for i in range(0, len(groups), LOOKUP_CHUNK):
-                found = session.execute_read(_run_single, cypher.LOOKUP_GROUPS,
-                                             groups=groups[i:i + LOOKUP_CHUNK])
-                planner.add_stored([dict(zip(cypher.LOOKUP_FIELDS, h, strict=True)) for h in found["hops"]])
-        # Every batch is planned up front: no group spans two batches, so no plan depends on another
-        # batch's writes.
-        plans: list[tuple[int, BatchPlan]] = []
-        for index in todo:
-            plan = planner.plan(batches[index])
-            tally["created"] += len(plan.created)
-            tally["unchanged"] += plan.unchanged
-            tally["joined"] += len(batches[index]) - len(plan.created) - plan.unchanged
-            plans.append((index, plan))
-        # What the written hops touch: new hops as planned, and the rows joining stored hops (the
-        # stored part was accounted for when it was pushed); all rows when resuming.
-        written = [h.props for _, plan in plans for h in plan.created if h.props is not None]
-        written += [_row_props(r) for _, plan in plans for h in plan.updated for r in h.rows]
-        account_source = written + ([_row_props(r) for r in rows] if resuming else [])
-        ids = _write_nodes(session, _wanted_nodes(account_source))
-        to_write = [(i, p) for i, p in plans if p.writes]
-        if fail_after_batches is not None:
-            to_write = to_write[:fail_after_batches]
-        progress = len(batches) - len(to_write) if fail_after_batches is None else len(done)
-        if on_progress is not None and progress:
-            on_progress(progress, len(batches))
-        for count in _write_batches(driver, settings, to_write, ids, push_id, writers):
-            progress += count
-            if on_progress is not None:
-                on_progress(min(progress, len(batches)), len(batches))
-        if fail_after_batches is not None:
-            raise RuntimeError(f"test hook: push interrupted after {len(to_write)} batches")
-        if account_source:
-            auth, used = _account_pairs(account_source, ids)
-            for i in range(0, max(len(auth), len(used)), ACCOUNT_CHUNK):
-                session.execute_write(_run_consume, cypher.WRITE_ACCOUNTS, auth=auth[i:i + ACCOUNT_CHUNK],
-                                      used=used[i:i + ACCOUNT_CHUNK])
-        if host_rows:
-            session.execute_write(_run_consume, cypher.WRITE_HOSTS, rows=host_rows)
-        if findings is not None and len(findings):
-            write_findings(session, findings, hops, rows, planner.placed)
-        if deferred:
-            _create_schema(session, deferred)
-        session.execute_write(_run_consume, cypher.FINISH_PUSH, push_id=push_id)
+        finish_imports(session)   # a bulk import into this (new) database: finish it first
+        if not recheck:
+            last = session.execute_read(_run_single, cypher.LAST_PUSH)
+            if last and last["push_id"] is not None and last["case_digest"] == digest \
+                    and not last["unfinished"]:
+                # The very same case was the last push to finish: every row is stored as it is.
+                session.execute_write(_run_consume, cypher.REPEATED_PUSH, push_id=last["push_id"])
+                batches_total = int(last["batches_total"] or 0)
+                if on_progress is not None and batches_total:
+                    on_progress(batches_total, batches_total)
+                return PushReport(push_id=last["push_id"], hops=len(hops), batches=batches_total,
+                                  batches_written=0, batches_skipped=0, hosts=len(host_rows),
+                                  seconds=time.perf_counter() - started, unchanged=len(hops), repeated=True)
+        return _push_rows(session, driver, settings, hops, host_rows, findings, digest, started,
+                          batch_size=batch_size, merge_gap_ns=merge_gap_ns, writers=writers,
+                          on_progress=on_progress, fail_after_batches=fail_after_batches)
+
+
+def _push_rows(session: Any, driver: Any, settings: Neo4jSettings, hops: pd.DataFrame,
+               host_rows: list[dict[str, Any]], findings: pd.DataFrame | None, digest: str, started: float,
+               *, batch_size: int, merge_gap_ns: int, writers: int,
+               on_progress: Callable[[int, int], None] | None, fail_after_batches: int | None) -> PushReport:
+    """The push, row by row: plan every batch against the stored hops, write what changes."""
+    rows = hop_rows(hops)
+    batches = group_batches(rows, batch_size)
+    push_id = _digest([batch_size, merge_gap_ns, *(r["signature"] for r in rows)])
+    tally = {"created": 0, "joined": 0, "unchanged": 0}
+    empty = not session.execute_read(_run_single, cypher.HAS_HOPS)["has_hops"]
+    # Into an empty store the relationship indexes are built once, after the last batch.
+    deferred = _ensure_schema(session, defer_relationship_indexes=empty)
+    state = session.execute_write(_run_single, cypher.START_PUSH, push_id=push_id,
+                                  batches_total=len(batches), rows_total=len(rows),
+                                  batch_size=batch_size)
+    # A finished push re-runs fully (every batch is then a no-op by the merge rules).
+    done = set(int(i) for i in state["done"] or ()) & set(range(len(batches)))
+    resuming = state["previous"] not in (None, "done") and bool(done)
+    if done:
+        log.info("resuming push %s after %d of %d batches", push_id, len(done), len(batches))
+    todo = [i for i in range(len(batches)) if i not in done]
+    planner = Planner(merge_gap_ns)
+    if not empty:   # the stored hops of every group still to push, in a few large reads
+        groups = sorted({r["group_key"] for i in todo for r in batches[i]})
+        for i in range(0, len(groups), LOOKUP_CHUNK):
+            found = session.execute_read(_run_single, cypher.LOOKUP_GROUPS,
+                                         groups=groups[i:i + LOOKUP_CHUNK])
+            planner.add_stored([dict(zip(cypher.LOOKUP_FIELDS, h, strict=True)) for h in found["hops"]])
+    # Every batch is planned up front: no group spans two batches, so no plan depends on another
+    # batch's writes.
+    plans: list[tuple[int, BatchPlan]] = []
+    for index in todo:
+        plan = planner.plan(batches[index])
+        tally["created"] += len(plan.created)
+        tally["unchanged"] += plan.unchanged
+        tally["joined"] += len(batches[index]) - len(plan.created) - plan.unchanged
+        plans.append((index, plan))
+    # What the written hops touch: new hops as planned, and the rows joining stored hops (the
+    # stored part was accounted for when it was pushed); all rows when resuming.
+    written = [h.props for _, plan in plans for h in plan.created if h.props is not None]
+    written += [_row_props(r) for _, plan in plans for h in plan.updated for r in h.rows]
+    account_source = written + ([_row_props(r) for r in rows] if resuming else [])
+    ids = _write_nodes(session, _wanted_nodes(account_source))
+    to_write = [(i, p) for i, p in plans if p.writes]
+    if fail_after_batches is not None:
+        to_write = to_write[:fail_after_batches]
+    progress = len(batches) - len(to_write) if fail_after_batches is None else len(done)
+    if on_progress is not None and progress:
+        on_progress(progress, len(batches))
+    for count in _write_batches(driver, settings, to_write, ids, push_id, writers):
+        progress += count
+        if on_progress is not None:
+            on_progress(min(progress, len(batches)), len(batches))
+    if fail_after_batches is not None:
+        raise RuntimeError(f"test hook: push interrupted after {len(to_write)} batches")
+    if account_source:
+        auth, used = _account_pairs(account_source, ids)
+        for i in range(0, max(len(auth), len(used)), ACCOUNT_CHUNK):
+            session.execute_write(_run_consume, cypher.WRITE_ACCOUNTS, auth=auth[i:i + ACCOUNT_CHUNK],
+                                  used=used[i:i + ACCOUNT_CHUNK])
+    if host_rows:
+        session.execute_write(_run_consume, cypher.WRITE_HOSTS, rows=host_rows)
+    if findings is not None and len(findings):
+        write_findings(session, findings, hops, rows, planner.placed)
+    if deferred:
+        _create_schema(session, deferred)
+    session.execute_write(_run_consume, cypher.FINISH_PUSH, push_id=push_id, case_digest=digest)
     return PushReport(push_id=push_id, hops=len(rows), batches=len(batches), batches_written=len(todo),
                       batches_skipped=len(done), hosts=len(host_rows),
                       seconds=time.perf_counter() - started, **tally)

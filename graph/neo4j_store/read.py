@@ -62,6 +62,9 @@ def check_complete(session: Any, allow_incomplete: bool = False) -> str | None:
     Raises:
         IncompletePushError: some push did not finish and ``allow_incomplete`` is false.
     """
+    from graph.neo4j_store.bulk import finish_imports
+
+    finish_imports(session)   # a bulk import is finished by the first connection after it
     pushes = incomplete_pushes(session)
     if not pushes:
         return None

@@ -192,6 +192,62 @@ def hop_rows(hops: pd.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
+def case_digest(hops: pd.DataFrame, host_rows: list[dict[str, Any]], findings: pd.DataFrame | None,
+                merge_gap_ns: int) -> str:
+    """Content hash of everything a push of ``hops`` (with its host facts and findings) would store,
+    computed column-wise without building the rows (about 0.5 CPU-s for 50k hops and 228k evidence
+    items against 1.5-1.8 s for :func:`hop_rows`).
+
+    A finished push records it on its checkpoint; a later push whose digest equals that of the
+    store's last finished push (and with no unfinished push) has nothing to write: every row's
+    signature is already stored. It hashes the raw values (``repr`` of names, tuples and evidence
+    fields, the bytes of the numeric columns): equal inputs give equal digests in one version of
+    Python and numpy; a digest that differs for equal content only costs the full row-by-row check.
+
+    Examples:
+        >>> t0 = pd.Timestamp(0, tz="UTC")
+        >>> frame = pd.DataFrame([{"hop_id": 0, "src_host": "A", "src_ip": None, "dst_host": "B",
+        ...     "account": "u", "first_seen": t0, "last_seen": t0, "kinds": ("logon",), "techniques": (),
+        ...     "rules": ("r",), "evidence": ({"event_id": 4624, "record_id": 1, "source_file": "f",
+        ...     "rule": "r", "ts": t0},), "n_events": 1, "score": 0.5, "severity": "medium"}])
+        >>> a = case_digest(frame, [], None, 3600)
+        >>> a == case_digest(frame.copy(), [], None, 3600), a == case_digest(frame, [], None, 60)
+        (True, False)
+        >>> frame.at[0, "evidence"] = ({"event_id": 4624, "record_id": 2, "source_file": "f", "rule": "r",
+        ...                             "ts": t0},)
+        >>> a == case_digest(frame, [], None, 3600)
+        False
+    """
+    h = hashlib.sha256(f"case-v1 {merge_gap_ns} {len(hops)}\n".encode())
+
+    def text(value: Any) -> None:
+        h.update(repr(value).encode("utf-8", "surrogatepass"))
+        h.update(b"\x00")
+
+    for column in ("hop_id", "n_events", "score"):
+        values = hops[column] if column in hops.columns else pd.Series([], dtype="int64")
+        h.update(column.encode())
+        h.update(np.ascontiguousarray(values.to_numpy()).tobytes())
+    for column in ("first_seen", "last_seen"):
+        h.update(np.asarray(_ns_list(hops[column]), dtype="int64").tobytes())
+    for column in ("src_host", "src_ip", "dst_host", "account", "severity"):
+        text(_plain(hops[column]))
+    for column in ("kinds", "techniques", "rules"):
+        text(hops[column].tolist())
+    evidence = [() if _opt_seq(e) is None else e for e in hops["evidence"].tolist()]
+    h.update(np.array([len(e) for e in evidence], dtype="int64").tobytes())
+    flat = [e for group in evidence for e in group]
+    fields = operator.itemgetter("event_id", "record_id", "source_file", "rule", "ts")
+    try:
+        text(list(map(fields, flat)))
+    except (KeyError, TypeError):   # evidence without every field: the same values, one at a time
+        text([tuple(e.get(f) for f in ("event_id", "record_id", "source_file", "rule", "ts")) for e in flat])
+    text(sorted((r["key"], r["score"], r["first_seen_ns"]) for r in host_rows))
+    if findings is not None and len(findings):
+        text(findings.to_dict("records"))
+    return h.hexdigest()[:32]
+
+
 def signature(row: dict[str, Any]) -> str:
     """Content hash of a row (everything but ``hop_id`` and the derived keys): re-pushing the very
     same hop is a no-op. :func:`hop_rows` computes the same value inline.

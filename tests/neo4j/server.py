@@ -56,27 +56,44 @@ def free_loopback_port() -> int:
         return sock.getsockname()[1]
 
 
-@contextmanager
-def running_server(data_dir: Path, *, timeout_s: float = 180.0) -> Iterator[Neo4jServer]:
-    """Start ``latgraph.TestServer`` on a free loopback port (auth on, random password); stop on exit.
-
-    Raises:
-        ServerUnavailable: no java, the server is not built, or it did not become ready in time.
-    """
+def _classpath() -> tuple[str, str]:
+    """(java, class path of the test server and its Neo4j jars)."""
     java = shutil.which("java")
     if java is None:
         raise ServerUnavailable("`java` is not on PATH (install a JDK 17+)")
     if not CLASSPATH_FILE.is_file() or not CLASSES_DIR.is_dir():
         raise ServerUnavailable(f"{CLASSPATH_FILE} missing: run `make neo4j-server` (needs Maven)")
-    classpath = f"{CLASSES_DIR}{os.pathsep}{CLASSPATH_FILE.read_text().strip()}"
+    return java, f"{CLASSES_DIR}{os.pathsep}{CLASSPATH_FILE.read_text().strip()}"
+
+
+def admin_command() -> list[str]:
+    """``neo4j-admin`` of the test server's Neo4j (its class path holds the import tool): the
+    importer for :func:`graph.neo4j_store.bulk.bulk_import`. C1-only JIT: a short run."""
+    java, classpath = _classpath()
+    return [java, "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xmx1g", "-cp", classpath,
+            "org.neo4j.cli.AdminTool"]
+
+
+@contextmanager
+def running_server(data_dir: Path, *, timeout_s: float = 180.0, home: Path | None = None
+                   ) -> Iterator[Neo4jServer]:
+    """Start ``latgraph.TestServer`` on a free loopback port (auth on, random password); stop on exit.
+
+    ``home``: run the DBMS on this Neo4j home as it is (e.g. one that ``neo4j-admin database import``
+    filled) instead of a fresh folder under ``data_dir``.
+
+    Raises:
+        ServerUnavailable: no java, the server is not built, or it did not become ready in time.
+    """
+    java, classpath = _classpath()
     port = free_loopback_port()
     password = secrets.token_urlsafe(12)   # Neo4j wants at least 8 characters
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "server.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [java, *JVM_FLAGS, "-cp", classpath, "latgraph.TestServer", str(data_dir / "db"), str(port),
-             password],
+            [java, *JVM_FLAGS, *(["-Dlatgraph.home=true"] if home is not None else []), "-cp", classpath,
+             "latgraph.TestServer", str(home if home is not None else data_dir / "db"), str(port), password],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True,
         )
         ready: list[str] = []

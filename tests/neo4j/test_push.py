@@ -83,9 +83,40 @@ def test_repush_changes_nothing(neo4j_db: Neo4jServer) -> None:
     push(chain_case(), settings, batch_size=3)
     before, props = counts(neo4j_db), snapshot(neo4j_db)
     again = push(chain_case(), settings, batch_size=3)
-    assert again.batches_written == 2 and not again.resumed
+    # The same case as the store's last finished push: recognised by its case digest, nothing read.
+    assert again.repeated and (again.batches_written, again.unchanged, again.hops) == (0, 5, 5)
+    assert not again.resumed
     assert counts(neo4j_db) == before
     assert snapshot(neo4j_db) == props
+    # Checked row by row instead: every row is a no-op (its signature is stored), nothing written.
+    checked = push(chain_case(), settings, batch_size=3, recheck=True)
+    assert not checked.repeated and checked.batches_written == 2
+    assert (checked.created, checked.joined, checked.unchanged) == (0, 0, 5)
+    assert counts(neo4j_db) == before
+    assert snapshot(neo4j_db) == props
+
+
+def test_repush_shortcut_only_for_the_last_finished_case(neo4j_db: Neo4jServer) -> None:
+    """The whole-case shortcut needs the very same case to be the last push that finished, with no
+    push unfinished; anything else goes row by row (and a changed case writes only what changed)."""
+    settings = settings_of(neo4j_db)
+    first = chain_case()
+    push(first, settings)
+    changed = first.copy()
+    changed.at[changed.index[-1], "score"] = 0.99
+    report = push(changed, settings)
+    assert not report.repeated and (report.created, report.joined, report.unchanged) == (0, 1, 4)
+    assert push(changed, settings).repeated
+    # The first case again: another push finished after it, so it is checked row by row.
+    before, props = counts(neo4j_db), snapshot(neo4j_db)
+    again = push(first, settings)
+    assert not again.repeated and (again.created, again.joined, again.unchanged) == (0, 0, 5)
+    assert (counts(neo4j_db), snapshot(neo4j_db)) == (before, props)
+    # An unfinished push in the store: no shortcut (its rows may be half written).
+    other = hops_frame(*[hop(f"H{i:03d}", f"H{i + 1:03d}", "admin", [ev(4624, i, i * 60)]) for i in range(9)])
+    with pytest.raises(RuntimeError, match="interrupted"):
+        push(other, settings, batch_size=2, _fail_after_batches=1)
+    assert not push(first, settings).repeated
 
 
 def test_incremental_push_merges_without_double_counting(neo4j_db: Neo4jServer) -> None:

@@ -5,6 +5,8 @@ import java.util.Map;
 import org.neo4j.configuration.GraphDatabaseSettings;
 import org.neo4j.configuration.connectors.BoltConnector;
 import org.neo4j.configuration.helpers.SocketAddress;
+import org.neo4j.dbms.api.DatabaseManagementService;
+import org.neo4j.dbms.api.DatabaseManagementServiceBuilder;
 import org.neo4j.harness.Neo4j;
 import org.neo4j.harness.Neo4jBuilders;
 import org.neo4j.io.ByteUnit;
@@ -18,6 +20,11 @@ import org.neo4j.io.ByteUnit;
  * gets that password (no forced change);
  * without it, authentication is off. Prints {@code READY bolt://127.0.0.1:PORT} once it accepts
  * connections, then runs until its stdin is closed (or it gets SIGTERM), and shuts down cleanly.
+ *
+ * <p>With {@code -Dlatgraph.home=true}, DIR is the DBMS home itself (its {@code data/databases/neo4j}
+ * is used as it is, e.g. a store written by {@code neo4j-admin database import full}; the harness
+ * would put a fresh random folder under DIR instead), so a stopped server can be started again on
+ * the same store.
  */
 public final class TestServer {
     private TestServer() {}
@@ -43,6 +50,10 @@ public final class TestServer {
         String password = args.length == 3 ? args[2] : null;
         long started = System.nanoTime();
 
+        if (Boolean.getBoolean("latgraph.home")) {
+            runHome(dir, port, password, started);
+            return;
+        }
         Neo4j neo4j = Neo4jBuilders.newInProcessBuilder(dir)
                 .withDisabledServer()
                 .withConfig(BoltConnector.enabled, true)
@@ -66,6 +77,29 @@ public final class TestServer {
         System.out.println("READY " + neo4j.boltURI());
         System.out.flush();
 
+        while (System.in.read() != -1) {
+            // block until the parent closes our stdin
+        }
+        System.exit(0); // runs the shutdown hook
+    }
+
+    /** The same server on a fixed home directory (no harness: the embedded DBMS with Bolt on). */
+    private static void runHome(Path home, int port, String password, long started) throws Exception {
+        DatabaseManagementService dbms = new DatabaseManagementServiceBuilder(home)
+                .setConfig(BoltConnector.enabled, true)
+                .setConfig(BoltConnector.listen_address, new SocketAddress("127.0.0.1", port))
+                .setConfig(GraphDatabaseSettings.auth_enabled, password != null)
+                .setConfig(GraphDatabaseSettings.pagecache_memory, ByteUnit.mebiBytes(64))
+                .build();
+        if (password != null) {
+            dbms.database("system").executeTransactionally(
+                    "ALTER USER neo4j SET PASSWORD $p CHANGE NOT REQUIRED", Map.of("p", password));
+        }
+        Runtime.getRuntime().addShutdownHook(new Thread(dbms::shutdown));
+        long millis = (System.nanoTime() - started) / 1_000_000;
+        System.err.printf("latgraph TestServer: started on home %s in %d ms%n", home, millis);
+        System.out.println("READY bolt://127.0.0.1:" + port);
+        System.out.flush();
         while (System.in.read() != -1) {
             // block until the parent closes our stdin
         }

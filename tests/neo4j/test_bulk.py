@@ -1,0 +1,105 @@
+"""The bulk importer path (``neo4j-admin database import full`` into a brand-new database) against the
+real test server: the same graph as a Bolt push, property for property, then incremental Bolt pushes
+on top; attacker-set names are data."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from app.pipeline import analyze_from_events
+from graph.neo4j_store import cypher_paths, cypher_patient_zero, push
+from graph.neo4j_store.bulk import BulkImportError, bulk_import
+from ingest.report import IngestReport
+from ingest.synthetic import simulate
+from tests.neo4j.conftest import START_TIMEOUT_S, Neo4jServer
+from tests.neo4j.factory import ev, hop, hops_frame
+from tests.neo4j.server import ServerUnavailable, admin_command, running_server
+from tests.neo4j.test_push import query, settings_of
+
+pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
+
+NASTY = ['WS"01,\nx', "SRV;01 x'}) DETACH DELETE n //", "\u0027 OR 1=1 //", "=cmd|' /C calc'!A0",
+         "\u00e9\u4e2d"]
+
+
+def whole_graph(server: Neo4jServer) -> tuple[list[str], list[str]]:
+    """Every node and relationship with all properties (checkpoints aside), as sorted texts."""
+    nodes = query(server, "MATCH (n) WHERE NOT n:LatgraphPush RETURN labels(n) AS l, properties(n) AS p")
+    rels = query(server, "MATCH (s)-[r]->(d) RETURN type(r) AS t, properties(s) AS s, properties(d) AS d, "
+                         "properties(r) AS p")
+    return sorted(map(repr, nodes)), sorted(map(repr, rels))
+
+
+def _case() -> Any:
+    """A generated case (hops, compromised hosts, findings) plus hops with hostile names and files."""
+    sim = simulate(5, n_workstations=25, days=2, target_events=30_000)
+    result = analyze_from_events(sim.events, IngestReport())
+    nasty = hops_frame(
+        hop(NASTY[0], NASTY[1], NASTY[2], [ev(4624, 1, 0, source_file='a",b\n.evtx'), ev(5145, 2, 60)]),
+        hop(NASTY[0], NASTY[1], NASTY[2], [ev(7045, 3, 600, rule="svc")],
+            kinds=("service_install",), techniques=()),
+        hop(None, NASTY[3], NASTY[4], [ev(7045, 4, 50)], kinds=("service_install",), src_ip="10.0.0.9",
+            techniques=()),
+        hop(NASTY[4], NASTY[3], None, [ev(4624, 5, 70)], kinds=("logon",)),
+    )
+    nasty["hop_id"] = nasty["hop_id"] + int(result.hops["hop_id"].max()) + 1
+    hops = pd.concat([result.hops, nasty], ignore_index=True)
+    return replace(result, hops=hops)
+
+
+def test_bulk_import_stores_the_bolt_graph_and_takes_incremental_pushes(neo4j_db: Neo4jServer,
+                                                                         tmp_path: Path) -> None:
+    case = _case()
+    assert len(case.hops) > 50 and case.compromised is not None and len(case.compromised)
+    bolt = settings_of(neo4j_db)
+    push(case, bolt)
+    want = whole_graph(neo4j_db)
+    home = tmp_path / "home"
+    try:
+        admin = admin_command()
+    except ServerUnavailable as exc:
+        pytest.skip(str(exc))
+    report = bulk_import(case, home, admin=admin)
+    assert (report.hops, report.nodes - 1) == (len(case.hops), len(want[0]))
+    assert report.relationships == len(want[1])
+    # A database that exists is never replaced.
+    with pytest.raises(BulkImportError, match="never replaced"):
+        bulk_import(case, home, admin=admin)
+    with running_server(tmp_path / "second", home=home, timeout_s=START_TIMEOUT_S) as server:
+        imported = settings_of(server)
+        # The first answer finishes the import (empty lists, constraints, status), then answers.
+        paths = cypher_paths(imported, case.config)
+        assert [p.hosts for p in paths] == [p.hosts for p in cypher_paths(bolt, case.config)]
+        assert [p.host for p in cypher_patient_zero(imported, case.config)] == \
+            [p.host for p in cypher_patient_zero(bolt, case.config)]
+        assert whole_graph(server) == want
+        assert query(server, "MATCH (p:LatgraphPush) RETURN p.status AS s, p.method AS m") == \
+            [{"s": "done", "m": "bulk-import"}]
+        names = {r["name"] for r in query(server, "SHOW CONSTRAINTS YIELD name RETURN name")}
+        assert {"latgraph_host_key", "latgraph_lateral_hop_key"} <= names
+        # Re-pushing the imported case writes nothing (the import recorded the case digest).
+        again = push(case, imported)
+        assert again.repeated and again.push_id == report.push_id
+        checked = push(case, imported, recheck=True)
+        assert (checked.created, checked.joined, checked.unchanged) == (0, 0, len(case.hops))
+        assert whole_graph(server) == want
+        # A second batch of logs: joins a stored hop, creates one; same result on both stores.
+        second = hops_frame(
+            hop(NASTY[0], NASTY[1], NASTY[2], [ev(4624, 9, 900)], kinds=("logon",), score=0.95),
+            hop(NASTY[1], NASTY[4], "admin", [ev(4624, 10, 5000)]),
+        )
+        for settings in (bolt, imported):
+            more = push(second, settings)
+            assert (more.created, more.joined) == (1, 1)
+        assert whole_graph(server) == whole_graph(neo4j_db)
+
+
+def test_bulk_import_needs_an_importer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(BulkImportError, match="no neo4j-admin"):
+        bulk_import(hops_frame(hop("A", "B", "u", [ev(4624, 1, 0)])), tmp_path / "home")
