@@ -6,6 +6,9 @@ Usage::
     .venv/bin/python bench/neo4j.py --workstations 600 --days 5 --events 3000000   # ~50k hops
     .venv/bin/python bench/neo4j.py --runs 3 --no-cypher       # 3 push/re-push rounds, medians
     .venv/bin/python bench/neo4j.py --uri bolt://host:7687 --password ...   # an existing, EMPTY database
+    .venv/bin/python bench/neo4j.py --bulk-import --workstations 600 --days 5 --events 3000000
+        # first push with neo4j-admin database import into a brand-new database (the test server's
+        # Neo4j), then the server started on it, the import finished, re-pushes over Bolt
 
 The case: ``ingest.synthetic.simulate(seed, n_workstations=, days=, target_events=)`` analysed by
 ``app.pipeline``; the pushed hops frame is the pipeline's own. Each run wipes the database (the
@@ -90,6 +93,58 @@ def timed_push(result: Any, settings: Any, batch_kw: dict[str, Any]) -> tuple[An
     return report, wall, c1 - c0, s1 - s0
 
 
+def bulk_bench(result: Any, runs: int) -> None:
+    """First push by ``neo4j-admin database import full`` into a brand-new database, per run: the import
+    (rows, CSV files, the importer: its CPU counted), the test server started on the new store (not
+    part of the push: a server starts once), the import finished by the first connection (empty
+    lists, constraints and indexes), then a re-push (whole case recognised) and a row-by-row one."""
+    import resource
+
+    from graph.neo4j_store import Neo4jSettings
+    from graph.neo4j_store.bulk import bulk_import, finish_imports
+    from tests.neo4j.server import admin_command, running_server
+
+    hops = len(result.hops)
+    for run in range(1, runs + 1):
+        print(f"run {run} (bulk import): {load()}")
+        tmp = tempfile.TemporaryDirectory(prefix="latgraph-bench-bulk-")
+        home = Path(tmp.name) / "home"
+        own0, kids0 = time.process_time(), resource.getrusage(resource.RUSAGE_CHILDREN)
+        report = bulk_import(result, home, admin=admin_command())
+        own1, kids1 = time.process_time(), resource.getrusage(resource.RUSAGE_CHILDREN)
+        importer = (kids1.ru_utime + kids1.ru_stime) - (kids0.ru_utime + kids0.ru_stime)
+        print(f"  bulk import: {report.hops:,} hops, {report.relationships:,} relationships, "
+              f"{report.nodes:,} nodes, {report.csv_bytes / 1e6:.0f} MB of CSV: {report.seconds:.1f} s = "
+              f"{report.hops / report.seconds:,.0f} hops/s (rows + plan {report.rows_seconds:.1f} s, CSV "
+              f"{report.csv_seconds:.1f} s, importer {report.import_seconds:.1f} s); CPU: client "
+              f"{own1 - own0:.1f} s, importer {importer:.1f} s")
+        t = time.perf_counter()
+        with running_server(Path(tmp.name), home=home,
+                            timeout_s=float(os.environ.get("LATGRAPH_NEO4J_START_TIMEOUT", "600"))) as server:
+            print(f"  server start on the imported store: {time.perf_counter() - t:.1f} s")
+            settings = Neo4jSettings(uri=server.uri, user=server.user, password=server.password)
+            from graph.neo4j_store import open_driver
+
+            c0, s0 = cpu_seconds()
+            t = time.perf_counter()
+            with open_driver(settings) as driver, driver.session(database=settings.database) as session:
+                finish_imports(session)
+            finish = time.perf_counter() - t
+            c1, s1 = cpu_seconds()
+            total = report.seconds + finish
+            print(f"  import finished (empty lists, constraints, indexes): {finish:.1f} s; CPU: client "
+                  f"{c1 - c0:.1f} s, server {s1 - s0:.1f} s; import + finish {total:.1f} s = "
+                  f"{hops / total:,.0f} hops/s; counts: {counts(settings)}")
+            again_report, again, c2, s2 = timed_push(result, settings, {})
+            print(f"  re-push: {again:.1f} s = {hops / again:,.0f} hops/s (whole case recognised: "
+                  f"{again_report.repeated}); CPU: client {c2:.1f} s, server {s2:.1f} s")
+            check_report, check, c3, s3 = timed_push(result, settings, {"recheck": True})
+            print(f"  re-push checked row by row (--recheck): {check:.1f} s = {hops / check:,.0f} hops/s; "
+                  f"unchanged rows {check_report.unchanged:,}; CPU: client {c3:.1f} s, server {s3:.1f} s")
+        tmp.cleanup()
+    print(f"after: {load()}")
+
+
 def main() -> None:
     from app.pipeline import analyze_from_events
     from graph.neo4j_store import Neo4jSettings, cypher_paths, cypher_patient_zero
@@ -110,6 +165,8 @@ def main() -> None:
     parser.add_argument("--uri", default=None)
     parser.add_argument("--user", default="neo4j")
     parser.add_argument("--password", default=None)
+    parser.add_argument("--bulk-import", action="store_true",
+                        help="first push with neo4j-admin database import into a brand-new database")
     args = parser.parse_args()
 
     t = time.perf_counter()
@@ -127,6 +184,9 @@ def main() -> None:
         batch_kw["writers"] = args.writers
     n_findings = 0 if result.findings is None else len(result.findings)
 
+    if args.bulk_import:
+        bulk_bench(result, args.runs)
+        return
     if args.uri:
         server_cm = nullcontext(Neo4jSettings(uri=args.uri, user=args.user, password=args.password))
     else:
@@ -156,8 +216,15 @@ def main() -> None:
             again_report, again, c_cpu2, s_cpu2 = timed_push(result, settings, batch_kw)
             print(f"  re-push (idempotent, changes nothing): {again:.1f} s = "
                   f"{report.hops / again:,.0f} hops/s; "
-                  f"unchanged rows {again_report.unchanged:,}; counts unchanged: "
-                  f"{counts(settings) == (nodes1, rels1)}; CPU: client {c_cpu2:.1f} s, server {s_cpu2:.1f} s")
+                  f"unchanged rows {again_report.unchanged:,} "
+                  f"(whole case recognised: {again_report.repeated}); "
+                  f"counts unchanged: {counts(settings) == (nodes1, rels1)}; CPU: client {c_cpu2:.1f} s, "
+                  f"server {s_cpu2:.1f} s")
+            check_report, check, c_cpu3, s_cpu3 = timed_push(result, settings, {**batch_kw, "recheck": True})
+            print(f"  re-push checked row by row (--recheck): {check:.1f} s = "
+                  f"{report.hops / check:,.0f} hops/s; unchanged rows {check_report.unchanged:,}; "
+                  f"counts unchanged: {counts(settings) == (nodes1, rels1)}; CPU: client {c_cpu3:.1f} s, "
+                  f"server {s_cpu3:.1f} s")
             firsts.append(first)
             agains.append(again)
             cpus.append((c_cpu, s_cpu, c_cpu2, s_cpu2))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -119,15 +120,22 @@ def command() -> None:
 @click.option("--recheck", is_flag=True,
               help="Check every hop against the store even when the case is the one the store's last "
                    "finished push wrote (by default that re-push writes nothing).")
+@click.option("--bulk-import", "neo4j_home", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="Write a brand-new database with the server's bulk importer instead (the Neo4j home "
+                   "NEO4J_HOME; the server stopped or never started on that database).")
+@click.option("--neo4j-admin", "neo4j_admin", default=None,
+              help="The neo4j-admin command for --bulk-import [NEO4J_HOME/bin/neo4j-admin, else PATH].")
 def push_command(inputs: tuple[Path, ...], uri: str | None, user: str | None, password: str | None,
                  database: str | None, min_score: float | None, max_gap: float | None, batch_size: int,
-                 writers: int, fmt: str | None, recheck: bool) -> None:
+                 writers: int, fmt: str | None, recheck: bool, neo4j_home: Path | None,
+                 neo4j_admin: str | None) -> None:
     """Analyse INPUT... and merge the hops into Neo4j (idempotent, incremental, resumable).
 
     \b
     Examples:
       latgraph neo4j push logs/ --uri bolt://neo4j.case:7687 --password ...
       LATGRAPH_NEO4J_PASSWORD=... latgraph neo4j push new-logs/   # merges into the stored case
+      latgraph neo4j push logs/ --bulk-import /var/lib/neo4j --database case42   # a new database, offline
     """
     from app import pipeline
     from graph.neo4j_store import push
@@ -136,6 +144,17 @@ def push_command(inputs: tuple[Path, ...], uri: str | None, user: str | None, pa
     try:
         result = pipeline.run(list(inputs), config=_config(min_score, max_gap), formats=fmt)
         click.echo(result.report.format_text(), err=True)
+        if neo4j_home is not None:
+            from graph.neo4j_store.bulk import bulk_import
+
+            bulk = bulk_import(result, neo4j_home, database=settings.database, batch_size=batch_size,
+                               admin=shlex.split(neo4j_admin) if neo4j_admin else None)
+            click.echo(term_safe(
+                f"imported {bulk.hops} hop(s) ({bulk.relationships} relationships, {bulk.nodes} nodes) into "
+                f"database {settings.database} of {neo4j_home} in {bulk.seconds:.1f} s "
+                f"(push {bulk.push_id}); start the server: the first latgraph neo4j push / paths / query "
+                "builds the indexes"))
+            return
         with click.progressbar(length=1, label="pushing", file=sys.stderr) as bar:
             def progress(done: int, total: int) -> None:
                 bar.length = total

@@ -38,8 +38,16 @@ from graph.model import AnalysisResult
 from graph.neo4j_store import cypher
 from graph.neo4j_store.connection import Neo4jStoreError
 from graph.neo4j_store.findings import finding_rows
-from graph.neo4j_store.merge import Planner, to_store
-from graph.neo4j_store.rows import _digest, _iso_from_ns, case_digest, hop_rows, node_key
+from graph.neo4j_store.merge import Planner
+from graph.neo4j_store.rows import (
+    _digest,
+    _iso_from_ns,
+    _iso_many,
+    case_digest,
+    evidence_text,
+    hop_rows,
+    node_key,
+)
 
 __all__ = ["ARRAY_DELIMITER", "BulkImportError", "BulkReport", "bulk_import", "finish_imports"]
 
@@ -176,6 +184,8 @@ def _admin_command(neo4j_home: Path, admin: Sequence[str] | None) -> list[str]:
 
 def _q(value: Any) -> str:
     """One CSV field: None = empty (no property), strings quoted with quotes doubled, numbers as text."""
+    if type(value) is str:
+        return '"' + value.replace('"', '""') + '"'
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -260,15 +270,31 @@ def _write_csv(directory: Path, hops_props: list[dict[str, Any]], host_rows: lis
     n_rels = 0
 
     def lateral_lines() -> Iterable[str]:
-        for p in hops_props:
-            stored = to_store(p)
+        # The properties merge.to_store gives (the columns of _LATERAL, in order; the whole-graph test
+        # compares with a Bolt push), the times formatted in one vectorised pass, each kinds /
+        # techniques / rules list encoded once per distinct value.
+        firsts = _iso_many([p["first_seen_ns"] for p in hops_props])
+        lasts = _iso_many([p["last_seen_ns"] for p in hops_props])
+        lists: dict[tuple[str, ...], str] = {}
+
+        def arr(values: list[str], what: str) -> str:
+            key = tuple(values)
+            text = lists.get(key)
+            if text is None:
+                text = lists[key] = _array(key, what)
+            return text
+
+        for p, first, last in zip(hops_props, firsts, lasts, strict=True):
             start = ids[("host", p["src"]) if p["src"] is not None else ("unknown", p["dst_host"])]
-            cells = [_q(start), _q(ids[("host", p["dst_host"])])]
-            for name, _, kind in _LATERAL:
-                value = stored.get(name)
-                cells.append(_array(value, f"hop {p['hop_key']} {name}") if kind == "a" else _q(value))
-            cells += [_dt(p["first_seen_ns"]), _dt(p["last_seen_ns"])]
-            yield ",".join(cells)
+            hop_id = p["hop_id"]
+            yield ",".join((
+                _q(start), _q(ids[("host", p["dst_host"])]), _q(p["hop_key"]), _q(p["group_key"]),
+                str(p["n_events"]), _array(p["signatures"], "signatures"), _q(evidence_text(p["evidence"])),
+                str(p["first_seen_ns"]), str(p["last_seen_ns"]), arr(p["kinds"], "kinds"),
+                arr(p["techniques"], "techniques"), arr(p["rules"], "rules"), _q(p["severity"]),
+                _q(float(p["score"])), "" if hop_id is None else str(int(hop_id)), _q(p["src"]),
+                _q(p["src_host"]), _q(p["src_ip"]), _q(p["dst_host"]), _q(p["account"]),
+                "false" if p.get("evidence_complete") is False else "", first, last))
 
     header = ":START_ID,:END_ID," + ",".join(n + t for n, t, _ in _LATERAL) + \
         ",first_seen:datetime,last_seen:datetime"

@@ -17,6 +17,10 @@
   count (a lower bound). Each incoming row's content hash (``signature``) is recorded on the hop,
   so the very same row never applies twice: re-pushing a case changes nothing (and writes
   nothing but the checkpoint).
+* **Unchanged re-push:** a finished push records the case's content hash
+  (:func:`~graph.neo4j_store.rows.case_digest`) on its checkpoint; a push of the case the store's
+  last finished push wrote (no push unfinished) reads and writes nothing else (``recheck=True``
+  checks every row anyway).
 * **Resumable:** each push has a ``push_id`` (a hash of its rows and batch size) and a
   ``(:LatgraphPush)`` checkpoint node updated in the same transaction as each batch. Re-running an
   interrupted push skips the committed batches; even if it did not, the merge rules above make a

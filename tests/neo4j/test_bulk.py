@@ -32,7 +32,16 @@ def whole_graph(server: Neo4jServer) -> tuple[list[str], list[str]]:
     nodes = query(server, "MATCH (n) WHERE NOT n:LatgraphPush RETURN labels(n) AS l, properties(n) AS p")
     rels = query(server, "MATCH (s)-[r]->(d) RETURN type(r) AS t, properties(s) AS s, properties(d) AS d, "
                          "properties(r) AS p")
-    return sorted(map(repr, nodes)), sorted(map(repr, rels))
+    return sorted(map(_text, nodes)), sorted(map(_text, rels))
+
+
+def _text(value: Any) -> str:
+    """A record as text, maps with sorted keys (a store returns properties in its own order)."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {_text(v)}" for k, v in sorted(value.items())) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_text(v) for v in value) + "]"
+    return repr(value)
 
 
 def _case() -> Any:
