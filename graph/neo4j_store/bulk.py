@@ -157,6 +157,10 @@ def _bulk_import(source: Any, neo4j_home: Path, *, database: str, admin: Sequenc
         if done.returncode != 0 or "IMPORT DONE" not in done.stdout + done.stderr:
             lines = [x for x in (done.stdout + done.stderr).strip().splitlines() if not x.startswith("\tat ")]
             tail = "\n".join(lines[-15:])
+            if "already exist" in done.stdout + done.stderr:
+                raise BulkImportError(f"database {database!r} already exists in {neo4j_home}: the bulk "
+                                      "import only writes a brand-new database and never replaces one "
+                                      "(push into it over Bolt instead, or give another --database)")
             raise BulkImportError(f"neo4j-admin database import of {database!r} into {neo4j_home} failed "
                                   f"(exit {done.returncode}); a database that exists is never replaced: "
                                   f"push into it over Bolt instead. Importer output:\n{tail}")

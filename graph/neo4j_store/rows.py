@@ -218,6 +218,9 @@ def case_digest(hops: pd.DataFrame, host_rows: list[dict[str, Any]], findings: p
         >>> a == case_digest(frame, [], None, 3600)
         False
     """
+    missing = [c for c in HOP_COLUMNS if c != "hop_id" and c not in hops.columns]
+    if missing:
+        raise Neo4jStoreError(f"hops frame lacks columns {missing}")
     h = hashlib.sha256(f"case-v1 {merge_gap_ns} {len(hops)}\n".encode())
 
     def text(value: Any) -> None:

@@ -77,7 +77,7 @@ def test_bulk_import_stores_the_bolt_graph_and_takes_incremental_pushes(neo4j_db
     assert (report.hops, report.nodes - 1) == (len(case.hops), len(want[0]))
     assert report.relationships == len(want[1])
     # A database that exists is never replaced.
-    with pytest.raises(BulkImportError, match="never replaced"):
+    with pytest.raises(BulkImportError, match=r"already exists .* never replaces one"):
         bulk_import(case, home, admin=admin)
     with running_server(tmp_path / "second", home=home, timeout_s=START_TIMEOUT_S) as server:
         imported = settings_of(server)
@@ -112,3 +112,29 @@ def test_bulk_import_needs_an_importer(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(BulkImportError, match="no neo4j-admin"):
         bulk_import(hops_frame(hop("A", "B", "u", [ev(4624, 1, 0)])), tmp_path / "home")
+
+
+def test_cli_bulk_import_writes_a_new_database_and_never_replaces_one(tmp_path: Path) -> None:
+    import shlex
+
+    from click.testing import CliRunner
+
+    from app.cli import cli
+    from ingest.case import write_case
+
+    try:
+        admin = shlex.join(admin_command())
+    except ServerUnavailable as exc:
+        pytest.skip(str(exc))
+    sim = simulate(3, n_workstations=10, days=1, target_events=5_000)
+    case = write_case(sim.events, tmp_path / "case.parquet")
+    home = tmp_path / "home"
+    args = ["neo4j", "push", str(case), "--bulk-import", str(home), "--neo4j-admin", admin,
+            "--database", "case42"]
+    done = CliRunner().invoke(cli, args)
+    assert done.exit_code == 0, done.output
+    assert "imported" in done.output and "database case42" in done.output
+    assert (home / "data" / "databases" / "case42").is_dir()
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code == 1 and "already exists" in again.output and "never replaces" in again.output
+    assert "Traceback" not in again.output
