@@ -243,14 +243,10 @@ CALL () {
   RETURN p ORDER BY p.finished_at DESC LIMIT 1
 }
 RETURN p.push_id AS push_id, p.case_digest AS case_digest, p.batches_total AS batches_total,
-       COUNT { MATCH (q:LatgraphPush) WHERE q.status IS NULL OR q.status <> 'done' } AS unfinished
+       COUNT { MATCH (q:LatgraphPush) WHERE q.status IS NULL OR q.status <> 'done' } AS unfinished,
+       COUNT { MATCH (q:LatgraphPush) WHERE q.status = 'imported' } AS imported
 """
 
-#: An unchanged re-push (nothing written): counted on the checkpoint of the push it repeats.
-REPEATED_PUSH = """
-MATCH (p:LatgraphPush {push_id: $push_id})
-SET p.runs = coalesce(p.runs, 0) + 1, p.repeated_at = datetime()
-"""
 
 #: Bulk imports (``graph.neo4j_store.bulk``) not finished yet (their checkpoint says ``imported``).
 IMPORTED_PUSHES = "MATCH (p:LatgraphPush {status: 'imported'}) RETURN p.push_id AS push_id"

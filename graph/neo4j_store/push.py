@@ -92,7 +92,7 @@ class PushReport:
     joined: int = 0
     unchanged: int = 0
     #: True when the push repeated the store's last finished push (same case digest): nothing was
-    #: read or written but the checkpoint's run count.
+    #: read but that checkpoint, nothing written.
     repeated: bool = False
 
     @property
@@ -176,19 +176,20 @@ def _push(source: PushSource, settings: Neo4jSettings | None, *, batch_size: int
     # reads do not exist yet (the statements are constants; the warnings say nothing to a user).
     with open_driver(settings) as driver, translate_errors(settings), \
             driver.session(database=settings.database, notifications_min_severity="OFF") as session:
-        finish_imports(session)   # a bulk import into this (new) database: finish it first
-        if not recheck:
+        last = session.execute_read(_run_single, cypher.LAST_PUSH)
+        if last and last["imported"]:   # a bulk import into this (new) database: finish it first
+            finish_imports(session)
             last = session.execute_read(_run_single, cypher.LAST_PUSH)
-            if last and last["push_id"] is not None and last["case_digest"] == digest \
+        if not recheck and last and last["push_id"] is not None and last["case_digest"] == digest \
                     and not last["unfinished"]:
-                # The very same case was the last push to finish: every row is stored as it is.
-                session.execute_write(_run_consume, cypher.REPEATED_PUSH, push_id=last["push_id"])
-                batches_total = int(last["batches_total"] or 0)
-                if on_progress is not None and batches_total:
-                    on_progress(batches_total, batches_total)
-                return PushReport(push_id=last["push_id"], hops=len(hops), batches=batches_total,
-                                  batches_written=0, batches_skipped=0, hosts=len(host_rows),
-                                  seconds=time.perf_counter() - started, unchanged=len(hops), repeated=True)
+            # The very same case was the last push to finish: every row is stored as it is, and
+            # nothing is written (not even a run count: no transaction to commit).
+            batches_total = int(last["batches_total"] or 0)
+            if on_progress is not None and batches_total:
+                on_progress(batches_total, batches_total)
+            return PushReport(push_id=last["push_id"], hops=len(hops), batches=batches_total,
+                              batches_written=0, batches_skipped=0, hosts=len(host_rows),
+                              seconds=time.perf_counter() - started, unchanged=len(hops), repeated=True)
         return _push_rows(session, driver, settings, hops, host_rows, findings, digest, started,
                           batch_size=batch_size, merge_gap_ns=merge_gap_ns, writers=writers,
                           on_progress=on_progress, fail_after_batches=fail_after_batches)
