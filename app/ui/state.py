@@ -25,7 +25,6 @@ from typing import Any
 import streamlit as st
 
 from app.ui import background
-from app.ui.graph_html import graph_html
 from app.ui.view import View, ViewOptions
 from graph.config import AnalysisConfig
 from graph.model import AnalysisResult
@@ -479,6 +478,8 @@ def graph_view(opts: ViewOptions, *, standalone: bool = False) -> tuple[str, Vie
 @st.cache_data(max_entries=32, show_spinner="Drawing the graph...")
 def _graph_cached(_res: AnalysisResult, rid: str, opts_key: str, standalone: bool,
                   _opts: ViewOptions) -> tuple[str, View]:
+    from app.ui.graph_html import graph_html  # pyvis: not needed before the first patient zero
+
     return graph_html(_res, _opts, note=standalone, legend=standalone)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -65,6 +64,9 @@ if groups:
                  hide_index=True, key="overview.routine_groups")
 
 st.subheader("Timeline")
+# altair is imported once patient zero is on screen: the first answer does not wait for it
+import altair as alt  # noqa: E402
+
 comp = res.compromised
 ROW_PX = 20
 if comp is not None and not comp.empty:
