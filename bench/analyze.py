@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import subprocess
@@ -105,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lanl", action="store_true",
                         help="authentication-only enterprise written as LANL auth.txt (N = lines)")
     parser.add_argument("--hosts", type=int, default=10000, help="--lanl: hosts in the domain")
+    parser.add_argument("--repeat", type=float, default=None,
+                        help="--lanl: mean lines per distinct authentication (>= 1; default: as many as "
+                             "reach N lines from --days of activity). With it, the enterprise runs for as "
+                             "many days (at least --days) as N / repeat distinct authentications need")
     parser.add_argument("--dir", type=Path, default=None,
                         help="--lanl: keep the generated auth.txt files in DIR/lanl-N and reuse them when "
                              "present (generation is not timed, but takes minutes at 50M lines)")
@@ -127,19 +132,27 @@ def main(argv: list[str] | None = None) -> int:
 
                 if base is None:
                     base = simulate_auth(args.seed, n_hosts=args.hosts, days=args.days)
-                where = (args.dir or Path(tmp)) / f"lanl-{n}-h{args.hosts}-d{args.days}-s{args.seed}"
+                days, tag = args.days, ""
+                if args.repeat is not None:   # enough distinct authentications for n / repeat
+                    days = max(args.days, math.ceil(args.days * n / (args.repeat * len(base.rows))))
+                    tag = f"-r{args.repeat:g}"
+                    if days != base.truth.days:
+                        base = simulate_auth(args.seed, n_hosts=args.hosts, days=days)
+                where = (args.dir or Path(tmp)) / f"lanl-{n}-h{args.hosts}-d{days}-s{args.seed}{tag}"
                 done = where / "lines.txt"
                 if done.exists():
                     case, lines = where / "auth.txt", int(done.read_text())
                 else:   # streamed: repeated authentications (bounded memory at any size)
-                    case, _, lines = write_lanl_lines(base, where, n, seed=args.seed)
+                    case, _, lines = write_lanl_lines(base, where, n, seed=args.seed, repeat=args.repeat)
                     done.write_text(str(lines))
                 truth_pz = base.truth.patient_zero
+                extra = {"days": days, "base_rows": len(base.rows)}
             else:
                 sim = simulate(args.seed, n_workstations=args.workstations, n_servers=args.servers,
                                days=args.days, target_events=n)
                 case = write_case(sim.events, Path(tmp) / f"case-{n}.parquet")
                 truth_pz, lines = sim.truth.patient_zero, len(sim.events)
+                extra = {}
                 del sim
             gen_s = time.perf_counter() - t0
             out = subprocess.run([sys.executable, __file__, "--child", str(case),
@@ -151,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             row = json.loads(out.stdout.strip().splitlines()[-1])
             row.update(target=n, lines=lines, generate_s=gen_s, truth_pz=truth_pz,
-                       case_mb=case.stat().st_size / 1e6)
+                       case_mb=case.stat().st_size / 1e6, **extra)
             rows.append(row)
             print(f"{n}: {row}", file=sys.stderr)
             if args.lanl:
@@ -161,17 +174,17 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 case.unlink()
     if args.lanl:
-        print("\n| auth.txt lines | MB | stream s (CPU s) | stream peak GB | events kept (rows) "
+        print("\n| auth.txt lines | days (distinct authentications) | MB | stream s (CPU s) | stream peak GB | events kept (rows) "
               "| load s (CPU s) | analyze s (CPU s) [event / hop stage s] | total s | CPU us/line "
               "| peak RSS GB | load avg | hops | patient zero (truth) |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for r in rows:
             if "error" in r:
                 print(f"| {r['target']:,} | failed: {r['error']} |")
                 continue
             total = r["stream_s"] + r["load_s"] + r["analyze_s"]
             cpu = r["stream_cpu_s"] + r["load_cpu_s"] + r["analyze_cpu_s"]
-            print(f"| {r['lines']:,} | {r['case_mb']:.0f} | {r['stream_s']:.1f} ({r['stream_cpu_s']:.1f}) | "
+            print(f"| {r['lines']:,} | {r['days']} ({r['base_rows']:,}) | {r['case_mb']:.0f} | {r['stream_s']:.1f} ({r['stream_cpu_s']:.1f}) | "
                   f"{r['stream_peak_gb']:.2f} | {r['events']:,} ({r['rows']:,}) | "
                   f"{r['load_s']:.1f} ({r['load_cpu_s']:.1f}) | "
                   f"{r['analyze_s']:.1f} ({r['analyze_cpu_s']:.1f}) [{r['event_stage_s']:.1f} / "

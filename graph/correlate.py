@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from graph.config import AnalysisConfig
-from graph.fields import EVIDENCE_FIELDS, field_dicts
+from graph.fields import EVIDENCE_FIELDS, field_dicts, shared
 from graph.model import HOP_COLUMNS
 from graph.rules import BROKERED, RULES, SOURCE, TARGET
 
@@ -485,13 +485,17 @@ def group_tuples(keys: pd.Series | np.ndarray, values: pd.Series | np.ndarray) -
 
 
 def _tuples(values: pd.Series, by: pd.Series) -> pd.Series:
-    """Group ``values`` (already in the wanted order) into tuples per ``by``."""
-    return group_tuples(by.to_numpy(), values)
+    """Group ``values`` (already in the wanted order; strings) into tuples per ``by``."""
+    return group_tuples(by.to_numpy(), np.array(shared(values.astype(object).tolist()) + [None],
+                                                 dtype=object)[:-1])
 
 
 def _evidence_lists(rows: pd.DataFrame, cap: int) -> pd.Series:
     """Per hop, a tuple of evidence dicts: the ``cap`` strongest events (then earliest), in time order."""
-    r = rows.sort_values(["hop_id", "weight", "ts"], ascending=[True, False, True])
+    # only the columns the items read: the sorts below copy what they are given
+    r = rows[["hop_id", "weight", "ts", "event_index", "event_id", "record_id", "source_file", "rule_id",
+              "host", *FIELD_COLUMNS]]
+    r = r.sort_values(["hop_id", "weight", "ts"], ascending=[True, False, True])
     r = r[r.groupby("hop_id").cumcount().to_numpy() < cap].sort_values(["hop_id", "ts", "event_index"])
     rec = r["record_id"].astype("Int64")
     recs = rec.astype(object).where(rec.notna(), None).tolist()
@@ -499,10 +503,10 @@ def _evidence_lists(rows: pd.DataFrame, cap: int) -> pd.Series:
     dicts = [
         {"event_id": e, "source_file": f, "record_id": rid, "rule": rule, "ts": ts, "host": h, "fields": fd}
         for e, f, rid, rule, ts, h, fd in zip(r["event_id"].astype(int).tolist(),
-                                              r["source_file"].astype(str).tolist(), recs,
-                                              r["rule_id"].astype(str).tolist(),
+                                              shared(r["source_file"].astype(str).tolist()), recs,
+                                              shared(r["rule_id"].astype(str).tolist()),
                                               r["ts"].dt.to_pydatetime().tolist(),
-                                              r["host"].astype(str).tolist(), fields, strict=True)
+                                              shared(r["host"].astype(str).tolist()), fields, strict=True)
     ]
     return group_tuples(r["hop_id"].to_numpy(), np.array(dicts, dtype=object) if dicts else np.array([]))
 

@@ -69,7 +69,10 @@ def pandas_event_stage(events: pd.DataFrame, config: AnalysisConfig) -> EventSta
         hops, found = empty_hops(), empty_findings()
     else:
         ev, rows = correlate_rows(events, tags, config)
-        hops, found = aggregate_hops(rows, tags, config), find(events, ev, rows, tags, config)
+        found = find(events, ev, rows, tags, config)
+        del ev   # per-event frames are let go as soon as read (peak memory on large cases)
+        hops = aggregate_hops(rows, tags, config)
+        del rows
     hops = scoring.add_features(hops, config, scoring.auth.presence(events))
     return EventStage(hops[list(HOP_FEATURE_COLUMNS)], tags, found)
 

@@ -47,5 +47,21 @@ def field_dicts(frame: pd.DataFrame) -> list[dict[str, Any]]:
     for c in EVIDENCE_FIELDS:
         s = frame[c]
         vals = s.astype(object).where(s.notna(), None).tolist()
-        cols[c] = [None if v is None else (int(v) if c in _INTS else str(v)) for v in vals]
+        cols[c] = shared([None if v is None else (int(v) if c in _INTS else str(v)) for v in vals])
     return [{c: cols[c][i] for c in EVIDENCE_FIELDS if cols[c][i] is not None} for i in range(len(frame))]
+
+
+def shared(values: list[Any]) -> list[Any]:
+    """``values`` with equal (hashable, immutable) values replaced by one object each.
+
+    Evidence items repeat the same file, host, rule and field strings millions of times on a large
+    case; sharing one object per distinct value keeps their memory to the items themselves (the
+    values compare and serialise the same).
+
+    Examples:
+        >>> a = shared(["".join(["h", "1"]), "".join(["h", "1"])])
+        >>> a[0] is a[1], a
+        (True, ['h1', 'h1'])
+    """
+    seen: dict[Any, Any] = {}
+    return [seen.setdefault(v, v) for v in values]

@@ -303,13 +303,16 @@ def write_lanl(sim: AuthSimulation, out_dir: str | os.PathLike[str], *,
 
 
 def write_lanl_lines(sim: AuthSimulation, out_dir: str | os.PathLike[str], lines: int, *, seed: int = 0,
-                     gz: bool = False, chunk: int = 200_000) -> tuple[Path, Path, int]:
+                     gz: bool = False, chunk: int = 200_000,
+                     repeat: float | None = None) -> tuple[Path, Path, int]:
     """Write ``auth.txt`` with about ``lines`` lines by repeating ``sim``'s rows, in bounded memory.
 
     Like ``simulate_auth(..., repeat=lines / len(sim.rows))`` (LANL repeats an authentication within a
     session: each row appears ``1 + Poisson(repeat - 1)`` times, the copies up to 10 minutes after it),
     but streamed: the rows are expanded and written a few hundred thousand at a time, each line
     built from its row's text once, so 50M lines need no more memory than the base rows.
+    ``repeat`` (>= 1) fixes the mean lines per row instead (about ``repeat * len(sim.rows)`` lines,
+    whatever ``lines`` says: the caller sizes the enterprise, e.g. its days, to the lines it wants).
     The repeated rows of one seed are the same every time; returns (auth path, redteam path, lines).
     """
     out = Path(out_dir)
@@ -318,7 +321,7 @@ def write_lanl_lines(sim: AuthSimulation, out_dir: str | os.PathLike[str], lines
     cols = [rows[c].astype(str).tolist() for c in LANL_COLUMNS[1:]]
     rest = np.array([",".join(cells) for cells in zip(*cols, strict=True)], dtype=object)
     times = rows["time"].to_numpy(dtype=np.int64)
-    repeat = max(1.0, lines / max(len(rows), 1))
+    repeat = max(1.0, repeat if repeat is not None else lines / max(len(rows), 1))
     rng = np.random.default_rng([seed, 1_000_003])
     auth_path = out / ("auth.txt.gz" if gz else "auth.txt")
     opener = gzip.open if gz else open
