@@ -486,7 +486,7 @@ def group_tuples(keys: pd.Series | np.ndarray, values: pd.Series | np.ndarray) -
 
 def _tuples(values: pd.Series, by: pd.Series) -> pd.Series:
     """Group ``values`` (already in the wanted order; strings) into tuples per ``by``."""
-    return group_tuples(by.to_numpy(), np.array(shared(values.astype(object).tolist()) + [None],
+    return group_tuples(by.to_numpy(), np.array([*shared(values.astype(object).tolist()), None],
                                                  dtype=object)[:-1])
 
 
