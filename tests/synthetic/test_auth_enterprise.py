@@ -116,3 +116,15 @@ def test_streamed_repeats_write_sorted_lines_of_the_same_rows(tmp_path: Path) ->
                                    "--out", str(tmp_path / "c")])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "c" / "auth.txt").read_bytes() == auth2.read_bytes()     # same seed, same lines
+
+
+def test_streamed_repeat_ratio_fixes_lines_per_row(tmp_path: Path) -> None:
+    """``write_lanl_lines(..., repeat=R)`` (``bench/analyze.py --lanl --repeat R``): about R lines per
+    row whatever ``lines`` asks, every row present; R = 1 writes each row once."""
+    from ingest.synthetic.auth_enterprise import write_lanl_lines
+
+    sim = simulate_auth(5, n_hosts=80, days=4)
+    _, _, lines = write_lanl_lines(sim, tmp_path / "a", 10, seed=5, repeat=2.5)
+    assert abs(lines - 2.5 * len(sim.rows)) < 0.05 * lines
+    auth, _, once = write_lanl_lines(sim, tmp_path / "b", 10**9, seed=5, repeat=1)
+    assert once == len(sim.rows) == len(auth.read_text().splitlines())
