@@ -139,17 +139,19 @@ def main(argv: list[str] | None = None) -> int:
                 if args.repeat is not None:   # enough distinct authentications for n / repeat
                     days = max(args.days, math.ceil(args.days * n / (args.repeat * len(base.rows))))
                     tag = f"-r{args.repeat:g}"
-                    if days != base.truth.days:
-                        base = simulate_auth(args.seed, n_hosts=args.hosts, days=days)
                 where = (args.dir or Path(tmp)) / f"lanl-{n}-h{args.hosts}-d{days}-s{args.seed}{tag}"
-                done = where / "lines.txt"
-                if done.exists():
-                    case, lines = where / "auth.txt", int(done.read_text())
+                done = where / "meta.json"
+                if done.exists():   # kept by --dir: the enterprise need not be simulated again
+                    meta = json.loads(done.read_text())
                 else:   # streamed: repeated authentications (bounded memory at any size)
-                    case, _, lines = write_lanl_lines(base, where, n, seed=args.seed, repeat=args.repeat)
-                    done.write_text(str(lines))
-                truth_pz = base.truth.patient_zero
-                extra = {"days": days, "base_rows": len(base.rows)}
+                    sim = (base if days == args.days
+                           else simulate_auth(args.seed, n_hosts=args.hosts, days=days))
+                    _, _, lines = write_lanl_lines(sim, where, n, seed=args.seed, repeat=args.repeat)
+                    meta = {"lines": lines, "truth_pz": sim.truth.patient_zero, "base_rows": len(sim.rows)}
+                    done.write_text(json.dumps(meta))
+                    del sim   # a long enterprise is large: not held while the child runs
+                case, lines, truth_pz = where / "auth.txt", meta["lines"], meta["truth_pz"]
+                extra = {"days": days, "base_rows": meta["base_rows"]}
             else:
                 sim = simulate(args.seed, n_workstations=args.workstations, n_servers=args.servers,
                                days=args.days, target_events=n)
