@@ -3,25 +3,80 @@ routine's source had itself been reached by a suspicious hop before (an attacker
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
 from graph.config import AnalysisConfig
 from graph.scoring import combine
 
+_DIGITS = re.compile(r"\d+")
+_LETTER = re.compile(r"[^\W\d_]")
+_DIGIT = re.compile(r"\d")
 
-def signature(hops: pd.DataFrame) -> pd.Series:
-    """The tool signature of a hop: its service names and executed images ("" for share/logon only)."""
-    svc = hops["services"].map(lambda t: ",".join(t))
-    img = hops["images"].map(lambda t: ",".join(t))
-    return (svc + "|" + img).astype("string")
+
+def name_shape(name: str) -> str:
+    """The shape of a one-off name: letters -> ``a``, digits -> ``9``, other characters and a short
+    alphabetic extension kept, marked with ``~``.
+
+    Examples:
+        >>> name_shape("qzkwpfmt"), name_shape("abcdef.exe"), name_shape("paexec-4711-ws01.exe")
+        ('~aaaaaaaa', '~aaaaaa.exe', '~aaaaaa-9999-aa99.exe')
+    """
+    base, dot, ext = name.rpartition(".")
+    if not (dot and base and ext.isalpha() and len(ext) <= 4):
+        base, ext = name, ""
+    shape = _DIGIT.sub("9", _LETTER.sub("a", base))
+    return f"~{shape}.{ext}" if ext else f"~{shape}"
+
+
+def signature(hops: pd.DataFrame, days: pd.Series | None = None) -> pd.Series:
+    """The tool signature of a hop: its service names and executed images ("" for share/logon only).
+
+    With ``days`` (each hop's UTC day) the names are the *tool's*, not the use's: digit runs become
+    ``#`` (``PAExec-4711-WS01`` -> ``paexec-#-ws#``), and a name that still occurs on one day only
+    among ``hops`` becomes its :func:`name_shape` (``sc \\host create Qzkwpfmt`` with a copied
+    ``abcdef.exe``: ``~aaaaaaaa|~aaaaaa.exe``). An admin tool that draws a random service or binary
+    name per use so keeps one signature across days, while a name used on several days (PSEXESVC,
+    an agent's service) stays itself; another tool's random names have another shape (length,
+    digits, separators, extension).
+
+    Examples:
+        >>> h = pd.DataFrame({"services": [("PAExec-4711-WS01",), ("PAExec-815-WS01",), ("Qzkwpfmt",),
+        ...                                ("Hbnrtxle",), ("psexesvc",), ("psexesvc",)],
+        ...                   "images": [()] * 4 + [("psexesvc.exe",)] * 2})
+        >>> day = pd.Series(pd.to_datetime(["2024-03-01", "2024-03-02"] * 3, utc=True))
+        >>> signature(h, day).tolist()[::2]
+        ['paexec-#-ws#|', '~aaaaaaaa|', 'psexesvc|psexesvc.exe']
+        >>> signature(h, day).nunique()
+        3
+    """
+    if days is None:
+        svc = hops["services"].map(lambda t: ",".join(t))
+        img = hops["images"].map(lambda t: ",".join(t))
+        return (svc + "|" + img).astype("string")
+    svcs = [tuple(_DIGITS.sub("#", str(n).lower()) for n in t) for t in hops["services"]]
+    imgs = [tuple(_DIGITS.sub("#", str(n).lower()) for n in t) for t in hops["images"]]
+    seen: dict[str, set[object]] = {}
+    for names_s, names_i, day in zip(svcs, imgs, days.tolist(), strict=True):
+        for n in (*names_s, *names_i):
+            seen.setdefault(n, set()).add(day)
+    one_off = {n for n, d in seen.items() if len(d) < 2}
+
+    def part(names: tuple[str, ...]) -> str:
+        return ",".join(sorted({name_shape(n) if n in one_off else n for n in names}))
+
+    out = [part(a) + "|" + part(b) for a, b in zip(svcs, imgs, strict=True)]
+    return pd.Series(out, index=hops.index, dtype="string")
 
 
 def score(hops: pd.DataFrame, config: AnalysisConfig) -> pd.Series:
     """How much a hop matches a habitual administration routine, in [0, 1].
 
     A *routine* is a (source, account, tool signature) triple -- signature = the hop's service
-    names and executed images (:func:`signature`) -- with lateral hops on at least
+    names and executed images, random per-use names reduced to their class (:func:`signature`) --
+    with lateral hops on at least
     ``habit_min_days`` (2) distinct UTC days of the data (software deployment, backup, an IT
     admin's daily PsExec). A hop matches its routine when additionally its hour of day (UTC) is
     *usual*: the (source, account) pair was active within ``habit_hour_slack_h`` (3) hours of
@@ -71,9 +126,10 @@ def score(hops: pd.DataFrame, config: AnalysisConfig) -> pd.Series:
     if not ok.any():
         return out
     h = hops[ok]
+    day = h["first_seen"].dt.floor("D")
     f = pd.DataFrame({"src": src_key[ok].astype(str), "acct": h["account"].astype(str),
-                      "dst": h["dst_host"].astype(str), "sig": signature(h).astype(str),
-                      "day": h["first_seen"].dt.floor("D"),
+                      "dst": h["dst_host"].astype(str), "sig": signature(h, day).astype(str),
+                      "day": day,
                       "hour": h["first_seen"].dt.hour.astype("int64")}, index=h.index)
     routine_days = f.groupby(["src", "acct", "sig"])["day"].transform("nunique")
     routine = (routine_days >= config.habit_min_days).to_numpy()

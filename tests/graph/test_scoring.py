@@ -92,3 +92,33 @@ def test_allowlist_caps_to_info() -> None:
 def test_non_lateral_hops_never_high() -> None:
     h = scored("A>B@0s:logon A>C@0s:discovery F>G@0s:logon")
     assert h.score.max() <= 0.55
+
+
+def _tool_hops(spec: str, services: list[tuple[str, ...]], images: list[tuple[str, ...]]) -> pd.DataFrame:
+    from graph.toy import toy_hops
+
+    h = toy_hops(spec)
+    h["lateral"], h["services"], h["images"] = True, services, images
+    return h
+
+
+def test_habit_sees_an_admin_tool_with_random_names_per_use_as_one_tool() -> None:
+    # an IT admin's daily `sc \\X create <random> binPath= C:\Windows\Temp\<random>.exe` and PAExec
+    # (PAExec-<pid>-<seat>): every use draws new names, the routine is the same tool
+    from graph.scoring import habit
+
+    sc = [("Qzkwpfmt",), ("Hbnrtxle",), ("Vdkqpmsa",), ("Lmxwzrto",)]
+    img = [("ktwzqp.exe",), ("bnvxqr.exe",), ("plmqzx.exe",), ("wqzrtk.exe",)]
+    spec = "S>X@0d S>X@1d S>X@2d S>Y@3d"
+    assert habit.score(_tool_hops(spec, sc, img), CFG).tolist() == [1.0, 1.0, 1.0, 1.0]
+    pa = [(f"paexec-{pid}-s",) for pid in (4711, 815, 2323, 9999)]
+    assert habit.score(_tool_hops(spec, pa, [()] * 4), CFG).tolist() == [1.0, 1.0, 1.0, 1.0]
+    # another seat with the same tool: no routine of its own; the seat's routine, but another
+    # tool's random names (Impacket psexec: 4-letter service, 8-letter exe) on the last day: novel
+    other = "S>X@0d S>X@1d S>X@2d T>Y@3d"
+    assert habit.score(_tool_hops(other, sc, img), CFG).tolist() == [1.0, 1.0, 1.0, 0.0]
+    assert habit.score(_tool_hops(spec, [*sc[:3], ("Abcd",)], [*img[:3], ("kqzwxtbm.exe",)]),
+                       CFG).tolist() == [1.0, 1.0, 1.0, 0.0]
+    # a fixed name used on several days stays itself: PSEXESVC is not the random tool's class
+    fixed = [("psexesvc",)] * 3 + [("Pqzwxtmb",)]
+    assert habit.score(_tool_hops(spec, fixed, [()] * 4), CFG).tolist() == [1.0, 1.0, 1.0, 0.0]
