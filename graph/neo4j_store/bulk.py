@@ -33,8 +33,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from graph.config import AnalysisConfig
-from graph.model import AnalysisResult
 from graph.neo4j_store import cypher
 from graph.neo4j_store.connection import Neo4jStoreError
 from graph.neo4j_store.findings import finding_rows
@@ -43,7 +41,6 @@ from graph.neo4j_store.rows import (
     _digest,
     _iso_from_ns,
     _iso_many,
-    case_digest,
     evidence_text,
     hop_rows,
     node_key,
@@ -111,19 +108,13 @@ def _bulk_import(source: Any, neo4j_home: Path, *, database: str, admin: Sequenc
                  batch_size: int | None, merge_gap_s: float | None, work_dir: Path | None, keep_files: bool,
                  env: dict[str, str] | None) -> BulkReport:
     """:func:`bulk_import` with the garbage collector off."""
-    from graph.neo4j_store.push import DEFAULT_BATCH_SIZE, _split_source, group_batches
+    from graph.neo4j_store.push import DEFAULT_BATCH_SIZE, _case_parts, group_batches
 
     started = time.perf_counter()
     command = _admin_command(neo4j_home, admin)
     Path(neo4j_home).mkdir(parents=True, exist_ok=True)
-    hops, host_rows = _split_source(source)
-    findings = source.findings if isinstance(source, AnalysisResult) else None
-    if merge_gap_s is None:
-        config = source.config if isinstance(source, AnalysisResult) else AnalysisConfig()
-        merge_gap_s = config.hop_gap_s
-    merge_gap_ns = int(merge_gap_s * 1e9)
+    hops, host_rows, findings, merge_gap_ns, digest = _case_parts(source, merge_gap_s)
     batch_size = batch_size or DEFAULT_BATCH_SIZE
-    digest = case_digest(hops, host_rows, findings, merge_gap_ns)
     rows = hop_rows(hops)
     batches = group_batches(rows, batch_size)
     push_id = _digest([batch_size, merge_gap_ns, *(r["signature"] for r in rows)])

@@ -164,14 +164,8 @@ def _push(source: PushSource, settings: Neo4jSettings | None, *, batch_size: int
           fail_after_batches: int | None) -> PushReport:
     """:func:`push` with the arguments checked."""
     settings = settings or Neo4jSettings.from_env()
-    hops, host_rows = _split_source(source)
-    findings = source.findings if isinstance(source, AnalysisResult) else None
-    if merge_gap_s is None:
-        config = source.config if isinstance(source, AnalysisResult) else AnalysisConfig()
-        merge_gap_s = config.hop_gap_s
-    merge_gap_ns = int(merge_gap_s * 1e9)
     started = time.perf_counter()
-    digest = case_digest(hops, host_rows, findings, merge_gap_ns)
+    hops, host_rows, findings, merge_gap_ns, digest = _case_parts(source, merge_gap_s)
     # Notifications off: on a fresh database the server warns that the property keys the lookup
     # reads do not exist yet (the statements are constants; the warnings say nothing to a user).
     with open_driver(settings) as driver, translate_errors(settings), \
@@ -357,6 +351,19 @@ def _write_batches(driver: Any, settings: Neo4jSettings, plans: list[tuple[int, 
         pool.shutdown(wait=True)
         for session in sessions:
             session.close()
+
+
+def _case_parts(source: PushSource, merge_gap_s: float | None
+                ) -> tuple[pd.DataFrame, list[dict[str, Any]], pd.DataFrame | None, int, str]:
+    """What a push (Bolt or bulk) writes: hops, host rows, findings, the merge gap in ns (the
+    case's ``hop_gap_s`` when None) and the case digest."""
+    hops, host_rows = _split_source(source)
+    findings = source.findings if isinstance(source, AnalysisResult) else None
+    if merge_gap_s is None:
+        config = source.config if isinstance(source, AnalysisResult) else AnalysisConfig()
+        merge_gap_s = config.hop_gap_s
+    merge_gap_ns = int(merge_gap_s * 1e9)
+    return hops, host_rows, findings, merge_gap_ns, case_digest(hops, host_rows, findings, merge_gap_ns)
 
 
 def _split_source(source: PushSource) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
