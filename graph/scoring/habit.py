@@ -40,7 +40,9 @@ def signature(hops: pd.DataFrame, days: pd.Series | None = None) -> pd.Series:
     ``abcdef.exe``: ``~aaaaaaaa|~aaaaaa.exe``). An admin tool that draws a random service or binary
     name per use so keeps one signature across days, while a name used on several days (PSEXESVC,
     an agent's service) stays itself; another tool's random names have another shape (length,
-    digits, separators, extension).
+    digits, separators, extension). A hop with a rule of
+    :data:`graph.scoring.admin.ATTACK_SHAPED` (an attack tool's payload shape) keeps its names as
+    they are, so an attacker's repeated Impacket or smbexec use never forms a routine by its shape.
 
     Examples:
         >>> h = pd.DataFrame({"services": [("PAExec-4711-WS01",), ("PAExec-815-WS01",), ("Qzkwpfmt",),
@@ -56,18 +58,24 @@ def signature(hops: pd.DataFrame, days: pd.Series | None = None) -> pd.Series:
         svc = hops["services"].map(lambda t: ",".join(t))
         img = hops["images"].map(lambda t: ",".join(t))
         return (svc + "|" + img).astype("string")
+    from graph.scoring.admin import ATTACK_SHAPED  # here: admin -> routine -> habit at import time
+
     svcs = [tuple(_DIGITS.sub("#", str(n).lower()) for n in t) for t in hops["services"]]
     imgs = [tuple(_DIGITS.sub("#", str(n).lower()) for n in t) for t in hops["images"]]
+    rules = hops["rules"] if "rules" in hops else pd.Series([()] * len(hops), index=hops.index)
+    # a hop with an attack tool's payload shape (Impacket's random service and exe, smbexec, ...)
+    # keeps its names as they are: an attacker's repeated use never becomes a routine by its shape
+    shaped = [any(r in ATTACK_SHAPED for r in rs) for rs in rules]
     seen: dict[str, set[object]] = {}
     for names_s, names_i, day in zip(svcs, imgs, days.tolist(), strict=True):
         for n in (*names_s, *names_i):
             seen.setdefault(n, set()).add(day)
     one_off = {n for n, d in seen.items() if len(d) < 2}
 
-    def part(names: tuple[str, ...]) -> str:
-        return ",".join(sorted({name_shape(n) if n in one_off else n for n in names}))
+    def part(names: tuple[str, ...], keep: bool) -> str:
+        return ",".join(sorted({name_shape(n) if n in one_off and not keep else n for n in names}))
 
-    out = [part(a) + "|" + part(b) for a, b in zip(svcs, imgs, strict=True)]
+    out = [part(a, k) + "|" + part(b, k) for a, b, k in zip(svcs, imgs, shaped, strict=True)]
     return pd.Series(out, index=hops.index, dtype="string")
 
 

@@ -102,6 +102,22 @@ def _tool_hops(spec: str, services: list[tuple[str, ...]], images: list[tuple[st
     return h
 
 
+def test_an_attack_tools_random_names_never_form_a_habit_by_their_shape() -> None:
+    # an intruder's Impacket psexec from its foothold on four days, same account and hours: each use
+    # draws a new 4-letter service and 8-letter exe in ADMIN$; the payload shape rule fires, so the
+    # names are kept as they are and no routine forms (the same names without the rule would)
+    from graph.scoring import habit
+
+    svc = [("Abcd",), ("Qwer",), ("Zxcv",), ("Poiu",)]
+    img = [("kqzwxtbm.exe",), ("plmnbvcx.exe",), ("asdfghjk.exe",), ("qwertyui.exe",)]
+    spec = "S>X@0d S>X@1d S>X@2d S>X@3d"
+    plain = _tool_hops(spec, svc, img)
+    plain["rules"] = [("lg.service.install",)] * 4
+    assert habit.score(plain, CFG).tolist() == [1.0, 1.0, 1.0, 1.0]
+    shaped = plain.assign(rules=[("lg.service.install", "lg.service.random_systemroot_exe")] * 4)
+    assert habit.score(shaped, CFG).tolist() == [0.0, 0.0, 0.0, 0.0]
+
+
 def test_habit_sees_an_admin_tool_with_random_names_per_use_as_one_tool() -> None:
     # an IT admin's daily `sc \\X create <random> binPath= C:\Windows\Temp\<random>.exe` and PAExec
     # (PAExec-<pid>-<seat>): every use draws new names, the routine is the same tool
