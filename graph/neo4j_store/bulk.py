@@ -72,6 +72,9 @@ class BulkReport:
     import_seconds: float
     seconds: float
     directory: Path | None
+    #: True when a written value held a line break (a name from the logs): the importer then parses
+    #: every file with ``--multiline-fields`` (about half its speed), else line by line.
+    multiline: bool = False
 
 
 def bulk_import(source: Any, neo4j_home: Path, *, database: str = "neo4j",
@@ -130,14 +133,15 @@ def _bulk_import(source: Any, neo4j_home: Path, *, database: str, admin: Sequenc
     directory = Path(tempfile.mkdtemp(prefix="latgraph-import-")) if own_dir else Path(work_dir)
     directory.mkdir(parents=True, exist_ok=True)
     try:
-        files, n_nodes, n_rels = _write_csv(directory, hops_props, host_rows, found, push_id, digest,
-                                            len(batches), len(rows), batch_size)
+        files, n_nodes, n_rels, multiline = _write_csv(directory, hops_props, host_rows, found, push_id,
+                                                       digest, len(batches), len(rows), batch_size)
         csv_bytes = sum(p.stat().st_size for p in directory.glob("*.csv"))
         csv_seconds = time.perf_counter() - t
         t = time.perf_counter()
         # The database name first: --nodes / --relationships take several values each.
         args = [*command, "database", "import", "full", database, "--id-type=string",
-                "--multiline-fields=true", f"--array-delimiter={ARRAY_DELIMITER}",
+                f"--multiline-fields={'true' if multiline else 'false'}",
+                f"--array-delimiter={ARRAY_DELIMITER}",
                 f"--report-file={directory / 'import.report'}",
                 *(f"--nodes={f}" for f in files["nodes"]), *(f"--relationships={f}" for f in files["rels"])]
         run_env = {**os.environ, "NEO4J_HOME": str(neo4j_home), **(env or {})}
@@ -161,7 +165,7 @@ def _bulk_import(source: Any, neo4j_home: Path, *, database: str, admin: Sequenc
     return BulkReport(push_id=push_id, hops=len(rows), relationships=n_rels, nodes=n_nodes,
                       csv_bytes=csv_bytes, rows_seconds=rows_seconds, csv_seconds=csv_seconds,
                       import_seconds=import_seconds, seconds=time.perf_counter() - started,
-                      directory=None if own_dir and not keep_files else directory)
+                      directory=None if own_dir and not keep_files else directory, multiline=multiline)
 
 
 def _admin_command(neo4j_home: Path, admin: Sequence[str] | None) -> list[str]:
@@ -224,15 +228,21 @@ _FINDING = (("key", "", "s"), ("host", "", "s"), ("account", "", "s"), ("first_s
 
 def _write_csv(directory: Path, hops_props: list[dict[str, Any]], host_rows: list[dict[str, Any]],
                found: list[dict[str, Any]], push_id: str, digest: str, n_batches: int, n_rows: int,
-               batch_size: int) -> tuple[dict[str, list[str]], int, int]:
-    """Write the node and relationship files; returns the importer arguments and the counts."""
+               batch_size: int) -> tuple[dict[str, list[str]], int, int, bool]:
+    """Write the node and relationship files; returns the importer arguments, the counts and whether
+    a record holds a line break (inside a quoted value: the importer must then parse multi-line fields)."""
     from graph.neo4j_store.push import _account_pairs, _types, _wanted_nodes
 
+    multiline = False
+
     def write(name: str, header: str, lines: Iterable[str]) -> str:
+        nonlocal multiline
         path = directory / name
         with path.open("w", encoding="utf-8", newline="") as out:
             out.write(header + "\n")
             for line in lines:
+                if not multiline and ("\n" in line or "\r" in line):
+                    multiline = True
                 out.write(line + "\n")
         return str(path)
 
@@ -333,7 +343,7 @@ def _write_csv(directory: Path, hops_props: list[dict[str, Any]], host_rows: lis
                    str(n_batches), str(n_batches), _q(ARRAY_DELIMITER.join(map(str, range(n_batches)))),
                    str(n_rows), str(batch_size), "1", now, now])]))
     n_nodes = len(hosts) + len(unknown) + len(accounts) + len(found) + 1
-    return {"nodes": nodes, "rels": rels}, n_nodes, n_rels
+    return {"nodes": nodes, "rels": rels}, n_nodes, n_rels, multiline
 
 
 def finish_imports(session: Any) -> int:
