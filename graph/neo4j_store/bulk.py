@@ -12,9 +12,10 @@ a database the server has never started), on the machine that runs the importer.
    file paths from the logs are data: commas, quotes, line breaks and Cypher text included).
 3. The importer runs; it refuses an existing database (no ``--overwrite-destination``): a real case
    is never replaced.
-4. The checkpoint node says ``imported``. The first connection after the server started
-   (:func:`finish_imports`, run by every ``push``, ``paths``, ``query`` and ``load_result``) gives
-   the empty lists the importer cannot write (it stores an empty array as no property), creates the
+4. The checkpoint node says ``imported`` (with ``empty_lists``, how many hops and findings have an
+   empty list). The first connection after the server started (:func:`finish_imports`, run by every
+   ``push``, ``paths``, ``query`` and ``load_result``) gives the empty lists the importer cannot
+   write (it stores an empty array as no property; no pass at all when there are none), creates the
    constraints and indexes and marks the push ``done``. Until then, ``paths`` and ``query`` see an
    unfinished push.
 
@@ -336,12 +337,16 @@ def _write_csv(directory: Path, hops_props: list[dict[str, Any]], host_rows: lis
         (f"{_q(ids[('host', f['props']['host'])])},{_q('F:' + f['props']['key'])}" for f in found)))
     n_rels += len(found)
     now = _iso_from_ns(time.time_ns())
+    # Hops and findings with an empty list (stored as no property by the importer): when none,
+    # finish_imports skips the pass over every relationship that gives them their [].
+    empty = sum(1 for p in hops_props if not (p["kinds"] and p["techniques"] and p["rules"]))
+    empty += sum(1 for f in found for k in EMPTY_LISTS["Finding"] if not f["props"].get(k))
     nodes.append("LatgraphPush=" + write(
         "push.csv", ":ID,push_id,status,method,case_digest,batches_total:long,batches_done:long,done:long[],"
-        "rows_total:long,batch_size:long,runs:long,started_at:datetime,updated_at:datetime",
+        "rows_total:long,batch_size:long,runs:long,started_at:datetime,updated_at:datetime,empty_lists:long",
         [",".join([_q("P:" + push_id), _q(push_id), _q("imported"), _q("bulk-import"), _q(digest),
                    str(n_batches), str(n_batches), _q(ARRAY_DELIMITER.join(map(str, range(n_batches)))),
-                   str(n_rows), str(batch_size), "1", now, now])]))
+                   str(n_rows), str(batch_size), "1", now, now, str(empty)])]))
     n_nodes = len(hosts) + len(unknown) + len(accounts) + len(found) + 1
     return {"nodes": nodes, "rels": rels}, n_nodes, n_rels, multiline
 
@@ -358,8 +363,10 @@ def finish_imports(session: Any) -> int:
     pending = session.run(cypher.IMPORTED_PUSHES).data()
     if not pending:
         return 0
-    for statement in cypher.EMPTY_LIST_FIXES:
-        session.run(statement).consume()
+    # Imports that counted no empty list need no pass over the relationships (older ones did not count).
+    if any(p["empty_lists"] is None or p["empty_lists"] > 0 for p in pending):
+        for statement in cypher.EMPTY_LIST_FIXES:
+            session.run(statement).consume()
     _ensure_schema(session)
     for p in pending:
         session.run(cypher.FINISH_IMPORT, push_id=p["push_id"]).consume()

@@ -253,7 +253,8 @@ RETURN p.push_id AS push_id, p.case_digest AS case_digest, p.batches_total AS ba
 
 
 #: Bulk imports (``graph.neo4j_store.bulk``) not finished yet (their checkpoint says ``imported``).
-IMPORTED_PUSHES = "MATCH (p:LatgraphPush {status: 'imported'}) RETURN p.push_id AS push_id"
+IMPORTED_PUSHES = ("MATCH (p:LatgraphPush {status: 'imported'}) "
+                   "RETURN p.push_id AS push_id, p.empty_lists AS empty_lists")
 #: The importer stores an empty list as no property; the Bolt push stores ``[]``. Run once, right
 #: after an import into a brand-new database (every hop and finding there is an imported one).
 EMPTY_LIST_FIXES: tuple[str, ...] = (

@@ -90,6 +90,8 @@ def test_bulk_import_stores_the_bolt_graph_and_takes_incremental_pushes(neo4j_db
         assert whole_graph(server) == want
         assert query(server, "MATCH (p:LatgraphPush) RETURN p.status AS s, p.method AS m") == \
             [{"s": "done", "m": "bulk-import"}]
+        # Hops without techniques: their empty lists were given after the import.
+        assert query(server, "MATCH (p:LatgraphPush) RETURN p.empty_lists > 0 AS e") == [{"e": True}]
         names = {r["name"] for r in query(server, "SHOW CONSTRAINTS YIELD name RETURN name")}
         assert {"latgraph_host_key", "latgraph_lateral_hop_key"} <= names
         # Re-pushing the imported case writes nothing (the import recorded the case digest).
@@ -132,6 +134,8 @@ def test_bulk_import_without_line_breaks_parses_line_by_line_and_stores_the_bolt
     with running_server(tmp_path / "second", home=tmp_path / "home", timeout_s=START_TIMEOUT_S) as server:
         assert push(case, settings_of(server)).repeated   # finishes the import, then recognises the case
         assert whole_graph(server) == want
+        # No empty list anywhere: the import was finished without a pass over the relationships.
+        assert query(server, "MATCH (p:LatgraphPush) RETURN p.empty_lists AS e") == [{"e": 0}]
 
 
 def test_bulk_import_needs_an_importer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
