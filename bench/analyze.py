@@ -71,6 +71,8 @@ def child(case: Path, lanl: bool = False) -> dict[str, Any]:
     config = AnalysisConfig()
     stream_s = stream_cpu = 0.0
     stream_peak = 0.0
+    t_start = time.perf_counter()
+    _stage("stream" if lanl else "load", t_start)
     if lanl:
         from ingest.stream_case import ingest_to_case
 
@@ -79,9 +81,11 @@ def child(case: Path, lanl: bool = False) -> dict[str, Any]:
         stream_s, stream_cpu = time.perf_counter() - s0, time.process_time() - sc0
         stream_peak = peak[0] / 1e9
         case = case.with_suffix(".parquet")
+        _stage("load", t_start)
     t0, c0 = time.perf_counter(), time.process_time()
     events, report = load_events([case])
     t1, c1 = time.perf_counter(), time.process_time()
+    _stage(f"analyze ({len(events):,} rows)", t_start)
     result = analyze_from_events(events, report, config)
     t2, c2 = time.perf_counter(), time.process_time()
     stop.set()
@@ -96,6 +100,44 @@ def child(case: Path, lanl: bool = False) -> dict[str, Any]:
             "ru_maxrss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
             "sampled_peak_gb": peak[0] / 1e9, "hops": len(result.hops), "severity": sev,
             "patient_zero": result.patient_zero[0].host if result.patient_zero else None}
+
+
+def _run_child(cmd: list[str], max_rss_gb: float | None) -> tuple[int, str, str]:
+    """Run the child; with ``max_rss_gb``, stop it as soon as its RSS exceeds that (the machine is
+    shared: a run that would need more is measured up to the limit, not taken to an OOM kill).
+    Returns (exit code, stdout, stderr); a stopped child's stderr ends with what it reached."""
+    import psutil
+
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        child_ps = psutil.Process(proc.pid)
+        stopped = None
+        while proc.poll() is None:
+            if max_rss_gb is not None:
+                try:
+                    rss = child_ps.memory_info().rss / 1e9
+                except psutil.NoSuchProcess:
+                    break
+                if rss > max_rss_gb:
+                    proc.kill()
+                    stopped = (f"stopped: RSS {rss:.2f} GB > --max-rss-gb {max_rss_gb:g} after "
+                               f"{time.perf_counter() - t0:.0f} s")
+            time.sleep(0.2)
+        proc.wait()
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if stopped:
+        stages = [ln for ln in stderr.splitlines() if ln.startswith("stage ")]
+        return 1, stdout, stderr + f"\n{stopped} (last: {stages[-1] if stages else 'start'})"
+    return proc.returncode, stdout, stderr
+
+
+def _stage(name: str, t0: float) -> None:
+    """Progress line of the child (read by :func:`_run_child` when it stops a child)."""
+    print(f"stage {name} at {time.perf_counter() - t0:.0f} s, ru_maxrss "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", type=Path, default=None,
                         help="--lanl: keep the generated auth.txt files in DIR/lanl-N and reuse them when "
                              "present (generation is not timed, but takes minutes at 50M lines)")
+    parser.add_argument("--max-rss-gb", type=float, default=None,
+                        help="stop a run whose RSS exceeds this many GB (reported as failed, with the "
+                             "stage it reached)")
     parser.add_argument("--child", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -160,14 +205,13 @@ def main(argv: list[str] | None = None) -> int:
                 extra = {}
                 del sim
             gen_s = time.perf_counter() - t0
-            out = subprocess.run([sys.executable, __file__, "--child", str(case),
-                                  *(["--lanl"] if args.lanl else [])], capture_output=True,
-                                 text=True, check=False)
-            if out.returncode:
-                print(f"{n}: analysis failed:\n{out.stderr[-3000:]}", file=sys.stderr)
-                rows.append({"target": n, "error": out.stderr.strip().splitlines()[-1:]})
+            code, stdout, stderr = _run_child([sys.executable, __file__, "--child", str(case),
+                                               *(["--lanl"] if args.lanl else [])], args.max_rss_gb)
+            if code:
+                print(f"{n}: analysis failed:\n{stderr[-3000:]}", file=sys.stderr)
+                rows.append({"target": n, "error": stderr.strip().splitlines()[-1:]})
                 continue
-            row = json.loads(out.stdout.strip().splitlines()[-1])
+            row = json.loads(stdout.strip().splitlines()[-1])
             row.update(target=n, lines=lines, generate_s=gen_s, truth_pz=truth_pz,
                        case_mb=case.stat().st_size / 1e6, **extra)
             rows.append(row)

@@ -46,7 +46,8 @@ import numpy as np
 import pandas as pd
 
 from graph.config import AnalysisConfig
-from graph.fields import EVIDENCE_FIELDS, field_dicts, shared
+from graph.evidence_items import evidence_items
+from graph.fields import EVIDENCE_FIELDS, shared
 from graph.model import HOP_COLUMNS
 from graph.rules import BROKERED, RULES, SOURCE, TARGET
 
@@ -55,8 +56,16 @@ from graph.rules import BROKERED, RULES, SOURCE, TARGET
 EVIDENCE_FEATURES = ("strength", "lateral", "local_only", "services", "images", "src_resolved_by",
                      "auth_packages")
 
-#: The event's own analyst fields carried on each evidence row (``f_<column>``, graph.fields).
+#: Evidence fields that evidence rows carry unchanged from the event under their own name (placement,
+#: session join and IP resolution never rewrite them): read from there, not copied again.
+_FIELDS_AS_IS = frozenset({"service_name", "service_image", "process", "command_line", "target_name",
+                           "auth_package", "dst_ip"})
+#: The event's own analyst fields of an evidence item, named ``f_<column>`` (graph.fields; the Spark
+#: engine's evidence rows carry them all under these names).
 FIELD_COLUMNS = [f"f_{c}" for c in EVIDENCE_FIELDS]
+#: Per evidence field, the column of the pandas evidence rows holding the event's own value:
+#: ``f_<field>`` for the fields correlation rewrites or does not carry, else the field's own column.
+_FIELD_SOURCE = [c if c in _FIELDS_AS_IS else f"f_{c}" for c in EVIDENCE_FIELDS]
 _NON_ACCOUNTS = ("anonymous logon", "system", "local system", "localsystem", "local service",
                  "network service", "-", "")
 _UNC_HOST = r"\\\\([^\\ \t\"'.?][^\\ \t\"']*)"
@@ -125,9 +134,13 @@ def evidence_rows(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConf
             "subject_account", "logon_id", "service_name", "service_image", "process",
             "command_line", "target_name", "record_id", "source_file", "auth_package", "repeats"]
     ev = events[cols].take(pos).reset_index(drop=True)
-    raw = events[list(EVIDENCE_FIELDS)].take(pos).reset_index(drop=True)
-    raw.columns = FIELD_COLUMNS
+    own = [c for c in EVIDENCE_FIELDS if c not in _FIELDS_AS_IS]
+    raw = events[own].take(pos).reset_index(drop=True)
+    raw.columns = [f"f_{c}" for c in own]
     ev = pd.concat([prim.reset_index(drop=True), ev, raw], axis=1)
+    # few distinct values on many rows: categorical (1-2 bytes a row instead of the text)
+    for c in ("kind", "side", "source_file"):
+        ev[c] = ev[c].astype("category")
     ev["lateral"] = lateral_any.reindex(pos).fillna(False).to_numpy(dtype=bool)
     ev["local_marker"] = marker.reindex(pos).fillna(False).to_numpy(dtype=bool)
     ev["context_only"] = ctx.reindex(pos).to_numpy(dtype=bool)
@@ -357,11 +370,15 @@ def hop_rows(ev: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
     keep &= ~(src_key.notna() & src_key.eq(ev["dst_host"]).fillna(False))
     keep &= ~(ev["src_ip"].notna() & ev["src_host"].isna()
               & ev["src_ip"].isin(["127.0.0.1", "::1"]).fillna(False))
-    rows = ev[keep].copy()
-    rows["src_key"] = src_key[keep].fillna("")
-    rows["account"] = _borrow_account(rows, config)
-    rows["acct_key"] = rows["account"].fillna("").astype("string")
-    rows = rows.sort_values(["src_key", "dst_host", "acct_key", "ts"], kind="stable")
+    # the keys on their own first: the kept rows are copied once, already in hop order
+    keys = pd.DataFrame({"ts": ev["ts"], "src_key": src_key.fillna(""), "dst_host": ev["dst_host"],
+                         "account": ev["account"]})[keep.to_numpy(dtype=bool)]
+    keys["account"] = _borrow_account(keys, config)
+    keys["acct_key"] = keys["account"].fillna("").astype("string")
+    keys = keys.sort_values(["src_key", "dst_host", "acct_key", "ts"], kind="stable")
+    rows = ev.loc[keys.index]
+    for c in ("src_key", "account", "acct_key"):
+        rows[c] = keys[c]
     same = (_b(rows["src_key"].eq(rows["src_key"].shift()))
             & _b(rows["dst_host"].eq(rows["dst_host"].shift()))
             & _b(rows["acct_key"].eq(rows["acct_key"].shift())))
@@ -485,30 +502,25 @@ def group_tuples(keys: pd.Series | np.ndarray, values: pd.Series | np.ndarray) -
 
 
 def _tuples(values: pd.Series, by: pd.Series) -> pd.Series:
-    """Group ``values`` (already in the wanted order; strings) into tuples per ``by``."""
-    return group_tuples(by.to_numpy(), np.array([*shared(values.astype(object).tolist()), None],
-                                                 dtype=object)[:-1])
+    """Group ``values`` (already in the wanted order; strings) into tuples per ``by``; equal tuples
+    are one object (most hops of a large case share a few rule / kind tuples)."""
+    out = group_tuples(by.to_numpy(), np.array([*shared(values.astype(object).tolist()), None],
+                                                dtype=object)[:-1])
+    items = np.empty(len(out), dtype=object)
+    items[:] = shared(out.tolist())
+    return pd.Series(items, index=out.index, dtype=object)
 
 
 def _evidence_lists(rows: pd.DataFrame, cap: int) -> pd.Series:
     """Per hop, a tuple of evidence dicts: the ``cap`` strongest events (then earliest), in time order."""
     # only the columns the items read: the sorts below copy what they are given
-    r = rows[["hop_id", "weight", "ts", "event_index", "event_id", "record_id", "source_file", "rule_id",
-              "host", *FIELD_COLUMNS]]
+    head = ["hop_id", "weight", "ts", "event_index", "event_id", "record_id", "source_file", "rule_id",
+            "host"]
+    r = rows[[*head, *_FIELD_SOURCE]]
+    r.columns = [*head, *FIELD_COLUMNS]
     r = r.sort_values(["hop_id", "weight", "ts"], ascending=[True, False, True])
     r = r[r.groupby("hop_id").cumcount().to_numpy() < cap].sort_values(["hop_id", "ts", "event_index"])
-    rec = r["record_id"].astype("Int64")
-    recs = rec.astype(object).where(rec.notna(), None).tolist()
-    fields = field_dicts(r[FIELD_COLUMNS].set_axis(list(EVIDENCE_FIELDS), axis=1))
-    dicts = [
-        {"event_id": e, "source_file": f, "record_id": rid, "rule": rule, "ts": ts, "host": h, "fields": fd}
-        for e, f, rid, rule, ts, h, fd in zip(r["event_id"].astype(int).tolist(),
-                                              shared(r["source_file"].astype(str).tolist()), recs,
-                                              shared(r["rule_id"].astype(str).tolist()),
-                                              r["ts"].dt.to_pydatetime().tolist(),
-                                              shared(r["host"].astype(str).tolist()), fields, strict=True)
-    ]
-    return group_tuples(r["hop_id"].to_numpy(), np.array(dicts, dtype=object) if dicts else np.array([]))
+    return evidence_items(r["hop_id"].to_numpy(), r)
 
 
 def empty_hops() -> pd.DataFrame:

@@ -28,7 +28,7 @@ from graph.findings import empty_findings, find
 from graph.model import HOP_COLUMNS, Path, PatientZero, RoutineGroup
 from graph.paths import compromised_hosts, top_paths
 from graph.patient_zero import patient_zero
-from graph.rules import apply_rules
+from graph.rules import SOURCE, apply_rules
 from ingest.errors import ConfigError
 
 #: Columns of the event stage's hops frame: the contract columns, then the features.
@@ -69,6 +69,11 @@ def pandas_event_stage(events: pd.DataFrame, config: AnalysisConfig) -> EventSta
         hops, found = empty_hops(), empty_findings()
     else:
         ev, rows = correlate_rows(events, tags, config)
+        # findings report evidence rows outside every hop, and source-side rows of hops towards a host
+        # without logs: only those are kept while they are computed (the same findings; on an
+        # authentication-only case nearly every evidence row is a hop row, so ev goes at once)
+        ev = ev[~ev["event_index"].isin(rows["event_index"]).to_numpy(dtype=bool)
+                | ev["side"].eq(SOURCE).to_numpy(dtype=bool)]
         found = find(events, ev, rows, tags, config)
         del ev   # per-event frames are let go as soon as read (peak memory on large cases)
         hops = aggregate_hops(rows, tags, config)
