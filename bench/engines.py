@@ -14,11 +14,15 @@ shared hop stage:
 * spark: session start -> ``read_events`` (Spark reads the Parquet itself) -> the Spark event
   stage -> hops collected to the driver -> ``hop_stage``.
 
-CPU seconds are the child's whole process tree (user + system of Python **and** the JVM Spark
-starts, read with psutil at each step boundary), so Spark's work on its executor threads is
-counted, not only the driver's Python. ``session`` (JVM start-up) is reported apart from the
-event stage; for Spark the event stage is also split into its steps (``--steps``: rules,
-placement, episodes, aggregate, finish, features; see ``graph.spark.stage.spark_hops``).
+CPU seconds are the child's whole process tree (user + system of Python, the JVM Spark starts and
+pyspark's Python workers, read with psutil at each step boundary, see :func:`tree_cpu_s`), so
+Spark's work on its executor threads and in its Python workers is counted, not only the driver's
+Python: each live process's own time plus the time of its ended (reaped) descendants; the child
+is the subreaper of its tree, so workers orphaned by a stopped daemon are counted too.
+``session`` (JVM start-up) is reported apart from the event stage; for Spark the event stage is
+also split into its steps (rules, collect, placement, episodes, aggregate, finish, presence,
+features; see ``graph.spark.stage._spark_hops``). ``--max-driver-rows 0`` runs the correlation as
+Spark plans instead of on the driver (the path for more tagged events than the driver holds).
 
 Peak memory is the largest sum of RSS over the child's process tree (Python + the JVM Spark
 starts), sampled every 0.2 s with psutil. Figures are printed; nothing is asserted.
@@ -54,26 +58,55 @@ def make_case(n: int, workdir: Path, seed: int = 11) -> Path:
     return path
 
 
+def become_subreaper() -> bool:
+    """Make this process the Linux child subreaper of its descendants (``PR_SET_CHILD_SUBREAPER``):
+    a process whose parent ends before it (a pyspark Python worker whose daemon was stopped) is
+    re-parented here instead of to init, so :func:`tree_cpu_s` still counts it. False if the
+    kernel call is unavailable."""
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0   # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        return False
+
+
 def tree_cpu_s() -> float:
-    """CPU seconds (user + system) used so far by this process and every live descendant (the
-    Spark JVM is a child of the Python driver)."""
+    """CPU seconds (user + system) used so far by this process and all its descendants, live or ended.
+
+    Summed over this process and every *live* descendant (the Spark JVM is a child of the Python
+    driver; pyspark's Python workers are children of its daemon, a child of the JVM): each one's own
+    user + system time plus ``children_user + children_system``, the time of its descendants that
+    have ended and been reaped (waited for). The two never overlap (a process is counted either
+    live, by itself, or ended, in its parent's children times), so Python workers that pyspark
+    forks and that exit between two readings are still counted. Orphans (see
+    :func:`become_subreaper`) that ended are reaped here first, so their time moves into this
+    process's children times.
+    """
     me = psutil.Process()
+    for p in me.children():
+        try:
+            if p.status() == psutil.STATUS_ZOMBIE and "java" not in p.name():
+                os.waitpid(p.pid, os.WNOHANG)
+        except (psutil.Error, ChildProcessError):
+            pass
     total = 0.0
     for p in [me, *me.children(recursive=True)]:
         try:
             t = p.cpu_times()
-            total += t.user + t.system
+            total += t.user + t.system + t.children_user + t.children_system
         except psutil.Error:
             pass
     return total
 
 
 def child(engine: str, case: str, driver_memory: str, master: str,
-          conf: dict[str, str] | None = None) -> None:
+          conf: dict[str, str] | None = None, max_driver_rows: int | None = None) -> None:
     """Run one engine on one case file; print a JSON line with the timings (wall and CPU s)."""
     from graph.config import AnalysisConfig
     from graph.engine import hop_stage
 
+    become_subreaper()
     cfg = AnalysisConfig()
     out: dict[str, object] = {"engine": engine}
     steps: dict[str, list[float]] = {}
@@ -106,7 +139,7 @@ def child(engine: str, case: str, driver_memory: str, master: str,
         c1 = tree_cpu_s()
         out["session_cpu_s"] = round(c1 - c0, 1)
         last[:] = [c1, t1]
-        hops = event_stage_from_storage(spark, case, cfg, on_step=step)
+        hops = event_stage_from_storage(spark, case, cfg, on_step=step, max_driver_rows=max_driver_rows)
     t2 = time.perf_counter()
     c2 = tree_cpu_s()
     out["event_stage_s"] = round(t2 - t1, 2)
@@ -122,10 +155,11 @@ def child(engine: str, case: str, driver_memory: str, master: str,
 
 
 def measure(engine: str, case: Path, driver_memory: str, master: str, timeout_s: float,
-            spark_conf: list[str] | None = None) -> dict[str, object]:
+            spark_conf: list[str] | None = None, max_driver_rows: int | None = None) -> dict[str, object]:
     """Run :func:`child` in a subprocess; sample the process tree's RSS until it ends."""
     cmd = [sys.executable, __file__, "--child", engine, str(case), "--driver-memory", driver_memory,
-           "--master", master, *[f"--spark-conf={kv}" for kv in spark_conf or []]]
+           "--master", master, *[f"--spark-conf={kv}" for kv in spark_conf or []],
+           *([f"--max-driver-rows={max_driver_rows}"] if max_driver_rows is not None else [])]
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     root = psutil.Process(proc.pid)
@@ -166,22 +200,25 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds per (engine, size) run")
     ap.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
                     help="extra Spark setting (repeatable), e.g. spark.driver.extraJavaOptions=")
+    ap.add_argument("--max-driver-rows", type=int, default=None,
+                    help="Spark: most tagged events correlated on the driver (0: correlation on Spark)")
     ap.add_argument("--child", nargs=2, metavar=("ENGINE", "CASE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         conf = dict(kv.split("=", 1) for kv in args.spark_conf)
-        child(args.child[0], args.child[1], args.driver_memory, args.master, conf)
+        child(args.child[0], args.child[1], args.driver_memory, args.master, conf, args.max_driver_rows)
         return
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     print(f"cpus={os.cpu_count()} ram={psutil.virtual_memory().total / 2**30:.0f}GB "
           f"load={os.getloadavg()[0]:.1f} master={args.master} driver_memory={args.driver_memory} "
-          f"spark_conf={args.spark_conf}")
+          f"spark_conf={args.spark_conf} max_driver_rows={args.max_driver_rows}")
     rows = []
     for n in (int(s) for s in args.sizes.split(",")):
         case = make_case(n, workdir)
         for engine in args.engines.split(","):
-            res = measure(engine, case, args.driver_memory, args.master, args.timeout, args.spark_conf)
+            res = measure(engine, case, args.driver_memory, args.master, args.timeout, args.spark_conf,
+                          args.max_driver_rows)
             res["size"] = n
             rows.append(res)
             print(json.dumps(res), flush=True)

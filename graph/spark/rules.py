@@ -13,8 +13,11 @@ compiler on the same events.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
 
 from graph.rules.compile import OPS
 from ingest.schema import DTYPES
@@ -200,10 +203,115 @@ def _mask_sql(chunk: list[Rule]) -> str:
     )
 
 
+#: Event ids whose rows feed a derived column (:mod:`graph.rules.derived`): rows of these ids are
+#: tagged per host group, every other row batch by batch.
+_DERIVED_EVENT_IDS = (3, 13, 4697, 7045)   # graph.rules.derived: client_days (3), service events
+
+
+#: Rows per call of the rules in a Spark task (joined Arrow batches): the pandas rules cost about
+#: 0.15 CPU-s per call whatever the rows, so Spark's 10,000-row batches would cost 15x the rules.
+TAG_CHUNK_ROWS = 250_000
+
+
+def _rule_columns(rule_list: list[Rule]) -> list[str]:
+    """The canonical event columns the rules and their derived columns read (sorted)."""
+    from graph.rules.compile import columns_of
+    from graph.rules.derived import DERIVED
+
+    read = set().union(*(columns_of(r.condition) for r in rule_list)) if rule_list else set()
+    for name in read & set(DERIVED):
+        read |= set(DERIVED[name])
+    return sorted((read - set(DERIVED)) | {"event_id"})
+
+
+def _cheap(cond: Condition) -> bool:
+    """A leaf Spark evaluates without string work: a test of an integer column, or (not)null."""
+    return cond["op"] in ("isnull", "notnull") or (
+        _INTEGER.get(cond["col"], False)
+        and cond["op"] in ("eq", "ne", "in", "gt", "ge", "lt", "le", "mask_any"))
+
+
+def relaxed_sql(cond: Condition, *, loose: bool = True) -> str:
+    """A cheap Spark SQL condition implied by ``cond`` (``loose``: true wherever ``cond`` is) or
+    implying it (not ``loose``: true only where ``cond`` is), built from its integer and null
+    tests only (every other leaf becomes ``true`` / ``false``). :func:`tag_rows` drops the rows no
+    rule's loose condition admits before they reach Python: the rules themselves still decide.
+
+    Examples:
+        >>> relaxed_sql({"all": [{"col": "logon_type", "op": "eq", "value": 3},
+        ...                      {"col": "account", "op": "iendswith", "value": "$"}]})
+        '(coalesce(`logon_type` = 3, false) AND true)'
+        >>> relaxed_sql({"not": {"col": "account", "op": "ieq", "value": "x"}})
+        '(NOT false)'
+    """
+    if "all" in cond:
+        subs = [relaxed_sql(c, loose=loose) for c in cond["all"]]
+        return "(" + " AND ".join(subs) + ")" if subs else "true"
+    if "any" in cond:
+        subs = [relaxed_sql(c, loose=loose) for c in cond["any"]]
+        return "(" + " OR ".join(subs) + ")" if subs else "false"
+    if "not" in cond:
+        return f"(NOT {relaxed_sql(cond['not'], loose=not loose)})"
+    if _cheap(cond):
+        return f"coalesce({_leaf(cond)}, false)"
+    return "true" if loose else "false"
+
+
+def tag_table(table: pa.Table, rule_list: list[Rule], read: list[str], keep: list[str],
+              index_col: str = "event_index") -> pa.Table:
+    """:func:`graph.rules.apply_rules` on one Arrow table of Spark events: the rows some rule fires
+    on, as ``event_index``, the bit masks ``_m0, _m1, ...`` (bit ``j`` of ``_m{k}`` = rule
+    ``rule_list[k * MASK_BITS + j]``) and the ``keep`` columns (their Arrow values, untouched).
+
+    The ``read`` columns are converted to the pandas engine's dtypes (``ts`` from epoch ns to
+    ``datetime64[ns, UTC]``), so the rules run on exactly what the pandas engine evaluates. The
+    derived columns are computed over the table's rows: the caller passes whole host groups for
+    the rows that feed them (:func:`tag_rows`).
+    """
+    import pandas as pd
+
+    from graph.rules import apply_rules
+    from graph.spark.io import arrow_to_pandas
+    from ingest.schema import DTYPES
+
+    n_masks = max(1, -(-len(rule_list) // MASK_BITS))
+    frame = arrow_to_pandas(table.select(read))
+    for col in read:
+        if col == "ts":
+            frame[col] = pd.to_datetime(frame[col].astype("int64"), unit="ns", utc=True)
+        elif DTYPES[col] not in ("string", "category") and str(frame[col].dtype) != DTYPES[col]:
+            frame[col] = frame[col].astype(DTYPES[col])
+    tags = apply_rules(frame, rule_list)
+    where = {r.id: i for i, r in enumerate(rule_list)}
+    pos = tags["event_index"].to_numpy(dtype=np.int64)
+    bit = tags["rule_id"].map(where).to_numpy(dtype=np.int64)
+    rows, inverse = np.unique(pos, return_inverse=True)
+    masks = np.zeros((n_masks, len(rows)), dtype=np.int64)
+    np.bitwise_or.at(masks, (bit // MASK_BITS, inverse), np.left_shift(1, bit % MASK_BITS))
+    out = table.select([index_col, *keep]).take(pa.array(rows, pa.int64()))
+    cols = [out.column(0).cast(pa.int64())] + [pa.array(m, pa.int64()) for m in masks]
+    cols += [out.column(1 + i) for i in range(len(keep))]
+    names = ["event_index", *(f"_m{k}" for k in range(n_masks)), *keep]
+    return pa.Table.from_arrays(cols, names=names)
+
+
 def tag_rows(events: DataFrame, rules: Iterable[Rule] | None = None, *, index_col: str = "event_index",
              keep: Iterable[str] = ()) -> DataFrame:
     """The events some rule fires on: ``event_index``, the rule bit masks ``_m0, _m1, ...`` and the
-    ``keep`` columns (lazy; see :func:`tag_events` for the plan, :func:`tags_of` for the tags).
+    ``keep`` columns (lazy; see :func:`tags_of` for the tags).
+
+    The rules run as the pandas engine's own :func:`graph.rules.apply_rules` inside Spark tasks on
+    Arrow batches (:func:`tag_table`), so both engines share one implementation:
+
+    * only events whose ``event_id`` some rule reads and that pass some rule's integer and null
+      tests (:func:`relaxed_sql`, implied by the rule: a cheap filter, never a decision), and only
+      the columns the rules read plus the ``keep`` columns, reach Python;
+    * rows that feed a derived column (event ids 3, 13, 4697, 7045) are grouped per lower-cased
+      host (``groupBy().applyInArrow`` on a hash bucket of it, ``spark.sql.shuffle.partitions``
+      buckets): ``service_burst`` counts per host and ``client_days`` per lower-cased host, so each
+      group holds every row those counts read; this is the only shuffle;
+    * every other row is tagged where it is, :data:`TAG_CHUNK_ROWS` rows per call (``mapInArrow``,
+      no shuffle).
 
     Args:
         events: a Spark events frame with an ``index_col`` column (the event's position).
@@ -213,19 +321,64 @@ def tag_rows(events: DataFrame, rules: Iterable[Rule] | None = None, *, index_co
             events frame is never joined to the tags).
     """
     from pyspark.sql import functions as F
+    from pyspark.sql import types as T
 
     from graph.rules import RULES
 
     rule_list = list(RULES.values() if rules is None else rules)
-    events = with_derived(events, rule_list, index_col)
+    keep = list(keep)
     idx = F.col(index_col).cast("long").alias("event_index")
     if not rule_list:
         return events.select(idx, *keep).limit(0)
+    read = _rule_columns(rule_list)
+    cols = list(dict.fromkeys([index_col, *read, *keep]))
+    n_masks = -(-len(rule_list) // MASK_BITS)
+    types = {f.name: f.dataType for f in events.schema.fields}
+    schema = T.StructType([T.StructField("event_index", T.LongType()),
+                           *(T.StructField(f"_m{k}", T.LongType()) for k in range(n_masks)),
+                           *(T.StructField(c, types[c]) for c in keep)])
     ids = sorted(set().union(*(r.event_ids for r in rule_list)))
-    chunks = [rule_list[k:k + MASK_BITS] for k in range(0, len(rule_list), MASK_BITS)]
-    masks = [F.expr(_mask_sql(chunk)).alias(f"_m{k}") for k, chunk in enumerate(chunks)]
-    return (events.where(F.col("event_id").isin(*ids)).select(idx, *masks, *keep)
-            .where(" OR ".join(f"_m{k} != 0" for k in range(len(chunks)))))
+    grouped_ids = [e for e in ids if e in _DERIVED_EVENT_IDS]
+    # rows no rule can fire on never reach Python: per rule its event ids and the integer/null tests
+    # its condition implies; the rows a derived column counts are all kept (other rows' counts)
+    admit = [f"(`event_id` IN ({', '.join(str(e) for e in sorted(r.event_ids))}) "
+             f"AND {relaxed_sql(r.condition)})" for r in rule_list]
+    if grouped_ids:
+        from graph.rules.derived import CLIENT_PORT_CLASSES
+
+        ports = ", ".join(str(p) for ps in CLIENT_PORT_CLASSES.values() for p in ps)
+        feeds = [f"`event_id` = {e}" if e != 3 else f"(`event_id` = 3 AND `dst_port` IN ({ports}))"
+                 for e in grouped_ids]
+        admit.append("(" + " OR ".join(feeds) + ")")
+    cand = events.where(F.col("event_id").isin(*ids)).where(F.expr(" OR ".join(admit))).select(*cols)
+
+    def per_batch(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        # the rules cost about 0.15 CPU-s per call whatever the rows (each condition is evaluated
+        # once per distinct value): Spark's 10,000-row Arrow batches are joined into chunks
+        held: list[pa.RecordBatch] = []
+        size = 0
+        for batch in batches:
+            held.append(batch)
+            size += batch.num_rows
+            if size >= TAG_CHUNK_ROWS:
+                yield from per_group(pa.Table.from_batches(held)).to_batches()
+                held, size = [], 0
+        if held:
+            yield from per_group(pa.Table.from_batches(held)).to_batches()
+
+    def per_group(table: pa.Table) -> pa.Table:
+        return tag_table(table, rule_list, read, keep, index_col)
+
+    plain = cand.where(~F.col("event_id").isin(*grouped_ids)) if grouped_ids else cand
+    out = plain.mapInArrow(per_batch, schema)
+    if grouped_ids:
+        part = cand.where(F.col("event_id").isin(*grouped_ids))
+        # whole hosts per group, a few groups (one call per group): a hash bucket of the host key
+        buckets = int(events.sparkSession.conf.get("spark.sql.shuffle.partitions", "8") or 8)
+        key = F.pmod(F.xxhash64(F.coalesce(F.lower(F.col("host")), F.lit(""))), F.lit(max(1, buckets)))
+        grouped = part.groupBy(key.alias("_host_bucket")).applyInArrow(per_group, schema)
+        out = out.unionByName(grouped)
+    return out
 
 
 def tags_of(hits: DataFrame, rules: Iterable[Rule] | None = None) -> DataFrame:
@@ -251,19 +404,9 @@ def tag_events(events: DataFrame, rules: Iterable[Rule] | None = None, *,
                index_col: str = "event_index") -> DataFrame:
     """The tags frame of :func:`graph.rules.apply_rules`, computed in Spark.
 
-    Plan (one pass over the events, no Python UDF, no lambda function):
-
-    * only events whose ``event_id`` some rule reads are evaluated (a pushed-down filter);
-    * every rule is one ``IF(event_id IN (...) AND condition, bit, 0)`` term of a ``long`` bit mask
-      (:data:`MASK_BITS` rules per mask column), all compiled to JVM code (a ``filter(array(...),
-      lambda)`` would run interpreted: higher-order functions have no code generation);
-    * rows with no bit set are dropped there (:func:`tag_rows`); the few tagged rows are joined to
-      the small broadcast table of rule bits to give one row per hit (:func:`tags_of`).
-
-    The masks are a wide expression: run the query that materialises them with whole-stage
-    code generation off (:func:`materialise`), so Spark compiles each rule into its own split
-    method instead of one method past the JVM's 64 KB limit (which makes Spark fall back to
-    interpreting the whole stage, after failing to compile it at every query).
+    The rules run as :func:`graph.rules.apply_rules` in Spark tasks (:func:`tag_rows`); the few
+    tagged rows are joined to the small broadcast table of rule bits to give one row per hit
+    (:func:`tags_of`).
 
     Args:
         events: a Spark events frame with an ``index_col`` column (the event's position).

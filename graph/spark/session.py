@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -165,6 +166,9 @@ def spark_session(
         settings = {**SQL_CONF, **extra}
     else:
         builder = SparkSession.builder.master(chosen).appName(app_name)
+        # the Python workers run the engine's pandas code: this interpreter (its packages) unless
+        # PYSPARK_PYTHON names another; pyspark reads the variable when its context starts
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         settings = {**SQL_CONF, **(LOCAL_CONF if is_local(chosen) else {}), **extra}
         if is_local(chosen):
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")   # read by the JVM at start-up
@@ -175,4 +179,38 @@ def spark_session(
     session = builder.getOrCreate()
     for key, value in {**SQL_CONF, **{k: v for k, v in extra.items() if k.startswith("spark.sql.")}}.items():
         session.conf.set(key, value)   # a reused session must still read nanos as longs, in UTC
+    if not is_local(chosen):
+        ship_code(session)
     return session
+
+
+#: The packages the engine's Python tasks import on the executors (rules, correlation helpers).
+SHIPPED_PACKAGES = ("graph", "ingest")
+
+
+def ship_code(session: SparkSession) -> None:
+    """Send this latgraph's Python packages to the cluster's Python workers (once per session).
+
+    The event stage runs the pandas engine's own functions in Spark tasks
+    (:func:`graph.spark.rules.tag_rows`), so the executors must import the same ``graph`` and
+    ``ingest`` as the driver: they get a zip of them (``addPyFile``, or ``addArtifacts(pyfile=True)``
+    over Spark Connect). Their Python must still have latgraph's dependencies (numpy, pandas,
+    pyarrow): ``spark.pyspark.python`` is the driver's interpreter unless given.
+    """
+    import tempfile
+    import zipfile
+    from pathlib import Path
+
+    if getattr(session, "_latgraph_shipped", False):
+        return
+    root = Path(__file__).resolve().parents[2]
+    out = Path(tempfile.mkdtemp(prefix="latgraph-code-")) / "latgraph_code.zip"
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for pkg in SHIPPED_PACKAGES:
+            for f in sorted((root / pkg).rglob("*.py")):
+                z.write(f, f.relative_to(root).as_posix())
+    if "connect" in type(session).__module__:
+        session.addArtifacts(str(out), pyfile=True)
+    else:
+        session.sparkContext.addPyFile(str(out))
+    session._latgraph_shipped = True

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute
 
 from graph import correlate as pc
 from graph import scoring
@@ -28,7 +30,7 @@ from graph.fields import EVIDENCE_FIELDS, INT_FIELDS, field_dicts
 from graph.rules import RULES
 from graph.spark import correlate as sc
 from graph.spark.io import arrow_to_pandas, events_to_spark
-from graph.spark.rules import materialise, tag_rows, tags_of
+from graph.spark.rules import tag_rows, tags_of
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -149,47 +151,118 @@ def finish_hops(raw: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
     return hops[list(pc.HOP_COLUMNS) + list(pc.EVIDENCE_FEATURES)]
 
 
+#: The most tagged events the driver correlates itself (the pandas correlation on the tagged
+#: events only); above it the correlation runs as a Spark plan (:mod:`graph.spark.correlate`).
+MAX_DRIVER_ROWS = 5_000_000
+
+
+class Correlated(NamedTuple):
+    """The pandas correlation of the tagged events, on the driver (see :func:`_spark_hops`)."""
+
+    tagged: pd.DataFrame    # the tagged events (canonical frame; tags' event_index = positions in it)
+    tags: pd.DataFrame      # event_index, rule_id, level
+    ev: pd.DataFrame        # graph.correlate.evidence_rows
+    rows: pd.DataFrame      # graph.correlate.hop_rows
+
+
 def spark_hops(events: DataFrame, config: AnalysisConfig, *,
-               on_step: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, DataFrame]:
+               on_step: Callable[[str], None] | None = None,
+               max_driver_rows: int | None = None) -> tuple[pd.DataFrame, DataFrame]:
     """:func:`_spark_hops` without the tagged rows."""
-    hops, tags, _ = _spark_hops(events, config, on_step=on_step)
+    hops, tags, _, _ = _spark_hops(events, config, on_step=on_step, max_driver_rows=max_driver_rows)
     return hops, tags
 
 
 def _spark_hops(events: DataFrame, config: AnalysisConfig, *,
-                on_step: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, DataFrame, DataFrame]:
+                on_step: Callable[[str], None] | None = None,
+                max_driver_rows: int | None = None,
+                ) -> tuple[pd.DataFrame, DataFrame, DataFrame, Correlated | None]:
     """Run the Spark side on an events frame that has ``event_index``; collect the hops.
+
+    The rules run in Spark tasks over every event (:func:`graph.spark.rules.tag_rows`). The
+    correlation then reads only the tagged events (a few percent of a case: 9% of the generated
+    enterprise) and, case-wide, the IP/name pair counts (:func:`hint_pairs`, one row per distinct
+    pair). Up to ``max_driver_rows`` tagged events, both are collected and the driver runs the
+    pandas engine's own correlation and aggregation on them (:func:`graph.correlate.correlate_rows`,
+    :func:`graph.correlate.aggregate_hops`): the same code, so the same hops by construction.
+    Above it, the correlation runs as Spark plans (:mod:`graph.spark.correlate`, :func:`aggregate`)
+    and only the hops are collected.
 
     Args:
         events: the Spark events frame.
         config: analysis settings.
-        on_step: called with a step's name when it ends (``rules``, ``placement``, ``episodes``,
-            ``aggregate``, ``finish``, ``presence``, ``features``); ``bench/engines.py`` reads the
-            CPU and wall time there.
+        on_step: called with a step's name when it ends (``rules``, ``collect``, ``placement``,
+            ``episodes``, ``aggregate``, ``finish``, ``presence``, ``features``; the driver path has
+            no ``episodes`` / ``finish``); ``bench/engines.py`` reads the CPU and wall time there.
+        max_driver_rows: the most tagged events correlated on the driver (0: always on Spark;
+            None: :data:`MAX_DRIVER_ROWS`, read at call time).
 
     Returns:
-        ``(hops, tags, hit)``: the finished hops frame (with scoring features), the materialised
-        Spark tags and the materialised tagged events (``event_index`` and
-        :data:`graph.spark.correlate.SOURCE_COLUMNS`).
+        ``(hops, tags, hit, correlated)``: the finished hops frame (with scoring features), the
+        materialised Spark tags, the materialised tagged events (``event_index`` and
+        :data:`graph.spark.correlate.SOURCE_COLUMNS`) and, on the driver path, the driver's
+        correlation (:class:`Correlated`, else None).
     """
     done = on_step or (lambda name: None)
-    hit = materialise(tag_rows(events, keep=sc.SOURCE_COLUMNS))
+    if max_driver_rows is None:
+        max_driver_rows = MAX_DRIVER_ROWS
+    hit = tag_rows(events, keep=sc.SOURCE_COLUMNS).localCheckpoint(eager=True)
     tags = tags_of(hit).localCheckpoint(eager=True)
     done("rules")
-    ev = sc.evidence_rows(events, tags, config, tagged=hit)
-    done("placement")
-    rows = sc.hop_rows(ev, config).localCheckpoint(eager=True)
-    done("episodes")
-    agg = aggregate(rows, tags, config)
-    raw = arrow_to_pandas(agg.toArrow(), ns_columns=("first_seen", "last_seen"))
-    done("aggregate")
-    hops = finish_hops(raw, config)
-    done("finish")
+    local: Correlated | None = None
+    if max_driver_rows > 0 and hit.count() <= max_driver_rows:
+        tagged, tag_frame = _collect_tagged(hit, tags)
+        pairs = hint_pairs(events, config)
+        done("collect")
+        if tag_frame.empty:
+            hops = pc.empty_hops()
+        else:
+            ev, rows = pc.correlate_rows(tagged, tag_frame, config, pairs=pairs)
+            done("placement")
+            hops = pc.aggregate_hops(rows, tag_frame, config)
+            local = Correlated(tagged, tag_frame, ev, rows)
+        done("aggregate")
+    else:
+        ev = sc.evidence_rows(events, tags, config, tagged=hit)
+        done("placement")
+        rows = sc.hop_rows(ev, config).localCheckpoint(eager=True)
+        done("episodes")
+        agg = aggregate(rows, tags, config)
+        raw = arrow_to_pandas(agg.toArrow(), ns_columns=("first_seen", "last_seen"))
+        done("aggregate")
+        hops = finish_hops(raw, config)
+        done("finish")
     seen = presence(events)
     done("presence")
     hops = scoring.add_features(hops, config, seen)[list(HOP_FEATURE_COLUMNS)]
     done("features")
-    return hops, tags, hit
+    return hops, tags, hit, local
+
+
+def _collect_tagged(hit: DataFrame, tags: DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The tagged events as a canonical pandas frame (input order) and their tags, with
+    ``event_index`` renumbered to positions in that frame (the order is kept, so ties break
+    as in the pandas engine)."""
+    from ingest.schema import COLUMNS, DTYPES, coerce_frame
+
+    table = hit.select("event_index", *sc.SOURCE_COLUMNS).toArrow()
+    table = table.take(pa.compute.sort_indices(table["event_index"]))   # input order, sorted here: no shuffle
+    tagged = arrow_to_pandas(table, ns_columns=("ts",))
+    positions = tagged["event_index"].astype("int64").to_numpy()
+    tagged = tagged.drop(columns="event_index")
+    for col in COLUMNS:     # columns the correlation never reads: missing
+        if col not in tagged.columns:
+            tagged[col] = pd.Series(pd.NA, index=tagged.index,
+                                    dtype="string" if DTYPES[col] == "category" else DTYPES[col])
+    tagged = coerce_frame(tagged)
+    raw = arrow_to_pandas(tags.toArrow())
+    at = np.searchsorted(positions, raw["event_index"].astype("int64").to_numpy())
+    tag_frame = pd.DataFrame({
+        "event_index": at.astype("int64"),
+        "rule_id": raw["rule_id"].astype("string"),
+        "level": raw["level"].astype("string"),
+    }).sort_values(["event_index", "rule_id"], kind="stable").reset_index(drop=True)
+    return tagged, tag_frame
 
 
 def presence(events: DataFrame) -> pd.DataFrame:
@@ -256,15 +329,16 @@ def event_stage(events: pd.DataFrame, config: AnalysisConfig, *, spark: SparkSes
 
 
 def event_stage_from_storage(spark: SparkSession, paths: str | list[str], config: AnalysisConfig, *,
-                             fmt: str | None = None,
-                             on_step: Callable[[str], None] | None = None) -> pd.DataFrame:
+                             fmt: str | None = None, on_step: Callable[[str], None] | None = None,
+                             max_driver_rows: int | None = None) -> pd.DataFrame:
     """The hops of :func:`storage_event_stage` (no findings: nothing but the hops reaches the driver).
 
     Returns:
         The hops frame with features (:data:`graph.engine.HOP_FEATURE_COLUMNS`); feed it to
         :func:`graph.engine.hop_stage`.
     """
-    return storage_event_stage(spark, paths, config, fmt=fmt, on_step=on_step, findings=False).hops
+    return storage_event_stage(spark, paths, config, fmt=fmt, on_step=on_step, findings=False,
+                               max_driver_rows=max_driver_rows).hops
 
 
 #: The most tagged events :func:`storage_event_stage` collects to the driver for the findings.
@@ -286,7 +360,8 @@ class StorageStage(NamedTuple):
 
 def storage_event_stage(spark: SparkSession, paths: str | list[str], config: AnalysisConfig, *,
                         fmt: str | None = None, on_step: Callable[[str], None] | None = None,
-                        findings: bool = True, max_finding_rows: int = MAX_FINDING_ROWS) -> StorageStage:
+                        findings: bool = True, max_finding_rows: int = MAX_FINDING_ROWS,
+                        max_driver_rows: int | None = None) -> StorageStage:
     """The Spark event stage straight from canonical events on (cluster) storage, with findings.
 
     The hops come back to the driver as in :func:`event_stage`; ``event_index`` is the input order
@@ -307,13 +382,17 @@ def storage_event_stage(spark: SparkSession, paths: str | list[str], config: Ana
         on_step: per-step callback (see :func:`spark_hops`; ``findings`` is the last step).
         findings: compute the findings (False: hops only).
         max_finding_rows: the bound on the tagged events collected for the findings.
+        max_driver_rows: the most tagged events correlated on the driver (see :func:`_spark_hops`;
+            the findings then come from that same correlation).
     """
     from pyspark.sql import functions as F
 
     from graph.spark.io import read_events
 
     frame = read_events(spark, paths, fmt=fmt).withColumn("event_index", F.monotonically_increasing_id())
-    hops, tags, hit = _spark_hops(frame, config, on_step=on_step)
+    hops, tags, hit, local = _spark_hops(frame, config, on_step=on_step,
+                                         max_driver_rows=min(MAX_DRIVER_ROWS if max_driver_rows is None
+                                                             else max_driver_rows, max_finding_rows))
     skipped: str | None = None
     found = None
     if findings:
@@ -321,6 +400,11 @@ def storage_event_stage(spark: SparkSession, paths: str | list[str], config: Ana
         if n_hit > max_finding_rows:
             skipped = (f"{n_hit:,} tagged events, more than the {max_finding_rows:,} collected to the driver "
                        "for findings")
+        elif local is not None:
+            from graph.findings import find, logged_hosts
+
+            logged = logged_hosts(r[0] for r in frame.select("host").distinct().collect())
+            found = find(local.tagged, local.ev, local.rows, local.tags, config, logged=logged)
         else:
             found = _storage_findings(frame, hit, tags, config)
         if on_step:
@@ -354,23 +438,7 @@ def _storage_findings(frame: DataFrame, hit: DataFrame, tags: DataFrame,
                       config: AnalysisConfig) -> pd.DataFrame:
     """The findings of a storage run (see :func:`storage_event_stage`) on the driver."""
     from graph.findings import logged_hosts
-    from ingest.schema import COLUMNS, DTYPES, coerce_frame
 
-    tagged = arrow_to_pandas(hit.select("event_index", *sc.SOURCE_COLUMNS).orderBy("event_index").toArrow(),
-                             ns_columns=("ts",))
-    positions = tagged["event_index"].astype("int64").to_numpy()
-    tagged = tagged.drop(columns="event_index")
-    for col in COLUMNS:     # columns the correlation never reads: missing
-        if col not in tagged.columns:
-            tagged[col] = pd.Series(pd.NA, index=tagged.index,
-                                    dtype="string" if DTYPES[col] == "category" else DTYPES[col])
-    tagged = coerce_frame(tagged)
-    raw = arrow_to_pandas(tags.toArrow())
-    at = np.searchsorted(positions, raw["event_index"].astype("int64").to_numpy())
-    tag_frame = pd.DataFrame({
-        "event_index": at.astype("int64"),
-        "rule_id": raw["rule_id"].astype("string"),
-        "level": raw["level"].astype("string"),
-    }).sort_values(["event_index", "rule_id"], kind="stable").reset_index(drop=True)
+    tagged, tag_frame = _collect_tagged(hit, tags)
     logged = logged_hosts(r[0] for r in frame.select("host").distinct().collect())
     return findings_of(tagged, tag_frame, config, pairs=hint_pairs(frame, config), logged=logged)

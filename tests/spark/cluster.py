@@ -18,6 +18,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -77,7 +78,9 @@ def free_port() -> int:
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SPARK_", "PYSPARK_"))}
     env.update(SPARK_HOME=str(spark_home()), SPARK_LOCAL_IP="127.0.0.1", SPARK_NO_DAEMONIZE="1",
-               SPARK_CONF_DIR=str(spark_home() / "conf"), **extra)
+               SPARK_CONF_DIR=str(spark_home() / "conf"),
+               # the Python workers it starts run the engine's pandas code: this interpreter (its packages)
+               PYSPARK_PYTHON=sys.executable, **extra)
     return env
 
 

@@ -36,7 +36,18 @@ def _assert_same(events: pd.DataFrame, config: AnalysisConfig) -> AnalysisResult
     return want
 
 
-def test_generated_enterprise_same_result(spark) -> None:
+@pytest.fixture(params=["driver", "spark"])
+def correlation(request, monkeypatch) -> str:
+    """Both places the Spark engine correlates: on the driver (the tagged events, pandas code) and
+    as Spark plans (graph.spark.correlate, for more tagged events than the driver holds)."""
+    if request.param == "spark":
+        from graph.spark import stage
+
+        monkeypatch.setattr(stage, "MAX_DRIVER_ROWS", 0)
+    return request.param
+
+
+def test_generated_enterprise_same_result(spark, correlation) -> None:
     sim = simulate(3, n_workstations=12, n_servers=3, days=2)
     # a tighter fan-out threshold and evidence cap so those code paths decide something here
     config = AnalysisConfig(fanout_hosts=3, max_evidence_per_hop=3)
@@ -46,12 +57,12 @@ def test_generated_enterprise_same_result(spark) -> None:
 
 
 @pytest.mark.samples
-def test_real_samples_same_result(spark, sample_events) -> None:
+def test_real_samples_same_result(spark, sample_events, correlation) -> None:
     result = _assert_same(sample_events, AnalysisConfig())
     assert (result.hops["severity"].isin(["high", "medium"])).sum() > 5
 
 
-def test_from_cluster_storage_same_hops(spark, tmp_path) -> None:
+def test_from_cluster_storage_same_hops(spark, tmp_path, correlation) -> None:
     """The cluster path: Spark reads the case file itself; only hops come back."""
     from graph.engine import hop_stage, pandas_event_stage
     from graph.spark.stage import event_stage_from_storage
@@ -135,7 +146,7 @@ def _technique_events() -> pd.DataFrame:
     return coerce_frame(both.sort_values("ts", kind="stable").reset_index(drop=True))
 
 
-def test_storage_findings_equal_pandas(spark, tmp_path) -> None:
+def test_storage_findings_equal_pandas(spark, tmp_path, correlation) -> None:
     """Spark reading the case itself reports the pandas engine's findings (issue #11): only the
     tagged events, the IP/name pair counts and the logging hosts reach the driver."""
     from graph.engine import pandas_event_stage
