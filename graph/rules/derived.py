@@ -2,8 +2,8 @@
 
 A derived column is a count over *other* events (a cross-event feature) that is still a property of
 one event, so a rule can test it like any column. Each one is defined here once, computed by
-:func:`derive` for the pandas engine and by :func:`graph.spark.rules.with_derived` (a window
-function) for Spark, with the same definition:
+:func:`derive` (the Spark engine runs the same code in its tasks, on whole hosts:
+:func:`graph.spark.rules.tag_rows`), with this definition:
 
 ``service_burst``
     For a service-creation event (7045, 4697, or a Sysmon/MDE registry value on a service

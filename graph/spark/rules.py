@@ -1,14 +1,19 @@
-"""The rule condition language (:mod:`graph.rules.compile`) compiled to Spark Column expressions.
+"""The rules on Spark: the pandas engine's :func:`graph.rules.apply_rules` run in Spark tasks
+(:func:`tag_rows`), and the rule condition language (:mod:`graph.rules.compile`) compiled to Spark
+SQL (:func:`compile_spark`).
 
-The rules themselves are not repeated here: :func:`compile_spark` reads the same declarative
-``Rule.condition`` data the pandas compiler reads, operator by operator, with the same missing-value
-rule (every leaf except ``isnull`` is false on a missing value; ``not`` negates that boolean).
+The engine tags events with the pandas code itself, on Arrow batches inside Spark tasks, so both
+engines share one implementation. The SQL compiler is used for the cheap pre-filter that keeps
+rows no rule can fire on out of Python (:func:`relaxed_sql`) and for ad-hoc queries; it reads the
+same declarative ``Rule.condition`` data the pandas compiler reads, operator by operator, with the
+same missing-value rule (every leaf except ``isnull`` is false on a missing value; ``not`` negates
+that boolean).
 
 Regular expressions run on Java's engine here and on pyarrow's RE2 / Python's ``re`` in pandas.
 The rule patterns use the common subset (classes, anchors, alternation, ``\\d``/``\\s``/``\\S``);
 case-insensitive patterns get ``(?iu)`` so Java folds case beyond ASCII like the others.
-``tests/spark/test_rules.py`` checks every rule in :data:`graph.rules.RULES` against the pandas
-compiler on the same events.
+``tests/spark/test_rules.py`` checks the tags of every rule in :data:`graph.rules.RULES` and the
+SQL of every operator against the pandas compiler on the same events.
 """
 
 from __future__ import annotations
@@ -122,85 +127,8 @@ def _leaf(cond: Condition) -> str:
     return "(" + " OR ".join(f"coalesce({base}({text}, {v}), false)" for v in strs) + ")"
 
 
-def with_derived(events: DataFrame, rules: Iterable[Rule], index_col: str = "event_index") -> DataFrame:
-    """``events`` with the derived columns (:mod:`graph.rules.derived`) the rules read, computed
-    with the same definition as :func:`graph.rules.derived.derive` (``ts`` is epoch ns here).
-
-    ``service_burst``: for service events only (the others get 0), a window per host ordered by
-    ``ts`` with a range of :data:`~graph.rules.derived.SERVICE_BURST_WINDOW_S` either side,
-    counting the rows; the (few) service events are windowed on their own and joined back by
-    ``event_index`` (broadcast), so the wide events frame is never shuffled or sorted for it.
-
-    ``client_days``: the outbound SMB/RPC/WinRM connections (event 3, ``src_host`` = ``host``) are
-    selected on their own, split per (host, image, port class) into stretches at gaps above
-    :data:`~graph.rules.derived.CLIENT_SEGMENT_GAP_S` (a lag window), their distinct UTC days
-    counted per stretch and joined back by ``event_index``; every other event gets 0.
-    """
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
-    from graph.rules.compile import columns_of
-    from graph.rules.derived import (
-        CLIENT_DAYS,
-        CLIENT_PORT_CLASSES,
-        CLIENT_SEGMENT_GAP_S,
-        DAY_NS,
-        DERIVED,
-        SERVICE_BURST,
-        SERVICE_BURST_WINDOW_S,
-        SERVICE_EVENT_IDS,
-    )
-
-    wanted = set().union(*(columns_of(r.condition) for r in rules)) & set(DERIVED) if rules else set()
-    if SERVICE_BURST in wanted:
-        c = F.col
-        svc = F.coalesce(c("event_id").isin(*SERVICE_EVENT_IDS)
-                         | ((c("event_id") == 13) & c("service_name").isNotNull()), F.lit(False))
-        width = SERVICE_BURST_WINDOW_S * 1_000_000_000
-        win = Window.partitionBy("host").orderBy("_ts_ns").rangeBetween(-width, width)
-        burst = (events.where(svc).select(c(index_col).alias("_bi"), "host",
-                                          c("ts").cast("long").alias("_ts_ns"))
-                 .select("_bi", F.count(F.lit(1)).over(win).cast("long").alias("_burst")))
-        events = (events.join(F.broadcast(burst), events[index_col] == burst["_bi"], "left")
-                  .withColumn(SERVICE_BURST, F.coalesce(c("_burst"), F.lit(0).cast("long")))
-                  .drop("_bi", "_burst"))
-    if CLIENT_DAYS in wanted:
-        c = F.col
-        cls = None
-        for name, ports in CLIENT_PORT_CLASSES.items():
-            cond = c("dst_port").isin(*ports)
-            cls = F.when(cond, F.lit(name)) if cls is None else cls.when(cond, F.lit(name))
-        out = F.coalesce((c("event_id") == 3) & (F.lower(c("src_host")) == F.lower(c("host"))), F.lit(False))
-        conn = (events.where(out)
-                .select(c(index_col).alias("_ci"), F.lower(c("host")).alias("_h"),
-                        F.coalesce(F.lower(c("process")), F.lit("")).alias("_p"), cls.alias("_c"),
-                        F.expr(f"CAST(`ts` AS BIGINT) div {DAY_NS}").alias("_d"),
-                        c("ts").cast("long").alias("_t"))
-                .where(c("_c").isNotNull()))
-        by_key = Window.partitionBy("_h", "_p", "_c").orderBy("_t", "_ci")
-        gap = CLIENT_SEGMENT_GAP_S * 1_000_000_000
-        prev = F.lag("_t").over(by_key)
-        conn = (conn.withColumn("_new", F.when(prev.isNull() | (c("_t") - prev > gap), 1).otherwise(0))
-                .withColumn("_s", F.sum("_new").over(by_key.rowsBetween(Window.unboundedPreceding, 0))))
-        days = conn.groupBy("_h", "_p", "_c", "_s").agg(F.countDistinct("_d").cast("long").alias("_days"))
-        per = conn.join(days, ["_h", "_p", "_c", "_s"]).select("_ci", "_days")
-        events = (events.join(F.broadcast(per), events[index_col] == per["_ci"], "left")
-                  .withColumn(CLIENT_DAYS, F.coalesce(c("_days"), F.lit(0).cast("long")))
-                  .drop("_ci", "_days"))
-    return events
-
-
 #: Rules per bit mask column (bit 63 is the sign bit of a long and stays unused).
 MASK_BITS = 63
-
-
-def _mask_sql(chunk: list[Rule]) -> str:
-    """One ``long`` whose bit ``j`` is set when rule ``chunk[j]`` fires on the row."""
-    return " | ".join(
-        f"IF(`event_id` IN ({', '.join(str(e) for e in sorted(r.event_ids))}) "
-        f"AND {compile_sql(r.condition)}, {1 << j}L, 0L)"
-        for j, r in enumerate(chunk)
-    )
 
 
 #: Event ids whose rows feed a derived column (:mod:`graph.rules.derived`): rows of these ids are
@@ -419,17 +347,3 @@ def tag_events(events: DataFrame, rules: Iterable[Rule] | None = None, *,
     """
     rule_list = None if rules is None else list(rules)
     return tags_of(tag_rows(events, rule_list, index_col=index_col), rule_list)
-
-
-def materialise(frame: DataFrame) -> DataFrame:
-    """``frame`` computed now (``localCheckpoint``), with whole-stage code generation off for
-    this one query (see :func:`tag_events`); the session setting is restored afterwards. The
-    result has no lineage: later plans never re-read, re-plan or re-compile the rules."""
-    spark = frame.sparkSession
-    key = "spark.sql.codegen.wholeStage"
-    before = spark.conf.get(key, "true")
-    spark.conf.set(key, "false")
-    try:
-        return frame.localCheckpoint(eager=True)
-    finally:
-        spark.conf.set(key, before)

@@ -2,14 +2,19 @@
 
 Split of the work:
 
-* **On Spark** (cost grows with events): reading the events, the rules
-  (:mod:`graph.spark.rules`), evidence placement, session joins and IP hints
-  (:mod:`graph.spark.correlate`), hop episodes, and the aggregation of evidence rows into one
-  row per hop (first/last time, counts, rule/kind/service/image sets, the capped evidence list).
+* **On Spark** (cost grows with events): reading the events; the rules, as the pandas engine's
+  own :func:`graph.rules.apply_rules` in Spark tasks on Arrow batches
+  (:func:`graph.spark.rules.tag_rows`); the case-wide IP/name pair counts (:func:`hint_pairs`) and
+  the users' presence (:func:`presence`), aggregated before they are collected.
+* **Correlation** (cost grows with the *tagged* events, a few percent of a case): up to
+  :data:`MAX_DRIVER_ROWS` tagged events, on the driver with the pandas engine's own
+  :func:`graph.correlate.correlate_rows` and :func:`graph.correlate.aggregate_hops`; above it on
+  Spark (evidence placement, session joins, IP hints: :mod:`graph.spark.correlate`; hop episodes and
+  the aggregation into one row per hop: :func:`aggregate`), only the hops collected.
 * **On the driver** (cost grows with hops): numbering hops (``hop_id``), the noisy-or evidence
-  strength and techniques from the hop's rule set, and the feature scorers
-  (:func:`graph.scoring.add_features`) -- the same pandas functions the pandas engine calls, on
-  the collected hops frame. Only the hops cross back to the driver, as one Arrow table.
+  strength and techniques from the hop's rule set (Spark correlation path), and the feature
+  scorers (:func:`graph.scoring.add_features`) -- the same pandas functions the pandas engine
+  calls, on the collected hops frame.
 """
 
 from __future__ import annotations
