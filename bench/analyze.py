@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/analyze.py [--events 1000000 3000000 10000000] [--workstations 2000]
     .venv/bin/python bench/analyze.py --lanl --events 1000000 5000000 [--hosts 10000] [--repeat 5]
+                                      [--dir DIR] [--max-rss-gb 10]
 
 ``--lanl``: the generated case is an authentication-only enterprise written as LANL ``auth.txt``
 (``ingest.synthetic.auth_enterprise``: the enterprise's rows repeated up to about N lines, streamed by
@@ -24,6 +25,10 @@ analysis on it, so each peak is that run's own:
   the machine is shared (the 1-minute load average at the end of the run is printed too);
 * ``peak RSS``: the child's peak resident memory (``getrusage`` ``ru_maxrss``, the kernel's exact
   high-water mark) and the peak seen by a 50 ms psutil sampler.
+
+``--max-rss-gb G`` stops a child whose RSS passes G GB (the row then says how far it got: the stage
+and its time), so a size that would need more memory than the shared machine has is measured up to
+that point instead of being killed by the kernel.
 
 Target (issue 3): 10M events analysed in under 2 minutes and under 8 GB on the 2-core machine,
 cost growing about linearly (the ``CPU us/event`` column should stay flat or fall). Runs are sequential.
