@@ -24,6 +24,10 @@ also split into its steps (rules, collect, placement, episodes, aggregate, finis
 features; see ``graph.spark.stage._spark_hops``). ``--max-driver-rows 0`` runs the correlation as
 Spark plans instead of on the driver (the path for more tagged events than the driver holds).
 
+Per-step figures can still lose the time of a Python worker that ends without being waited for
+(its parent gone or ignoring it); a negative step shows it (seen once: ``presence`` -5.7 CPU-s in
+the 10M run of docs/spark.md).
+
 Peak memory is the largest sum of RSS over the child's process tree (Python + the JVM Spark
 starts), sampled every 0.2 s with psutil. Figures are printed; nothing is asserted.
 """
