@@ -296,8 +296,9 @@ def load_events(paths: Iterable[PathLike] | PathLike, *, event_ids: Iterable[int
             frames.append(results[i][0])
             report.merge(results[i][1])
     events = _concat(frames)
-    if len(events):
-        events = events.sort_values("ts", kind="stable").reset_index(drop=True)
+    if len(events) and not events["ts"].is_monotonic_increasing:   # (a streamed case already is: no copy)
+        events = events.sort_values("ts", kind="stable")
+    events = events.reset_index(drop=True)
     if resolve and len(events):
         from ingest.resolve import resolve_ips
         events = resolve_ips(events)
