@@ -14,6 +14,8 @@ Contract (change on purpose, like an API):
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -208,7 +210,11 @@ class AnalysisResult:
 
     def to_json(self) -> dict[str, Any]:
         """The versioned machine-readable result (``latgraph analyze --json``)."""
-        hops = [hop_to_dict(row) for row in self.hops.to_dict("records")]
+        return {key: (list(value) if key in _STREAMED_KEYS else value) for key, value in self._json_parts()}
+
+    def _json_parts(self, rows: int = 2000) -> list[tuple[str, Any]]:
+        """The document's keys in order; hops and findings as iterators over their objects, built
+        ``rows`` frame rows at a time."""
         compromised = []
         if self.compromised is not None:
             compromised = [
@@ -218,18 +224,55 @@ class AnalysisResult:
             ]
         from graph.findings import finding_to_dict
 
-        found = self.findings
-        findings = [] if found is None else [finding_to_dict(r) for r in found.to_dict("records")]
-        return {
-            "version": JSON_VERSION,
-            "patient_zero": [p.to_dict() for p in self.patient_zero],
-            "hops": hops,
-            "findings": findings,
-            "paths": [p.to_dict() for p in self.paths],
-            "compromised_hosts": compromised,
-            "routine_groups": [g.to_dict() for g in self.routine_groups],
-            "summary": self.summary,
-        }
+        return [
+            ("version", JSON_VERSION),
+            ("patient_zero", [p.to_dict() for p in self.patient_zero]),
+            ("hops", _records(self.hops, hop_to_dict, rows)),
+            ("findings", _records(self.findings, finding_to_dict, rows)),
+            ("paths", [p.to_dict() for p in self.paths]),
+            ("compromised_hosts", compromised),
+            ("routine_groups", [g.to_dict() for g in self.routine_groups]),
+            ("summary", self.summary),
+        ]
+
+    def json_chunks(self, *, indent: int = 1, rows: int = 2000) -> Iterator[str]:
+        """The text of ``json.dumps(self.to_json(), indent=indent, ensure_ascii=False)``, piece by
+        piece: hops and findings are converted ``rows`` at a time and never held as one list, so
+        writing the document of a large case (millions of hops with their evidence) needs about
+        the memory of ``rows`` hop objects instead of the whole document twice (objects and text).
+        ``tests/app/test_analyze_cli.py`` checks the joined text equals that ``json.dumps``.
+        """
+        pad = " " * indent
+
+        def dump(value: Any, level: int) -> str:
+            return json.dumps(value, indent=indent, ensure_ascii=False).replace("\n", "\n" + pad * level)
+
+        yield "{"
+        for n, (key, value) in enumerate(self._json_parts(rows)):
+            yield ("," if n else "") + "\n" + pad + json.dumps(key, ensure_ascii=False) + ": "
+            if key not in _STREAMED_KEYS:
+                yield dump(value, 1)
+                continue
+            empty = True
+            for obj in value:
+                yield ("," if not empty else "[") + "\n" + pad * 2 + dump(obj, 2)
+                empty = False
+            yield "[]" if empty else "\n" + pad + "]"
+        yield "\n}"
+
+
+#: Keys of the JSON document whose lists :meth:`AnalysisResult.json_chunks` writes item by item.
+_STREAMED_KEYS = frozenset({"hops", "findings"})
+
+
+def _records(frame: pd.DataFrame | None, convert: Callable[[dict[str, Any]], dict[str, Any]],
+             rows: int) -> Iterator[dict[str, Any]]:
+    """``convert`` of each row of ``frame`` (none for None), ``rows`` rows converted at a time."""
+    if frame is None:
+        return
+    for start in range(0, len(frame), max(1, rows)):
+        for row in frame.iloc[start:start + rows].to_dict("records"):
+            yield convert(row)
 
 
 def hop_to_dict(row: dict[str, Any]) -> dict[str, Any]:

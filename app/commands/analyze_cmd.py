@@ -6,7 +6,8 @@ Exit status: ``0`` ok; ``1`` error (nothing readable, bad options); ``2`` usage 
 
 from __future__ import annotations
 
-import json
+import os
+import stat
 from pathlib import Path
 
 import click
@@ -102,6 +103,22 @@ def _findings_lines(result: AnalysisResult, limit: int) -> list[str]:
     return lines
 
 
+def write_json(result: AnalysisResult, path: str | os.PathLike[str]) -> None:
+    """Write the ``--json`` document (:meth:`AnalysisResult.json_chunks`, UTF-8, one final newline)
+    to ``path`` atomically: a failed write (full disk) leaves the old file as it was.
+
+    Raises:
+        OSError: the file could not be written.
+    """
+    with atomic.atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+        for chunk in result.json_chunks():
+            fh.write(chunk)
+        fh.write("\n")
+        fh.flush()
+        if stat.S_ISREG(os.fstat(fh.fileno()).st_mode):   # not for /dev/stdout or a pipe
+            os.fsync(fh.fileno())
+
+
 def check_inputs(values: tuple[str, ...]) -> tuple[str, ...]:
     """Local inputs must exist; storage URLs (``scheme://``) are for ``--engine spark``."""
     for value in values:
@@ -154,12 +171,14 @@ def command(inputs: tuple[str, ...], json_path: Path | None, min_score: float | 
             result.report.files):
         raise click.ClickException("no input could be read (see the report above)")
     if json_path is not None:
-        text = json.dumps(result.to_json(), indent=1, ensure_ascii=False)
+        # written piece by piece (AnalysisResult.json_chunks): never the whole document in memory
         if str(json_path) == "-":
-            click.echo(json_safe(text))
+            for chunk in result.json_chunks():
+                click.echo(json_safe(chunk), nl=False)
+            click.echo("")
         else:
             try:
-                atomic.write_text(json_path, text + "\n")   # complete or the old file, never truncated
+                write_json(result, json_path)   # complete or the old file, never truncated
             except OSError as exc:
                 raise click.ClickException(atomic.write_error(json_path, exc)) from exc
             click.echo(f"wrote {term_safe(json_path)}", err=True)

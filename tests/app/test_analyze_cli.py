@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
 from app.cli import cli
+from app.pipeline import analyze_from_events
 from graph.rules import RULES
 from graph.toy import toy_events
 from ingest.case import write_case
+from ingest.report import IngestReport
+from ingest.schema import coerce_frame
+from tests.conftest import events_frame, make_event
 
 
 @pytest.fixture
@@ -67,3 +72,35 @@ def test_analyze_real_sample(datasets: Path) -> None:
     hop = max(doc["hops"], key=lambda h: h["score"])
     assert (hop["src_host"], hop["dst_host"], hop["severity"]) == ("WEC01", "SRVDEFENDER01", "high")
     assert any(e["event_id"] == 4697 for e in hop["evidence"])
+
+
+@pytest.mark.parametrize("rows", [1, 3, 2000])
+def test_json_written_piece_by_piece_is_the_whole_document(tmp_path: Path, rows: int) -> None:
+    """``json_chunks`` (what ``--json`` writes) joins to exactly ``json.dumps(to_json())``, with
+    hops, findings, hostile and non-ASCII names; the CLI's file and stdout carry that text."""
+    sys32 = "C:\\Windows\\System32\\"
+    own = make_event(event_id=4688, host="PC01", subject_account="adm", process=sys32 + "net.exe",
+                     parent_process=sys32 + "cmd.exe", command_line="net use \\\\PC01\\C$ /u:corp\\adm pw")
+    toy = toy_events('A>B@0s B>C@20m:smbexec C>D@1h:write X>B@3h:logon/évil"\x9b;x')
+    both = pd.concat([toy, events_frame(own)], ignore_index=True)
+    events = coerce_frame(both.sort_values("ts", kind="stable").reset_index(drop=True))
+    result = analyze_from_events(events, IngestReport())
+    assert len(result.hops) >= 4 and result.findings is not None and len(result.findings) >= 1
+    whole = json.dumps(result.to_json(), indent=1, ensure_ascii=False)
+    assert "".join(result.json_chunks(rows=rows)) == whole
+
+    empty = analyze_from_events(toy_events("A>A@0s:session"), IngestReport())
+    assert "".join(empty.json_chunks(rows=rows)) == json.dumps(empty.to_json(), indent=1, ensure_ascii=False)
+
+    case = tmp_path / "case.parquet"
+    write_case(events, case)
+    out = tmp_path / "r.json"
+    res = CliRunner().invoke(cli, ["analyze", str(case), "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    assert out.read_text(encoding="utf-8") == json.dumps(json.loads(out.read_text(encoding="utf-8")),
+                                                         indent=1, ensure_ascii=False) + "\n"
+    res = CliRunner().invoke(cli, ["analyze", str(case), "--json", "-"])
+    assert res.exit_code == 0
+    on_stdout, in_file = json.loads(res.stdout), json.loads(out.read_text(encoding="utf-8"))
+    assert {**on_stdout, "summary": None} == {**in_file, "summary": None}   # the summary has timings
+    assert "\x9b" not in res.stdout and "\\u009b" in res.stdout   # terminal-safe on stdout
