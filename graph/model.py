@@ -270,7 +270,8 @@ def _records(frame: pd.DataFrame | None, convert: Callable[[dict[str, Any]], dic
     """``convert`` of each row of ``frame`` (none for None), ``rows`` rows converted at a time."""
     if frame is None:
         return
-    for start in range(0, len(frame), max(1, rows)):
+    rows = max(1, rows)
+    for start in range(0, len(frame), rows):
         for row in frame.iloc[start:start + rows].to_dict("records"):
             yield convert(row)
 

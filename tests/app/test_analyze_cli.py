@@ -74,7 +74,7 @@ def test_analyze_real_sample(datasets: Path) -> None:
     assert any(e["event_id"] == 4697 for e in hop["evidence"])
 
 
-@pytest.mark.parametrize("rows", [1, 3, 2000])
+@pytest.mark.parametrize("rows", [0, 1, 3, 2000])
 def test_json_written_piece_by_piece_is_the_whole_document(tmp_path: Path, rows: int) -> None:
     """``json_chunks`` (what ``--json`` writes) joins to exactly ``json.dumps(to_json())``, with
     hops, findings, hostile and non-ASCII names; the CLI's file and stdout carry that text."""
