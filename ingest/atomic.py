@@ -15,8 +15,9 @@ import contextlib
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import IO, Any
 
 
 def _mode_for(target: Path) -> int:
@@ -67,15 +68,29 @@ def write_error(path: str | os.PathLike[str], exc: OSError) -> str:
     return f"cannot write {term_safe(path)}: {term_safe(why)}{kept}"
 
 
+def _sync(fh: IO[Any]) -> None:
+    """Flush ``fh`` and, for a regular file (not ``/dev/stdout`` or a pipe), force it to disk."""
+    fh.flush()
+    if stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+        os.fsync(fh.fileno())
+
+
 def write_bytes(target: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``target`` atomically (see :func:`atomic_path`)."""
     with atomic_path(target) as tmp, open(tmp, "wb") as fh:
         fh.write(data)
-        fh.flush()
-        if stat.S_ISREG(os.fstat(fh.fileno()).st_mode):   # not for /dev/stdout or a pipe
-            os.fsync(fh.fileno())
+        _sync(fh)
 
 
 def write_text(target: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` (UTF-8) to ``target`` atomically."""
     write_bytes(target, text.encode("utf-8"))
+
+
+def write_chunks(target: str | os.PathLike[str], chunks: Iterable[str]) -> None:
+    """Write the text pieces ``chunks`` (UTF-8, in order) to ``target`` atomically: a large document
+    is written as it is produced, never held whole (a failed write still leaves the old file)."""
+    with atomic_path(target) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+        for chunk in chunks:
+            fh.write(chunk)
+        _sync(fh)

@@ -6,8 +6,7 @@ Exit status: ``0`` ok; ``1`` error (nothing readable, bad options); ``2`` usage 
 
 from __future__ import annotations
 
-import os
-import stat
+import itertools
 from pathlib import Path
 
 import click
@@ -103,22 +102,6 @@ def _findings_lines(result: AnalysisResult, limit: int) -> list[str]:
     return lines
 
 
-def write_json(result: AnalysisResult, path: str | os.PathLike[str]) -> None:
-    """Write the ``--json`` document (:meth:`AnalysisResult.json_chunks`, UTF-8, one final newline)
-    to ``path`` atomically: a failed write (full disk) leaves the old file as it was.
-
-    Raises:
-        OSError: the file could not be written.
-    """
-    with atomic.atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
-        for chunk in result.json_chunks():
-            fh.write(chunk)
-        fh.write("\n")
-        fh.flush()
-        if stat.S_ISREG(os.fstat(fh.fileno()).st_mode):   # not for /dev/stdout or a pipe
-            os.fsync(fh.fileno())
-
-
 def check_inputs(values: tuple[str, ...]) -> tuple[str, ...]:
     """Local inputs must exist; storage URLs (``scheme://``) are for ``--engine spark``."""
     for value in values:
@@ -178,7 +161,8 @@ def command(inputs: tuple[str, ...], json_path: Path | None, min_score: float | 
             click.echo("")
         else:
             try:
-                write_json(result, json_path)   # complete or the old file, never truncated
+                # complete or the old file, never truncated
+                atomic.write_chunks(json_path, itertools.chain(result.json_chunks(), ["\n"]))
             except OSError as exc:
                 raise click.ClickException(atomic.write_error(json_path, exc)) from exc
             click.echo(f"wrote {term_safe(json_path)}", err=True)
