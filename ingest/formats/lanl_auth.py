@@ -24,14 +24,18 @@ import os
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from ingest.formats.base import Format, Source, text_lines
+from ingest.formats.lanl_columns import iter_columns
 from ingest.normalize import normalize_account, normalize_domain, normalize_host
 from ingest.report import SKIP_EVENT_ID, SKIP_LABELS, SKIP_MALFORMED, FileReport
 from ingest.winevents import KEPT_EVENT_IDS
+
+if TYPE_CHECKING:
+    from ingest.batching import ColumnBatch
 
 DEFAULT_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 AUTH_COLUMNS = ("time", "src_user", "dst_user", "src_computer", "dst_computer", "auth_type", "logon_type",
@@ -123,8 +127,16 @@ def _parse(source: Source, no: int, t: str, rest: str, keep: frozenset[int],
 
 
 def iter_records(source: Source, *, event_ids: frozenset[int] | None, report: FileReport,
-                 collapse: bool | None = None, **_: Any) -> Iterator[dict[str, Any]]:
-    """Flat Windows-field records of an ``auth.txt`` source.
+                 collapse: bool | None = None, **_: Any) -> Iterator[ColumnBatch]:
+    """The rows of an ``auth.txt`` source as column blocks: the vectorised reader
+    (:func:`ingest.formats.lanl_columns.iter_columns`), which gives the rows, order, ``Repeats`` and
+    report of :func:`iter_records_lines`."""
+    return iter_columns(source, event_ids=event_ids, report=report, collapse=collapse)
+
+
+def iter_records_lines(source: Source, *, event_ids: frozenset[int] | None, report: FileReport,
+                       collapse: bool | None = None, **_: Any) -> Iterator[dict[str, Any]]:
+    """Flat Windows-field records of an ``auth.txt`` source, line by line (the reference reader).
 
     Repeated authentications are collapsed (``collapse``): lines identical but for their time within
     one UTC hour (:data:`COLLAPSE_S`) give their first line, with ``Repeats`` = the run less its
