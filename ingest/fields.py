@@ -58,7 +58,19 @@ def event_times(records: Sequence[Any]) -> pd.Series:
         text = parse_timestamps(field_values(records, "TimeCreated")[~ok])
         ns = ns.copy()
         ns[~ok] = text.to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT")).view(np.int64)
-    return pd.Series(pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC"))
+    return pd.Series(pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize(_utc()))
+
+
+def _utc() -> Any:
+    """The UTC time zone object of :func:`parse_timestamps`' ISO results (``ZoneInfo("UTC")`` with
+    pandas 3), so a batch read from nanoseconds has the very dtype of one read from text."""
+    global _UTC
+    if _UTC is None:
+        _UTC = parse_timestamps(np.array(["1970-01-01T00:00:00Z"], dtype=object)).dt.tz
+    return _UTC
+
+
+_UTC: Any = None
 
 
 def normalise_column(srcs: list[tuple[np.ndarray, Sequence[Any], str]], n: int, func: Callable[[Any], Any],
@@ -98,8 +110,7 @@ def normalise_coded(srcs: list[tuple[np.ndarray, Any, str]], n: int, func: Calla
         base += len(v)
     values = np.concatenate(parts) if len(parts) > 1 else parts[0]
     codes[codes < 0] = len(values)
-    # JSON lists/objects where a scalar belongs count as missing (as in map_values)
-    mapped = [func(None if isinstance(v, (list, dict)) else v) for v in values]
+    mapped = _mapped(func, values)
     mapped.append(func(None))
     if arrow:
         try:
@@ -109,6 +120,32 @@ def normalise_coded(srcs: list[tuple[np.ndarray, Any, str]], n: int, func: Calla
         if texts is not None:
             return pd.arrays.ArrowStringArray(texts.take(pa.array(codes)))
     return np.fromiter(mapped, dtype=object, count=len(mapped))[codes]
+
+
+#: Results of the normalisers for text values, kept across batches (the same hosts and accounts come
+#: back batch after batch); each normaliser's table is emptied when it passes this many entries.
+MEMO_SIZE = 1 << 18
+_MEMO: dict[Callable[[Any], Any], dict[str, Any]] = {}
+
+
+def _mapped(func: Callable[[Any], Any], values: np.ndarray) -> list[Any]:
+    """``[func(v) for v in values]``, texts looked up in ``func``'s table first (the normalisers are
+    pure: the same text always gives the same value); JSON lists/objects where a scalar belongs
+    count as missing (as in ``map_values``)."""
+    memo = _MEMO.get(func)
+    if memo is None or len(memo) > MEMO_SIZE:
+        memo = _MEMO[func] = {}
+    out: list[Any] = []
+    add = out.append
+    for v in values:
+        if type(v) is str:
+            got = memo.get(v, memo)
+            if got is memo:
+                got = memo[v] = func(v)
+            add(got)
+        else:
+            add(func(None if isinstance(v, (list, dict)) else v))
+    return out
 
 
 def map_to_arrow(values: np.ndarray, rows: np.ndarray, func: Callable[[Any], Any]) -> Any:

@@ -9,7 +9,8 @@ they sort it by time and resolve addresses over all of it. For inputs larger tha
    few rows per address and time) is kept;
 2. the file is read back one row group at a time, missing host names are filled from the evidence
    of the *whole* case (the same rule as :func:`ingest.resolve.resolve_ips`, so the same names),
-   and the final case file is written.
+   and the final case file is written. Without any evidence (no address tied to a name anywhere,
+   e.g. LANL ``auth.txt``) nothing can be filled: the temporary file is the case, no second pass.
 
 Peak memory: one batch plus the evidence table. Rows keep input order, not time order: readers
 sort on load (:func:`ingest.load_events`) or do not need it (the Spark engine reading the case).
@@ -106,13 +107,13 @@ def ingest_to_case(paths: Iterable[PathLike] | PathLike, output: PathLike, *,
         if rows == 0:
             return 0, report
         with atomic_path(out, suffix=".parquet.tmp") as tmp:   # the old case stays until this one is complete
-            if resolve:
-                table = merge_evidence(evidence)
-                evidence.clear()
+            table = merge_evidence(evidence) if resolve else None
+            evidence.clear()
+            if table is not None and not table.empty:
                 source = pq.ParquetFile(part)
                 _write_stream((resolve_with(_frame(source.read_row_group(i)), table)
                                for i in range(source.num_row_groups)), tmp)
-            else:
+            else:   # nothing to resolve (e.g. LANL auth.txt has no addresses): the file is the case
                 os.replace(part, tmp)
         return rows, report
     finally:

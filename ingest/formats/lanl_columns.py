@@ -394,7 +394,9 @@ def _window_rows(lines: _Lines, state: _Open, source: Source, report: FileReport
     keys = _keys(rests, keep)
     st = keys.status[line_key]
     valid = lines.valid
-    report.skipped[SKIP_EVENT_ID] += int(np.count_nonzero(valid & (st == _NOT_KEPT)))
+    not_kept = int(np.count_nonzero(valid & (st == _NOT_KEPT)))
+    if not_kept:   # (a count of 0 is no entry, as in the line reader's report)
+        report.skipped[SKIP_EVENT_ID] += not_kept
     bad = np.flatnonzero(~valid | (st <= _ORIENT))
     runs = valid & ((st == _NOT_KEPT) | (st == _RUN)) if collapse else np.zeros(len(st), dtype=bool)
     single = valid & ((st == _SINGLE) | ((st == _RUN) & (not collapse)))
