@@ -124,13 +124,15 @@ def _blocks(source: Source) -> Iterator[bytes]:
 
 
 def _fast(buf: bytes, no0: int) -> _Lines | None:
-    """Split an ASCII block with only ``\\r\\n`` carriage returns (None: take the line path)."""
-    if not buf.isascii() or buf.count(b"\r") != buf.count(b"\r\n"):
+    """Split an ASCII block with only ``\\r\\n`` carriage returns (None: take the line path): line
+    ends and first commas found by numpy and Arrow, the rests as string views into the block."""
+    if not buf.isascii() or (b"\r" in buf and buf.count(b"\r") != buf.count(b"\r\n")):
         return None
     a = np.frombuffer(buf, dtype=np.uint8)
     ends = np.flatnonzero(a == 10) + 1
     if not len(ends) or ends[-1] != len(buf):
         ends = np.append(ends, len(buf))
+    count = len(ends)
     starts = np.empty_like(ends)
     starts[0] = 0
     starts[1:] = ends[:-1]
@@ -138,23 +140,60 @@ def _fast(buf: bytes, no0: int) -> _Lines | None:
     size = ends - starts - newline.astype(np.int64)
     size -= ((size > 0) & newline & (a[np.maximum(ends - 2, 0)] == 13)).astype(np.int64)
     offsets = np.append(starts, ends[-1]).astype(np.int64)
-    lines = pa.Array.from_buffers(pa.large_string(), len(starts),
-                                  [None, pa.py_buffer(offsets), pa.py_buffer(buf)])
-    number = np.arange(no0 + 1, no0 + 1 + len(starts), dtype=np.int64)
+    lines = pa.Array.from_buffers(pa.large_string(), count, [None, pa.py_buffer(offsets), pa.py_buffer(buf)])
+    comma = pc.find_substring(lines, ",").to_numpy(zero_copy_only=False).astype(np.int64)
+    number = np.arange(no0 + 1, no0 + 1 + count, dtype=np.int64)
     filled = size > 0
     if not filled.all():
-        lines, number = lines.filter(pa.array(filled)), number[filled]
-    parts = pc.split_pattern(lines, ",", max_splits=1)
-    offs = parts.offsets.to_numpy().astype(np.int64)
-    flat = parts.values
-    two = np.diff(offs) == 2
-    t = flat.take(pa.array(offs[:-1]))
-    if two.all():
-        rest = flat.take(pa.array(offs[:-1] + 1))
-    else:   # no comma: the time is the whole line, the rest is empty
-        t = pc.ascii_rtrim(t, characters="\r\n")
-        rest = pc.fill_null(flat.take(pa.array(offs[:-1] + 1, mask=~two)), "")
-    return _finish(number, t, rest, len(starts))
+        starts, size, comma, number = starts[filled], size[filled], comma[filled], number[filled]
+    has = (comma >= 0) & (comma < size)
+    width = np.where(has, comma, size)                 # the time: the line up to its first comma
+    rest_at = starts + np.where(has, comma + 1, size)
+    rest_len = starts + size - rest_at
+    valid, times = _digits(a, starts, width, number)
+    enc = pc.dictionary_encode(_views(a, buf, rest_at, rest_len))
+    return _Lines(number, valid, times, enc.indices.to_numpy(zero_copy_only=False).astype(np.int64),
+                  enc.dictionary.cast(pa.large_string()), count)
+
+
+def _digits(a: np.ndarray, starts: np.ndarray, width: np.ndarray,
+            number: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(all digits, value)`` of the times ``a[starts:starts + width]`` (numpy over a digit matrix)."""
+    n = len(starts)
+    wide = np.flatnonzero(width > MAX_TIME_DIGITS)
+    for i in wide:   # rare: a long time is an error if it is all digits, else just not a time
+        if bytes(a[starts[i]:starts[i] + width[i]]).isdigit():
+            raise OverflowError(f"line {int(number[i])}: time of more than {MAX_TIME_DIGITS} digits "
+                                "(past the year 9999)")
+    valid = (width > 0) & (width <= MAX_TIME_DIGITS)
+    times = np.zeros(n, dtype=np.int64)
+    last = len(a) - 1
+    for k in range(int(min(width.max(), MAX_TIME_DIGITS)) if n else 0):   # one digit column at a time
+        inside = width > k
+        d = a[np.minimum(starts + k, last)] - np.uint8(48)
+        valid &= (d <= 9) | ~inside
+        times = np.where(inside, times * 10 + d, times)
+    times[~valid] = 0
+    return valid, times
+
+
+def _views(a: np.ndarray, buf: bytes, at: np.ndarray, length: np.ndarray) -> pa.Array:
+    """A string-view array of ``buf[at:at + length]`` (no copy of the texts: Arrow views are 16
+    bytes, the length then 12 inline bytes, or 4 prefix bytes, buffer 0 and the offset)."""
+    n = len(at)
+    views = np.zeros((n, 4), dtype=np.int32)
+    views[:, 0] = length
+    last = len(a) - 1
+    b = [a[np.minimum(at + k, last)].astype(np.uint32) for k in range(4)]
+    views[:, 1] = (b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)).view(np.int32)
+    views[:, 3] = at
+    short = np.flatnonzero(length <= 12)
+    if len(short):
+        cols = np.arange(12)
+        inline = a[np.minimum(at[short, None] + cols[None, :], last)].copy()
+        inline[cols[None, :] >= length[short, None]] = 0
+        views[short, 1:] = inline.view(np.int32).reshape(len(short), 3)
+    return pa.Array.from_buffers(pa.string_view(), n, [None, pa.py_buffer(views), pa.py_buffer(buf)])
 
 
 def _finish(number: np.ndarray, t: pa.Array, rest: pa.Array, count: int) -> _Lines:
