@@ -102,12 +102,16 @@ def normalise_coded(srcs: list[tuple[np.ndarray, Any, str]], n: int, func: Calla
     and the rows are a take by code; no object array per row, no hashing of row values."""
     codes = np.full(n, -1, dtype=np.int64)
     parts: list[np.ndarray] = []
+    bases: dict[int, int] = {}   # views of one batch share a field's values: mapped once
     base = 0
     for rows, sub, name in srcs:
         c, v = sub.coded(name)
-        codes[rows] = c + base
-        parts.append(v)
-        base += len(v)
+        at = bases.get(id(v))
+        if at is None:
+            at = bases[id(v)] = base
+            parts.append(v)
+            base += len(v)
+        codes[rows] = c + at
     values = np.concatenate(parts) if len(parts) > 1 else parts[0]
     codes[codes < 0] = len(values)
     mapped = _mapped(func, values)
