@@ -172,7 +172,10 @@ def _coded(parts: list[ColumnPart], name: str) -> tuple[np.ndarray, np.ndarray]:
             return codes, values
         codes = inverse[codes]
         # factorize gives the None entry back as NaN (no NaN comes from the reader itself)
-        values = _objects([None if isinstance(v, float) and v != v else v for v in distinct])
+        values = np.asarray(distinct, dtype=object)
+        for at in np.flatnonzero(pd.isna(values)):   # (pd.isna scans in C; only float NaN becomes None)
+            if isinstance(values[at], float):
+                values[at] = None
     return codes, values
 
 

@@ -110,15 +110,14 @@ def _blocks(source: Source) -> Iterator[bytes]:
             chunk = fh.read(BLOCK_BYTES)
             if not chunk:
                 break
-            buf = tail + chunk if tail else chunk
-            cut = buf.rfind(b"\n") + 1
+            cut = chunk.rfind(b"\n") + 1
             if cut == 0:   # no \n: a lone \r ends a line too (never the last byte: \n may follow)
-                cut = buf.rfind(b"\r", 0, len(buf) - 1) + 1
+                cut = chunk.rfind(b"\r", 0, len(chunk) - 1) + 1
             if cut == 0:
-                tail = buf
+                tail += chunk
                 continue
-            tail = buf[cut:]
-            yield buf[:cut]
+            yield chunk if not tail and cut == len(chunk) else b"".join((tail, memoryview(chunk)[:cut]))
+            tail = chunk[cut:]
     if tail:
         yield tail
 
