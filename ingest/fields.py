@@ -36,6 +36,17 @@ def field_values(records: Sequence[Any], name: str) -> np.ndarray:
     return np.fromiter(values, dtype=object, count=len(records))
 
 
+def map_field(records: Sequence[Any], name: str, func: Callable[[Any], Any]) -> np.ndarray:
+    """``map_values(field_values(records, name), func)``; from a columnar batch's dictionary codes
+    when it has them (``func`` once per distinct value, no hashing of row values)."""
+    coded = getattr(records, "coded", None)
+    if coded is None:
+        return map_values(field_values(records, name), func)
+    codes, values = coded(name)
+    mapped = _mapped(func, values)
+    return np.fromiter(mapped, dtype=object, count=len(mapped))[codes]
+
+
 def take_rows(records: Sequence[Any], rows: np.ndarray) -> Sequence[Any]:
     """The records at ``rows`` (a list, or a view of a columnar batch)."""
     take = getattr(records, "take", None)

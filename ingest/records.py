@@ -28,6 +28,7 @@ from ingest.fields import (
     ARROW_STRINGS,
     event_times,
     field_values,
+    map_field,
     nones,
     normalise_coded,
     normalise_column,
@@ -292,7 +293,7 @@ def _build(recs: Sequence[Any], eid: np.ndarray, channel: pd.Categorical, rec_id
         fill = sel[4688] & np.equal(out["account"], None)
         out["account"] = out["account"].copy()
         out["account"][fill] = out["subject_account"][fill]
-    host = map_values(field("Computer"), normalize_host)
+    host = map_field(recs, "Computer", normalize_host)
     host[np.equal(host, None)] = ""
     out.update(host=host, src_host=nones(n), src_ip=nones(n), src_port=nones(n), dst_host=nones(n),
                dst_ip=nones(n), dst_port=nones(n))
@@ -431,8 +432,8 @@ def _brokered(out: dict[str, Any], event_id: int, rows: np.ndarray, r_host: np.n
     out["src_host"][rows] = src
     out["dst_port"][rows] = None
     if event_id == 4769:
-        svc = field_values(take_rows(recs, rows), we.FIELD_PICKS[4769]["service_name"])
-        out["dst_host"][rows] = map_values(svc, spn_host)
+        service = we.FIELD_PICKS[4769]["service_name"]
+        out["dst_host"][rows] = map_field(take_rows(recs, rows), service, spn_host)
 
 
 def _sysmon3(out: dict[str, Any], rows: np.ndarray, recs: Sequence[Any]) -> None:
