@@ -341,8 +341,10 @@ def _registry_services(picked: dict[str, Any], rows: np.ndarray) -> None:
 def _int_array(values: np.ndarray, dtype: str) -> Any:
     """Object array of Python ints (already range-checked by the parsers) and ``None`` -> a masked
     integer array of ``dtype``; the general constructor for anything else."""
+    missing = np.equal(values, None)
+    if missing.all():   # (many columns of a batch: no row has a value)
+        return pd.arrays.IntegerArray(np.zeros(len(values), dtype=dtype.lower()), missing.astype(bool))
     if set(map(type, values)) <= {int, type(None)}:
-        missing = np.equal(values, None)
         data = values.copy()
         data[missing] = 0
         try:
