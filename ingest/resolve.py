@@ -29,7 +29,7 @@ DEFAULT_TOLERANCE = pd.Timedelta(hours=24)
 def _pairs(frame: pd.DataFrame, rows: pd.Series, ip: str, host: str) -> pd.DataFrame:
     """``(ts, ip, name)`` of the selected rows, as ``string`` columns (converted to Python objects
     only once, after the missing and duplicate pairs are gone)."""
-    at = np.flatnonzero(rows.to_numpy())
+    at = np.flatnonzero((rows & frame[ip].notna()).to_numpy())   # rows without an address: dropped anyway
     return pd.DataFrame({"ts": frame["ts"].array[at], "ip": frame[ip].astype("string").array[at],
                          "name": frame[host].astype("string").array[at]})
 

@@ -48,8 +48,9 @@ from ingest.report import SKIP_EVENT_ID, SKIP_MALFORMED, FileReport
 
 #: Bytes read per block (about 470,000 LANL lines).
 BLOCK_BYTES = 32 << 20
-#: Rows per yielded column block (several per normalised batch: a batch never reads a whole block).
-PART_ROWS = 16_384
+#: Rows per yielded column block: ``ingest.BATCH_SIZE``, so that a normalised batch is one block
+#: (rows short of a block wait for the next input block unless a malformed line is reported first).
+PART_ROWS = 50_000
 #: A valid time longer than this many digits is refused (``OverflowError``).
 MAX_TIME_DIGITS = 15
 #: Key status: fields not eight, orientation unknown, not kept, kept and collapsible, kept single.
@@ -82,6 +83,8 @@ class _Open:
     count: np.ndarray
     run: np.ndarray
     window: int = -1
+    #: rows of closed segments not yet yielded (fewer than PART_ROWS): rest text, line, time, Repeats
+    pending: tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @staticmethod
     def empty(window: int = -1) -> _Open:
@@ -424,11 +427,14 @@ def _window_rows(lines: _Lines, state: _Open, source: Source, report: FileReport
     from ingest.formats import lanl_auth as la
 
     report.records_read += len(lines.no)
-    enc = pc.dictionary_encode(pa.concat_arrays([lines.rests, state.keys]))
+    empty = np.zeros(0, dtype=np.int64)
+    p_keys, p_no, p_t, p_rep = state.pending or (pa.array([], pa.large_string()), empty, empty, empty)
+    enc = pc.dictionary_encode(pa.concat_arrays([lines.rests, state.keys, p_keys]))
     rests = enc.dictionary
     remap = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     line_key = remap[:len(lines.rests)][lines.key]
-    open_key = remap[len(lines.rests):]
+    open_key = remap[len(lines.rests):len(lines.rests) + len(state.keys)]
+    p_key = remap[len(lines.rests) + len(state.keys):]
     keys = _keys(rests, keep)
     st = keys.status[line_key]
     valid = lines.valid
@@ -487,6 +493,10 @@ def _window_rows(lines: _Lines, state: _Open, source: Source, report: FileReport
     # a segment's rows come out at its closing line, before that line (if malformed) is reported
     due = np.where(row_seg < len(trigger), trigger[np.minimum(row_seg, max(len(trigger) - 1, 0))]
                    if len(trigger) else 0, np.iinfo(np.int64).max)
+    if len(p_no):   # rows held back from the previous block come first, before any report
+        row_no, row_t, row_key, row_rep = (np.r_[p, x] for p, x in ((p_no, row_no), (p_t, row_t),
+                                                                  (p_key, row_key), (p_rep, row_rep)))
+        due = np.r_[np.full(len(p_no), -1, dtype=np.int64), due]
     done = 0
     for b in bad:
         upto = int(np.searchsorted(due, lines.no[b], side="right"))
@@ -495,9 +505,12 @@ def _window_rows(lines: _Lines, state: _Open, source: Source, report: FileReport
         why = ("expected 9 fields" if not valid[b] or st[b] == _BAD
                else f"unknown orientation {keys.orient(int(line_key[b]))!r}")
         report.skip(SKIP_MALFORMED, f"{source.name}, line {int(lines.no[b])}: {why}")
-    yield from _emit(row_no, row_t, row_key, row_rep, done, len(row_no), keys, times)
+    full = len(row_no) if final else done + (len(row_no) - done) // PART_ROWS * PART_ROWS
+    yield from _emit(row_no, row_t, row_key, row_rep, done, full, keys, times)
     if final:
         return _Open.empty()
+    pending = (rests.take(pa.array(row_key[full:], type=pa.int64())), row_no[full:], row_t[full:],
+               row_rep[full:])
     keep_g = ~closed_g
     keep_s = s[~closed_s]
     open_keys = np.r_[g_key[keep_g], e_key[keep_s]]
@@ -505,7 +518,7 @@ def _window_rows(lines: _Lines, state: _Open, source: Source, report: FileReport
                  np.r_[g_ft[keep_g], e_ft[keep_s]], np.r_[g_lno[keep_g], e_lno[keep_s]],
                  np.r_[g_lt[keep_g], e_lt[keep_s]], np.r_[cnt[keep_g], e_cnt[keep_s]],
                  np.r_[np.ones(np.count_nonzero(keep_g), dtype=bool), np.zeros(len(keep_s), dtype=bool)],
-                 int(hour[-1]) if len(vi) else state.window)
+                 int(hour[-1]) if len(vi) else state.window, pending)
 
 
 def _emit(no: np.ndarray, t: np.ndarray, key: np.ndarray, rep: np.ndarray, lo: int, hi: int,
