@@ -235,11 +235,45 @@ def _slow(buf: bytes, no0: int) -> _Lines:
                    pa.array(rests, pa.large_string()), count)
 
 
-def _per_value(arr: pa.Array, func: Callable[[str], Any], dtype: Any = object) -> np.ndarray:
-    """``func`` of each value of ``arr`` (a string array), computed once per distinct value."""
+def _succeeded(r: str) -> bool:
+    return r.lower().startswith("succ")
+
+
+def _human(u: str) -> bool:
+    """The line reader's test: the destination user is not a machine, system or unknown account."""
+    from ingest.formats.lanl_auth import NON_ACCOUNTS
+
+    low = u.partition("@")[0].strip().lower()
+    return low not in NON_ACCOUNTS and not low.endswith("$")
+
+
+def _not_ntlm(a: str) -> bool:
+    return a.strip().lower() != "ntlm"
+
+
+def _known(p: str) -> bool:
+    return p.strip() not in ("", "?")
+
+
+#: Per-value results of the tests above, kept across blocks (emptied past MEMO_SIZE entries each).
+_MEMO: dict[Callable[[str], bool], dict[str, bool]] = {}
+MEMO_SIZE = 1 << 20
+
+
+def _per_value(arr: pa.Array, func: Callable[[str], bool]) -> np.ndarray:
+    """``func`` of each value of ``arr`` (a string array): once per distinct value and block, looked
+    up first among the values of earlier blocks."""
+    memo = _MEMO.get(func)
+    if memo is None or len(memo) > MEMO_SIZE:
+        memo = _MEMO[func] = {}
     enc = pc.dictionary_encode(arr)
-    values = np.array([func(v) for v in enc.dictionary.to_pylist()] + [func("")], dtype=dtype)
-    return values[enc.indices.to_numpy(zero_copy_only=False)]
+    out = []
+    for v in enc.dictionary.to_pylist():
+        got = memo.get(v)
+        if got is None:
+            got = memo[v] = func(v)
+        out.append(got)
+    return np.array([*out, False], dtype=bool)[enc.indices.to_numpy(zero_copy_only=False)]
 
 
 def _dict(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
@@ -249,7 +283,7 @@ def _dict(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
 
 def _keys(rests: pa.Array, keep: frozenset[int]) -> _Keys:
     """Status and record fields of each distinct rest (the line reader's ``_parse``, per value)."""
-    from ingest.formats.lanl_auth import EVENT_IDS, NON_ACCOUNTS
+    from ingest.formats.lanl_auth import EVENT_IDS
 
     n = len(rests)
     lists = pc.split_pattern(rests, ",")
@@ -260,22 +294,15 @@ def _keys(rests: pa.Array, keep: frozenset[int]) -> _Keys:
         flat.take(pa.array(offs[good] + j)) for j in range(8))
     status = np.full(n, _BAD, dtype=np.int8)
     eid = np.zeros(n, dtype=np.int64)
-    ok = _per_value(result, lambda r: r.lower().startswith("succ"), bool)
+    ok = _per_value(result, _succeeded)
     o_dict, o_idx = _dict(orient)
     o_words = o_dict.to_pylist()
     by_ok = {flag: np.array([EVENT_IDS.get((o.lower(), flag), -1) for o in o_words] + [-1], dtype=np.int64)
              for flag in (True, False)}
     e = np.where(ok, by_ok[True][o_idx], by_ok[False][o_idx])
     kept = np.isin(e, np.fromiter(keep, dtype=np.int64, count=len(keep)))
-
-    def human(u: str) -> bool:
-        low = u.partition("@")[0].strip().lower()
-        return low not in NON_ACCOUNTS and not low.endswith("$")
-
-    collapsible = ((_per_value(dst_user, human, bool)
-                    | _per_value(auth, lambda a: a.strip().lower() != "ntlm", bool))
-                   & _per_value(src_pc, lambda p: p.strip() not in ("", "?"), bool)
-                   & _per_value(dst_pc, lambda p: p.strip() not in ("", "?"), bool))
+    collapsible = ((_per_value(dst_user, _human) | _per_value(auth, _not_ntlm))
+                   & _per_value(src_pc, _known) & _per_value(dst_pc, _known))
     status[good] = np.where(e < 0, _ORIENT, np.where(~kept, _NOT_KEPT, np.where(collapsible, _RUN, _SINGLE)))
     eid[good] = e
     fields: dict[str, tuple[pa.Array, np.ndarray]] = {}
