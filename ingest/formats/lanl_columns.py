@@ -61,12 +61,11 @@ _TEXT_FIELDS = ("Computer", "TargetUserName", "TargetDomainName", "SubjectUserNa
 
 @dataclass
 class _Lines:
-    """The non-blank lines of one block: number, time (valid: all digits), rest as a code into ``rests``."""
+    """The non-blank lines of one block: number, time (valid: all digits) and rest (string views)."""
 
     no: np.ndarray
     valid: np.ndarray
     t: np.ndarray
-    key: np.ndarray
     rests: pa.Array
     count: int          # lines in the block, blank ones included
 
@@ -153,9 +152,7 @@ def _fast(buf: bytes, no0: int) -> _Lines | None:
     rest_at = starts + np.where(has, comma + 1, size)
     rest_len = starts + size - rest_at
     valid, times = _digits(a, starts, width, number)
-    enc = pc.dictionary_encode(_views(a, buf, rest_at, rest_len))
-    return _Lines(number, valid, times, enc.indices.to_numpy(zero_copy_only=False).astype(np.int64),
-                  enc.dictionary.cast(pa.large_string()), count)
+    return _Lines(number, valid, times, _views(a, buf, rest_at, rest_len), count)
 
 
 def _digits(a: np.ndarray, starts: np.ndarray, width: np.ndarray,
@@ -207,10 +204,7 @@ def _finish(number: np.ndarray, t: pa.Array, rest: pa.Array, count: int) -> _Lin
             raise OverflowError(f"line {line}: time of more than {MAX_TIME_DIGITS} digits "
                                 "(past the year 9999)")
     times = pc.cast(pc.if_else(pa.array(valid), t, "0"), pa.int64()).to_numpy()
-    enc = pc.dictionary_encode(rest)
-    rests = pc.ascii_rtrim(enc.dictionary.cast(pa.large_string()), characters="\r\n")
-    return _Lines(number, valid, times, enc.indices.to_numpy(zero_copy_only=False).astype(np.int64),
-                  rests, count)
+    return _Lines(number, valid, times, rest.cast(pa.string_view()), count)
 
 
 def _slow(buf: bytes, no0: int) -> _Lines:
@@ -443,7 +437,7 @@ def iter_columns(source: Source, *, event_ids: frozenset[int] | None, report: Fi
         no0 += lines.count
         state = yield from _window_rows(lines, state, source, report, keep, collapse, times, final=False)
     empty = _Lines(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64),
-                   np.zeros(0, dtype=np.int64), pa.array([], pa.large_string()), 0)
+                   pa.array([], pa.string_view()), 0)
     yield from _window_rows(empty, state, source, report, keep, collapse, times, final=True)
 
 
@@ -456,12 +450,14 @@ def _window_rows(lines: _Lines, state: _Open, source: Source, report: FileReport
     report.records_read += len(lines.no)
     empty = np.zeros(0, dtype=np.int64)
     p_keys, p_no, p_t, p_rep = state.pending or (pa.array([], pa.large_string()), empty, empty, empty)
-    enc = pc.dictionary_encode(pa.concat_arrays([lines.rests, state.keys, p_keys]))
-    rests = enc.dictionary
+    n_lines = len(lines.no)
+    enc = pc.dictionary_encode(pa.concat_arrays([lines.rests, state.keys.cast(pa.string_view()),
+                                                 p_keys.cast(pa.string_view())]))
+    rests = enc.dictionary.cast(pa.large_string())
     remap = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    line_key = remap[:len(lines.rests)][lines.key]
-    open_key = remap[len(lines.rests):len(lines.rests) + len(state.keys)]
-    p_key = remap[len(lines.rests) + len(state.keys):]
+    line_key = remap[:n_lines]
+    open_key = remap[n_lines:n_lines + len(state.keys)]
+    p_key = remap[n_lines + len(state.keys):]
     keys = _keys(rests, keep)
     st = keys.status[line_key]
     valid = lines.valid
