@@ -103,28 +103,37 @@ class _Keys:
     fields: dict[str, tuple[pa.Array, np.ndarray]]
 
 
-def _blocks(source: Source) -> Iterator[bytes]:
+def _blocks(source: Source) -> Iterator[bytearray]:
     """The content in blocks that end after a ``\\n`` (or after a ``\\r`` not followed by ``\\n``);
-    the last block ends where the content does."""
+    the last block ends where the content does. Each block is read straight into its own buffer
+    after the previous block's unfinished line (no copy of the block)."""
     tail = b""
     with source.open() as fh:
         while True:
-            chunk = fh.read(BLOCK_BYTES)
-            if not chunk:
+            buf = bytearray(len(tail) + BLOCK_BYTES)
+            buf[:len(tail)] = tail
+            view, size = memoryview(buf), len(tail)
+            while size < len(buf):   # (a decompressed stream may give less than asked)
+                got = fh.readinto(view[size:])
+                if not got:
+                    break
+                size += got
+            view.release()
+            del buf[size:]
+            if size == len(tail):
                 break
-            cut = chunk.rfind(b"\n") + 1
+            cut = buf.rfind(b"\n") + 1
             if cut == 0:   # no \n: a lone \r ends a line too (never the last byte: \n may follow)
-                cut = chunk.rfind(b"\r", 0, len(chunk) - 1) + 1
-            if cut == 0:
-                tail += chunk
-                continue
-            yield chunk if not tail and cut == len(chunk) else b"".join((tail, memoryview(chunk)[:cut]))
-            tail = chunk[cut:]
+                cut = buf.rfind(b"\r", 0, len(buf) - 1) + 1
+            tail = bytes(buf[cut:])
+            if cut:
+                del buf[cut:]
+                yield buf
     if tail:
-        yield tail
+        yield bytearray(tail)
 
 
-def _fast(buf: bytes, no0: int) -> _Lines | None:
+def _fast(buf: bytearray, no0: int) -> _Lines | None:
     """Split an ASCII block with only ``\\r\\n`` carriage returns (None: take the line path): line
     ends and first commas found by numpy and Arrow, the rests as string views into the block."""
     if not buf.isascii() or (b"\r" in buf and buf.count(b"\r") != buf.count(b"\r\n")):
@@ -176,7 +185,7 @@ def _digits(a: np.ndarray, starts: np.ndarray, width: np.ndarray,
     return valid, times
 
 
-def _views(a: np.ndarray, buf: bytes, at: np.ndarray, length: np.ndarray) -> pa.Array:
+def _views(a: np.ndarray, buf: bytearray, at: np.ndarray, length: np.ndarray) -> pa.Array:
     """A string-view array of ``buf[at:at + length]`` (no copy of the texts: Arrow views are 16
     bytes, the length then 12 inline bytes, or 4 prefix bytes, buffer 0 and the offset)."""
     n = len(at)
@@ -207,7 +216,7 @@ def _finish(number: np.ndarray, t: pa.Array, rest: pa.Array, count: int) -> _Lin
     return _Lines(number, valid, times, rest.cast(pa.string_view()), count)
 
 
-def _slow(buf: bytes, no0: int) -> _Lines:
+def _slow(buf: bytearray, no0: int) -> _Lines:
     """Split a block line by line as the line reader does (its decoding and line ends)."""
     numbers: list[int] = []
     times: list[str] = []
