@@ -7,12 +7,13 @@
 ``--lanl``: the generated case is an authentication-only enterprise written as LANL ``auth.txt``
 (``ingest.synthetic.auth_enterprise``: the enterprise's rows repeated up to about N lines, streamed by
 ``write_lanl_lines``; ``--dir`` keeps and reuses them); the child streams it into a case file with
-``ingest_to_case`` (``latgraph ingest --stream``; ``stream s``: the reader collapses repeated
-authentications into counted rows) and then loads and analyses that case (target, issue 13: 50M
-lines in < 10 min and < 8 GB, linear). Memory and time follow the *distinct* authentications (rows
-after the collapse), not the lines: by default the rows of ``--days`` are repeated about N / rows
-times each; ``--repeat R`` fixes that ratio instead and runs the enterprise for as many days (at least
-``--days``) as N / R distinct authentications need, so N lines hold about N / R rows.
+``ingest_to_case`` (``latgraph ingest --stream``; ``stream s``: the vectorised reader collapses repeated
+authentications into counted rows; 10.47M lines in about 24 CPU s, docs/ingest.md LANL) and then loads
+and analyses that case (target, issue 13: 50M lines in < 10 min and < 8 GB, linear). Memory and time
+follow the *distinct* authentications (rows after the collapse), not the lines: by default the rows of
+``--days`` are repeated about N / rows times each; ``--repeat R`` fixes that ratio instead and runs the
+enterprise for as many days (at least ``--days``) as N / R distinct authentications need, so N lines
+hold about N / R rows.
 
 For each size the generator (not timed) writes a case file; then a *fresh* Python process runs the
 analysis on it, so each peak is that run's own:

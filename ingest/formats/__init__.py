@@ -7,7 +7,8 @@ first bytes of the content (never by file name alone); ``--format`` skips detect
 
 Every reader is ``iter_records(source, *, event_ids, report) -> Iterator[dict]`` yielding flat dicts
 of Windows field names (see :mod:`ingest.winevents`; the EVTX reader yields the same as attribute
-records, :data:`~ingest.formats.evtx_file.EvtxRecord`, for speed); it counts what it reads and skips in
+records, :data:`~ingest.formats.evtx_file.EvtxRecord`, for speed; the native EVTX reader and the LANL
+reader yield :class:`~ingest.batching.ColumnBatch` blocks); it counts what it reads and skips in
 ``report`` (a :class:`~ingest.report.FileReport`) and never raises for one bad record.
 """
 
