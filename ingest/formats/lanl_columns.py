@@ -4,12 +4,11 @@
 reader, kept as the reference) gives, in the same order and with the same report, but as
 :class:`~ingest.batching.ColumnBatch` blocks: no Python object per line or per row.
 
-1. **Blocks.** The content is read in blocks of :data:`BLOCK_BYTES` cut after a line end (bounded
-   memory at any size). An ASCII block whose carriage returns all end a ``\\r\\n`` is split by
-   pyarrow (``split_pattern`` at the first comma: time and rest); any other block (non-ASCII bytes,
-   a lone ``\\r``, which the line reader takes as a line end) is split line by line in Python with
-   the line reader's own decoding and line rules. Both give, per non-blank line: its number, its
-   time (when all digits) and its rest (everything after the first comma) as a dictionary code.
+1. **Blocks** (:mod:`ingest.formats.lanl_blocks`). The content is read in blocks cut after a line
+   end (bounded memory at any size); an ASCII block is split by numpy and Arrow (line ends, first
+   commas, times as digit columns, rests as string views into the block), any other block line by
+   line with the line reader's own decoding and line rules. Both give, per non-blank line: its
+   number, its time (when all digits) and its rest (everything after the first comma).
 2. **Keys.** The distinct rests of the block (and of the open window carried from the previous
    block) are split into their eight fields; event id, kept or not, collapsible or not and the
    record fields are computed once per distinct field value, with the line reader's expressions.
@@ -21,16 +20,16 @@ reader, kept as the reference) gives, in the same order and with the same report
    count per rest) until a later line closes it.
 4. **Order.** Rows are yielded when the line reader would yield them (a window's rows when the next
    window starts) and malformed lines are reported in between, so even the order of the report's
-   examples is the same.
+   examples is the same. Blocks hold :data:`PART_ROWS` rows (``ingest.BATCH_SIZE``: a normalised
+   batch is one block); rows short of a block wait for the next input block, never past a report.
 
 A time of more than 15 digits (past the year 9999 as a LANL offset) stops the file with an
-``OverflowError`` as soon as its block is read (the line reader stopped, with the same error, only
-when such a line was kept and its hour was written out).
+``OverflowError`` as soon as its block is read (the line reader stopped the file with an
+``OverflowError`` too, but only when such a line was kept, once its hour was written out).
 """
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -44,30 +43,16 @@ import pyarrow.compute as pc
 
 from ingest.batching import KIND_INT, TIMES, ColumnBatch
 from ingest.formats.base import Source
+from ingest.formats.lanl_blocks import Lines, blocks, split_fast, split_slow
 from ingest.report import SKIP_EVENT_ID, SKIP_MALFORMED, FileReport
 
-#: Bytes read per block (about 470,000 LANL lines).
-BLOCK_BYTES = 32 << 20
 #: Rows per yielded column block: ``ingest.BATCH_SIZE``, so that a normalised batch is one block
 #: (rows short of a block wait for the next input block unless a malformed line is reported first).
 PART_ROWS = 50_000
-#: A valid time longer than this many digits is refused (``OverflowError``).
-MAX_TIME_DIGITS = 15
 #: Key status: fields not eight, orientation unknown, not kept, kept and collapsible, kept single.
 _BAD, _ORIENT, _NOT_KEPT, _RUN, _SINGLE = 0, 1, 2, 3, 4
 _TEXT_FIELDS = ("Computer", "TargetUserName", "TargetDomainName", "SubjectUserName", "WorkstationName",
                 "LogonType", "AuthenticationPackageName", "Status", "ServiceName")
-
-
-@dataclass
-class _Lines:
-    """The non-blank lines of one block: number, time (valid: all digits) and rest (string views)."""
-
-    no: np.ndarray
-    valid: np.ndarray
-    t: np.ndarray
-    rests: pa.Array
-    count: int          # lines in the block, blank ones included
 
 
 @dataclass
@@ -101,141 +86,6 @@ class _Keys:
     good: np.ndarray
     orient: Callable[[int], str]
     fields: dict[str, tuple[pa.Array, np.ndarray]]
-
-
-def _blocks(source: Source) -> Iterator[bytearray]:
-    """The content in blocks that end after a ``\\n`` (or after a ``\\r`` not followed by ``\\n``);
-    the last block ends where the content does. Each block is read straight into its own buffer
-    after the previous block's unfinished line (no copy of the block)."""
-    tail = b""
-    with source.open() as fh:
-        while True:
-            buf = bytearray(len(tail) + BLOCK_BYTES)
-            buf[:len(tail)] = tail
-            view, size = memoryview(buf), len(tail)
-            while size < len(buf):   # (a decompressed stream may give less than asked)
-                got = fh.readinto(view[size:])
-                if not got:
-                    break
-                size += got
-            view.release()
-            del buf[size:]
-            if size == len(tail):
-                break
-            cut = buf.rfind(b"\n") + 1
-            if cut == 0:   # no \n: a lone \r ends a line too (never the last byte: \n may follow)
-                cut = buf.rfind(b"\r", 0, len(buf) - 1) + 1
-            tail = bytes(buf[cut:])
-            if cut:
-                del buf[cut:]
-                yield buf
-    if tail:
-        yield bytearray(tail)
-
-
-def _fast(buf: bytearray, no0: int) -> _Lines | None:
-    """Split an ASCII block with only ``\\r\\n`` carriage returns (None: take the line path): line
-    ends and first commas found by numpy and Arrow, the rests as string views into the block."""
-    if not buf.isascii() or (b"\r" in buf and buf.count(b"\r") != buf.count(b"\r\n")):
-        return None
-    a = np.frombuffer(buf, dtype=np.uint8)
-    ends = np.flatnonzero(a == 10) + 1
-    if not len(ends) or ends[-1] != len(buf):
-        ends = np.append(ends, len(buf))
-    count = len(ends)
-    starts = np.empty_like(ends)
-    starts[0] = 0
-    starts[1:] = ends[:-1]
-    newline = a[ends - 1] == 10
-    size = ends - starts - newline.astype(np.int64)
-    size -= ((size > 0) & newline & (a[np.maximum(ends - 2, 0)] == 13)).astype(np.int64)
-    offsets = np.append(starts, ends[-1]).astype(np.int64)
-    lines = pa.Array.from_buffers(pa.large_string(), count, [None, pa.py_buffer(offsets), pa.py_buffer(buf)])
-    comma = pc.find_substring(lines, ",").to_numpy(zero_copy_only=False).astype(np.int64)
-    number = np.arange(no0 + 1, no0 + 1 + count, dtype=np.int64)
-    filled = size > 0
-    if not filled.all():
-        starts, size, comma, number = starts[filled], size[filled], comma[filled], number[filled]
-    has = (comma >= 0) & (comma < size)
-    width = np.where(has, comma, size)                 # the time: the line up to its first comma
-    rest_at = starts + np.where(has, comma + 1, size)
-    rest_len = starts + size - rest_at
-    valid, times = _digits(a, starts, width, number)
-    return _Lines(number, valid, times, _views(a, buf, rest_at, rest_len), count)
-
-
-def _digits(a: np.ndarray, starts: np.ndarray, width: np.ndarray,
-            number: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(all digits, value)`` of the times ``a[starts:starts + width]`` (numpy over a digit matrix)."""
-    n = len(starts)
-    wide = np.flatnonzero(width > MAX_TIME_DIGITS)
-    for i in wide:   # rare: a long time is an error if it is all digits, else just not a time
-        if bytes(a[starts[i]:starts[i] + width[i]]).isdigit():
-            raise OverflowError(f"line {int(number[i])}: time of more than {MAX_TIME_DIGITS} digits "
-                                "(past the year 9999)")
-    valid = (width > 0) & (width <= MAX_TIME_DIGITS)
-    times = np.zeros(n, dtype=np.int64)
-    last = len(a) - 1
-    for k in range(int(min(width.max(), MAX_TIME_DIGITS)) if n else 0):   # one digit column at a time
-        inside = width > k
-        d = a[np.minimum(starts + k, last)] - np.uint8(48)
-        valid &= (d <= 9) | ~inside
-        times = np.where(inside, times * 10 + d, times)
-    times[~valid] = 0
-    return valid, times
-
-
-def _views(a: np.ndarray, buf: bytearray, at: np.ndarray, length: np.ndarray) -> pa.Array:
-    """A string-view array of ``buf[at:at + length]`` (no copy of the texts: Arrow views are 16
-    bytes, the length then 12 inline bytes, or 4 prefix bytes, buffer 0 and the offset)."""
-    n = len(at)
-    views = np.zeros((n, 4), dtype=np.int32)
-    views[:, 0] = length
-    last = len(a) - 1
-    b = [a[np.minimum(at + k, last)].astype(np.uint32) for k in range(4)]
-    views[:, 1] = (b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)).view(np.int32)
-    views[:, 3] = at
-    short = np.flatnonzero(length <= 12)
-    if len(short):
-        cols = np.arange(12)
-        inline = a[np.minimum(at[short, None] + cols[None, :], last)].copy()
-        inline[cols[None, :] >= length[short, None]] = 0
-        views[short, 1:] = inline.view(np.int32).reshape(len(short), 3)
-    return pa.Array.from_buffers(pa.string_view(), n, [None, pa.py_buffer(views), pa.py_buffer(buf)])
-
-
-def _finish(number: np.ndarray, t: pa.Array, rest: pa.Array, count: int) -> _Lines:
-    valid = pc.ascii_is_decimal(t).to_numpy(zero_copy_only=False)
-    if valid.any():
-        width = pc.binary_length(t).to_numpy(zero_copy_only=False)
-        if width[valid].max() > MAX_TIME_DIGITS:
-            line = int(number[valid & (width > MAX_TIME_DIGITS)][0])
-            raise OverflowError(f"line {line}: time of more than {MAX_TIME_DIGITS} digits "
-                                "(past the year 9999)")
-    times = pc.cast(pc.if_else(pa.array(valid), t, "0"), pa.int64()).to_numpy()
-    return _Lines(number, valid, times, rest.cast(pa.string_view()), count)
-
-
-def _slow(buf: bytearray, no0: int) -> _Lines:
-    """Split a block line by line as the line reader does (its decoding and line ends)."""
-    numbers: list[int] = []
-    times: list[str] = []
-    rests: list[str] = []
-    count = 0
-    for count, line in enumerate(io.StringIO(buf.decode("utf-8", errors="replace"), newline=""), 1):
-        line = line.rstrip("\r\n")
-        if not line:
-            continue
-        t, _, rest = line.partition(",")
-        if t.isdigit():
-            int(t)   # the line reader's int(): a digit it cannot read ("²") stops the file the same way
-            if not t.isascii():   # another script's digits: Python reads them, Arrow does not
-                t = str(int(t))
-        numbers.append(no0 + count)
-        times.append(t)
-        rests.append(rest)
-    return _finish(np.array(numbers, dtype=np.int64), pa.array(times, pa.large_string()),
-                   pa.array(rests, pa.large_string()), count)
 
 
 def _succeeded(r: str) -> bool:
@@ -441,16 +291,16 @@ def iter_columns(source: Source, *, event_ids: frozenset[int] | None, report: Fi
     times = _Times(la.epoch())
     state = _Open.empty()
     no0 = 0
-    for buf in _blocks(source):
-        lines = _fast(buf, no0) or _slow(buf, no0)
+    for buf in blocks(source):
+        lines = split_fast(buf, no0) or split_slow(buf, no0)
         no0 += lines.count
         state = yield from _window_rows(lines, state, source, report, keep, collapse, times, final=False)
-    empty = _Lines(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64),
+    empty = Lines(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64),
                    pa.array([], pa.string_view()), 0)
     yield from _window_rows(empty, state, source, report, keep, collapse, times, final=True)
 
 
-def _window_rows(lines: _Lines, state: _Open, source: Source, report: FileReport, keep: frozenset[int],
+def _window_rows(lines: Lines, state: _Open, source: Source, report: FileReport, keep: frozenset[int],
                  collapse: bool, times: _Times, *, final: bool) -> Iterator[ColumnBatch]:
     """Collapse one block's lines onto the open segment; yield the rows of the segments it closes
     (reporting malformed lines in between, in line order); return the new open segment."""
@@ -561,4 +411,4 @@ def _emit(no: np.ndarray, t: np.ndarray, key: np.ndarray, rep: np.ndarray, lo: i
         yield _part(no[a:b], t[a:b], key[a:b], rep[a:b], keys, times)
 
 
-__all__ = ["BLOCK_BYTES", "PART_ROWS", "iter_columns"]
+__all__ = ["PART_ROWS", "iter_columns"]

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 from ingest import formats, iter_event_batches
-from ingest.formats import lanl_auth, lanl_columns
+from ingest.formats import lanl_auth, lanl_blocks, lanl_columns
 from ingest.report import IngestReport
 from ingest.stream_case import ingest_to_case
 
@@ -100,7 +100,7 @@ def _fields(fr: object) -> dict[str, object]:
 @pytest.fixture
 def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Blocks of 2 KB and column parts of 50 rows: windows span blocks, batches span parts."""
-    monkeypatch.setattr(lanl_columns, "BLOCK_BYTES", 2048)
+    monkeypatch.setattr(lanl_blocks, "BLOCK_BYTES", 2048)
     monkeypatch.setattr(lanl_columns, "PART_ROWS", 50)
 
 
