@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from graph.evidence_items import shared_columns
 from graph.model import HOP_COLUMNS
 from graph.neo4j_store.connection import Neo4jStoreError
 
@@ -221,7 +222,7 @@ def case_digest(hops: pd.DataFrame, host_rows: list[dict[str, Any]], findings: p
     missing = [c for c in HOP_COLUMNS if c != "hop_id" and c not in hops.columns]
     if missing:
         raise Neo4jStoreError(f"hops frame lacks columns {missing}")
-    h = hashlib.sha256(f"case-v1 {merge_gap_ns} {len(hops)}\n".encode())
+    h = hashlib.sha256(f"case-v2 {merge_gap_ns} {len(hops)}\n".encode())
 
     def text(value: Any) -> None:
         h.update(repr(value).encode("utf-8", "surrogatepass"))
@@ -239,12 +240,13 @@ def case_digest(hops: pd.DataFrame, host_rows: list[dict[str, Any]], findings: p
         text(hops[column].tolist())
     evidence = [() if _opt_seq(e) is None else e for e in hops["evidence"].tolist()]
     h.update(np.array([len(e) for e in evidence], dtype="int64").tobytes())
-    flat = [e for group in evidence for e in group]
-    fields = operator.itemgetter("event_id", "record_id", "source_file", "rule", "ts")
-    try:
-        text(list(map(fields, flat)))
-    except (KeyError, TypeError):   # evidence without every field: the same values, one at a time
-        text([tuple(e.get(f) for f in ("event_id", "record_id", "source_file", "rule", "ts")) for e in flat])
+    core = _evidence_core(evidence)
+    if core is not None:   # the stored fields column-wise (evidence kept as columns: no dict built)
+        text(core[:4])
+        h.update(core[4].tobytes())
+    else:   # unusual values: every item's fields, one at a time
+        text([tuple(e.get(f) for f in ("event_id", "record_id", "source_file", "rule", "ts"))
+              for group in evidence for e in group])
     text(sorted((r["key"], r["score"], r["first_seen_ns"]) for r in host_rows))
     if findings is not None and len(findings):
         text(findings.to_dict("records"))
@@ -322,47 +324,91 @@ def _ns_list(column: pd.Series) -> list[int]:
     return times.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ns]").astype("int64").tolist()
 
 
-def _evidence_texts_bulk(groups: list[Any]) -> list[list[tuple[str, str]]]:
-    """(evidence id, evidence JSON) of every evidence of every hop (:func:`_evidence_texts`, whose
-    text it reproduces), built column-wise: times of the common case (``datetime`` / ``Timestamp``)
-    formatted in one vectorised pass, names JSON-encoded once each, the texts assembled in one
-    comprehension; evidence with unusual values (numpy integers, non-string names, naive times)
-    goes through :func:`_evidence_texts` one at a time."""
+def _evidence_core(groups: list[Any]) -> tuple[list[Any], list[Any], list[Any], list[Any], np.ndarray] | None:
+    """The fields the stored evidence holds, column-wise over every evidence of every hop (event
+    ids, record ids, source files, rules, times as int ns since the epoch), or None when some item
+    has an unusual value (numpy integers, non-string names, naive or missing times).
+
+    Evidence kept as columns (:class:`graph.evidence_items.EvidenceItems` of one column set, what the
+    pandas engine gives) is read from the columns without building a dict per item; a tuple of dicts
+    with the same values gives the same columns.
+    """
+    shared = shared_columns(groups)
+    if shared is not None:
+        cols, index = shared
+        return cols.core(index)
     flat = [e for g in groups for e in g]
     fields = ("ts", "event_id", "record_id", "source_file", "rule")
     try:   # the common case: every evidence dict has every field (one C-level pass)
         columns = list(zip(*map(operator.itemgetter(*fields), flat), strict=True)) if flat else [()] * 5
     except (KeyError, TypeError):
-        columns = [[e.get(f) for e in flat] for f in fields]
+        return None
     stamps, eids, rids, files, rules = (list(c) for c in columns)
-    plain = (int, type(None))
-    names_ok = (str, type(None))
-    regular = [(type(t) is pd.Timestamp or (isinstance(t, datetime) and t.tzinfo is not None))
-               and type(a) in plain and type(b) in plain and type(f) in names_ok and type(r) in names_ok
-               for t, a, b, f, r in zip(stamps, eids, rids, files, rules, strict=True)]
-    idx = [i for i, ok in enumerate(regular) if ok]
-    texts: list[tuple[str, str] | None] = [None] * len(flat)
-    if idx:
-        values = pd.to_datetime([stamps[i] for i in idx], utc=True).as_unit("ns")
-        encode = _PLAIN.encode
-        names = {v: encode(v) for v in {files[i] for i in idx} | {rules[i] for i in idx}}
-        for i, ts in zip(idx, _iso_many(values.asi8), strict=True):
-            eid, rid = eids[i], rids[i]
-            e = "null" if eid is None else str(eid)
-            r = "null" if rid is None else str(rid)
-            f, ru = names[files[i]], names[rules[i]]
-            texts[i] = (f'[{e}, {f}, {r}, "{ts}"]',
-                        f'{{"event_id": {e}, "record_id": {r}, "rule": {ru}, "source_file": {f}, '
-                        f'"ts": "{ts}"}}')
-    cache: dict[Any, str] = {}
-    for i, ok in enumerate(regular):
-        if not ok:
-            texts[i] = _evidence_texts(flat[i], cache)
+    if not all(map(_regular, stamps, eids, rids, files, rules)):
+        return None
+    ts = pd.to_datetime(stamps, utc=True).as_unit("ns").asi8 if stamps else np.zeros(0, dtype=np.int64)
+    return eids, rids, files, rules, np.asarray(ts, dtype=np.int64)
+
+
+def _regular(t: Any, a: Any, b: Any, f: Any, r: Any) -> bool:
+    """An evidence item whose values the column-wise formatting handles (else the reference one)."""
+    return ((type(t) is pd.Timestamp or (isinstance(t, datetime) and t.tzinfo is not None))
+            and type(a) in _PLAIN_INT and type(b) in _PLAIN_INT
+            and type(f) in _PLAIN_STR and type(r) in _PLAIN_STR)
+
+
+_PLAIN_INT = (int, type(None))
+_PLAIN_STR = (str, type(None))
+
+
+def _evidence_texts_bulk(groups: list[Any]) -> list[list[tuple[str, str]]]:
+    """(evidence id, evidence JSON) of every evidence of every hop (:func:`_evidence_texts`, whose
+    text it reproduces), built column-wise (:func:`_evidence_core`): times formatted in one
+    vectorised pass, names JSON-encoded once each, the texts assembled in one comprehension;
+    evidence with unusual values goes through :func:`_evidence_texts` one at a time."""
+    core = _evidence_core(groups)
+    if core is not None:
+        texts: list[tuple[str, str] | None] = _assemble(*core[:4], _iso_many(core[4]))
+    else:
+        flat = [e for g in groups for e in g]
+        fields = ("ts", "event_id", "record_id", "source_file", "rule")
+        stamps, eids, rids, files, rules = ([e.get(f) for e in flat] for f in fields)
+        regular = list(map(_regular, stamps, eids, rids, files, rules))
+        idx = [i for i, ok in enumerate(regular) if ok]
+        texts = [None] * len(flat)
+        if idx:
+            values = pd.to_datetime([stamps[i] for i in idx], utc=True).as_unit("ns")
+            done = _assemble([eids[i] for i in idx], [rids[i] for i in idx], [files[i] for i in idx],
+                             [rules[i] for i in idx], _iso_many(values.asi8))
+            for i, pair in zip(idx, done, strict=True):
+                texts[i] = pair
+        cache: dict[Any, str] = {}
+        for i, ok in enumerate(regular):
+            if not ok:
+                texts[i] = _evidence_texts(flat[i], cache)
     out: list[list[tuple[str, str]]] = []
     k = 0
     for g in groups:
-        out.append(texts[k:k + len(g)])  # type: ignore[arg-type]
-        k += len(g)
+        n = len(g)
+        out.append(texts[k:k + n])  # type: ignore[arg-type]
+        k += n
+    return out
+
+
+def _assemble(eids: list[Any], rids: list[Any], files: list[Any], rules: list[Any],
+              stamps: list[str]) -> list[tuple[str, str] | None]:
+    """(evidence id, evidence JSON) texts of regular items from their columns (times already text)."""
+    encode = _PLAIN.encode
+    names = {v: encode(v) for v in {*files, *rules}}
+    out: list[tuple[str, str] | None] = []
+    append = out.append
+    for eid, rid, file, rule, ts in zip(eids, rids, files, rules, stamps, strict=True):
+        e = "null" if eid is None else str(eid)
+        r = "null" if rid is None else str(rid)
+        f = names[file]
+        append((f'[{e}, {f}, {r}, "{ts}"]',
+                f'{{"event_id": {e}, "record_id": {r}, "rule": {names[rule]}, "source_file": {f}, '
+                f'"ts": "{ts}"}}'))
     return out
 
 
