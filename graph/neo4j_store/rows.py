@@ -96,101 +96,157 @@ def hop_rows(hops: pd.DataFrame) -> list[dict[str, Any]]:
     Raises:
         Neo4jStoreError: a hops column is missing or a hop has no destination or times.
     """
-    missing = [c for c in HOP_COLUMNS if c != "hop_id" and c not in hops.columns]
-    if missing:
-        raise Neo4jStoreError(f"hops frame lacks columns {missing}")
-    n = len(hops)
-    cols = {c: _plain(hops[c]) for c in ("src_host", "src_ip", "dst_host", "account", "severity")}
-    bad = hops["dst_host"].isna() | hops["first_seen"].isna() | hops["last_seen"].isna()
-    if bad.any():
-        hop_id = hops["hop_id"][bad].iloc[0] if "hop_id" in hops.columns else bad.to_numpy().argmax()
-        raise Neo4jStoreError(f"hop {hop_id} has no destination host or no times")
-    first_ns, last_ns = _ns_list(hops["first_seen"]), _ns_list(hops["last_seen"])
-    hop_ids = hops["hop_id"].tolist() if "hop_id" in hops.columns else [None] * n
-    kinds_col, tech_col = hops["kinds"].tolist(), hops["techniques"].tolist()
-    rules_col = hops["rules"].tolist()
-    n_events, scores = hops["n_events"].tolist(), hops["score"].tolist()
-    evidence_col = hops["evidence"].tolist()
-    texts = _evidence_texts_bulk([() if _opt_seq(e) is None else e for e in evidence_col])
-    rows: list[dict[str, Any]] = []
-    groups: dict[tuple[Any, ...], tuple[str, str]] = {}   # (src_host, src_ip, dst, account) -> key, head
-    encoded: dict[Any, str] = {}
-    encode = _PLAIN.encode
+    source = RowSource(hops)
+    return source.rows(source.order)
 
-    def enc(value: Any) -> str:
+
+class RowSource:
+    """The push rows of a hops frame, in push order (group key, first time, hop key), built on
+    demand for any part of that order: a push cuts the order into batches (:meth:`batches`) and
+    builds each batch's rows (:meth:`rows`) while earlier batches are being written.
+
+    The order, the group and hop keys and the node names come from the frame's columns without
+    building any row.
+
+    Raises:
+        Neo4jStoreError: a hops column is missing or a hop has no destination or times.
+    """
+
+    def __init__(self, hops: pd.DataFrame) -> None:
+        missing = [c for c in HOP_COLUMNS if c != "hop_id" and c not in hops.columns]
+        if missing:
+            raise Neo4jStoreError(f"hops frame lacks columns {missing}")
+        n = len(hops)
+        bad = hops["dst_host"].isna() | hops["first_seen"].isna() | hops["last_seen"].isna()
+        if bad.any():
+            hop_id = hops["hop_id"][bad].iloc[0] if "hop_id" in hops.columns else bad.to_numpy().argmax()
+            raise Neo4jStoreError(f"hop {hop_id} has no destination host or no times")
+        self.cols = {c: _plain(hops[c]) for c in ("src_host", "src_ip", "dst_host", "account", "severity")}
+        self.first_ns, self.last_ns = _ns_list(hops["first_seen"]), _ns_list(hops["last_seen"])
+        self.hop_ids = hops["hop_id"].tolist() if "hop_id" in hops.columns else [None] * n
+        self.kinds, self.techniques = hops["kinds"].tolist(), hops["techniques"].tolist()
+        self.rule_lists = hops["rules"].tolist()
+        self.n_events, self.scores = hops["n_events"].tolist(), hops["score"].tolist()
+        self.evidence = [() if _opt_seq(e) is None else e for e in hops["evidence"].tolist()]
+        self._encoded: dict[Any, str] = {}
+        self._lists: dict[Any, tuple[tuple[str, ...], str]] = {}
+        # (src_host, src_ip, dst, account) -> (group key, the names' JSON head)
+        self._groups: dict[tuple[Any, ...], tuple[str, str]] = {}
+        names = list(zip(self.cols["src_host"], self.cols["src_ip"], self.cols["dst_host"],
+                         self.cols["account"], strict=True))
+        self.group_keys = [self._group(k)[0] for k in names]
+        self.hop_keys = [_hop_key(g, f) for g, f in zip(self.group_keys, self.first_ns, strict=True)]
+        #: Hop positions in push order: a group's hops next to each other, in time order (each batch
+        #: then looks up few groups, and rows of a group meet its stored hops in time order).
+        self.order = sorted(range(n), key=lambda i: (self.group_keys[i], self.first_ns[i], self.hop_keys[i]))
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def batches(self, batch_size: int) -> list[list[int]]:
+        """:attr:`order` cut into batches of about ``batch_size`` hops, never between two hops of one
+        group (as :func:`~graph.neo4j_store.push.group_batches` cuts rows)."""
+        out: list[list[int]] = []
+        current: list[int] = []
+        keys = self.group_keys
+        for i in self.order:
+            if len(current) >= batch_size and keys[i] != keys[current[-1]]:
+                out.append(current)
+                current = []
+            current.append(i)
+        if current:
+            out.append(current)
+        return out
+
+    def names(self) -> list[tuple[str, str]]:
+        """The (kind, name) of every node the hops touch (``host``, ``unknown``: a source-less hop's
+        destination, ``account``), sorted."""
+        c = self.cols
+        wanted = {("host", d) for d in c["dst_host"]}
+        sources = (h if h is not None else ip for h, ip in zip(c["src_host"], c["src_ip"], strict=True))
+        wanted |= {("host", s) if s is not None else ("unknown", d)
+                   for s, d in zip(sources, c["dst_host"], strict=True)}
+        wanted |= {("account", a) for a in c["account"] if a is not None}
+        return sorted(wanted)
+
+    def _enc(self, value: Any) -> str:
         """JSON of a hashable value (names, kinds tuples), encoded once per distinct value."""
-        text = encoded.get(value)
+        text = self._encoded.get(value)
         if text is None:
-            text = encoded[value] = encode(value)
+            text = self._encoded[value] = _PLAIN.encode(value)
         return text
 
-    lists: dict[Any, tuple[tuple[str, ...], str]] = {}
-
-    def texts_of(value: Any) -> tuple[tuple[str, ...], str]:
-        """A kinds / techniques / rules cell as a tuple of ``str`` and its JSON (once per distinct value)."""
-        key = value if type(value) is tuple else tuple(value)
-        known = lists.get(key)
+    def _group(self, names: tuple[Any, ...]) -> tuple[str, str]:
+        known = self._groups.get(names)
         if known is None:
-            items = tuple(str(x) for x in key)
-            known = lists[key] = (items, encode(items))
+            src_host, src_ip, dst, account = names
+            group = group_key(src_host, src_ip, dst, account)
+            enc = self._enc
+            known = self._groups[names] = (group, f'"{group}", {enc(src_host)}, {enc(src_ip)}, {enc(dst)}, '
+                                                  f"{enc(account)}")
         return known
 
-    for i in range(n):
-        pairs = texts[i]
-        ids = [ident for ident, _ in pairs]
-        if len(set(ids)) == len(ids):
-            evidence = [text for _, text in pairs]
-        else:
-            unique: dict[str, str] = {}
-            for ident, text in pairs:
-                unique[ident] = text  # the last of equal ids wins, at the first one's place
-            ids, evidence = list(unique), list(unique.values())
-        if not ids:  # no evidence listed: the hop itself is its (single) evidence
-            ids = [_PLAIN.encode(["hop", _iso_from_ns(first_ns[i]), _iso_from_ns(last_ns[i])])]
-            evidence = [_SORTED.encode(_evidence_json({}))]
-        src_host, src_ip, dst, account = (cols["src_host"][i], cols["src_ip"][i], cols["dst_host"][i],
-                                          cols["account"][i])
-        names = (src_host, src_ip, dst, account)
-        known = groups.get(names)
+    def _texts_of(self, value: Any) -> tuple[tuple[str, ...], str]:
+        """A kinds / techniques / rules cell as a tuple of ``str`` and its JSON (once per distinct value)."""
+        key = value if type(value) is tuple else tuple(value)
+        known = self._lists.get(key)
         if known is None:
-            group = group_key(src_host, src_ip, dst, account)
-            known = groups[names] = (group, f'"{group}", {enc(src_host)}, {enc(src_ip)}, {enc(dst)}, '
-                                            f"{enc(account)}")
-        group, names_json = known
-        kinds, kinds_json = texts_of(kinds_col[i])
-        techniques, techniques_json = texts_of(tech_col[i])
-        rules, rules_json = texts_of(rules_col[i])
-        count, score, severity = int(n_events[i]), float(scores[i]), str(cols["severity"][i])
-        # The signature (v3): the row's fields as a JSON list, then its evidence texts one per line
-        # (JSON texts never hold a raw line break, so no two different rows give the same text).
-        head = (f'["v3", {names_json}, {first_ns[i]}, {last_ns[i]}, {kinds_json}, {techniques_json}, '
-                f"{rules_json}, {count}, {encode(score)}, {enc(severity)}]")
-        digest = hashlib.sha256("\n".join((head, *evidence)).encode("utf-8", "surrogatepass")).hexdigest()
-        rows.append({
-            "hop_id": _int(hop_ids[i]),
-            "group_key": group,
-            "hop_key": _hop_key(group, first_ns[i]),
-            "src": src_host if src_host is not None else src_ip,
-            "src_host": src_host,
-            "src_ip": src_ip,
-            "dst": dst,
-            "account": account,
-            "first_seen_ns": first_ns[i],
-            "last_seen_ns": last_ns[i],
-            "kinds": list(kinds),
-            "techniques": list(techniques),
-            "rules": list(rules),
-            "evidence_ids": ids,
-            "evidence": evidence,
-            "n_events": count,
-            "score": score,
-            "severity": severity,
-            "signature": digest[:32],
-        })
-    # A group's rows in time order, next to each other: each batch then looks up few groups, and
-    # rows of a group meet its stored hops in time order.
-    rows.sort(key=lambda r: (r["group_key"], r["first_seen_ns"], r["hop_key"]))
-    return rows
+            items = tuple(str(x) for x in key)
+            known = self._lists[key] = (items, _PLAIN.encode(items))
+        return known
+
+    def rows(self, index: list[int]) -> list[dict[str, Any]]:
+        """The rows of the hops at positions ``index`` (in that order)."""
+        texts = _evidence_texts_bulk([self.evidence[i] for i in index])
+        cols, first_ns, last_ns = self.cols, self.first_ns, self.last_ns
+        encode, enc = _PLAIN.encode, self._enc
+        rows: list[dict[str, Any]] = []
+        for i, pairs in zip(index, texts, strict=True):
+            ids = [ident for ident, _ in pairs]
+            if len(set(ids)) == len(ids):
+                evidence = [text for _, text in pairs]
+            else:
+                unique: dict[str, str] = {}
+                for ident, text in pairs:
+                    unique[ident] = text  # the last of equal ids wins, at the first one's place
+                ids, evidence = list(unique), list(unique.values())
+            if not ids:  # no evidence listed: the hop itself is its (single) evidence
+                ids = [_PLAIN.encode(["hop", _iso_from_ns(first_ns[i]), _iso_from_ns(last_ns[i])])]
+                evidence = [_SORTED.encode(_evidence_json({}))]
+            src_host, src_ip, dst, account = (cols["src_host"][i], cols["src_ip"][i], cols["dst_host"][i],
+                                              cols["account"][i])
+            group, names_json = self._group((src_host, src_ip, dst, account))
+            kinds, kinds_json = self._texts_of(self.kinds[i])
+            techniques, techniques_json = self._texts_of(self.techniques[i])
+            rules, rules_json = self._texts_of(self.rule_lists[i])
+            count, score, severity = int(self.n_events[i]), float(self.scores[i]), str(cols["severity"][i])
+            # The signature (v3): the row's fields as a JSON list, then its evidence texts one per line
+            # (JSON texts never hold a raw line break, so no two different rows give the same text).
+            head = (f'["v3", {names_json}, {first_ns[i]}, {last_ns[i]}, {kinds_json}, {techniques_json}, '
+                    f"{rules_json}, {count}, {encode(score)}, {enc(severity)}]")
+            digest = hashlib.sha256("\n".join((head, *evidence)).encode("utf-8", "surrogatepass")).hexdigest()
+            rows.append({
+                "hop_id": _int(self.hop_ids[i]),
+                "group_key": group,
+                "hop_key": self.hop_keys[i],
+                "src": src_host if src_host is not None else src_ip,
+                "src_host": src_host,
+                "src_ip": src_ip,
+                "dst": dst,
+                "account": account,
+                "first_seen_ns": first_ns[i],
+                "last_seen_ns": last_ns[i],
+                "kinds": list(kinds),
+                "techniques": list(techniques),
+                "rules": list(rules),
+                "evidence_ids": ids,
+                "evidence": evidence,
+                "n_events": count,
+                "score": score,
+                "severity": severity,
+                "signature": digest[:32],
+            })
+        return rows
 
 
 def case_digest(hops: pd.DataFrame, host_rows: list[dict[str, Any]], findings: pd.DataFrame | None,
@@ -458,6 +514,18 @@ def _evidence_json(evidence: dict[str, Any]) -> dict[str, Any]:
     return {"event_id": _int(evidence.get("event_id")), "source_file": _text(evidence.get("source_file")),
             "record_id": _int(evidence.get("record_id")), "rule": _text(evidence.get("rule")),
             "ts": _iso_ns(evidence.get("ts"))}
+
+
+def push_id_of(batch_size: int, merge_gap_ns: int, case: str) -> str:
+    """The id of a push (its checkpoint's ``push_id``): the case (its :func:`case_digest`), the batch
+    size and the merge gap. A re-run of an interrupted push of the same case finds its checkpoint
+    and skips the committed batches; it is known before any row is built.
+
+    Examples:
+        >>> push_id_of(2000, 3600, "abc") == push_id_of(2000, 3600, "abc") != push_id_of(1000, 3600, "abc")
+        True
+    """
+    return _digest(["push-v2", batch_size, merge_gap_ns, case])
 
 
 def _digest(parts: Any) -> str:
