@@ -176,6 +176,9 @@ def main() -> None:
     parser.add_argument("--bulk-import", action="store_true",
                         help="also a first push with neo4j-admin database import into a brand-new database")
     parser.add_argument("--no-bolt", action="store_true", help="with --bulk-import: skip the Bolt runs")
+    parser.add_argument("--warmup", type=int, default=3,
+                        help="after run 1 (fresh server), first pushes of another case (seed + 1, same "
+                             "sizes) into the emptied database before the warm runs (0: none)")
     args = parser.parse_args()
 
     t = time.perf_counter()
@@ -194,14 +197,38 @@ def main() -> None:
     n_findings = 0 if result.findings is None else len(result.findings)
 
     if not args.no_bolt:
-        bolt_bench(result, args, batch_kw, n_findings)
+        warmup = None
+        if args.warmup > 0 and args.runs > 1 and not args.uri:
+            t = time.perf_counter()
+            other = simulate(args.seed + 1, n_workstations=args.workstations, days=args.days,
+                             target_events=args.events)
+            warmup = analyze_from_events(other.events, IngestReport())
+            del other
+            print(f"warm-up case (seed {args.seed + 1}): {len(warmup.hops):,} hops in "
+                  f"{time.perf_counter() - t:.1f} s")
+        bolt_bench(result, args, batch_kw, n_findings, warmup)
+        del warmup
     if args.bulk_import:
         bulk_bench(result, args.runs)
 
 
-def bolt_bench(result: Any, args: argparse.Namespace, batch_kw: dict[str, Any], n_findings: int) -> None:
+def warm_up(other: Any, settings: Any, batch_kw: dict[str, Any], pushes: int) -> None:
+    """What a long-running server has done before an analyst's push: ``pushes`` first pushes of
+    another case into the database, each emptied afterwards (its server CPU shows the JIT warming)."""
+    for i in range(1, pushes + 1):
+        report, first, c_cpu, s_cpu = timed_push(other, settings, batch_kw)
+        print(f"  warm-up push {i} of another case ({report.hops:,} hops) into the emptied database: "
+              f"{first:.1f} s; CPU: client {c_cpu:.1f} s, server {s_cpu:.1f} s; {load()}")
+        wipe(settings)
+
+
+def bolt_bench(result: Any, args: argparse.Namespace, batch_kw: dict[str, Any], n_findings: int,
+               warmup: Any = None) -> None:
     """``args.runs`` rounds of: an empty database, the first push, an unchanged re-push, a re-push
-    checked row by row; medians over the warm-server runs (all runs when there is only one)."""
+    checked row by row. Run 1 goes to the freshly started server; before run 2 the server is warmed
+    by ``args.warmup`` pushes of ``warmup`` (another case) into the database, emptied after each.
+    The fresh run is printed apart; medians over the warm-server runs (all runs when there is only
+    one)."""
     from graph.neo4j_store import Neo4jSettings, cypher_paths, cypher_patient_zero
 
     hops = result.hops
@@ -223,7 +250,10 @@ def bolt_bench(result: Any, args: argparse.Namespace, batch_kw: dict[str, Any], 
         for run in range(1, args.runs + 1):
             if run > 1:
                 wipe(settings)
-            print(f"run {run}: {load()}")
+            if run == 2 and warmup is not None:
+                warm_up(warmup, settings, batch_kw, args.warmup)
+            state = "fresh server JVM" if run == 1 and not args.uri else "warm server"
+            print(f"run {run} ({state}): {load()}")
             nodes0, rels0 = counts(settings)
             report, first, c_cpu, s_cpu = timed_push(result, settings, batch_kw)
             nodes1, rels1 = counts(settings)
@@ -248,6 +278,10 @@ def bolt_bench(result: Any, args: argparse.Namespace, batch_kw: dict[str, Any], 
             cpus.append((c_cpu, s_cpu, c_cpu2, s_cpu2))
         # Run 1 went to a freshly started server (unless --uri): the medians are of the warm runs.
         warm = slice(1 if len(firsts) > 1 and not args.uri else 0, None)
+        if warm.start:
+            print(f"fresh server (run 1): first push {firsts[0]:.1f} s "
+                  f"({len(hops) / firsts[0]:,.0f} hops/s), CPU client {cpus[0][0]:.1f} s + server "
+                  f"{cpus[0][1]:.1f} s")
         firsts, agains, cpus = firsts[warm], agains[warm], cpus[warm]
         which = "warm-server runs" if warm.start else "runs"
         first, again = statistics.median(firsts), statistics.median(agains)
