@@ -201,15 +201,18 @@ def _push_rows(session: Any, driver: Any, settings: Neo4jSettings, hops: pd.Data
     batch's rows are built and planned while the batches before it are being written (the client's
     work overlaps the server's). Otherwise every batch is planned first, and only the nodes of the
     hops written are written."""
-    source = RowSource(hops)
-    batches = source.batches(batch_size)
+    empty = not session.execute_read(_run_single, cypher.HAS_HOPS)["has_hops"]
+    with _aside(driver, settings) as aside:
+        # The server checks (and creates) the schema while the client reads the frame. Into an
+        # empty store the relationship indexes are built once, after the last batch.
+        schema = aside(_ensure_schema, defer_relationship_indexes=empty)
+        source = RowSource(hops)
+        batches = source.batches(batch_size)
+        deferred = schema.result()
     # The same case (its digest) pushed with the same batch size and gap is the same push: a re-run
     # of an interrupted one resumes it.
     push_id = push_id_of(batch_size, merge_gap_ns, digest)
     tally = {"created": 0, "joined": 0, "unchanged": 0}
-    empty = not session.execute_read(_run_single, cypher.HAS_HOPS)["has_hops"]
-    # Into an empty store the relationship indexes are built once, after the last batch.
-    deferred = _ensure_schema(session, defer_relationship_indexes=empty)
     state = session.execute_write(_run_single, cypher.START_PUSH, push_id=push_id,
                                   batches_total=len(batches), rows_total=len(source),
                                   batch_size=batch_size)
@@ -270,21 +273,38 @@ def _push_rows(session: Any, driver: Any, settings: Neo4jSettings, hops: pd.Data
         raise RuntimeError(f"test hook: push interrupted after {fail_after_batches} batches")
     # All rows when resuming: the account pairs of the batches committed by the interrupted run.
     account_source = written + ([_row_props(r) for r in rows] if resuming else [])
-    if account_source:
-        auth, used = _account_pairs(account_source, ids)
-        for i in range(0, max(len(auth), len(used)), ACCOUNT_CHUNK):
-            session.execute_write(_run_consume, cypher.WRITE_ACCOUNTS, auth=auth[i:i + ACCOUNT_CHUNK],
-                                  used=used[i:i + ACCOUNT_CHUNK])
-    if host_rows:
-        session.execute_write(_run_consume, cypher.WRITE_HOSTS, rows=host_rows)
-    if findings is not None and len(findings):
-        write_findings(session, findings, hops, rows, planner.placed)
-    if deferred:
-        _create_schema(session, deferred)
+    with _aside(driver, settings) as aside:
+        # The deferred relationship indexes are built while the account pairs, host facts and
+        # findings (no LATERAL relationship among them) are written; the push is done once both are.
+        indexes = aside(_create_schema, deferred) if deferred else None
+        if account_source:
+            auth, used = _account_pairs(account_source, ids)
+            for i in range(0, max(len(auth), len(used)), ACCOUNT_CHUNK):
+                session.execute_write(_run_consume, cypher.WRITE_ACCOUNTS, auth=auth[i:i + ACCOUNT_CHUNK],
+                                      used=used[i:i + ACCOUNT_CHUNK])
+        if host_rows:
+            session.execute_write(_run_consume, cypher.WRITE_HOSTS, rows=host_rows)
+        if findings is not None and len(findings):
+            write_findings(session, findings, hops, rows, planner.placed)
+        if indexes is not None:
+            indexes.result()
     session.execute_write(_run_consume, cypher.FINISH_PUSH, push_id=push_id, case_digest=digest)
     return PushReport(push_id=push_id, hops=len(rows), batches=len(batches),
                       batches_written=len(batches) - len(done), batches_skipped=len(done),
                       hosts=len(host_rows), seconds=time.perf_counter() - started, **tally)
+
+
+@contextmanager
+def _aside(driver: Any, settings: Neo4jSettings) -> Iterator[Callable[..., Future[Any]]]:
+    """``aside(fn, *args)`` runs ``fn(session, *args)`` in a thread on a second session: the server
+    works on it while this thread goes on (the caller waits for the future's result)."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="latgraph-neo4j-aside")
+    session = driver.session(database=settings.database, notifications_min_severity="OFF")
+    try:
+        yield lambda fn, *args, **kw: pool.submit(fn, session, *args, **kw)
+    finally:
+        pool.shutdown(wait=True)
+        session.close()
 
 
 def group_batches(rows: list[dict[str, Any]], batch_size: int) -> list[list[dict[str, Any]]]:
