@@ -22,6 +22,16 @@ seconds of the client and of the server for each (wall time follows the load of 
 CPU time is the cost of the push), the medians over the warm runs, the 1-minute load average, and
 the Cypher path / patient-zero times. ``--bulk-import`` adds (``--no-bolt``: only) the bulk
 importer's first push into a brand-new database, the test server started on it, and re-pushes.
+
+Fresh and warm: run 1 is printed apart (a fresh JVM compiling Neo4j's write path). Before run 2 the
+server is warmed as a long-running one is: ``--warmup N`` (default 3) first pushes of another case
+(seed + 1, same sizes, analysed in a child process first) into the database, emptied after each.
+The first-push target (>= 10,000 hops/s) is read on the warm runs' median.
+
+Measured 2026-12-03 (docs/neo4j.md, "fifth pass"), 49,770 hops, load 8-12: fresh 50.3 s (client
+3.7 + server 22.5 CPU-s), warm 23.2-23.9 s = 2,083-2,142 hops/s (client 3.5-3.8 + server 7.8-7.9
+CPU-s), re-push 0.7 s = 67-71k hops/s; 99,599 hops, load 3.5-7.7: fresh 49.3 s (8.0 + 32.5 CPU-s),
+warm 43.8 s = 2,275 hops/s (8.2 + 13.1 CPU-s), re-push 1.1 s = 94,569 hops/s. Target not met.
 """
 
 from __future__ import annotations
