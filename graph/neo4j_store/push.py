@@ -53,6 +53,7 @@ from graph.neo4j_store.rows import (
     RowSource,
     _ns,
     case_digest,
+    check_frame,
     evidence_id,
     group_key,
     hop_key,
@@ -201,6 +202,7 @@ def _push_rows(session: Any, driver: Any, settings: Neo4jSettings, hops: pd.Data
     batch's rows are built and planned while the batches before it are being written (the client's
     work overlaps the server's). Otherwise every batch is planned first, and only the nodes of the
     hops written are written."""
+    check_frame(hops)   # before anything is written (the row source reads the frame aside)
     empty = not session.execute_read(_run_single, cypher.HAS_HOPS)["has_hops"]
     with _aside(driver, settings) as aside:
         # The server checks (and creates) the schema while the client reads the frame. Into an

@@ -103,6 +103,18 @@ def hop_rows(hops: pd.DataFrame) -> list[dict[str, Any]]:
     return source.rows(source.order)
 
 
+def check_frame(hops: pd.DataFrame) -> None:
+    """Raise :class:`Neo4jStoreError` when the hops frame cannot be pushed: a column is missing, or a
+    hop has no destination host or no times."""
+    missing = [c for c in HOP_COLUMNS if c != "hop_id" and c not in hops.columns]
+    if missing:
+        raise Neo4jStoreError(f"hops frame lacks columns {missing}")
+    bad = hops["dst_host"].isna() | hops["first_seen"].isna() | hops["last_seen"].isna()
+    if bad.any():
+        hop_id = hops["hop_id"][bad].iloc[0] if "hop_id" in hops.columns else bad.to_numpy().argmax()
+        raise Neo4jStoreError(f"hop {hop_id} has no destination host or no times")
+
+
 class RowSource:
     """The push rows of a hops frame, in push order (group key, first time, hop key), built on
     demand for any part of that order: a push cuts the order into batches (:meth:`batches`) and
@@ -116,14 +128,8 @@ class RowSource:
     """
 
     def __init__(self, hops: pd.DataFrame) -> None:
-        missing = [c for c in HOP_COLUMNS if c != "hop_id" and c not in hops.columns]
-        if missing:
-            raise Neo4jStoreError(f"hops frame lacks columns {missing}")
+        check_frame(hops)
         n = len(hops)
-        bad = hops["dst_host"].isna() | hops["first_seen"].isna() | hops["last_seen"].isna()
-        if bad.any():
-            hop_id = hops["hop_id"][bad].iloc[0] if "hop_id" in hops.columns else bad.to_numpy().argmax()
-            raise Neo4jStoreError(f"hop {hop_id} has no destination host or no times")
         self.cols = {c: _plain(hops[c]) for c in ("src_host", "src_ip", "dst_host", "account", "severity")}
         self.first_ns, self.last_ns = _ns_list(hops["first_seen"]), _ns_list(hops["last_seen"])
         self.hop_ids = hops["hop_id"].tolist() if "hop_id" in hops.columns else [None] * n
