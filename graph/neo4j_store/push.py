@@ -32,6 +32,7 @@ from __future__ import annotations
 import gc
 import itertools
 import logging
+import operator
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -54,6 +55,7 @@ from graph.neo4j_store.rows import (
     _ns,
     case_digest,
     check_frame,
+    cut_by_group,
     evidence_id,
     group_key,
     hop_key,
@@ -318,16 +320,7 @@ def group_batches(rows: list[dict[str, Any]], batch_size: int) -> list[list[dict
         >>> [[r["group_key"] for r in b] for b in group_batches(rows, 2)]
         [['a', 'a'], ['b', 'b', 'b'], ['c']]
     """
-    batches: list[list[dict[str, Any]]] = []
-    current: list[dict[str, Any]] = []
-    for row in rows:
-        if len(current) >= batch_size and row["group_key"] != current[-1]["group_key"]:
-            batches.append(current)
-            current = []
-        current.append(row)
-    if current:
-        batches.append(current)
-    return batches
+    return cut_by_group(rows, operator.itemgetter("group_key"), batch_size)
 
 
 def _row_props(row: dict[str, Any]) -> dict[str, Any]:

@@ -18,8 +18,9 @@ from __future__ import annotations
 import hashlib
 import json
 import operator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,7 @@ from graph.model import HOP_COLUMNS
 from graph.neo4j_store.connection import Neo4jStoreError
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+T = TypeVar("T")
 # One encoder each (json.dumps with keyword arguments builds a new encoder per call).
 _PLAIN = json.JSONEncoder(ensure_ascii=False)
 _SORTED = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
@@ -103,6 +105,26 @@ def hop_rows(hops: pd.DataFrame) -> list[dict[str, Any]]:
     return source.rows(source.order)
 
 
+def cut_by_group(items: list[T], key: Callable[[T], str], batch_size: int) -> list[list[T]]:
+    """``items`` (in group order) cut into batches of about ``batch_size``, never between two items
+    with the same ``key`` (batches are then independent: they can be written in any order).
+
+    Examples:
+        >>> cut_by_group(list("aabbbc"), str, 2)
+        [['a', 'a'], ['b', 'b', 'b'], ['c']]
+    """
+    batches: list[list[T]] = []
+    current: list[T] = []
+    for item in items:
+        if len(current) >= batch_size and key(item) != key(current[-1]):
+            batches.append(current)
+            current = []
+        current.append(item)
+    if current:
+        batches.append(current)
+    return batches
+
+
 def check_frame(hops: pd.DataFrame) -> None:
     """Raise :class:`Neo4jStoreError` when the hops frame cannot be pushed: a column is missing, or a
     hop has no destination host or no times."""
@@ -155,17 +177,7 @@ class RowSource:
     def batches(self, batch_size: int) -> list[list[int]]:
         """:attr:`order` cut into batches of about ``batch_size`` hops, never between two hops of one
         group (as :func:`~graph.neo4j_store.push.group_batches` cuts rows)."""
-        out: list[list[int]] = []
-        current: list[int] = []
-        keys = self.group_keys
-        for i in self.order:
-            if len(current) >= batch_size and keys[i] != keys[current[-1]]:
-                out.append(current)
-                current = []
-            current.append(i)
-        if current:
-            out.append(current)
-        return out
+        return cut_by_group(self.order, self.group_keys.__getitem__, batch_size)
 
     def names(self) -> list[tuple[str, str]]:
         """The (kind, name) of every node the hops touch (``host``, ``unknown``: a source-less hop's
