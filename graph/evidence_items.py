@@ -75,6 +75,32 @@ class EvidenceColumns:
                 "rule": rv[rc[i]], "ts": _EPOCH + timedelta(microseconds=int(self._ts[i]) // 1000),
                 "host": hv[hc[i]], "fields": fields}
 
+    def core(self, idx: np.ndarray) -> tuple[list[int], list[int | None], list[str], list[str], np.ndarray]:
+        """Items ``idx`` column-wise, as :meth:`item` gives them, without building the dicts: event
+        ids, record ids (None when missing), source files, rules, and times as int nanoseconds since
+        the epoch (to the microsecond, as the items' ``datetime``).
+
+        Examples:
+            >>> f = pd.DataFrame({"event_id": [4624, 4625], "source_file": ["a", "b"],
+            ...     "record_id": [1, None], "rule_id": ["r", "s"], "host": ["B", "C"],
+            ...     "ts": pd.to_datetime([1_500, 2_000_000_001_999], unit="ns", utc=True),
+            ...     **{f"f_{c}": pd.array([None, None], dtype="string") for c in EVIDENCE_FIELDS}})
+            >>> cols = EvidenceColumns(f)
+            >>> eids, rids, files, rules, ts = cols.core(np.array([1, 0]))
+            >>> eids, rids, files, rules, ts.tolist()
+            ([4625, 4624], [None, 1], ['b', 'a'], ['s', 'r'], [2000000001000, 1000])
+            >>> [int((cols.item(i)["ts"] - _EPOCH) / timedelta(microseconds=1)) * 1000 for i in (1, 0)]
+            [2000000001000, 1000]
+        """
+        records = self._record[idx].tolist()
+        ok = self._record_ok[idx].tolist()
+        fc, fv = self._file
+        rc, rv = self._rule
+        files = np.asarray(fv, dtype=object)[fc[idx]].tolist() if len(fv) else [fv[c] for c in fc[idx]]
+        rules = np.asarray(rv, dtype=object)[rc[idx]].tolist() if len(rv) else [rv[c] for c in rc[idx]]
+        return (self._event_id[idx].tolist(), [r if o else None for r, o in zip(records, ok, strict=True)],
+                files, rules, (self._ts[idx] // 1000) * 1000)
+
 
 class EvidenceItems(Sequence):
     """One hop's evidence: items ``start..stop`` of an :class:`EvidenceColumns`, read on access.
@@ -123,6 +149,42 @@ class EvidenceItems(Sequence):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (tuple, (tuple(self),))
+
+
+def shared_columns(groups: Sequence[Any]) -> tuple[EvidenceColumns, np.ndarray] | None:
+    """When every non-empty group (a hop's evidence) is an :class:`EvidenceItems` of one
+    :class:`EvidenceColumns`: those columns and the items' indices in group order (for
+    :meth:`EvidenceColumns.core`); else None (plain tuples of dicts, or several column sets).
+
+    Examples:
+        >>> f = pd.DataFrame({"event_id": [1, 2, 3], "source_file": ["a"] * 3, "record_id": [1, 2, 3],
+        ...     "rule_id": ["r"] * 3, "host": ["B"] * 3, "ts": pd.to_datetime([0, 1, 2], unit="s", utc=True),
+        ...     **{f"f_{c}": pd.array([None] * 3, dtype="string") for c in EVIDENCE_FIELDS}})
+        >>> s = evidence_items(np.array([0, 0, 1]), f)
+        >>> cols, idx = shared_columns([s[1], (), s[0]])
+        >>> idx.tolist(), shared_columns([s[0], ({"event_id": 1},)])
+        ([2, 0, 1], None)
+    """
+    cols: EvidenceColumns | None = None
+    starts: list[int] = []
+    stops: list[int] = []
+    for group in groups:
+        if type(group) is not EvidenceItems:
+            if len(group) == 0:
+                continue
+            return None
+        if cols is None:
+            cols = group._cols
+        elif group._cols is not cols:
+            return None
+        starts.append(group._start)
+        stops.append(group._stop)
+    if cols is None:
+        return None
+    lengths = np.asarray(stops, dtype=np.int64) - np.asarray(starts, dtype=np.int64)
+    # The indices start..stop of every group, concatenated: one arange plus a per-group offset.
+    offsets = np.repeat(np.asarray(starts, dtype=np.int64) - np.r_[0, np.cumsum(lengths)[:-1]], lengths)
+    return cols, np.arange(int(lengths.sum()), dtype=np.int64) + offsets
 
 
 def evidence_items(hop_ids: np.ndarray, frame: pd.DataFrame) -> pd.Series:

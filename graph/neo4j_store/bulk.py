@@ -39,12 +39,12 @@ from graph.neo4j_store.connection import Neo4jStoreError
 from graph.neo4j_store.findings import finding_rows
 from graph.neo4j_store.merge import Planner
 from graph.neo4j_store.rows import (
-    _digest,
     _iso_from_ns,
     _iso_many,
     evidence_text,
     hop_rows,
     node_key,
+    push_id_of,
 )
 
 __all__ = ["ARRAY_DELIMITER", "BulkImportError", "BulkReport", "bulk_import", "finish_imports"]
@@ -121,7 +121,7 @@ def _bulk_import(source: Any, neo4j_home: Path, *, database: str, admin: Sequenc
     batch_size = batch_size or DEFAULT_BATCH_SIZE
     rows = hop_rows(hops)
     batches = group_batches(rows, batch_size)
-    push_id = _digest([batch_size, merge_gap_ns, *(r["signature"] for r in rows)])
+    push_id = push_id_of(batch_size, merge_gap_ns, digest)
     planner = Planner(merge_gap_ns)
     hops_props = [h.props for h in planner.plan(rows).created if h.props is not None]
     hop_keys = {int(r["hop_id"]): planner.placed.get(r["signature"], r["hop_key"])

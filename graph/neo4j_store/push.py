@@ -30,11 +30,13 @@
 from __future__ import annotations
 
 import gc
+import itertools
 import logging
+import operator
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -49,14 +51,17 @@ from graph.neo4j_store.connection import Neo4jSettings, Neo4jStoreError, open_dr
 from graph.neo4j_store.findings import write_findings
 from graph.neo4j_store.merge import BatchPlan, Planner, apply_updates, to_store
 from graph.neo4j_store.rows import (
-    _digest,
+    RowSource,
     _ns,
     case_digest,
+    check_frame,
+    cut_by_group,
     evidence_id,
     group_key,
     hop_key,
     hop_rows,
     node_key,
+    push_id_of,
 )
 
 __all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_WRITERS", "PushReport", "evidence_id", "group_batches", "group_key",
@@ -193,72 +198,117 @@ def _push_rows(session: Any, driver: Any, settings: Neo4jSettings, hops: pd.Data
                host_rows: list[dict[str, Any]], findings: pd.DataFrame | None, digest: str, started: float,
                *, batch_size: int, merge_gap_ns: int, writers: int,
                on_progress: Callable[[int, int], None] | None, fail_after_batches: int | None) -> PushReport:
-    """The push, row by row: plan every batch against the stored hops, write what changes."""
-    rows = hop_rows(hops)
-    batches = group_batches(rows, batch_size)
-    push_id = _digest([batch_size, merge_gap_ns, *(r["signature"] for r in rows)])
-    tally = {"created": 0, "joined": 0, "unchanged": 0}
+    """The push, row by row: plan every batch against the stored hops, write what changes.
+
+    Into an empty store every row is written: the nodes come from the frame's names, and each
+    batch's rows are built and planned while the batches before it are being written (the client's
+    work overlaps the server's). Otherwise every batch is planned first, and only the nodes of the
+    hops written are written."""
+    check_frame(hops)   # before anything is written (the row source reads the frame aside)
     empty = not session.execute_read(_run_single, cypher.HAS_HOPS)["has_hops"]
-    # Into an empty store the relationship indexes are built once, after the last batch.
-    deferred = _ensure_schema(session, defer_relationship_indexes=empty)
+    with _aside(driver, settings) as aside:
+        # The server checks (and creates) the schema while the client reads the frame. Into an
+        # empty store the relationship indexes are built once, after the last batch.
+        schema = aside(_ensure_schema, defer_relationship_indexes=empty)
+        source = RowSource(hops)
+        batches = source.batches(batch_size)
+        deferred = schema.result()
+    # The same case (its digest) pushed with the same batch size and gap is the same push: a re-run
+    # of an interrupted one resumes it.
+    push_id = push_id_of(batch_size, merge_gap_ns, digest)
+    tally = {"created": 0, "joined": 0, "unchanged": 0}
     state = session.execute_write(_run_single, cypher.START_PUSH, push_id=push_id,
-                                  batches_total=len(batches), rows_total=len(rows),
+                                  batches_total=len(batches), rows_total=len(source),
                                   batch_size=batch_size)
     # A finished push re-runs fully (every batch is then a no-op by the merge rules).
     done = set(int(i) for i in state["done"] or ()) & set(range(len(batches)))
     resuming = state["previous"] not in (None, "done") and bool(done)
     if done:
         log.info("resuming push %s after %d of %d batches", push_id, len(done), len(batches))
-    todo = [i for i in range(len(batches)) if i not in done]
     planner = Planner(merge_gap_ns)
     if not empty:   # the stored hops of every group still to push, in a few large reads
-        groups = sorted({r["group_key"] for i in todo for r in batches[i]})
+        groups = sorted({source.group_keys[i] for b, batch in enumerate(batches) if b not in done
+                         for i in batch})
         for i in range(0, len(groups), LOOKUP_CHUNK):
             found = session.execute_read(_run_single, cypher.LOOKUP_GROUPS,
                                          groups=groups[i:i + LOOKUP_CHUNK])
             planner.add_stored([dict(zip(cypher.LOOKUP_FIELDS, h, strict=True)) for h in found["hops"]])
-    # Every batch is planned up front: no group spans two batches, so no plan depends on another
-    # batch's writes.
-    plans: list[tuple[int, BatchPlan]] = []
-    for index in todo:
-        plan = planner.plan(batches[index])
-        tally["created"] += len(plan.created)
-        tally["unchanged"] += plan.unchanged
-        tally["joined"] += len(batches[index]) - len(plan.created) - plan.unchanged
-        plans.append((index, plan))
-    # What the written hops touch: new hops as planned, and the rows joining stored hops (the
-    # stored part was accounted for when it was pushed); all rows when resuming.
-    written = [h.props for _, plan in plans for h in plan.created if h.props is not None]
-    written += [_row_props(r) for _, plan in plans for h in plan.updated for r in h.rows]
-    account_source = written + ([_row_props(r) for r in rows] if resuming else [])
-    ids = _write_nodes(session, _wanted_nodes(account_source))
-    to_write = [(i, p) for i, p in plans if p.writes]
+    rows: list[dict[str, Any]] = []      # every row, in push order (findings name hops by them)
+    written: list[dict[str, Any]] = []   # what the written hops touch (nodes, account pairs)
+    progress = [len(done)]               # batches done, planned as no-ops, or committed
+
+    def planned() -> Iterator[tuple[int, BatchPlan]]:
+        """Each batch's rows built and planned, in order (no group spans two batches, so no plan
+        depends on another batch's writes); the batches that write something."""
+        for index, batch in enumerate(batches):
+            batch_rows = source.rows(batch)
+            rows.extend(batch_rows)
+            if index in done:
+                continue
+            plan = planner.plan(batch_rows)
+            tally["created"] += len(plan.created)
+            tally["unchanged"] += plan.unchanged
+            tally["joined"] += len(batch_rows) - len(plan.created) - plan.unchanged
+            # New hops as planned, and the rows joining stored hops (the stored part was accounted
+            # for when it was pushed).
+            written.extend(h.props for h in plan.created if h.props is not None)
+            written.extend(_row_props(r) for h in plan.updated for r in h.rows)
+            if plan.writes:
+                yield index, plan
+            else:
+                progress[0] += 1
+
+    if empty:
+        ids = _write_nodes(session, source.names())
+        plans: Iterable[tuple[int, BatchPlan]] = planned()
+    else:
+        plans = list(planned())
+        ids = _write_nodes(session, _wanted_nodes(
+            written + ([_row_props(r) for r in rows] if resuming else [])))
+        if on_progress is not None and progress[0]:
+            on_progress(progress[0], len(batches))
     if fail_after_batches is not None:
-        to_write = to_write[:fail_after_batches]
-    progress = len(batches) - len(to_write) if fail_after_batches is None else len(done)
-    if on_progress is not None and progress:
-        on_progress(progress, len(batches))
-    for count in _write_batches(driver, settings, to_write, ids, push_id, writers):
-        progress += count
+        plans = itertools.islice(plans, fail_after_batches)
+    for count in _write_batches(driver, settings, plans, ids, push_id, writers):
+        progress[0] += count
         if on_progress is not None:
-            on_progress(min(progress, len(batches)), len(batches))
+            on_progress(min(progress[0], len(batches)), len(batches))
     if fail_after_batches is not None:
-        raise RuntimeError(f"test hook: push interrupted after {len(to_write)} batches")
-    if account_source:
-        auth, used = _account_pairs(account_source, ids)
-        for i in range(0, max(len(auth), len(used)), ACCOUNT_CHUNK):
-            session.execute_write(_run_consume, cypher.WRITE_ACCOUNTS, auth=auth[i:i + ACCOUNT_CHUNK],
-                                  used=used[i:i + ACCOUNT_CHUNK])
-    if host_rows:
-        session.execute_write(_run_consume, cypher.WRITE_HOSTS, rows=host_rows)
-    if findings is not None and len(findings):
-        write_findings(session, findings, hops, rows, planner.placed)
-    if deferred:
-        _create_schema(session, deferred)
+        raise RuntimeError(f"test hook: push interrupted after {fail_after_batches} batches")
+    # All rows when resuming: the account pairs of the batches committed by the interrupted run.
+    account_source = written + ([_row_props(r) for r in rows] if resuming else [])
+    with _aside(driver, settings) as aside:
+        # The deferred relationship indexes are built while the account pairs, host facts and
+        # findings (no LATERAL relationship among them) are written; the push is done once both are.
+        indexes = aside(_create_schema, deferred) if deferred else None
+        if account_source:
+            auth, used = _account_pairs(account_source, ids)
+            for i in range(0, max(len(auth), len(used)), ACCOUNT_CHUNK):
+                session.execute_write(_run_consume, cypher.WRITE_ACCOUNTS, auth=auth[i:i + ACCOUNT_CHUNK],
+                                      used=used[i:i + ACCOUNT_CHUNK])
+        if host_rows:
+            session.execute_write(_run_consume, cypher.WRITE_HOSTS, rows=host_rows)
+        if findings is not None and len(findings):
+            write_findings(session, findings, hops, rows, planner.placed)
+        if indexes is not None:
+            indexes.result()
     session.execute_write(_run_consume, cypher.FINISH_PUSH, push_id=push_id, case_digest=digest)
-    return PushReport(push_id=push_id, hops=len(rows), batches=len(batches), batches_written=len(todo),
-                      batches_skipped=len(done), hosts=len(host_rows),
-                      seconds=time.perf_counter() - started, **tally)
+    return PushReport(push_id=push_id, hops=len(rows), batches=len(batches),
+                      batches_written=len(batches) - len(done), batches_skipped=len(done),
+                      hosts=len(host_rows), seconds=time.perf_counter() - started, **tally)
+
+
+@contextmanager
+def _aside(driver: Any, settings: Neo4jSettings) -> Iterator[Callable[..., Future[Any]]]:
+    """``aside(fn, *args)`` runs ``fn(session, *args)`` in a thread on a second session: the server
+    works on it while this thread goes on (the caller waits for the future's result)."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="latgraph-neo4j-aside")
+    session = driver.session(database=settings.database, notifications_min_severity="OFF")
+    try:
+        yield lambda fn, *args, **kw: pool.submit(fn, session, *args, **kw)
+    finally:
+        pool.shutdown(wait=True)
+        session.close()
 
 
 def group_batches(rows: list[dict[str, Any]], batch_size: int) -> list[list[dict[str, Any]]]:
@@ -270,16 +320,7 @@ def group_batches(rows: list[dict[str, Any]], batch_size: int) -> list[list[dict
         >>> [[r["group_key"] for r in b] for b in group_batches(rows, 2)]
         [['a', 'a'], ['b', 'b', 'b'], ['c']]
     """
-    batches: list[list[dict[str, Any]]] = []
-    current: list[dict[str, Any]] = []
-    for row in rows:
-        if len(current) >= batch_size and row["group_key"] != current[-1]["group_key"]:
-            batches.append(current)
-            current = []
-        current.append(row)
-    if current:
-        batches.append(current)
-    return batches
+    return cut_by_group(rows, operator.itemgetter("group_key"), batch_size)
 
 
 def _row_props(row: dict[str, Any]) -> dict[str, Any]:
@@ -311,21 +352,14 @@ def _write_nodes(session: Any, wanted: list[tuple[str, str]]) -> dict[tuple[str,
     return ids
 
 
-def _write_batches(driver: Any, settings: Neo4jSettings, plans: list[tuple[int, BatchPlan]],
+def _write_batches(driver: Any, settings: Neo4jSettings, plans: Iterable[tuple[int, BatchPlan]],
                    ids: dict[tuple[str, str], str], push_id: str, writers: int) -> Iterator[int]:
     """Write the batches, ``writers`` at a time (one session each); yields 1 per committed batch.
 
-    The first failure stops the rest (the committed batches are recorded in the checkpoint: a re-run
-    resumes) and is raised.
+    ``plans`` may be a generator that builds each plan: a batch is handed to a writer as soon as it is
+    planned, so the next one is built while it is written. The first failure stops the rest (the
+    committed batches are recorded in the checkpoint: a re-run resumes) and is raised.
     """
-    if not plans:
-        return
-    if writers == 1 or len(plans) == 1:
-        with driver.session(database=settings.database, notifications_min_severity="OFF") as session:
-            for index, plan in plans:
-                session.execute_write(_write_batch, plan, ids, push_id, index)
-                yield 1
-        return
     sessions: list[Any] = []
     local = threading.local()
     lock = threading.Lock()
@@ -340,8 +374,13 @@ def _write_batches(driver: Any, settings: Neo4jSettings, plans: list[tuple[int, 
         session.execute_write(_write_batch, item[1], ids, push_id, item[0])
 
     pool = ThreadPoolExecutor(max_workers=writers, thread_name_prefix="latgraph-neo4j")
+    pending: list[Future[None]] = []
     try:
-        pending = [pool.submit(write, item) for item in plans]
+        for item in plans:
+            pending.append(pool.submit(write, item))
+            failed = next((f for f in pending if f.done() and f.exception() is not None), None)
+            if failed is not None:
+                failed.result()
         for future in as_completed(pending):
             future.result()
             yield 1

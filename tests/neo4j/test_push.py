@@ -185,3 +185,19 @@ def test_push_creates_missing_constraints_and_indexes(neo4j_db: Neo4jServer) -> 
     assert {"latgraph_lateral_first_seen", "latgraph_lateral_group"} <= indexes
     with pytest.raises(Exception, match="already exists"):
         query(neo4j_db, "CREATE (:Host {key: 'WS01', name: 'WS01'})")
+
+
+def test_a_frame_that_cannot_be_pushed_writes_nothing(neo4j_db: Neo4jServer) -> None:
+    """The frame is checked before any write, although the push reads it on one session while the
+    schema is created on another: a hop without a destination fails the push with no constraint,
+    node or checkpoint written."""
+    from graph.neo4j_store import Neo4jStoreError
+
+    drop_schema(neo4j_db)
+    frame = chain_case()
+    frame.loc[2, "dst_host"] = pd.NA
+    with pytest.raises(Neo4jStoreError, match="no destination host"):
+        push(frame, settings_of(neo4j_db))
+    assert counts(neo4j_db) == (0, 0)
+    names = [r["name"] for r in query(neo4j_db, "SHOW CONSTRAINTS YIELD name RETURN name")]
+    assert not [n for n in names if n.startswith("latgraph_")]

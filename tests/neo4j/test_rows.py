@@ -131,3 +131,27 @@ def test_new_hop_props_equal_the_merge_rules() -> None:
                  hop(None, "B", None, [ev(7045, 3, 9)], src_ip="10.0.0.1", n_events=5))
     for row in rows:
         assert merge_props(None, row) == merge_props({}, row)
+
+
+def test_rows_and_digest_read_evidence_columns_without_building_items(monkeypatch) -> None:
+    """The pandas engine's evidence (graph.evidence_items: columns until read) goes into the rows and
+    the case digest column-wise, never one item dict at a time (that took 2 of the client's 5 CPU-s
+    on a 49,770-hop push), and gives the very rows and digest of the same evidence as plain dicts."""
+    from graph.config import AnalysisConfig
+    from graph.engine import pandas_event_stage
+    from graph.evidence_items import EvidenceColumns, EvidenceItems
+    from graph.neo4j_store.rows import case_digest
+    from graph.toy import toy_events
+
+    events = toy_events("A>B@0s:psexec B>C@10m:psexec C>D@20m:psexec")
+    hops = pandas_event_stage(events, AnalysisConfig()).hops
+    assert all(isinstance(e, EvidenceItems) for e in hops["evidence"])
+    plain = hops.assign(evidence=[tuple(e) for e in hops["evidence"]])
+    want_rows, want_digest = hop_rows(plain), case_digest(plain, [], None, HOUR_NS)
+
+    def no_item(self: EvidenceColumns, i: int) -> dict:
+        raise AssertionError("an evidence item was built one at a time")
+
+    monkeypatch.setattr(EvidenceColumns, "item", no_item)
+    assert hop_rows(hops) == want_rows
+    assert case_digest(hops, [], None, HOUR_NS) == want_digest
