@@ -56,16 +56,17 @@ from graph.rules import BROKERED, RULES, SOURCE, TARGET
 EVIDENCE_FEATURES = ("strength", "lateral", "local_only", "services", "images", "src_resolved_by",
                      "auth_packages")
 
-#: Evidence fields that evidence rows carry unchanged from the event under their own name (placement,
-#: session join and IP resolution never rewrite them): read from there, not copied again.
-_FIELDS_AS_IS = frozenset({"service_name", "service_image", "process", "command_line", "target_name",
-                           "auth_package", "dst_ip"})
 #: The event's own analyst fields of an evidence item, named ``f_<column>`` (graph.fields; the Spark
-#: engine's evidence rows carry them all under these names).
+#: engine's evidence rows carry them all under these names). The pandas rows carry none of them:
+#: an item's fields are read from the events frame at its ``event_index`` (:func:`_evidence_lists`).
 FIELD_COLUMNS = [f"f_{c}" for c in EVIDENCE_FIELDS]
-#: Per evidence field, the column of the pandas evidence rows holding the event's own value:
-#: ``f_<field>`` for the fields correlation rewrites or does not carry, else the field's own column.
-_FIELD_SOURCE = [c if c in _FIELDS_AS_IS else f"f_{c}" for c in EVIDENCE_FIELDS]
+#: Event columns that placement reads and nothing after :func:`evidence_rows` does: not kept in the
+#: evidence rows it returns.
+_PLACEMENT_ONLY = ("subject_account", "logon_id", "command_line", "target_name", "dst_ip", "service_image")
+#: Columns of the hop rows (:func:`hop_rows`): what :func:`aggregate_hops` and the findings read.
+ROW_COLUMNS = ("event_index", "ts", "rule_id", "weight", "kind", "side", "lateral", "local_marker", "host",
+               "src_host", "src_ip", "dst_host", "account", "src_resolved_by", "service_name", "process",
+               "auth_package", "repeats")
 _NON_ACCOUNTS = ("anonymous logon", "system", "local system", "localsystem", "local service",
                  "network service", "-", "")
 _UNC_HOST = r"\\\\([^\\ \t\"'.?][^\\ \t\"']*)"
@@ -115,9 +116,10 @@ def evidence_rows(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConf
     only the tagged events (a driver that never sees the rest, ``graph.spark.stage``).
 
     Returns:
-        Frame with ``event_index, ts, event_id, host, rule_id, weight, kind, side, lateral,
-        local_marker, src_host, src_ip, dst_host, account, logon_id, service_name,
-        service_image, process, record_id, source_file, src_resolved_by``.
+        Frame with ``event_index, rule_id, weight, kind, side, ts, event_id, host, src_host, src_ip,
+        dst_host, account, service_name, process, record_id, source_file, auth_package, repeats,
+        lateral, local_marker, context_only, loop_rule, loopback, src_resolved_by, j_loop_rule``
+        (``rule_id``, ``kind``, ``side`` and ``source_file`` categorical).
     """
     rt = _rule_table()
     t = tags.merge(rt, on="rule_id", how="left")
@@ -134,12 +136,9 @@ def evidence_rows(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConf
             "subject_account", "logon_id", "service_name", "service_image", "process",
             "command_line", "target_name", "record_id", "source_file", "auth_package", "repeats"]
     ev = events[cols].take(pos).reset_index(drop=True)
-    own = [c for c in EVIDENCE_FIELDS if c not in _FIELDS_AS_IS]
-    raw = events[own].take(pos).reset_index(drop=True)
-    raw.columns = [f"f_{c}" for c in own]
-    ev = pd.concat([prim.reset_index(drop=True), ev, raw], axis=1)
+    ev = pd.concat([prim.reset_index(drop=True), ev], axis=1)
     # few distinct values on many rows: categorical (1-2 bytes a row instead of the text)
-    for c in ("kind", "side", "source_file"):
+    for c in ("rule_id", "kind", "side", "source_file"):
         ev[c] = ev[c].astype("category")
     ev["lateral"] = lateral_any.reindex(pos).fillna(False).to_numpy(dtype=bool)
     ev["local_marker"] = marker.reindex(pos).fillna(False).to_numpy(dtype=bool)
@@ -188,7 +187,7 @@ def evidence_rows(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConf
 
     ev = _session_join(ev, config)
     ev = _resolve_ips(ev, events, config, pairs)
-    return ev
+    return ev.drop(columns=list(_PLACEMENT_ONLY))
 
 
 def _anchors(ev: pd.DataFrame) -> pd.DataFrame:
@@ -364,7 +363,8 @@ def ip_hints(ev: pd.DataFrame, events: pd.DataFrame, config: AnalysisConfig, *,
 
 
 def hop_rows(ev: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
-    """Step 6: keep the rows that belong to a hop and assign ``hop_id`` (a column added to ``ev``)."""
+    """Step 6: the rows that belong to a hop (:data:`ROW_COLUMNS` of ``ev``, ``account`` as the hop's),
+    in hop order, with ``hop_id``."""
     src_key = ev["src_host"].fillna(ev["src_ip"]).astype("string")
     keep = ev["dst_host"].notna() & (src_key.notna() | ev["lateral"]) & ~ev["context_only"]
     keep &= ~(src_key.notna() & src_key.eq(ev["dst_host"]).fillna(False))
@@ -376,21 +376,21 @@ def hop_rows(ev: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
     keys["account"] = _borrow_account(keys, config)
     keys["acct_key"] = keys["account"].fillna("").astype("string")
     keys = keys.sort_values(["src_key", "dst_host", "acct_key", "ts"], kind="stable")
-    rows = ev.loc[keys.index]
-    for c in ("src_key", "account", "acct_key"):
-        rows[c] = keys[c]
-    same = (_b(rows["src_key"].eq(rows["src_key"].shift()))
-            & _b(rows["dst_host"].eq(rows["dst_host"].shift()))
-            & _b(rows["acct_key"].eq(rows["acct_key"].shift())))
-    gap = rows["ts"].diff().dt.total_seconds().to_numpy()
+    same = (_b(keys["src_key"].eq(keys["src_key"].shift()))
+            & _b(keys["dst_host"].eq(keys["dst_host"].shift()))
+            & _b(keys["acct_key"].eq(keys["acct_key"].shift())))
+    gap = keys["ts"].diff().dt.total_seconds().to_numpy()
     gap = np.isnan(gap) | (gap > config.hop_gap_s)
-    rows["_seq"] = np.cumsum(~same | gap)
-    first = rows.groupby("_seq").agg(first_seen=("ts", "min"), src_key=("src_key", "first"),
+    keys["_seq"] = np.cumsum(~same | gap)
+    first = keys.groupby("_seq").agg(first_seen=("ts", "min"), src_key=("src_key", "first"),
                                      dst_host=("dst_host", "first"), acct_key=("acct_key", "first"))
     order = first.sort_values(["first_seen", "src_key", "dst_host", "acct_key"], kind="stable")
     hop_of_seq = pd.Series(np.arange(len(order), dtype="int64"), index=order.index)
-    rows["hop_id"] = rows["_seq"].map(hop_of_seq).to_numpy()
-    return rows.drop(columns=["_seq"])
+    # only the columns read later, copied once, already in hop order
+    rows = ev.loc[keys.index, [c for c in ROW_COLUMNS if c in ev.columns]]
+    rows["account"] = keys["account"]
+    rows["hop_id"] = keys["_seq"].map(hop_of_seq).to_numpy()
+    return rows
 
 
 def _borrow_account(rows: pd.DataFrame, config: AnalysisConfig) -> pd.Series:
@@ -410,9 +410,11 @@ def _borrow_account(rows: pd.DataFrame, config: AnalysisConfig) -> pd.Series:
     return acct
 
 
-def aggregate_hops(rows: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
+def aggregate_hops(rows: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConfig,
+                   events: pd.DataFrame) -> pd.DataFrame:
     """Hop rows (with ``hop_id``) -> the hops frame: :data:`HOP_COLUMNS` (score 0, severity
-    "info" until scoring) plus :data:`EVIDENCE_FEATURES`.
+    "info" until scoring) plus :data:`EVIDENCE_FEATURES`. ``events``: the frame the rows' ``event_index``
+    points into (the evidence items' event ids, files, record ids and fields are read there).
 
     ``strength`` = 1 - prod(1 - weight) over the *distinct* rules that fired on the hop's events
     (noisy-or: independent pieces of evidence add up; repeats of one rule do not).
@@ -461,7 +463,7 @@ def aggregate_hops(rows: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConfi
     hops["auth_packages"] = _tuples(pkg["v"], pkg["hop_id"])
     for c in ("rules", "techniques", "kinds", "services", "images", "auth_packages"):
         hops[c] = [v if isinstance(v, tuple) else () for v in hops[c].tolist()]
-    hops["evidence"] = _evidence_lists(rows, config.max_evidence_per_hop).reindex(hops.index)
+    hops["evidence"] = _evidence_lists(rows, events, config.max_evidence_per_hop).reindex(hops.index)
     hops = hops.reset_index()
     hops["score"] = 0.0
     hops["severity"] = "info"
@@ -511,16 +513,18 @@ def _tuples(values: pd.Series, by: pd.Series) -> pd.Series:
     return pd.Series(items, index=out.index, dtype=object)
 
 
-def _evidence_lists(rows: pd.DataFrame, cap: int) -> pd.Series:
-    """Per hop, a tuple of evidence dicts: the ``cap`` strongest events (then earliest), in time order."""
-    # only the columns the items read: the sorts below copy what they are given
-    head = ["hop_id", "weight", "ts", "event_index", "event_id", "record_id", "source_file", "rule_id",
-            "host"]
-    r = rows[[*head, *_FIELD_SOURCE]]
-    r.columns = [*head, *FIELD_COLUMNS]
+def _evidence_lists(rows: pd.DataFrame, events: pd.DataFrame, cap: int) -> pd.Series:
+    """Per hop, a tuple of evidence dicts: the ``cap`` strongest events (then earliest), in time order.
+    The event's id, file, record id and fields are its own (never rewritten by correlation): read from
+    ``events`` for the items kept only."""
+    # only the columns the order reads: the sorts below copy what they are given
+    r = rows[["hop_id", "weight", "ts", "event_index", "rule_id", "host"]]
     r = r.sort_values(["hop_id", "weight", "ts"], ascending=[True, False, True])
     r = r[r.groupby("hop_id").cumcount().to_numpy() < cap].sort_values(["hop_id", "ts", "event_index"])
-    return evidence_items(r["hop_id"].to_numpy(), r)
+    own = events[["event_id", "record_id", "source_file", *EVIDENCE_FIELDS]].take(r["event_index"].to_numpy())
+    own.columns = ["event_id", "record_id", "source_file", *FIELD_COLUMNS]
+    own.index = r.index
+    return evidence_items(r["hop_id"].to_numpy(), pd.concat([r, own], axis=1))
 
 
 def empty_hops() -> pd.DataFrame:
@@ -562,4 +566,4 @@ def correlate(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConfig) 
     if tags.empty:
         return empty_hops()
     _, rows = correlate_rows(events, tags, config)
-    return aggregate_hops(rows, tags, config)
+    return aggregate_hops(rows, tags, config, events)
