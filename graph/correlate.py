@@ -50,6 +50,7 @@ from graph.evidence_items import evidence_items
 from graph.fields import EVIDENCE_FIELDS, shared
 from graph.model import HOP_COLUMNS
 from graph.rules import BROKERED, RULES, SOURCE, TARGET
+from ingest.compact import take_rows
 
 #: Feature columns the event stage adds after :data:`graph.model.HOP_COLUMNS` (documented in
 #: docs/analysis.md): evidence features here, scoring features in graph.scoring.
@@ -135,7 +136,7 @@ def evidence_rows(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConf
     cols = ["ts", "event_id", "host", "src_host", "src_ip", "dst_host", "dst_ip", "account",
             "subject_account", "logon_id", "service_name", "service_image", "process",
             "command_line", "target_name", "record_id", "source_file", "auth_package", "repeats"]
-    ev = events[cols].take(pos).reset_index(drop=True)
+    ev = take_rows(events, cols, pos)   # the events' all-missing columns stay (almost) free
     ev = pd.concat([prim.reset_index(drop=True), ev], axis=1)
     # few distinct values on many rows: categorical (1-2 bytes a row instead of the text)
     for c in ("rule_id", "kind", "side", "source_file"):
@@ -196,12 +197,14 @@ def _anchors(ev: pd.DataFrame) -> pd.DataFrame:
     actions (loopback rows, a source-side command naming this host): those anchor with the host as
     source, so what they start on the host (PSEXESVC of ``psexec \\\\127.0.0.1``) is local too.
     ``j_loop_rule`` is the rule a self-aimed anchor is reported under (graph.findings)."""
-    a = ev[ev["side"].eq(TARGET) & (ev["src_host"].notna() | ev["src_ip"].notna())
-           & (ev["account"].notna() | (ev["context_only"] & ev["kind"].eq("network")))
-           & ~(ev["context_only"] & ev["kind"].ne("network"))]
-    a = a[a["src_host"].isna() | a["src_host"].ne(a["dst_host"]).fillna(True)]
+    cols = ["ts", "host", "logon_id", "src_host", "src_ip", "account", "dst_host", "loop_rule", "rule_id"]
+    is_a = (ev["side"].eq(TARGET) & (ev["src_host"].notna() | ev["src_ip"].notna())
+            & (ev["account"].notna() | (ev["context_only"] & ev["kind"].eq("network")))
+            & ~(ev["context_only"] & ev["kind"].ne("network")))
+    is_a &= ev["src_host"].isna() | ev["src_host"].ne(ev["dst_host"]).fillna(True)
+    a = ev.loc[_b(is_a), cols]   # the columns first: only they are copied
     self_aimed = ev["loopback"] | (ev["side"].eq(SOURCE) & ev["dst_host"].eq(ev["host"]).fillna(False))
-    b = ev[self_aimed]
+    b = ev.loc[_b(self_aimed), cols]
     a = pd.concat([a.assign(j_loop_rule=pd.Series(pd.NA, index=a.index, dtype="string")),
                    b.assign(j_loop_rule=b["loop_rule"].fillna(b["rule_id"]).astype("string"))])
     a = a.sort_index(kind="stable")
@@ -443,7 +446,7 @@ def aggregate_hops(rows: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConfi
     kinds = rows[["hop_id", "kind"]].drop_duplicates().sort_values(["hop_id", "kind"])
     hops["kinds"] = _tuples(kinds["kind"], kinds["hop_id"])
     hops["lateral"] = g["lateral"].any()
-    lat = rows[rows["lateral"]]
+    lat = rows.loc[rows["lateral"].to_numpy(dtype=bool), ["hop_id", "local_marker"]]
     hops["local_only"] = (hops["src_host"].isna() & hops["src_ip"].isna()
                           & lat.groupby("hop_id")["local_marker"].all().reindex(hops.index)
                           .fillna(False).astype(bool))
@@ -463,6 +466,7 @@ def aggregate_hops(rows: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConfi
     hops["auth_packages"] = _tuples(pkg["v"], pkg["hop_id"])
     for c in ("rules", "techniques", "kinds", "services", "images", "auth_packages"):
         hops[c] = [v if isinstance(v, tuple) else () for v in hops[c].tolist()]
+    del g, ht, tech, kinds, lat, svc, exe, pkg, log_keep   # let go before the evidence items are built
     hops["evidence"] = _evidence_lists(rows, events, config.max_evidence_per_hop).reindex(hops.index)
     hops = hops.reset_index()
     hops["score"] = 0.0
@@ -521,10 +525,7 @@ def _evidence_lists(rows: pd.DataFrame, events: pd.DataFrame, cap: int) -> pd.Se
     r = rows[["hop_id", "weight", "ts", "event_index", "rule_id", "host"]]
     r = r.sort_values(["hop_id", "weight", "ts"], ascending=[True, False, True])
     r = r[r.groupby("hop_id").cumcount().to_numpy() < cap].sort_values(["hop_id", "ts", "event_index"])
-    own = events[["event_id", "record_id", "source_file", *EVIDENCE_FIELDS]].take(r["event_index"].to_numpy())
-    own.columns = ["event_id", "record_id", "source_file", *FIELD_COLUMNS]
-    own.index = r.index
-    return evidence_items(r["hop_id"].to_numpy(), pd.concat([r, own], axis=1))
+    return evidence_items(r["hop_id"].to_numpy(), r, events)
 
 
 def empty_hops() -> pd.DataFrame:

@@ -16,6 +16,7 @@ column as if each chunk were its own, which it is not: the process's RSS is the 
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -78,3 +79,20 @@ def share_constant_columns(frame: pd.DataFrame, min_rows: int = 4 * CHUNK_ROWS) 
             shared = pd.array(shared_column(value, len(data), data.type), dtype=frame[name].dtype)
             frame[name] = pd.Series(shared, index=frame.index, name=name)
     return frame
+
+
+def take_rows(frame: pd.DataFrame, columns: list[str], positions: np.ndarray) -> pd.DataFrame:
+    """``frame[columns].take(positions)`` with a fresh ``RangeIndex``, where a constant Arrow ``string``
+    column of ``frame`` comes out as :func:`shared_column` (same values) instead of being copied row by
+    row: a take of the events' all-missing columns is then almost free."""
+    positions = np.asarray(positions)
+    out: dict[str, pd.Series | pd.api.extensions.ExtensionArray] = {}
+    for name in columns:
+        col = frame[name]
+        data = _arrow(col)
+        same, value = constant_value(data) if data is not None and len(positions) else (False, None)
+        if same:
+            out[name] = pd.array(shared_column(value, len(positions), data.type), dtype=col.dtype)
+        else:
+            out[name] = col.take(positions).reset_index(drop=True)
+    return pd.DataFrame(out, index=pd.RangeIndex(len(positions)))
