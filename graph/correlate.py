@@ -255,7 +255,7 @@ def _session_join(ev: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
     j = pd.concat(found, ignore_index=True).set_index("_row") if found else None
     if j is None or j.empty:
         return ev
-    ev = ev.copy()
+    ev = ev.copy(deep=False)   # copy-on-write: a column set here is copied then
     idx = j.index
     ev.loc[idx, "src_host"] = j["j_src_host"].astype("string")
     ev.loc[idx, "src_ip"] = j["j_src_ip"].astype("string")
@@ -271,7 +271,7 @@ def _resolve_ips(ev: pd.DataFrame, events: pd.DataFrame, config: AnalysisConfig,
     hints = ip_hints(ev, events, config, pairs=pairs)
     if hints.empty:
         return ev
-    ev = ev.copy()
+    ev = ev.copy(deep=False)   # copy-on-write: a column set here is copied then
     day = _hint_day(ev["ts"], config)
     need = (ev["src_host"].isna() & ev["src_ip"].notna()).to_numpy(dtype=bool)
     keys = pd.MultiIndex.from_arrays([ev.loc[need, "src_ip"].astype("string"), day[need]])
