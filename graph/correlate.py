@@ -214,9 +214,11 @@ def _anchors(ev: pd.DataFrame) -> pd.DataFrame:
 
 def _session_join(ev: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
     ev = ev.assign(j_loop_rule=pd.Series(pd.NA, index=ev.index, dtype="string"))
-    anchors = _anchors(ev)
     need = ev["src_host"].isna() & ev["src_ip"].isna() & ~ev["side"].isin([SOURCE, BROKERED])
-    if not need.any() or anchors.empty:
+    if not need.any():   # (authentication-only data: every row has its source; no anchors built)
+        return ev
+    anchors = _anchors(ev)
+    if anchors.empty:
         return ev
     todo = ev.loc[need, ["ts", "host", "logon_id", "kind"]].copy()
     todo["_row"] = todo.index
