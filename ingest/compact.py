@@ -23,6 +23,8 @@ import pyarrow.compute as pc
 
 #: Rows of the shared chunk (8 bytes a row for large_string offsets: 0.5 MB per distinct column).
 CHUNK_ROWS = 1 << 16
+#: Frames with fewer rows are left as they are by default (nothing worth the check).
+MIN_ROWS = 4 * CHUNK_ROWS
 
 
 def _arrow(col: pd.Series) -> pa.ChunkedArray | None:
@@ -55,10 +57,10 @@ def shared_column(value: str | None, n: int, type_: pa.DataType | None = None) -
     return pa.chunked_array(chunks, type=type_)
 
 
-def share_constant_columns(frame: pd.DataFrame, min_rows: int = 4 * CHUNK_ROWS) -> pd.DataFrame:
+def share_constant_columns(frame: pd.DataFrame, min_rows: int | None = None) -> pd.DataFrame:
     """``frame`` with each constant Arrow ``string`` column (one value on every row, or missing on
-    every row) replaced by :func:`shared_column`, in place; frames under ``min_rows`` rows are left
-    as they are (nothing to gain). Returns ``frame``.
+    every row) replaced by :func:`shared_column`, in place; frames under ``min_rows`` rows (default
+    :data:`MIN_ROWS`) are left as they are (nothing to gain). Returns ``frame``.
 
     Examples:
         >>> n = 3 * CHUNK_ROWS + 5
@@ -68,7 +70,7 @@ def share_constant_columns(frame: pd.DataFrame, min_rows: int = 4 * CHUNK_ROWS) 
         >>> g.equals(f), [g[c].array._pa_array.num_chunks for c in "abc"]
         (True, [4, 1, 4])
     """
-    if len(frame) < min_rows:
+    if len(frame) < (MIN_ROWS if min_rows is None else min_rows):
         return frame
     for name in frame.columns:
         data = _arrow(frame[name])
