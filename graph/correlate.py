@@ -120,7 +120,8 @@ def evidence_rows(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConf
         Frame with ``event_index, rule_id, weight, kind, side, ts, event_id, host, src_host, src_ip,
         dst_host, account, service_name, process, record_id, source_file, auth_package, repeats,
         lateral, local_marker, context_only, loop_rule, loopback, src_resolved_by, j_loop_rule``
-        (``rule_id``, ``kind``, ``side`` and ``source_file`` categorical).
+        (``rule_id``, ``kind``, ``side``, ``source_file``, ``src_resolved_by`` and ``auth_package``
+        categorical).
     """
     rt = _rule_table()
     t = tags.merge(rt, on="rule_id", how="left")
@@ -188,7 +189,10 @@ def evidence_rows(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConf
 
     ev = _session_join(ev, config)
     ev = _resolve_ips(ev, events, config, pairs)
-    return ev.drop(columns=list(_PLACEMENT_ONLY))
+    ev = ev.drop(columns=list(_PLACEMENT_ONLY))
+    for c in ("src_resolved_by", "auth_package"):   # a few values on every row (read as text later)
+        ev[c] = ev[c].astype("category")
+    return ev
 
 
 def _anchors(ev: pd.DataFrame) -> pd.DataFrame:
@@ -391,10 +395,12 @@ def hop_rows(ev: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
                                      dst_host=("dst_host", "first"), acct_key=("acct_key", "first"))
     order = first.sort_values(["first_seen", "src_key", "dst_host", "acct_key"], kind="stable")
     hop_of_seq = pd.Series(np.arange(len(order), dtype="int64"), index=order.index)
+    account, hop_id = keys["account"], keys["_seq"].map(hop_of_seq).to_numpy()
+    del keys, first, order   # the keys' text goes before the rows are copied
     # only the columns read later, copied once, already in hop order
-    rows = ev.loc[keys.index, [c for c in ROW_COLUMNS if c in ev.columns]]
-    rows["account"] = keys["account"]
-    rows["hop_id"] = keys["_seq"].map(hop_of_seq).to_numpy()
+    rows = ev.loc[account.index, [c for c in ROW_COLUMNS if c in ev.columns]]
+    rows["account"] = account
+    rows["hop_id"] = hop_id
     return rows
 
 
