@@ -50,7 +50,7 @@ from graph.evidence_items import evidence_items
 from graph.fields import EVIDENCE_FIELDS, shared
 from graph.model import HOP_COLUMNS
 from graph.rules import BROKERED, RULES, SOURCE, TARGET
-from ingest.compact import take_rows
+from ingest.compact import share_constant_columns, take_rows
 
 #: Feature columns the event stage adds after :data:`graph.model.HOP_COLUMNS` (documented in
 #: docs/analysis.md): evidence features here, scoring features in graph.scoring.
@@ -123,16 +123,28 @@ def evidence_rows(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConf
         (``rule_id``, ``kind``, ``side``, ``source_file``, ``src_resolved_by`` and ``auth_package``
         categorical).
     """
-    rt = _rule_table()
-    t = tags.merge(rt, on="rule_id", how="left")
-    t = t.sort_values(["event_index", "context_only", "weight", "rule_id"],
-                      ascending=[True, True, False, True])
+    # the rule table's columns per tag, by the rule's position in the table sorted by id (numbers: one
+    # copy of the tags' ids is never made)
+    rt = _rule_table().sort_values("rule_id", ignore_index=True)
+    code = pd.Index(rt["rule_id"]).get_indexer(tags["rule_id"])
+    if (code < 0).any():
+        raise ValueError(f"unknown rule ids in tags: {sorted(set(tags['rule_id'][code < 0]))[:5]}")
+    t = pd.DataFrame({"event_index": tags["event_index"].to_numpy(), "_r": code.astype(np.int32)})
+    for c in ("weight", "context_only", "local_marker", "lateral", "loopback"):
+        t[c] = rt[c].to_numpy()[code]
+    t = t.sort_values(["event_index", "context_only", "weight", "_r"], ascending=[True, True, False, True])
     ctx = t.groupby("event_index")["context_only"].all()
     real = t[~t["context_only"]]
     marker = real.groupby("event_index")["local_marker"].any()
     lateral_any = real.groupby("event_index")["lateral"].any()
-    loop = t[t["loopback"]].drop_duplicates("event_index").set_index("event_index")["rule_id"]
-    prim = t.drop_duplicates("event_index")[["event_index", "rule_id", "weight", "kind", "side"]]
+    lp = t[t["loopback"]].drop_duplicates("event_index")
+    loop = pd.Series(rt["rule_id"].to_numpy()[lp["_r"].to_numpy()], index=lp["event_index"].to_numpy())
+    first = t.drop_duplicates("event_index")
+    del t, real   # one row per tag: let go before the rows are placed
+    r = first["_r"].to_numpy()
+    prim = pd.DataFrame({"event_index": first["event_index"].to_numpy(),
+                         "rule_id": rt["rule_id"].to_numpy()[r], "weight": first["weight"].to_numpy(),
+                         "kind": rt["kind"].to_numpy()[r], "side": rt["side"].to_numpy()[r]})
     pos = prim["event_index"].to_numpy()
     cols = ["ts", "event_id", "host", "src_host", "src_ip", "dst_host", "dst_ip", "account",
             "subject_account", "logon_id", "service_name", "service_image", "process",
@@ -187,9 +199,9 @@ def evidence_rows(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConf
     ev["src_resolved_by"] = pd.Series(pd.NA, index=ev.index, dtype="string")
     ev.loc[ev["src_host"].notna() | ev["src_ip"].notna(), "src_resolved_by"] = "event"
 
-    ev = _session_join(ev, config)
+    ev = _session_join(share_constant_columns(ev), config)   # (a column all missing is held once)
     ev = _resolve_ips(ev, events, config, pairs)
-    ev = ev.drop(columns=list(_PLACEMENT_ONLY))
+    ev = share_constant_columns(ev.drop(columns=list(_PLACEMENT_ONLY)))
     for c in ("src_resolved_by", "auth_package"):   # a few values on every row (read as text later)
         ev[c] = ev[c].astype("category")
     return ev
@@ -398,7 +410,8 @@ def hop_rows(ev: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
     account, hop_id = keys["account"], keys["_seq"].map(hop_of_seq).to_numpy()
     del keys, first, order   # the keys' text goes before the rows are copied
     # only the columns read later, copied once, already in hop order
-    rows = ev.loc[account.index, [c for c in ROW_COLUMNS if c in ev.columns]]
+    rows = take_rows(ev, [c for c in ROW_COLUMNS if c in ev.columns], ev.index.get_indexer(account.index))
+    rows.index = account.index
     rows["account"] = account
     rows["hop_id"] = hop_id
     return rows
