@@ -63,7 +63,7 @@ def build_graph(hops: pd.DataFrame, compromised: pd.DataFrame | None = None,
     G = nx.MultiDiGraph()
     if hops.empty:
         return G
-    h = hops.copy()
+    h = hops.copy(deep=False)   # copy-on-write: a column set here is copied then
     h["src"] = h["src_host"].fillna(h["src_ip"])
     ex = h[["hop_id", "src", "dst_host", "account", "first_seen", "last_seen", "score", "severity",
             "n_events", "kinds"]].explode("kinds").rename(columns={"kinds": "kind"})

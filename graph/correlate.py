@@ -50,22 +50,24 @@ from graph.evidence_items import evidence_items
 from graph.fields import EVIDENCE_FIELDS, shared
 from graph.model import HOP_COLUMNS
 from graph.rules import BROKERED, RULES, SOURCE, TARGET
+from ingest.compact import share_constant_columns, take_rows
 
 #: Feature columns the event stage adds after :data:`graph.model.HOP_COLUMNS` (documented in
 #: docs/analysis.md): evidence features here, scoring features in graph.scoring.
 EVIDENCE_FEATURES = ("strength", "lateral", "local_only", "services", "images", "src_resolved_by",
                      "auth_packages")
 
-#: Evidence fields that evidence rows carry unchanged from the event under their own name (placement,
-#: session join and IP resolution never rewrite them): read from there, not copied again.
-_FIELDS_AS_IS = frozenset({"service_name", "service_image", "process", "command_line", "target_name",
-                           "auth_package", "dst_ip"})
 #: The event's own analyst fields of an evidence item, named ``f_<column>`` (graph.fields; the Spark
-#: engine's evidence rows carry them all under these names).
+#: engine's evidence rows carry them all under these names). The pandas rows carry none of them:
+#: an item's fields are read from the events frame at its ``event_index`` (:func:`_evidence_lists`).
 FIELD_COLUMNS = [f"f_{c}" for c in EVIDENCE_FIELDS]
-#: Per evidence field, the column of the pandas evidence rows holding the event's own value:
-#: ``f_<field>`` for the fields correlation rewrites or does not carry, else the field's own column.
-_FIELD_SOURCE = [c if c in _FIELDS_AS_IS else f"f_{c}" for c in EVIDENCE_FIELDS]
+#: Event columns that placement reads and nothing after :func:`evidence_rows` does: not kept in the
+#: evidence rows it returns.
+_PLACEMENT_ONLY = ("subject_account", "logon_id", "command_line", "target_name", "dst_ip", "service_image")
+#: Columns of the hop rows (:func:`hop_rows`): what :func:`aggregate_hops` and the findings read.
+ROW_COLUMNS = ("event_index", "ts", "rule_id", "weight", "kind", "side", "lateral", "local_marker", "host",
+               "src_host", "src_ip", "dst_host", "account", "src_resolved_by", "service_name", "process",
+               "auth_package", "repeats")
 _NON_ACCOUNTS = ("anonymous logon", "system", "local system", "localsystem", "local service",
                  "network service", "-", "")
 _UNC_HOST = r"\\\\([^\\ \t\"'.?][^\\ \t\"']*)"
@@ -115,31 +117,42 @@ def evidence_rows(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConf
     only the tagged events (a driver that never sees the rest, ``graph.spark.stage``).
 
     Returns:
-        Frame with ``event_index, ts, event_id, host, rule_id, weight, kind, side, lateral,
-        local_marker, src_host, src_ip, dst_host, account, logon_id, service_name,
-        service_image, process, record_id, source_file, src_resolved_by``.
+        Frame with ``event_index, rule_id, weight, kind, side, ts, event_id, host, src_host, src_ip,
+        dst_host, account, service_name, process, record_id, source_file, auth_package, repeats,
+        lateral, local_marker, context_only, loop_rule, loopback, src_resolved_by, j_loop_rule``
+        (``rule_id``, ``kind``, ``side``, ``source_file``, ``src_resolved_by`` and ``auth_package``
+        categorical).
     """
-    rt = _rule_table()
-    t = tags.merge(rt, on="rule_id", how="left")
-    t = t.sort_values(["event_index", "context_only", "weight", "rule_id"],
-                      ascending=[True, True, False, True])
+    # the rule table's columns per tag, by the rule's position in the table sorted by id (numbers: one
+    # copy of the tags' ids is never made)
+    rt = _rule_table().sort_values("rule_id", ignore_index=True)
+    code = pd.Index(rt["rule_id"]).get_indexer(tags["rule_id"])
+    if (code < 0).any():
+        raise ValueError(f"unknown rule ids in tags: {sorted(set(tags['rule_id'][code < 0]))[:5]}")
+    t = pd.DataFrame({"event_index": tags["event_index"].to_numpy(), "_r": code.astype(np.int32)})
+    for c in ("weight", "context_only", "local_marker", "lateral", "loopback"):
+        t[c] = rt[c].to_numpy()[code]
+    t = t.sort_values(["event_index", "context_only", "weight", "_r"], ascending=[True, True, False, True])
     ctx = t.groupby("event_index")["context_only"].all()
     real = t[~t["context_only"]]
     marker = real.groupby("event_index")["local_marker"].any()
     lateral_any = real.groupby("event_index")["lateral"].any()
-    loop = t[t["loopback"]].drop_duplicates("event_index").set_index("event_index")["rule_id"]
-    prim = t.drop_duplicates("event_index")[["event_index", "rule_id", "weight", "kind", "side"]]
+    lp = t[t["loopback"]].drop_duplicates("event_index")
+    loop = pd.Series(rt["rule_id"].to_numpy()[lp["_r"].to_numpy()], index=lp["event_index"].to_numpy())
+    first = t.drop_duplicates("event_index")
+    del t, real   # one row per tag: let go before the rows are placed
+    r = first["_r"].to_numpy()
+    prim = pd.DataFrame({"event_index": first["event_index"].to_numpy(),
+                         "rule_id": rt["rule_id"].to_numpy()[r], "weight": first["weight"].to_numpy(),
+                         "kind": rt["kind"].to_numpy()[r], "side": rt["side"].to_numpy()[r]})
     pos = prim["event_index"].to_numpy()
     cols = ["ts", "event_id", "host", "src_host", "src_ip", "dst_host", "dst_ip", "account",
             "subject_account", "logon_id", "service_name", "service_image", "process",
             "command_line", "target_name", "record_id", "source_file", "auth_package", "repeats"]
-    ev = events[cols].take(pos).reset_index(drop=True)
-    own = [c for c in EVIDENCE_FIELDS if c not in _FIELDS_AS_IS]
-    raw = events[own].take(pos).reset_index(drop=True)
-    raw.columns = [f"f_{c}" for c in own]
-    ev = pd.concat([prim.reset_index(drop=True), ev, raw], axis=1)
+    ev = take_rows(events, cols, pos)   # the events' all-missing columns stay (almost) free
+    ev = pd.concat([prim.reset_index(drop=True), ev], axis=1)
     # few distinct values on many rows: categorical (1-2 bytes a row instead of the text)
-    for c in ("kind", "side", "source_file"):
+    for c in ("rule_id", "kind", "side", "source_file"):
         ev[c] = ev[c].astype("category")
     ev["lateral"] = lateral_any.reindex(pos).fillna(False).to_numpy(dtype=bool)
     ev["local_marker"] = marker.reindex(pos).fillna(False).to_numpy(dtype=bool)
@@ -186,8 +199,11 @@ def evidence_rows(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConf
     ev["src_resolved_by"] = pd.Series(pd.NA, index=ev.index, dtype="string")
     ev.loc[ev["src_host"].notna() | ev["src_ip"].notna(), "src_resolved_by"] = "event"
 
-    ev = _session_join(ev, config)
+    ev = _session_join(share_constant_columns(ev), config)   # (a column all missing is held once)
     ev = _resolve_ips(ev, events, config, pairs)
+    ev = share_constant_columns(ev.drop(columns=list(_PLACEMENT_ONLY)))
+    for c in ("src_resolved_by", "auth_package"):   # a few values on every row (read as text later)
+        ev[c] = ev[c].astype("category")
     return ev
 
 
@@ -197,12 +213,14 @@ def _anchors(ev: pd.DataFrame) -> pd.DataFrame:
     actions (loopback rows, a source-side command naming this host): those anchor with the host as
     source, so what they start on the host (PSEXESVC of ``psexec \\\\127.0.0.1``) is local too.
     ``j_loop_rule`` is the rule a self-aimed anchor is reported under (graph.findings)."""
-    a = ev[ev["side"].eq(TARGET) & (ev["src_host"].notna() | ev["src_ip"].notna())
-           & (ev["account"].notna() | (ev["context_only"] & ev["kind"].eq("network")))
-           & ~(ev["context_only"] & ev["kind"].ne("network"))]
-    a = a[a["src_host"].isna() | a["src_host"].ne(a["dst_host"]).fillna(True)]
+    cols = ["ts", "host", "logon_id", "src_host", "src_ip", "account", "dst_host", "loop_rule", "rule_id"]
+    is_a = (ev["side"].eq(TARGET) & (ev["src_host"].notna() | ev["src_ip"].notna())
+            & (ev["account"].notna() | (ev["context_only"] & ev["kind"].eq("network")))
+            & ~(ev["context_only"] & ev["kind"].ne("network")))
+    is_a &= ev["src_host"].isna() | ev["src_host"].ne(ev["dst_host"]).fillna(True)
+    a = ev.loc[_b(is_a), cols]   # the columns first: only they are copied
     self_aimed = ev["loopback"] | (ev["side"].eq(SOURCE) & ev["dst_host"].eq(ev["host"]).fillna(False))
-    b = ev[self_aimed]
+    b = ev.loc[_b(self_aimed), cols]
     a = pd.concat([a.assign(j_loop_rule=pd.Series(pd.NA, index=a.index, dtype="string")),
                    b.assign(j_loop_rule=b["loop_rule"].fillna(b["rule_id"]).astype("string"))])
     a = a.sort_index(kind="stable")
@@ -212,9 +230,11 @@ def _anchors(ev: pd.DataFrame) -> pd.DataFrame:
 
 def _session_join(ev: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
     ev = ev.assign(j_loop_rule=pd.Series(pd.NA, index=ev.index, dtype="string"))
-    anchors = _anchors(ev)
     need = ev["src_host"].isna() & ev["src_ip"].isna() & ~ev["side"].isin([SOURCE, BROKERED])
-    if not need.any() or anchors.empty:
+    if not need.any():   # (authentication-only data: every row has its source; no anchors built)
+        return ev
+    anchors = _anchors(ev)
+    if anchors.empty:
         return ev
     todo = ev.loc[need, ["ts", "host", "logon_id", "kind"]].copy()
     todo["_row"] = todo.index
@@ -253,7 +273,7 @@ def _session_join(ev: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
     j = pd.concat(found, ignore_index=True).set_index("_row") if found else None
     if j is None or j.empty:
         return ev
-    ev = ev.copy()
+    ev = ev.copy(deep=False)   # copy-on-write: a column set here is copied then
     idx = j.index
     ev.loc[idx, "src_host"] = j["j_src_host"].astype("string")
     ev.loc[idx, "src_ip"] = j["j_src_ip"].astype("string")
@@ -269,7 +289,7 @@ def _resolve_ips(ev: pd.DataFrame, events: pd.DataFrame, config: AnalysisConfig,
     hints = ip_hints(ev, events, config, pairs=pairs)
     if hints.empty:
         return ev
-    ev = ev.copy()
+    ev = ev.copy(deep=False)   # copy-on-write: a column set here is copied then
     day = _hint_day(ev["ts"], config)
     need = (ev["src_host"].isna() & ev["src_ip"].notna()).to_numpy(dtype=bool)
     keys = pd.MultiIndex.from_arrays([ev.loc[need, "src_ip"].astype("string"), day[need]])
@@ -364,7 +384,8 @@ def ip_hints(ev: pd.DataFrame, events: pd.DataFrame, config: AnalysisConfig, *,
 
 
 def hop_rows(ev: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
-    """Step 6: keep the rows that belong to a hop and assign ``hop_id`` (a column added to ``ev``)."""
+    """Step 6: the rows that belong to a hop (:data:`ROW_COLUMNS` of ``ev``, ``account`` as the hop's),
+    in hop order, with ``hop_id``."""
     src_key = ev["src_host"].fillna(ev["src_ip"]).astype("string")
     keep = ev["dst_host"].notna() & (src_key.notna() | ev["lateral"]) & ~ev["context_only"]
     keep &= ~(src_key.notna() & src_key.eq(ev["dst_host"]).fillna(False))
@@ -376,21 +397,24 @@ def hop_rows(ev: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
     keys["account"] = _borrow_account(keys, config)
     keys["acct_key"] = keys["account"].fillna("").astype("string")
     keys = keys.sort_values(["src_key", "dst_host", "acct_key", "ts"], kind="stable")
-    rows = ev.loc[keys.index]
-    for c in ("src_key", "account", "acct_key"):
-        rows[c] = keys[c]
-    same = (_b(rows["src_key"].eq(rows["src_key"].shift()))
-            & _b(rows["dst_host"].eq(rows["dst_host"].shift()))
-            & _b(rows["acct_key"].eq(rows["acct_key"].shift())))
-    gap = rows["ts"].diff().dt.total_seconds().to_numpy()
+    same = (_b(keys["src_key"].eq(keys["src_key"].shift()))
+            & _b(keys["dst_host"].eq(keys["dst_host"].shift()))
+            & _b(keys["acct_key"].eq(keys["acct_key"].shift())))
+    gap = keys["ts"].diff().dt.total_seconds().to_numpy()
     gap = np.isnan(gap) | (gap > config.hop_gap_s)
-    rows["_seq"] = np.cumsum(~same | gap)
-    first = rows.groupby("_seq").agg(first_seen=("ts", "min"), src_key=("src_key", "first"),
+    keys["_seq"] = np.cumsum(~same | gap)
+    first = keys.groupby("_seq").agg(first_seen=("ts", "min"), src_key=("src_key", "first"),
                                      dst_host=("dst_host", "first"), acct_key=("acct_key", "first"))
     order = first.sort_values(["first_seen", "src_key", "dst_host", "acct_key"], kind="stable")
     hop_of_seq = pd.Series(np.arange(len(order), dtype="int64"), index=order.index)
-    rows["hop_id"] = rows["_seq"].map(hop_of_seq).to_numpy()
-    return rows.drop(columns=["_seq"])
+    account, hop_id = keys["account"], keys["_seq"].map(hop_of_seq).to_numpy()
+    del keys, first, order   # the keys' text goes before the rows are copied
+    # only the columns read later, copied once, already in hop order
+    rows = take_rows(ev, [c for c in ROW_COLUMNS if c in ev.columns], ev.index.get_indexer(account.index))
+    rows.index = account.index
+    rows["account"] = account
+    rows["hop_id"] = hop_id
+    return rows
 
 
 def _borrow_account(rows: pd.DataFrame, config: AnalysisConfig) -> pd.Series:
@@ -410,9 +434,11 @@ def _borrow_account(rows: pd.DataFrame, config: AnalysisConfig) -> pd.Series:
     return acct
 
 
-def aggregate_hops(rows: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
+def aggregate_hops(rows: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConfig,
+                   events: pd.DataFrame) -> pd.DataFrame:
     """Hop rows (with ``hop_id``) -> the hops frame: :data:`HOP_COLUMNS` (score 0, severity
-    "info" until scoring) plus :data:`EVIDENCE_FEATURES`.
+    "info" until scoring) plus :data:`EVIDENCE_FEATURES`. ``events``: the frame the rows' ``event_index``
+    points into (the evidence items' event ids, files, record ids and fields are read there).
 
     ``strength`` = 1 - prod(1 - weight) over the *distinct* rules that fired on the hop's events
     (noisy-or: independent pieces of evidence add up; repeats of one rule do not).
@@ -441,7 +467,7 @@ def aggregate_hops(rows: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConfi
     kinds = rows[["hop_id", "kind"]].drop_duplicates().sort_values(["hop_id", "kind"])
     hops["kinds"] = _tuples(kinds["kind"], kinds["hop_id"])
     hops["lateral"] = g["lateral"].any()
-    lat = rows[rows["lateral"]]
+    lat = rows.loc[rows["lateral"].to_numpy(dtype=bool), ["hop_id", "local_marker"]]
     hops["local_only"] = (hops["src_host"].isna() & hops["src_ip"].isna()
                           & lat.groupby("hop_id")["local_marker"].all().reindex(hops.index)
                           .fillna(False).astype(bool))
@@ -461,7 +487,8 @@ def aggregate_hops(rows: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConfi
     hops["auth_packages"] = _tuples(pkg["v"], pkg["hop_id"])
     for c in ("rules", "techniques", "kinds", "services", "images", "auth_packages"):
         hops[c] = [v if isinstance(v, tuple) else () for v in hops[c].tolist()]
-    hops["evidence"] = _evidence_lists(rows, config.max_evidence_per_hop).reindex(hops.index)
+    del g, ht, tech, kinds, lat, svc, exe, pkg, log_keep   # let go before the evidence items are built
+    hops["evidence"] = _evidence_lists(rows, events, config.max_evidence_per_hop).reindex(hops.index)
     hops = hops.reset_index()
     hops["score"] = 0.0
     hops["severity"] = "info"
@@ -511,16 +538,15 @@ def _tuples(values: pd.Series, by: pd.Series) -> pd.Series:
     return pd.Series(items, index=out.index, dtype=object)
 
 
-def _evidence_lists(rows: pd.DataFrame, cap: int) -> pd.Series:
-    """Per hop, a tuple of evidence dicts: the ``cap`` strongest events (then earliest), in time order."""
-    # only the columns the items read: the sorts below copy what they are given
-    head = ["hop_id", "weight", "ts", "event_index", "event_id", "record_id", "source_file", "rule_id",
-            "host"]
-    r = rows[[*head, *_FIELD_SOURCE]]
-    r.columns = [*head, *FIELD_COLUMNS]
+def _evidence_lists(rows: pd.DataFrame, events: pd.DataFrame, cap: int) -> pd.Series:
+    """Per hop, a tuple of evidence dicts: the ``cap`` strongest events (then earliest), in time order.
+    The event's id, file, record id and fields are its own (never rewritten by correlation): read from
+    ``events`` for the items kept only."""
+    # only the columns the order reads: the sorts below copy what they are given
+    r = rows[["hop_id", "weight", "ts", "event_index", "rule_id", "host"]]
     r = r.sort_values(["hop_id", "weight", "ts"], ascending=[True, False, True])
     r = r[r.groupby("hop_id").cumcount().to_numpy() < cap].sort_values(["hop_id", "ts", "event_index"])
-    return evidence_items(r["hop_id"].to_numpy(), r)
+    return evidence_items(r["hop_id"].to_numpy(), r, events)
 
 
 def empty_hops() -> pd.DataFrame:
@@ -562,4 +588,4 @@ def correlate(events: pd.DataFrame, tags: pd.DataFrame, config: AnalysisConfig) 
     if tags.empty:
         return empty_hops()
     _, rows = correlate_rows(events, tags, config)
-    return aggregate_hops(rows, tags, config)
+    return aggregate_hops(rows, tags, config, events)

@@ -76,7 +76,7 @@ def pandas_event_stage(events: pd.DataFrame, config: AnalysisConfig) -> EventSta
                 | ev["side"].eq(SOURCE).to_numpy(dtype=bool)]
         found = find(events, ev, rows, tags, config)
         del ev   # per-event frames are let go as soon as read (peak memory on large cases)
-        hops = aggregate_hops(rows, tags, config)
+        hops = aggregate_hops(rows, tags, config, events)
         del rows
     hops = scoring.add_features(hops, config, scoring.auth.presence(events))
     return EventStage(hops[list(HOP_FEATURE_COLUMNS)], tags, found)

@@ -24,38 +24,52 @@ import numpy as np
 import pandas as pd
 
 from graph.fields import EVIDENCE_FIELDS, INT_FIELDS
+from ingest.compact import take_rows
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _codes(values: pd.Series, convert: Any = str) -> tuple[np.ndarray, list[Any]]:
-    """Factorised ``values``: int32 codes (-1 = missing) and the distinct values as plain Python
-    objects (``convert`` of each, one object per distinct value)."""
+    """Factorised ``values``: codes (-1 = missing; int8, int16 or int32, the smallest that holds them)
+    and the distinct values as plain Python objects (``convert`` of each, one object per value)."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     plain = [convert(v) for v in (uniques.tolist() if hasattr(uniques, "tolist") else list(uniques))]
-    return codes.astype(np.int32, copy=False), plain
+    small = np.int8 if len(plain) < 2**7 else np.int16 if len(plain) < 2**15 else np.int32
+    return codes.astype(small, copy=False), plain
 
 
 class EvidenceColumns:
     """The evidence items of many hops as columns (one row per item, in the hops' item order).
 
     ``frame`` has ``event_id, source_file, record_id, rule_id, ts, host`` and one column per
-    :data:`graph.fields.EVIDENCE_FIELDS` (named ``f_<field>``).
+    :data:`graph.fields.EVIDENCE_FIELDS` (named ``f_<field>``). With ``events`` and ``positions``,
+    ``frame`` needs only ``rule_id, ts, host``: the event's own columns are read from ``events`` at
+    ``positions``, one column at a time (``ingest.compact.take_rows``: an all-missing or constant
+    column is never copied row by row). A field missing on every item is not stored.
     """
 
     __slots__ = ("_event_id", "_fields", "_file", "_host", "_record", "_record_ok", "_rule", "_ts")
 
-    def __init__(self, frame: pd.DataFrame) -> None:
-        self._event_id = frame["event_id"].to_numpy(dtype=np.int64)
-        rec = frame["record_id"].astype("Int64")
+    def __init__(self, frame: pd.DataFrame, events: pd.DataFrame | None = None,
+                 positions: np.ndarray | None = None) -> None:
+        def column(name: str) -> pd.Series:
+            if events is None:
+                return frame[name]
+            return take_rows(events, [name.removeprefix("f_")], positions).iloc[:, 0]
+
+        self._event_id = column("event_id").to_numpy(dtype=np.int32)
+        rec = column("record_id").astype("Int64")
         self._record_ok = rec.notna().to_numpy(dtype=bool)
         self._record = rec.fillna(0).to_numpy(dtype=np.int64)
-        self._file = _codes(frame["source_file"].astype(str))
+        self._file = _codes(column("source_file").astype(str))
         self._rule = _codes(frame["rule_id"].astype(str))
         self._host = _codes(frame["host"].astype(str))
         self._ts = frame["ts"].dt.tz_convert("UTC").dt.as_unit("ns").astype("int64").to_numpy()
-        self._fields = [(name, *_codes(frame[f"f_{name}"], int if name in INT_FIELDS else str))
-                        for name in EVIDENCE_FIELDS]
+        self._fields = []
+        for name in EVIDENCE_FIELDS:
+            codes, values = _codes(column(f"f_{name}"), int if name in INT_FIELDS else str)
+            if values:   # else missing on every item: nothing to show
+                self._fields.append((name, codes, values))
 
     def __len__(self) -> int:
         return len(self._event_id)
@@ -187,9 +201,11 @@ def shared_columns(groups: Sequence[Any]) -> tuple[EvidenceColumns, np.ndarray] 
     return cols, np.arange(int(lengths.sum()), dtype=np.int64) + offsets
 
 
-def evidence_items(hop_ids: np.ndarray, frame: pd.DataFrame) -> pd.Series:
+def evidence_items(hop_ids: np.ndarray, frame: pd.DataFrame, events: pd.DataFrame | None = None) -> pd.Series:
     """Per hop, its :class:`EvidenceItems`: ``frame`` (columns of :class:`EvidenceColumns`) holds the
-    items grouped by hop, in item order, with ``hop_ids`` its hop per row (non-decreasing).
+    items grouped by hop, in item order, with ``hop_ids`` its hop per row (non-decreasing); with
+    ``events``, ``frame`` has ``event_index`` (positions in ``events``) and the event's own columns
+    are read there (:class:`EvidenceColumns`).
 
     Examples:
         >>> f = pd.DataFrame({"event_id": [4624, 4624], "source_file": ["a", "a"], "record_id": [1, None],
@@ -203,7 +219,9 @@ def evidence_items(hop_ids: np.ndarray, frame: pd.DataFrame) -> pd.Series:
     keys = np.asarray(hop_ids)
     if len(keys) == 0:
         return pd.Series([], dtype=object)
-    cols = EvidenceColumns(frame.reset_index(drop=True))
+    frame = frame.reset_index(drop=True)
+    cols = (EvidenceColumns(frame) if events is None
+            else EvidenceColumns(frame, events, frame["event_index"].to_numpy()))
     bounds = np.flatnonzero(keys[1:] != keys[:-1]) + 1
     starts = np.r_[0, bounds]
     ends = np.r_[bounds, len(keys)]

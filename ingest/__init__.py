@@ -27,6 +27,7 @@ import pandas as pd
 
 from ingest import formats as _formats
 from ingest.batching import RecordBatcher, summarise_file
+from ingest.compact import share_constant_columns
 from ingest.errors import IngestError, LatgraphError, SourceLocation
 from ingest.formats.evtx_file import native_available
 from ingest.report import BENIGN_REASONS, FileReport, IngestReport
@@ -261,6 +262,7 @@ def load_events(paths: Iterable[PathLike] | PathLike, *, event_ids: Iterable[int
 
     Returns:
         ``(events, report)``; files that fail are in ``report`` and never abort the run (unless strict).
+        Constant text columns are stored once (:func:`ingest.compact.share_constant_columns`).
     """
     fmt_name = _check_formats(formats)
     ids = None if event_ids is None else frozenset(int(i) for i in event_ids)
@@ -302,7 +304,8 @@ def load_events(paths: Iterable[PathLike] | PathLike, *, event_ids: Iterable[int
     if resolve and len(events):
         from ingest.resolve import resolve_ips
         events = resolve_ips(events)
-    return events, report
+    # constant text columns (all missing, or one file name) held once (ingest.compact)
+    return share_constant_columns(events), report
 
 
 __all__ = ["BATCH_SIZE", "PARALLEL_MIN_BYTES", "PARALLEL_MIN_EVTX_BYTES", "iter_event_batches", "load_events"]

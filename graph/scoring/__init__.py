@@ -44,7 +44,7 @@ def add_features(hops: pd.DataFrame, config: AnalysisConfig, present: pd.DataFra
     Every baseline is computed per environment (:mod:`graph.scoring.environment`): host and
     account names are scoped to their environment while the features are computed.
     """
-    hops = hops.copy()
+    hops = hops.copy(deep=False)   # copy-on-write: a column set here is copied then
     env = environment.environments(hops, config)
     h, cfg = environment.scoped(hops, env, config)
     hops["environment"] = env.astype("int64")
@@ -68,7 +68,7 @@ def add_features(hops: pd.DataFrame, config: AnalysisConfig, present: pd.DataFra
 
 def finalize(hops: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
     """Hop stage: the final ``score``, ``severity`` and ``reason`` columns from the features."""
-    hops = hops.copy()
+    hops = hops.copy(deep=False)   # copy-on-write: a column set here is copied then
     hops["score"] = combine.score(hops, config)
     hops["severity"] = combine.severity(hops["score"], config)
     hops["reason"] = combine.reasons(hops, config)

@@ -81,6 +81,23 @@ def reasons(hops: pd.DataFrame, config: AnalysisConfig) -> pd.Series:
     """
     if hops.empty:
         return pd.Series([], dtype="string", name="reason")
+    # hops with the same inputs have the same sentence: built once per distinct combination
+    key = hops[[c for c in _REASON_INPUTS if c in hops]].copy(deep=False)
+    key["_no_src"] = (hops["src_host"].isna() & hops["src_ip"].isna()).to_numpy()
+    key = key.drop(columns=["src_host", "src_ip"])
+    codes = key.groupby(list(key.columns), dropna=False, sort=False).ngroup().to_numpy()
+    _, first = np.unique(codes, return_index=True)
+    text = _reasons(hops.iloc[first], config).to_numpy(dtype=object)
+    return pd.Series(text[codes], index=hops.index, dtype="string", name="reason")
+
+
+#: The hop columns :func:`reasons` reads.
+_REASON_INPUTS = ("rules", "kinds", "strength", "rarity", "lateral", "fanout", "fanout_src", "fanout_account",
+                  "habit", "routine_group", "known_admin", "src_host", "src_ip", "auth_signals", "auth")
+
+
+def _reasons(hops: pd.DataFrame, config: AnalysisConfig) -> pd.Series:
+    """:func:`reasons` of every row of ``hops``."""
     idx = hops.index
     n_rules = hops["rules"].map(len).astype(str)
     text = ("evidence " + hops["strength"].astype(float).map("{:.2f}".format) + " (" + n_rules + " rule(s))")

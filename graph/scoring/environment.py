@@ -69,7 +69,7 @@ def scoped(hops: pd.DataFrame, env: pd.Series, config: AnalysisConfig) -> tuple[
     if len(envs) <= 1:
         return hops, config
     prefix = env.astype(str) + "|"
-    out = hops.copy()
+    out = hops.copy(deep=False)   # copy-on-write: a column set here is copied then
     for col in KEY_COLUMNS:
         v = out[col]
         out[col] = (prefix + v.astype("string")).where(v.notna(), pd.NA).astype("string")

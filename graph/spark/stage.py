@@ -224,7 +224,7 @@ def _spark_hops(events: DataFrame, config: AnalysisConfig, *,
         else:
             ev, rows = pc.correlate_rows(tagged, tag_frame, config, pairs=pairs)
             done("placement")
-            hops = pc.aggregate_hops(rows, tag_frame, config)
+            hops = pc.aggregate_hops(rows, tag_frame, config, tagged)
             local = Correlated(tagged, tag_frame, ev, rows)
         done("aggregate")
     else:
