@@ -36,6 +36,15 @@ from graph.rules import RULES
 from graph.spark import correlate as sc
 from graph.spark.io import arrow_to_pandas, events_to_spark
 from graph.spark.rules import tag_rows, tags_of
+from graph.spark.scan import (
+    RowGroups,
+    RowGroupScan,
+    hint_pairs_of,
+    hosts_of,
+    plan_row_groups,
+    presence_of,
+    scan_row_groups,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -180,7 +189,7 @@ def spark_hops(events: DataFrame, config: AnalysisConfig, *,
 
 def _spark_hops(events: DataFrame, config: AnalysisConfig, *,
                 on_step: Callable[[str], None] | None = None,
-                max_driver_rows: int | None = None,
+                max_driver_rows: int | None = None, scan: RowGroupScan | None = None,
                 ) -> tuple[pd.DataFrame, DataFrame, DataFrame, Correlated | None]:
     """Run the Spark side on an events frame that has ``event_index``; collect the hops.
 
@@ -201,6 +210,9 @@ def _spark_hops(events: DataFrame, config: AnalysisConfig, *,
             no ``episodes`` / ``finish``); ``bench/engines.py`` reads the CPU and wall time there.
         max_driver_rows: the most tagged events correlated on the driver (0: always on Spark;
             None: :data:`MAX_DRIVER_ROWS`, read at call time).
+        scan: the tagged rows and case-wide aggregates of ``events`` read by pyarrow in Spark
+            tasks (:func:`graph.spark.scan.scan_row_groups`), used instead of running the rules,
+            :func:`hint_pairs` and :func:`presence` on Spark's rows.
 
     Returns:
         ``(hops, tags, hit, correlated)``: the finished hops frame (with scoring features), the
@@ -211,13 +223,13 @@ def _spark_hops(events: DataFrame, config: AnalysisConfig, *,
     done = on_step or (lambda name: None)
     if max_driver_rows is None:
         max_driver_rows = MAX_DRIVER_ROWS
-    hit = tag_rows(events, keep=sc.SOURCE_COLUMNS).localCheckpoint(eager=True)
+    hit = (tag_rows(events, keep=sc.SOURCE_COLUMNS) if scan is None else scan.hit).localCheckpoint(eager=True)
     tags = tags_of(hit).localCheckpoint(eager=True)
     done("rules")
     local: Correlated | None = None
     if max_driver_rows > 0 and hit.count() <= max_driver_rows:
         tagged, tag_frame = _collect_tagged(hit, tags)
-        pairs = hint_pairs(events, config)
+        pairs = hint_pairs(events, config) if scan is None else hint_pairs_of(scan.aggregates)
         done("collect")
         if tag_frame.empty:
             hops = pc.empty_hops()
@@ -237,7 +249,7 @@ def _spark_hops(events: DataFrame, config: AnalysisConfig, *,
         done("aggregate")
         hops = finish_hops(raw, config)
         done("finish")
-    seen = presence(events)
+    seen = presence(events) if scan is None else presence_of(scan.aggregates)
     done("presence")
     hops = scoring.add_features(hops, config, seen)[list(HOP_FEATURE_COLUMNS)]
     done("features")
@@ -394,8 +406,13 @@ def storage_event_stage(spark: SparkSession, paths: str | list[str], config: Ana
 
     from graph.spark.io import read_events
 
-    frame = read_events(spark, paths, fmt=fmt).withColumn("event_index", F.monotonically_increasing_id())
-    hops, tags, hit, local = _spark_hops(frame, config, on_step=on_step,
+    frame = read_events(spark, paths, fmt=fmt)
+    groups = storage_row_groups(frame, paths, fmt)
+    scan = None if groups is None else scan_row_groups(
+        spark, groups, {f.name: f.dataType for f in frame.schema.fields}, keep=sc.SOURCE_COLUMNS,
+        hint_days=config.ip_hints_by_day)
+    frame = frame.withColumn("event_index", F.monotonically_increasing_id())
+    hops, tags, hit, local = _spark_hops(frame, config, on_step=on_step, scan=scan,
                                          max_driver_rows=min(MAX_DRIVER_ROWS if max_driver_rows is None
                                                              else max_driver_rows, max_finding_rows))
     skipped: str | None = None
@@ -408,14 +425,25 @@ def storage_event_stage(spark: SparkSession, paths: str | list[str], config: Ana
         elif local is not None:
             from graph.findings import find, logged_hosts
 
-            logged = logged_hosts(r[0] for r in frame.select("host").distinct().collect())
+            logged = logged_hosts(_hosts(frame, scan))
             found = find(local.tagged, local.ev, local.rows, local.tags, config, logged=logged)
         else:
-            found = _storage_findings(frame, hit, tags, config)
+            found = _storage_findings(frame, hit, tags, config, scan)
         if on_step:
             on_step("findings")
     tags.unpersist()
     return StorageStage(EventStage(hops, None, found), skipped)
+
+
+def storage_row_groups(frame: DataFrame, paths: str | list[str], fmt: str | None) -> list[RowGroups] | None:
+    """The row groups the rules read with pyarrow for a storage read (:mod:`graph.spark.scan`), or
+    None for Spark's own rows: JSON input, or Parquet files pyarrow cannot open or convert here."""
+    from graph.spark.io import _guess_format
+
+    first = paths if isinstance(paths, str) else (list(paths) or [""])[0]
+    if (fmt or _guess_format(first)) != "parquet":
+        return None
+    return plan_row_groups(frame.inputFiles())
 
 
 def hint_pairs(events: DataFrame, config: AnalysisConfig) -> pd.DataFrame:
@@ -439,11 +467,19 @@ def hint_pairs(events: DataFrame, config: AnalysisConfig) -> pd.DataFrame:
                          "day": got["day"], "n": got["n"].astype("int64")})
 
 
+def _hosts(frame: DataFrame, scan: RowGroupScan | None) -> list[str | None]:
+    """The distinct ``host`` values of a storage run's events."""
+    if scan is not None:
+        return hosts_of(scan.aggregates)
+    return [r[0] for r in frame.select("host").distinct().collect()]
+
+
 def _storage_findings(frame: DataFrame, hit: DataFrame, tags: DataFrame,
-                      config: AnalysisConfig) -> pd.DataFrame:
+                      config: AnalysisConfig, scan: RowGroupScan | None = None) -> pd.DataFrame:
     """The findings of a storage run (see :func:`storage_event_stage`) on the driver."""
     from graph.findings import logged_hosts
 
     tagged, tag_frame = _collect_tagged(hit, tags)
-    logged = logged_hosts(r[0] for r in frame.select("host").distinct().collect())
-    return findings_of(tagged, tag_frame, config, pairs=hint_pairs(frame, config), logged=logged)
+    logged = logged_hosts(_hosts(frame, scan))
+    pairs = hint_pairs(frame, config) if scan is None else hint_pairs_of(scan.aggregates)
+    return findings_of(tagged, tag_frame, config, pairs=pairs, logged=logged)
