@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 TASK_ROWS = 1 << 20
 #: Rows read from Parquet per batch inside a task.
 READ_ROWS = 131_072
+#: Rows per call of the rules inside a task (the whole task: the pandas rules cost about 0.15 CPU-s
+#: per call whatever the rows, see :data:`graph.spark.rules.TAG_CHUNK_ROWS`).
+SCAN_TAG_ROWS = TASK_ROWS
 
 
 class RowGroups(NamedTuple):
@@ -74,9 +77,11 @@ def _supported(field: pa.Field) -> bool:
     return pa.types.is_integer(t) or pa.types.is_null(t)
 
 
-def plan_row_groups(files: Sequence[str], *, task_rows: int = TASK_ROWS) -> list[RowGroups] | None:
-    """The tasks of :func:`tag_row_groups` over ``files`` (read in sorted order), or None when
-    pyarrow cannot open one of them here or a column's stored type is not one it converts."""
+def plan_row_groups(files: Sequence[str], *, task_rows: int | None = None) -> list[RowGroups] | None:
+    """The tasks of :func:`scan_row_groups` over ``files`` (read in sorted order): consecutive row
+    groups of one file up to ``task_rows`` rows (default :data:`TASK_ROWS`) per task, or None
+    when pyarrow cannot open one of them here or a column's stored type is not one it converts."""
+    task_rows = TASK_ROWS if task_rows is None else task_rows
     tasks: list[RowGroups] = []
     offset = 0
     for uri in sorted(files):
@@ -135,21 +140,47 @@ def conform_arrow(table: pa.Table, schema: pa.Schema, *, text: bool = True) -> p
 
 
 class RowGroupScan(NamedTuple):
-    """What :func:`scan_row_groups` gives: the tagged rows (lazy Spark frame, as
-    :func:`graph.spark.rules.tag_rows`) and the case-wide partial aggregates the tasks computed on
-    the way (collected: :func:`hint_pairs_of`, :func:`presence_of`, :func:`hosts_of` finish them)."""
+    """What :func:`scan_row_groups` gives: the tagged rows, packed (see :func:`scan_row_groups`;
+    :func:`tagged_arrow` collects them, :func:`unpacked` makes them a Spark frame again), their
+    number, and the case-wide partial aggregates the tasks computed on the way, collected per
+    kind (:func:`hint_pairs_of`, :func:`presence_of`, :func:`hosts_of` finish them)."""
 
-    hit: DataFrame
-    aggregates: pa.Table
+    packed: DataFrame
+    n_tagged: int
+    row_schema: Any             # the Spark schema of graph.spark.rules.tag_rows' frame
+    aggregates: dict[int, pa.Table]
 
 
 #: ``_kind`` of the scan's rows: tagged, feeding a derived column, and the partial aggregates.
 TAGGED, FEED, PAIRS, PRESENCE, HOSTS = range(5)
+#: The scan's rows: Arrow tables in the IPC stream format, one per row (see :func:`scan_row_groups`).
+PACKED_SCHEMA = "_kind byte, _bucket int, _n long, _payload binary"
 #: Event ids whose rows :func:`graph.scoring.auth.presence` reads.
 PRESENCE_EVENT_IDS = (4624, 4768, 4769, 4776)
 _PRESENCE_KEY = ["event_id", "logon_type", "host", "account", "src_host", "src_ip", "dst_host", "status"]
 _HOUR_NS = 3_600 * 10**9
 _DAY_NS = 86_400 * 10**9
+
+
+def _pack(table: pa.Table, kind: int, bucket: int | None = None) -> pa.RecordBatch:
+    """One scan row holding ``table`` (Arrow IPC stream)."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return pa.record_batch([pa.array([kind], pa.int8()), pa.array([bucket], pa.int32()),
+                            pa.array([table.num_rows], pa.int64()),
+                            pa.array([sink.getvalue().to_pybytes()], pa.binary())],
+                           names=["_kind", "_bucket", "_n", "_payload"])
+
+
+def _unpack(rows: pa.Table) -> list[pa.Table]:
+    """The tables packed in scan rows."""
+    payload = rows.column("_payload")
+    return [pa.ipc.open_stream(v.as_buffer()).read_all() for chunk in payload.chunks for v in chunk]
+
+
+def _concat(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:
+    return pa.concat_tables(tables) if tables else schema.empty_table()
 
 
 def scan_row_groups(spark: SparkSession, tasks: list[RowGroups], types: dict[str, Any],
@@ -158,8 +189,13 @@ def scan_row_groups(spark: SparkSession, tasks: list[RowGroups], types: dict[str
     """:func:`graph.spark.rules.tag_rows` on events read by pyarrow in Spark tasks (see the module
     docstring), plus the partial aggregates of the case-wide steps, from the same read.
 
-    The scan is materialised here (``localCheckpoint``): its tagged rows, the rows the derived
-    columns count and the aggregates are all read from it. Besides tagging, each task reduces:
+    What a task gives back is Arrow tables, each packed into one Spark row (``_payload``: the
+    Arrow IPC stream; :data:`PACKED_SCHEMA`), so the JVM moves a few large values instead of
+    converting every row to its own format and back: the tagged rows (``event_index``, the rule
+    bit masks, the ``keep`` columns, :data:`TAGGED`); the rows that feed a derived column
+    (:data:`FEED`), split by a hash of the lower-cased host into ``spark.sql.shuffle.partitions``
+    buckets and tagged per bucket (``groupBy("_bucket").applyInArrow``: every row a count reads
+    reaches its bucket, as in :func:`graph.spark.rules.tag_rows`); and per task:
 
     * the IP/name pairs of :func:`graph.spark.stage.hint_pairs`: a count per (ip, name, UTC day
       when ``hint_days``, else the epoch), summed on the driver (:func:`hint_pairs_of`);
@@ -169,6 +205,9 @@ def scan_row_groups(spark: SparkSession, tasks: list[RowGroups], types: dict[str
       itself runs on them on the driver (:func:`presence_of`): the first of each ``src_ip``'s
       machine rows and every key's earliest time survive, which is all it reads;
     * the distinct ``host`` values (:func:`hosts_of`).
+
+    The scan and the per-bucket tagging are materialised here (``localCheckpoint``) and the
+    aggregates collected.
 
     Args:
         spark: the session.
@@ -186,7 +225,7 @@ def scan_row_groups(spark: SparkSession, tasks: list[RowGroups], types: dict[str
     from graph.correlate import _LOOPBACK_IPS
     from graph.rules import RULES
     from graph.scoring.auth import PRESENCE_LOGON_TYPES
-    from graph.spark.rules import MASK_BITS, TAG_CHUNK_ROWS, _rule_columns, derived_feed, tag_table
+    from graph.spark.rules import MASK_BITS, _rule_columns, derived_feed, tag_table
 
     rule_list = list(RULES.values() if rules is None else rules)
     keep = list(keep)
@@ -195,30 +234,20 @@ def scan_row_groups(spark: SparkSession, tasks: list[RowGroups], types: dict[str
     masks = [f"_m{k}" for k in range(n_masks)]
     carried = list(dict.fromkeys([*keep, *read, *_PRESENCE_KEY, "ts", "dst_ip", "dst_port"]))
     event_schema = to_arrow_schema(T.StructType([T.StructField(c, types[c]) for c in COLUMNS]))
-    tag_fields = [T.StructField("event_index", T.LongType()),
-                  *(T.StructField(m, T.LongType()) for m in masks)]
-    scan_schema = T.StructType([*tag_fields, *(T.StructField(c, types[c]) for c in carried),
-                                T.StructField("_kind", T.ByteType()), T.StructField("_n", T.LongType())])
-    out_schema = T.StructType([*tag_fields, *(T.StructField(c, types[c]) for c in keep)])
-    scan_arrow = to_arrow_schema(scan_schema)
+    row_schema = T.StructType([T.StructField("event_index", T.LongType()),
+                               *(T.StructField(m, T.LongType()) for m in masks),
+                               *(T.StructField(c, types[c]) for c in keep)])
+    row_arrow = to_arrow_schema(row_schema)
     ids = sorted(set().union(*(r.event_ids for r in rule_list))) if rule_list else []
     grouped_ids, feed_ports = derived_feed(ids)
     read_schema = _with_index(event_schema, read)
     keep_schema = _with_index(event_schema, keep)
     carried_schema = _with_index(event_schema, carried)
     presence_schema = pa.schema([event_schema.field(c) for c in _PRESENCE_KEY])
+    buckets = max(1, int(spark.conf.get("spark.sql.shuffle.partitions", "8") or 8))
 
-    def rows_out(table: pa.Table, kind: int) -> Iterator[pa.RecordBatch]:
-        n = table.num_rows
-        if not n:
-            return
-        have = set(table.column_names)
-        cols = [table.column(f.name) if f.name in have
-                else pa.array(np.full(n, kind, np.int8)) if f.name == "_kind"
-                else pa.array(np.zeros(n, np.int64)) if f.name in masks and kind != TAGGED
-                else pa.nulls(n, f.type) for f in scan_arrow]
-        yield from pa.Table.from_arrays([c.cast(f.type) for c, f in zip(cols, scan_arrow, strict=True)],
-                                        schema=scan_arrow).to_batches()
+    def tagged_out(tags: pa.Table, kept: pa.Table) -> pa.Table:
+        return pa.Table.from_arrays([*tags.columns, *kept.columns], schema=row_arrow)
 
     def tag_plain(held: list[tuple[pa.RecordBatch, pa.Array, int]]) -> Iterator[pa.RecordBatch]:
         # the held batches are consecutive rows: positions in their concatenation = index - first
@@ -226,16 +255,19 @@ def scan_row_groups(spark: SparkSession, tasks: list[RowGroups], types: dict[str
             return
         raw = pa.Table.from_batches([b for b, _, _ in held])
         first = held[0][2]
-        pos = np.flatnonzero(pa.concat_arrays([m for _, m, _ in held]).to_numpy(zero_copy_only=False))
-        if not len(pos):
+        chosen = pa.concat_arrays([m for _, m, _ in held])
+        if not pc.any(chosen).as_py():
             return
-        table = conform_arrow(raw.select([c for c in read if c in raw.column_names]).take(pos),
-                              read_schema, text=False)
-        table = table.append_column("event_index", pa.array(pos + first, pa.int64()))
-        tags = tag_table(table, rule_list, read, [])
+        # no copy of the rows: the others get event id -1, which no rule and no derived column
+        # reads (graph.rules.apply_rules selects rows by event id first)
+        table = conform_arrow(raw.select([c for c in read if c in raw.column_names]), read_schema, text=False)
+        eid = table.column("event_id")
+        table = table.set_column(table.schema.get_field_index("event_id"), "event_id",
+                                 pc.if_else(chosen, eid, pa.scalar(-1, eid.type)))
+        index = pa.array(np.arange(first, first + len(chosen)), pa.int64())
+        tags = tag_table(table.append_column("event_index", index), rule_list, read, [])
         kept = conform_arrow(raw.take(pc.subtract(tags.column("event_index"), first)), keep_schema)
-        yield from rows_out(pa.Table.from_arrays([*tags.columns, *kept.columns],
-                                                 names=[*tags.column_names, *kept.column_names]), TAGGED)
+        yield _pack(tagged_out(tags, kept), TAGGED)
 
     def reduce_batch(batch: pa.RecordBatch, index: pa.Array, parts: dict[int, list[pa.Table]]) -> None:
         table = conform_arrow(pa.Table.from_batches([batch]),
@@ -246,13 +278,13 @@ def scan_row_groups(spark: SparkSession, tasks: list[RowGroups], types: dict[str
             ok = pc.and_(pc.and_(pc.is_valid(ip), pc.is_valid(name)),
                          pc.invert(pc.is_in(ip, pa.array(_LOOPBACK_IPS, ip.type))))
             day = _floor(ts, _DAY_NS) if hint_days else pa.array(np.zeros(len(ts), np.int64))
-            part = pa.table({"src_ip": ip.cast(pa.string()), "src_host": name.cast(pa.string()),
-                             "ts": day}).filter(ok)
-            parts[PAIRS].append(part.group_by(["src_ip", "src_host", "ts"]).aggregate([([], "count_all")])
-                                .rename_columns(["src_ip", "src_host", "ts", "_n"]))
+            part = pa.table({"ip": ip.cast(pa.string()), "name": name.cast(pa.string()),
+                             "day": day}).filter(ok)
+            parts[PAIRS].append(part.group_by(["ip", "name", "day"]).aggregate([([], "count_all")])
+                                .rename_columns(["ip", "name", "day", "n"]))
         eid, lt = table.column("event_id"), table.column("logon_type")
-        types = pa.array(PRESENCE_LOGON_TYPES, lt.type)
-        inter = pc.and_(pc.equal(eid, 4624), pc.fill_null(pc.is_in(lt, types), False))
+        inter = pc.and_(pc.equal(eid, 4624),
+                        pc.fill_null(pc.is_in(lt, pa.array(PRESENCE_LOGON_TYPES, lt.type)), False))
         other = pc.is_in(eid, pa.array([e for e in PRESENCE_EVENT_IDS if e != 4624], eid.type))
         seen = pc.and_(pc.or_(inter, other), pc.is_valid(table.column("account")))
         part = conform_arrow(table.select(_PRESENCE_KEY).filter(seen), presence_schema)
@@ -261,66 +293,99 @@ def scan_row_groups(spark: SparkSession, tasks: list[RowGroups], types: dict[str
         parts[PRESENCE].append(_presence_reduce(part))
         parts[HOSTS].append(pa.table({"host": pc.unique(table.column("host").cast(pa.string()))}))
 
-    def flush_parts(parts: dict[int, list[pa.Table]]) -> Iterator[pa.RecordBatch]:
+    def flush(parts: dict[int, list[pa.Table]], feeds: list[pa.Table]) -> Iterator[pa.RecordBatch]:
         if parts[PAIRS]:
-            pairs = pa.concat_tables(parts[PAIRS]).group_by(["src_ip", "src_host", "ts"]).aggregate(
-                [("_n", "sum")]).rename_columns(["src_ip", "src_host", "ts", "_n"])
-            yield from rows_out(pairs, PAIRS)
+            yield _pack(pa.concat_tables(parts[PAIRS]).group_by(["ip", "name", "day"]).aggregate(
+                [("n", "sum")]).rename_columns(["ip", "name", "day", "n"]), PAIRS)
         if parts[PRESENCE]:
-            yield from rows_out(_presence_reduce(pa.concat_tables(parts[PRESENCE]), hourly=False), PRESENCE)
+            yield _pack(_presence_reduce(pa.concat_tables(parts[PRESENCE]), hourly=False), PRESENCE)
         if parts[HOSTS]:
-            yield from rows_out(pa.table({"host": pc.unique(pa.concat_tables(parts[HOSTS]).column(0))}),
-                                HOSTS)
+            yield _pack(pa.table({"host": pc.unique(pa.concat_tables(parts[HOSTS]).column(0))}), HOSTS)
+        if feeds:
+            fed = pa.concat_tables(feeds)
+            bucket = host_buckets(fed.column("host"), buckets)
+            for b in np.unique(bucket).tolist():
+                yield _pack(fed.filter(pa.array(bucket == b)), FEED, b)
 
     def scan(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        held: list[tuple[pa.RecordBatch, pa.Array, int]] = []
-        parts: dict[int, list[pa.Table]] = {PAIRS: [], PRESENCE: [], HOSTS: []}
-        size = 0
         for ids_batch in batches:
             for t in ids_batch.column(0).to_pylist():
-                task = tasks[t]
-                parquet = _open(task.uri)
-                have = [c for c in carried if c in parquet.schema_arrow.names]
-                index = task.first_row
-                for batch in parquet.iter_batches(batch_size=READ_ROWS, row_groups=list(task.groups),
-                                                  columns=have, use_threads=False):
-                    n = batch.num_rows
-                    start, index = index, index + n
-                    if held and held[-1][2] + held[-1][0].num_rows != start:   # next file: flush
-                        yield from tag_plain(held)
-                        held, size = [], 0
-                    positions = pa.array(np.arange(start, start + n, dtype=np.int64))
-                    reduce_batch(batch, positions, parts)
-                    eid = batch.column(batch.schema.get_field_index("event_id"))
-                    chosen = pc.is_in(eid, pa.array(ids, eid.type)) if ids else pa.array(np.zeros(n, bool))
-                    feed = _feeds(batch, grouped_ids, feed_ports)
-                    if feed is not None and pc.any(feed).as_py():
-                        rows = conform_arrow(pa.Table.from_batches([batch.filter(feed)]), carried_schema)
-                        yield from rows_out(rows.append_column("event_index", positions.filter(feed)), FEED)
-                        chosen = pc.and_(chosen, pc.invert(feed))
-                    held.append((batch, chosen, start))
-                    size += pc.sum(chosen.cast(pa.int64())).as_py() or 0
-                    if size >= TAG_CHUNK_ROWS:
-                        yield from tag_plain(held)
-                        held, size = [], 0
+                yield from scan_task(tasks[t])
+
+    def scan_task(task: RowGroups) -> Iterator[pa.RecordBatch]:
+        held: list[tuple[pa.RecordBatch, pa.Array, int]] = []
+        parts: dict[int, list[pa.Table]] = {PAIRS: [], PRESENCE: [], HOSTS: []}
+        feeds: list[pa.Table] = []
+        size = 0
+        parquet = _open(task.uri)
+        have = [c for c in carried if c in parquet.schema_arrow.names]
+        index = task.first_row
+        for batch in parquet.iter_batches(batch_size=READ_ROWS, row_groups=list(task.groups),
+                                          columns=have, use_threads=False):
+            n = batch.num_rows
+            start, index = index, index + n
+            positions = pa.array(np.arange(start, start + n, dtype=np.int64))
+            reduce_batch(batch, positions, parts)
+            eid = batch.column(batch.schema.get_field_index("event_id"))
+            chosen = pc.is_in(eid, pa.array(ids, eid.type)) if ids else pa.array(np.zeros(n, bool))
+            feed = _feeds(batch, grouped_ids, feed_ports)
+            if feed is not None and pc.any(feed).as_py():
+                rows = conform_arrow(pa.Table.from_batches([batch.filter(feed)]), carried_schema)
+                feeds.append(rows.append_column("event_index", positions.filter(feed)))
+                chosen = pc.and_(chosen, pc.invert(feed))
+            held.append((batch, chosen, start))
+            size += n
+            if size >= SCAN_TAG_ROWS:
+                yield from tag_plain(held)
+                held, size = [], 0
         yield from tag_plain(held)
-        yield from flush_parts(parts)
+        yield from flush(parts, feeds)
 
     n_tasks = max(1, len(tasks))
-    scanned = spark.range(0, len(tasks), 1, n_tasks).mapInArrow(scan, scan_schema).localCheckpoint(eager=True)
-    aggregates = scanned.where(F.col("_kind") >= PAIRS).drop(*masks).toArrow()
-    plain = scanned.where(F.col("_kind") == TAGGED).select(*out_schema.names)
-    if not grouped_ids:
-        return RowGroupScan(plain, aggregates)
+    scanned = spark.range(0, len(tasks), 1, n_tasks).mapInArrow(scan, PACKED_SCHEMA)
+    scanned = scanned.localCheckpoint(eager=True)
+    small = scanned.where(F.col("_kind") >= PAIRS).toArrow()
+    kinds = small.column("_kind").to_numpy(zero_copy_only=False)
+    aggregates = {k: _concat(_unpack(small.filter(pa.array(kinds == k))), pa.schema([]))
+                  for k in (PAIRS, PRESENCE, HOSTS)}
+    packed = scanned.where(F.col("_kind") == TAGGED)
+    if grouped_ids:
+        def per_bucket(table: pa.Table) -> pa.Table:
+            fed = _concat(_unpack(table), carried_schema)
+            out = tag_table(fed, rule_list, read, keep) if fed.num_rows else row_arrow.empty_table()
+            return pa.Table.from_batches([_pack(out.cast(row_arrow), TAGGED)])
 
-    def per_group(table: pa.Table) -> pa.Table:
-        return tag_table(table, rule_list, read, keep)
+        grouped = (scanned.where(F.col("_kind") == FEED).groupBy("_bucket")
+                   .applyInArrow(per_bucket, PACKED_SCHEMA).localCheckpoint(eager=True))
+        packed = packed.unionByName(grouped)
+    n_tagged = int(packed.agg(F.sum("_n")).collect()[0][0] or 0)
+    return RowGroupScan(packed, n_tagged, row_schema, aggregates)
 
-    buckets = int(spark.conf.get("spark.sql.shuffle.partitions", "8") or 8)
-    key = F.pmod(F.xxhash64(F.coalesce(F.lower(F.col("host")), F.lit(""))), F.lit(max(1, buckets)))
-    grouped = (scanned.where(F.col("_kind") == FEED).select("event_index", *carried)
-               .groupBy(key.alias("_host_bucket")).applyInArrow(per_group, out_schema))
-    return RowGroupScan(plain.unionByName(grouped), aggregates)
+
+def host_buckets(host: pa.ChunkedArray | pa.Array, buckets: int) -> np.ndarray:
+    """The bucket of each row's lower-cased host (missing = ""): a fixed hash (pandas'
+    ``hash_array``, the same in every process), modulo ``buckets``."""
+    lowered = pc.fill_null(pc.utf8_lower(host.cast(pa.string())), "")
+    values = lowered.to_numpy(zero_copy_only=False).astype(object)
+    return (pd.util.hash_array(values) % np.uint64(buckets)).astype(np.int64)
+
+
+def tagged_arrow(scan: RowGroupScan) -> pa.Table:
+    """The tagged rows of a scan collected to the driver (one Arrow table, in no order)."""
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    return _concat(_unpack(scan.packed.select("_payload").toArrow()), to_arrow_schema(scan.row_schema))
+
+
+def unpacked(scan: RowGroupScan) -> DataFrame:
+    """The tagged rows of a scan as the Spark frame :func:`graph.spark.rules.tag_rows` gives (lazy)."""
+
+    def unpack(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            for table in _unpack(pa.Table.from_batches([batch])):
+                yield from table.to_batches()
+
+    return scan.packed.select("_payload").mapInArrow(unpack, scan.row_schema)
 
 
 def _floor(ts: pa.ChunkedArray | pa.Array, unit: int) -> pa.Array:
@@ -341,37 +406,43 @@ def _presence_reduce(table: pa.Table, *, hourly: bool = True) -> pa.Table:
     return out.rename_columns([*keys, "ts", "event_index"]).drop_columns(["_h"])
 
 
-def hint_pairs_of(aggregates: pa.Table) -> pd.DataFrame:
+def hint_pairs_of(aggregates: dict[int, pa.Table]) -> pd.DataFrame:
     """:func:`graph.spark.stage.hint_pairs` from :func:`scan_row_groups`' aggregates."""
-    rows = aggregates.filter(pc.equal(aggregates.column("_kind"), PAIRS))
-    got = rows.select(["src_ip", "src_host", "ts", "_n"]).group_by(["src_ip", "src_host", "ts"]).aggregate(
-        [("_n", "sum")]).to_pandas()
-    return pd.DataFrame({"ip": got["src_ip"].astype("string"), "name": got["src_host"].astype("string"),
-                         "day": pd.to_datetime(got["ts"].astype("int64"), unit="ns", utc=True),
-                         "n": got["_n_sum"].astype("int64")})
+    got = aggregates[PAIRS]
+    if not got.num_rows:
+        got = pa.table({"ip": pa.array([], pa.string()), "name": pa.array([], pa.string()),
+                        "day": pa.array([], pa.int64()), "n_sum": pa.array([], pa.int64())})
+    else:
+        got = got.group_by(["ip", "name", "day"]).aggregate([("n", "sum")])
+    frame = got.to_pandas()
+    return pd.DataFrame({"ip": frame["ip"].astype("string"), "name": frame["name"].astype("string"),
+                         "day": pd.to_datetime(frame["day"].astype("int64"), unit="ns", utc=True),
+                         "n": frame["n_sum"].astype("int64")})
 
 
-def presence_of(aggregates: pa.Table) -> pd.DataFrame:
+def presence_of(aggregates: dict[int, pa.Table]) -> pd.DataFrame:
     """:func:`graph.scoring.auth.presence` (the pandas function) on :func:`scan_row_groups`'
     reduced presence rows, in input order."""
-    from graph.scoring.auth import presence
+    from graph.scoring.auth import _hourly, presence
     from graph.spark.io import arrow_to_pandas
 
-    rows = aggregates.filter(pc.equal(aggregates.column("_kind"), PRESENCE))
+    rows = aggregates[PRESENCE]
+    if not rows.num_rows:
+        return _hourly(pd.DataFrame())
     rows = rows.take(pc.sort_indices(rows.column("event_index")))
     frame = arrow_to_pandas(rows.select([*_PRESENCE_KEY, "ts"]), ns_columns=("ts",))
     return presence(frame.reset_index(drop=True))
 
 
-def hosts_of(aggregates: pa.Table) -> list[str | None]:
+def hosts_of(aggregates: dict[int, pa.Table]) -> list[str | None]:
     """The distinct ``host`` values of the case (:func:`scan_row_groups`' aggregates)."""
-    rows = aggregates.filter(pc.equal(aggregates.column("_kind"), HOSTS))
-    return pc.unique(rows.column("host")).to_pylist()
+    rows = aggregates[HOSTS]
+    return pc.unique(rows.column("host")).to_pylist() if rows.num_rows else []
 
 
 def _with_index(schema: pa.Schema, names: list[str]) -> pa.Schema:
-    """``schema`` restricted to ``names`` (in its order)."""
-    return pa.schema([f for f in schema if f.name in names])
+    """The fields of ``schema`` named in ``names``, in the order of ``names``."""
+    return pa.schema([schema.field(n) for n in names if n in schema.names])
 
 
 def _feeds(table: pa.Table | pa.RecordBatch, grouped_ids: Sequence[int],
