@@ -11,7 +11,8 @@ process, from the case file to the hops frame with features (the event stage), f
 shared hop stage:
 
 * pandas: ``read_case`` -> ``pandas_event_stage`` -> ``hop_stage``;
-* spark: session start -> ``read_events`` (Spark reads the Parquet itself) -> the Spark event
+* spark: session start -> ``event_stage_from_storage`` (Spark lists the Parquet files; its tasks
+  read the row groups with pyarrow and run the rules, ``graph/spark/scan.py``) -> the Spark event
   stage -> hops collected to the driver -> ``hop_stage``.
 
 CPU seconds are the child's whole process tree (user + system of Python, the JVM Spark starts and
