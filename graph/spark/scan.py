@@ -162,10 +162,16 @@ _HOUR_NS = 3_600 * 10**9
 _DAY_NS = 86_400 * 10**9
 
 
+#: Compression of the packed Arrow tables (``None``: none): fewer bytes for the JVM to copy,
+#: store, shuffle and collect.
+PACK_COMPRESSION: str | None = "lz4"
+
+
 def _pack(table: pa.Table, kind: int, bucket: int | None = None) -> pa.RecordBatch:
     """One scan row holding ``table`` (Arrow IPC stream)."""
     sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
+    options = pa.ipc.IpcWriteOptions(compression=PACK_COMPRESSION)
+    with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
         writer.write_table(table)
     return pa.record_batch([pa.array([kind], pa.int8()), pa.array([bucket], pa.int32()),
                             pa.array([table.num_rows], pa.int64()),
