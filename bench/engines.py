@@ -29,6 +29,11 @@ Per-step figures can still lose the time of a Python worker that ends without be
 (its parent gone or ignoring it); a negative step shows it (seen once: ``presence`` -5.7 CPU-s in
 the 10M run of docs/spark.md).
 
+Measured (docs/spark.md, 2026-12-03, ``--sizes 10000000 --timeout 3000``, load 8-10): event stage
+pandas 24.1 CPU-s, Spark 44.2 CPU-s (1.83x; rules 31.7, collect 3.0, placement 5.6, aggregate
+2.2, features 1.5), the same 85,643 hops and patient zero WS0449; an earlier run of the same
+code without the lz4-packed tables, load 3.5-7: 21.8 vs 48.1 (2.21x).
+
 Peak memory is the largest sum of RSS over the child's process tree (Python + the JVM Spark
 starts), sampled every 0.2 s with psutil. Figures are printed; nothing is asserted.
 """
