@@ -479,7 +479,11 @@ def storage_row_groups(frame: DataFrame, paths: str | list[str], fmt: str | None
     first = paths if isinstance(paths, str) else (list(paths) or [""])[0]
     if (fmt or _guess_format(first)) != "parquet":
         return None
-    return plan_row_groups(frame.inputFiles())
+    try:
+        files = frame.inputFiles()
+    except Exception:   # a session that cannot list them (some Connect servers): Spark's own rows
+        return None
+    return plan_row_groups(files)
 
 
 def hint_pairs(events: DataFrame, config: AnalysisConfig) -> pd.DataFrame:
