@@ -11,7 +11,8 @@ process, from the case file to the hops frame with features (the event stage), f
 shared hop stage:
 
 * pandas: ``read_case`` -> ``pandas_event_stage`` -> ``hop_stage``;
-* spark: session start -> ``read_events`` (Spark reads the Parquet itself) -> the Spark event
+* spark: session start -> ``event_stage_from_storage`` (Spark lists the Parquet files; its tasks
+  read the row groups with pyarrow and run the rules, ``graph/spark/scan.py``) -> the Spark event
   stage -> hops collected to the driver -> ``hop_stage``.
 
 CPU seconds are the child's whole process tree (user + system of Python, the JVM Spark starts and
@@ -27,6 +28,11 @@ Spark plans instead of on the driver (the path for more tagged events than the d
 Per-step figures can still lose the time of a Python worker that ends without being waited for
 (its parent gone or ignoring it); a negative step shows it (seen once: ``presence`` -5.7 CPU-s in
 the 10M run of docs/spark.md).
+
+Measured (docs/spark.md, 2026-12-03, ``--sizes 10000000 --timeout 3000``, load 8-10): event stage
+pandas 24.1 CPU-s, Spark 44.2 CPU-s (1.83x; rules 31.7, collect 3.0, placement 5.6, aggregate
+2.2, features 1.5), the same 85,643 hops and patient zero WS0449; an earlier run of the same
+code without the lz4-packed tables, load 3.5-7: 21.8 vs 48.1 (2.21x).
 
 Peak memory is the largest sum of RSS over the child's process tree (Python + the JVM Spark
 starts), sampled every 0.2 s with psutil. Figures are printed; nothing is asserted.

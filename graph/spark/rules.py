@@ -141,6 +141,15 @@ _DERIVED_EVENT_IDS = (3, 13, 4697, 7045)   # graph.rules.derived: client_days (3
 TAG_CHUNK_ROWS = 250_000
 
 
+def derived_feed(ids: Iterable[int]) -> tuple[list[int], list[int]]:
+    """Of the rules' event ``ids``, those whose rows feed a derived column (tagged per host
+    bucket), and the client ports an event 3 must target to feed ``client_days``."""
+    from graph.rules.derived import CLIENT_PORT_CLASSES
+
+    grouped = [e for e in ids if e in _DERIVED_EVENT_IDS]
+    return grouped, [p for ps in CLIENT_PORT_CLASSES.values() for p in ps]
+
+
 def _rule_columns(rule_list: list[Rule]) -> list[str]:
     """The canonical event columns the rules and their derived columns read (sorted)."""
     from graph.rules.compile import columns_of
@@ -266,15 +275,13 @@ def tag_rows(events: DataFrame, rules: Iterable[Rule] | None = None, *, index_co
                            *(T.StructField(f"_m{k}", T.LongType()) for k in range(n_masks)),
                            *(T.StructField(c, types[c]) for c in keep)])
     ids = sorted(set().union(*(r.event_ids for r in rule_list)))
-    grouped_ids = [e for e in ids if e in _DERIVED_EVENT_IDS]
+    grouped_ids, client_ports = derived_feed(ids)
     # rows no rule can fire on never reach Python: per rule its event ids and the integer/null tests
     # its condition implies; the rows a derived column counts are all kept (other rows' counts)
     admit = [f"(`event_id` IN ({', '.join(str(e) for e in sorted(r.event_ids))}) "
              f"AND {relaxed_sql(r.condition)})" for r in rule_list]
     if grouped_ids:
-        from graph.rules.derived import CLIENT_PORT_CLASSES
-
-        ports = ", ".join(str(p) for ps in CLIENT_PORT_CLASSES.values() for p in ps)
+        ports = ", ".join(str(p) for p in client_ports)
         feeds = [f"`event_id` = {e}" if e != 3 else f"(`event_id` = 3 AND `dst_port` IN ({ports}))"
                  for e in grouped_ids]
         admit.append("(" + " OR ".join(feeds) + ")")

@@ -36,6 +36,17 @@ from graph.rules import RULES
 from graph.spark import correlate as sc
 from graph.spark.io import arrow_to_pandas, events_to_spark
 from graph.spark.rules import tag_rows, tags_of
+from graph.spark.scan import (
+    RowGroups,
+    RowGroupScan,
+    hint_pairs_of,
+    hosts_of,
+    plan_row_groups,
+    presence_of,
+    scan_row_groups,
+    tagged_arrow,
+    unpacked,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -180,7 +191,7 @@ def spark_hops(events: DataFrame, config: AnalysisConfig, *,
 
 def _spark_hops(events: DataFrame, config: AnalysisConfig, *,
                 on_step: Callable[[str], None] | None = None,
-                max_driver_rows: int | None = None,
+                max_driver_rows: int | None = None, scan: RowGroupScan | None = None,
                 ) -> tuple[pd.DataFrame, DataFrame, DataFrame, Correlated | None]:
     """Run the Spark side on an events frame that has ``event_index``; collect the hops.
 
@@ -201,23 +212,31 @@ def _spark_hops(events: DataFrame, config: AnalysisConfig, *,
             no ``episodes`` / ``finish``); ``bench/engines.py`` reads the CPU and wall time there.
         max_driver_rows: the most tagged events correlated on the driver (0: always on Spark;
             None: :data:`MAX_DRIVER_ROWS`, read at call time).
+        scan: the tagged rows and case-wide aggregates of ``events`` read by pyarrow in Spark
+            tasks (:func:`graph.spark.scan.scan_row_groups`), used instead of running the rules,
+            :func:`hint_pairs` and :func:`presence` on Spark's rows.
 
     Returns:
         ``(hops, tags, hit, correlated)``: the finished hops frame (with scoring features), the
-        materialised Spark tags, the materialised tagged events (``event_index`` and
+        Spark tags (materialised on the Spark correlation path), the materialised tagged events
+        (``event_index`` and
         :data:`graph.spark.correlate.SOURCE_COLUMNS`) and, on the driver path, the driver's
         correlation (:class:`Correlated`, else None).
     """
     done = on_step or (lambda name: None)
     if max_driver_rows is None:
         max_driver_rows = MAX_DRIVER_ROWS
-    hit = tag_rows(events, keep=sc.SOURCE_COLUMNS).localCheckpoint(eager=True)
-    tags = tags_of(hit).localCheckpoint(eager=True)
+    if scan is None:
+        hit = tag_rows(events, keep=sc.SOURCE_COLUMNS).localCheckpoint(eager=True)
+        n_hit = hit.count()
+    else:
+        hit, n_hit = unpacked(scan), scan.n_tagged     # lazy: the driver path collects the packed rows
+    tags = tags_of(hit)     # lazy: the driver path reads the tags off the collected bit masks
     done("rules")
     local: Correlated | None = None
-    if max_driver_rows > 0 and hit.count() <= max_driver_rows:
-        tagged, tag_frame = _collect_tagged(hit, tags)
-        pairs = hint_pairs(events, config)
+    if max_driver_rows > 0 and n_hit <= max_driver_rows:
+        tagged, tag_frame = _tagged_frames(tagged_arrow(scan)) if scan is not None else _collect_tagged(hit)
+        pairs = hint_pairs(events, config) if scan is None else hint_pairs_of(scan.aggregates)
         done("collect")
         if tag_frame.empty:
             hops = pc.empty_hops()
@@ -228,6 +247,10 @@ def _spark_hops(events: DataFrame, config: AnalysisConfig, *,
             local = Correlated(tagged, tag_frame, ev, rows)
         done("aggregate")
     else:
+        if scan is not None:
+            hit = hit.localCheckpoint(eager=True)
+            tags = tags_of(hit)
+        tags = tags.localCheckpoint(eager=True)
         ev = sc.evidence_rows(events, tags, config, tagged=hit)
         done("placement")
         rows = sc.hop_rows(ev, config).localCheckpoint(eager=True)
@@ -237,35 +260,60 @@ def _spark_hops(events: DataFrame, config: AnalysisConfig, *,
         done("aggregate")
         hops = finish_hops(raw, config)
         done("finish")
-    seen = presence(events)
+    seen = presence(events) if scan is None else presence_of(scan.aggregates)
     done("presence")
     hops = scoring.add_features(hops, config, seen)[list(HOP_FEATURE_COLUMNS)]
     done("features")
     return hops, tags, hit, local
 
 
-def _collect_tagged(hit: DataFrame, tags: DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _masks(hit: DataFrame | pa.Table) -> list[str]:
+    """The rule bit mask columns of a tagged-rows frame (:func:`graph.spark.rules.tag_rows`)."""
+    names = hit.columns if not isinstance(hit, pa.Table) else hit.column_names
+    return [c for c in names if c.startswith("_m") and c[2:].isdigit()]
+
+
+def _collect_tagged(hit: DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`_tagged_frames` of the tagged rows collected from Spark."""
+    return _tagged_frames(hit.select("event_index", *_masks(hit), *sc.SOURCE_COLUMNS).toArrow())
+
+
+def _tagged_frames(table: pa.Table) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The tagged events as a canonical pandas frame (input order) and their tags, with
     ``event_index`` renumbered to positions in that frame (the order is kept, so ties break
-    as in the pandas engine)."""
+    as in the pandas engine). The tags are read off the rule bit masks
+    (:func:`graph.spark.rules.tag_rows`), as :func:`graph.spark.rules.tags_of` does on Spark.
+
+    Args:
+        table: the tagged rows: ``event_index``, the bit masks and
+            :data:`graph.spark.correlate.SOURCE_COLUMNS`.
+    """
+    from graph.spark.rules import MASK_BITS
     from ingest.schema import COLUMNS, DTYPES, coerce_frame
 
-    table = hit.select("event_index", *sc.SOURCE_COLUMNS).toArrow()
+    masks = _masks(table)
+    table = table.select(["event_index", *masks, *sc.SOURCE_COLUMNS])
     table = table.take(pa.compute.sort_indices(table["event_index"]))   # input order, sorted here: no shuffle
-    tagged = arrow_to_pandas(table, ns_columns=("ts",))
-    positions = tagged["event_index"].astype("int64").to_numpy()
-    tagged = tagged.drop(columns="event_index")
+    bits = [table.column(m).to_numpy(zero_copy_only=False).astype(np.int64) for m in masks]
+    tagged = arrow_to_pandas(table.drop_columns(["event_index", *masks]), ns_columns=("ts",))
     for col in COLUMNS:     # columns the correlation never reads: missing
         if col not in tagged.columns:
             tagged[col] = pd.Series(pd.NA, index=tagged.index,
                                     dtype="string" if DTYPES[col] == "category" else DTYPES[col])
     tagged = coerce_frame(tagged)
-    raw = arrow_to_pandas(tags.toArrow())
-    at = np.searchsorted(positions, raw["event_index"].astype("int64").to_numpy())
+    rule_list = list(RULES.values())
+    at, rule_at = [], []
+    for k, mask in enumerate(bits):
+        for j in range(min(MASK_BITS, len(rule_list) - k * MASK_BITS)):
+            rows = np.flatnonzero(mask & (1 << j))
+            at.append(rows)
+            rule_at.append(np.full(len(rows), k * MASK_BITS + j))
+    pos = np.concatenate(at) if at else np.zeros(0, np.int64)
+    which = np.concatenate(rule_at) if rule_at else np.zeros(0, np.int64)
     tag_frame = pd.DataFrame({
-        "event_index": at.astype("int64"),
-        "rule_id": raw["rule_id"].astype("string"),
-        "level": raw["level"].astype("string"),
+        "event_index": pos.astype("int64"),
+        "rule_id": pd.array([rule_list[i].id for i in which], dtype="string"),
+        "level": pd.array([str(rule_list[i].level) for i in which], dtype="string"),
     }).sort_values(["event_index", "rule_id"], kind="stable").reset_index(drop=True)
     return tagged, tag_frame
 
@@ -394,28 +442,48 @@ def storage_event_stage(spark: SparkSession, paths: str | list[str], config: Ana
 
     from graph.spark.io import read_events
 
-    frame = read_events(spark, paths, fmt=fmt).withColumn("event_index", F.monotonically_increasing_id())
-    hops, tags, hit, local = _spark_hops(frame, config, on_step=on_step,
+    frame = read_events(spark, paths, fmt=fmt)
+    groups = storage_row_groups(frame, paths, fmt)
+    scan = None if groups is None else scan_row_groups(
+        spark, groups, {f.name: f.dataType for f in frame.schema.fields}, keep=sc.SOURCE_COLUMNS,
+        hint_days=config.ip_hints_by_day)
+    frame = frame.withColumn("event_index", F.monotonically_increasing_id())
+    hops, tags, hit, local = _spark_hops(frame, config, on_step=on_step, scan=scan,
                                          max_driver_rows=min(MAX_DRIVER_ROWS if max_driver_rows is None
                                                              else max_driver_rows, max_finding_rows))
     skipped: str | None = None
     found = None
     if findings:
-        n_hit = hit.count()
+        n_hit = len(local.tagged) if local is not None else hit.count()
         if n_hit > max_finding_rows:
             skipped = (f"{n_hit:,} tagged events, more than the {max_finding_rows:,} collected to the driver "
                        "for findings")
         elif local is not None:
             from graph.findings import find, logged_hosts
 
-            logged = logged_hosts(r[0] for r in frame.select("host").distinct().collect())
+            logged = logged_hosts(_hosts(frame, scan))
             found = find(local.tagged, local.ev, local.rows, local.tags, config, logged=logged)
         else:
-            found = _storage_findings(frame, hit, tags, config)
+            found = _storage_findings(frame, hit, tags, config, scan)
         if on_step:
             on_step("findings")
     tags.unpersist()
     return StorageStage(EventStage(hops, None, found), skipped)
+
+
+def storage_row_groups(frame: DataFrame, paths: str | list[str], fmt: str | None) -> list[RowGroups] | None:
+    """The row groups the rules read with pyarrow for a storage read (:mod:`graph.spark.scan`), or
+    None for Spark's own rows: JSON input, or Parquet files pyarrow cannot open or convert here."""
+    from graph.spark.io import _guess_format
+
+    first = paths if isinstance(paths, str) else (list(paths) or [""])[0]
+    if (fmt or _guess_format(first)) != "parquet":
+        return None
+    try:
+        files = frame.inputFiles()
+    except Exception:   # a session that cannot list them (some Connect servers): Spark's own rows
+        return None
+    return plan_row_groups(files)
 
 
 def hint_pairs(events: DataFrame, config: AnalysisConfig) -> pd.DataFrame:
@@ -439,11 +507,19 @@ def hint_pairs(events: DataFrame, config: AnalysisConfig) -> pd.DataFrame:
                          "day": got["day"], "n": got["n"].astype("int64")})
 
 
+def _hosts(frame: DataFrame, scan: RowGroupScan | None) -> list[str | None]:
+    """The distinct ``host`` values of a storage run's events."""
+    if scan is not None:
+        return hosts_of(scan.aggregates)
+    return [r[0] for r in frame.select("host").distinct().collect()]
+
+
 def _storage_findings(frame: DataFrame, hit: DataFrame, tags: DataFrame,
-                      config: AnalysisConfig) -> pd.DataFrame:
+                      config: AnalysisConfig, scan: RowGroupScan | None = None) -> pd.DataFrame:
     """The findings of a storage run (see :func:`storage_event_stage`) on the driver."""
     from graph.findings import logged_hosts
 
-    tagged, tag_frame = _collect_tagged(hit, tags)
-    logged = logged_hosts(r[0] for r in frame.select("host").distinct().collect())
-    return findings_of(tagged, tag_frame, config, pairs=hint_pairs(frame, config), logged=logged)
+    tagged, tag_frame = _collect_tagged(hit)
+    logged = logged_hosts(_hosts(frame, scan))
+    pairs = hint_pairs(frame, config) if scan is None else hint_pairs_of(scan.aggregates)
+    return findings_of(tagged, tag_frame, config, pairs=pairs, logged=logged)

@@ -97,3 +97,14 @@ def spark_standalone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 def spark_connect(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A Spark Connect server on 127.0.0.1 (``tests/spark/cluster.py``)."""
     yield from _service("connect", tmp_path_factory)
+
+
+@pytest.fixture(params=["driver", "spark"])
+def correlation(request, monkeypatch) -> str:
+    """Both places the Spark engine correlates: on the driver (the tagged events, pandas code) and
+    as Spark plans (graph.spark.correlate, for more tagged events than the driver holds)."""
+    if request.param == "spark":
+        from graph.spark import stage
+
+        monkeypatch.setattr(stage, "MAX_DRIVER_ROWS", 0)
+    return request.param

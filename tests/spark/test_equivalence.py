@@ -36,17 +36,6 @@ def _assert_same(events: pd.DataFrame, config: AnalysisConfig) -> AnalysisResult
     return want
 
 
-@pytest.fixture(params=["driver", "spark"])
-def correlation(request, monkeypatch) -> str:
-    """Both places the Spark engine correlates: on the driver (the tagged events, pandas code) and
-    as Spark plans (graph.spark.correlate, for more tagged events than the driver holds)."""
-    if request.param == "spark":
-        from graph.spark import stage
-
-        monkeypatch.setattr(stage, "MAX_DRIVER_ROWS", 0)
-    return request.param
-
-
 def test_generated_enterprise_same_result(spark, correlation) -> None:
     sim = simulate(3, n_workstations=12, n_servers=3, days=2)
     # a tighter fan-out threshold and evidence cap so those code paths decide something here
