@@ -98,6 +98,32 @@ COLLAPSE_S = 3600
 MAX_RUNS = 1_000_000
 
 
+#: Digits of the longest time read (15: about 31.7 million years; any time past the year 9999 is out
+#: of range anyway).
+MAX_TIME_DIGITS = 15
+#: Why a line whose time is all digits is malformed when no date can hold it.
+OUT_OF_RANGE = "time out of range (past the year 9999)"
+
+
+def last_second(t0: datetime) -> int:
+    """The largest LANL time (seconds after ``t0``) that is still a date (up to 9999-12-31)."""
+    return int((datetime.max.replace(tzinfo=UTC) - t0) // timedelta(seconds=1))
+
+
+def time_in_range(t: str, last: int) -> bool:
+    """Whether the digit string ``t`` is a time up to ``last`` (:func:`last_second`); a line with
+    a longer or later time is malformed (counted and named, never the end of its file).
+
+    Examples:
+        >>> last = last_second(DEFAULT_EPOCH)
+        >>> time_in_range("0", last), time_in_range(str(last), last), time_in_range(str(last + 1), last)
+        (True, True, False)
+        >>> time_in_range("9" * 40, last)
+        False
+    """
+    return len(t) <= MAX_TIME_DIGITS and int(t) <= last
+
+
 def _parse(source: Source, no: int, t: str, rest: str, keep: frozenset[int],
            report: FileReport) -> tuple[int, dict[str, Any], bool] | None:
     """The fields of one line without its time: ``(event id, record fields, collapsible)`` or None
@@ -189,6 +215,7 @@ def iter_records_lines(source: Source, *, event_ids: frozenset[int] | None, repo
         for _no, rec in out:
             yield rec
 
+    last_ok = last_second(t0)
     last_t, in_window = "", False
     for no, line in text_lines(source):
         if not line:
@@ -197,7 +224,7 @@ def iter_records_lines(source: Source, *, event_ids: frozenset[int] | None, repo
         t, _, rest = line.partition(",")
         if t != last_t:              # LANL times repeat line after line: the window once per second
             last_t = t
-            in_window = t.isdigit()
+            in_window = t.isdigit() and time_in_range(t, last_ok)
             if in_window and int(t) // COLLAPSE_S != window:
                 yield from flush()
                 window = int(t) // COLLAPSE_S
@@ -209,6 +236,9 @@ def iter_records_lines(source: Source, *, event_ids: frozenset[int] | None, repo
                 run[2] += 1
                 run[3] = no
                 run[4] = t
+            continue
+        if not in_window and t.isdigit():   # all digits, but no instant a record can hold
+            report.skip(SKIP_MALFORMED, f"{source.name}, line {no}: {OUT_OF_RANGE}")
             continue
         parsed = _parse(source, no, t, rest, keep, report)
         if parsed is None:

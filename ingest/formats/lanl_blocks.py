@@ -23,8 +23,11 @@ from ingest.formats.base import Source
 
 #: Bytes read per block (about 470,000 LANL lines).
 BLOCK_BYTES = 32 << 20
-#: A valid time longer than this many digits is refused (``OverflowError``).
+#: A time of all digits longer than this is out of range: its value is :data:`TOO_LATE` (the reader
+#: reports the line as malformed, as the line reader does: ``lanl_auth.time_in_range``).
 MAX_TIME_DIGITS = 15
+#: The value given to a time of more than :data:`MAX_TIME_DIGITS` digits (past any date).
+TOO_LATE = np.iinfo(np.int64).max
 
 
 @dataclass
@@ -96,19 +99,16 @@ def split_fast(buf: bytearray, no0: int) -> Lines | None:
     width = np.where(has, comma, size)                 # the time: the line up to its first comma
     rest_at = starts + np.where(has, comma + 1, size)
     rest_len = starts + size - rest_at
-    valid, times = _digits(a, starts, width, number)
+    valid, times = _digits(a, starts, width)
     return Lines(number, valid, times, _views(a, buf, rest_at, rest_len), count)
 
 
-def _digits(a: np.ndarray, starts: np.ndarray, width: np.ndarray,
-            number: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _digits(a: np.ndarray, starts: np.ndarray, width: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(all digits, value)`` of the times ``a[starts:starts + width]`` (numpy over a digit matrix)."""
     n = len(starts)
     wide = np.flatnonzero(width > MAX_TIME_DIGITS)
-    for i in wide:   # rare: a long time is an error if it is all digits, else just not a time
-        if bytes(a[starts[i]:starts[i] + width[i]]).isdigit():
-            raise OverflowError(f"line {int(number[i])}: time of more than {MAX_TIME_DIGITS} digits "
-                                "(past the year 9999)")
+    # rare: a long time is out of range (TOO_LATE) if it is all digits, else just not a time
+    late = [i for i in wide if bytes(a[starts[i]:starts[i] + width[i]]).isdigit()]
     valid = (width > 0) & (width <= MAX_TIME_DIGITS)
     times = np.zeros(n, dtype=np.int64)
     last = len(a) - 1
@@ -118,6 +118,9 @@ def _digits(a: np.ndarray, starts: np.ndarray, width: np.ndarray,
         valid &= (d <= 9) | ~inside
         times = np.where(inside, times * 10 + d, times)
     times[~valid] = 0
+    if late:
+        valid[late] = True
+        times[late] = TOO_LATE
     return valid, times
 
 
@@ -142,13 +145,11 @@ def _views(a: np.ndarray, buf: bytearray, at: np.ndarray, length: np.ndarray) ->
 
 def _finish(number: np.ndarray, t: pa.Array, rest: pa.Array, count: int) -> Lines:
     valid = pc.ascii_is_decimal(t).to_numpy(zero_copy_only=False)
-    if valid.any():
-        width = pc.binary_length(t).to_numpy(zero_copy_only=False)
-        if width[valid].max() > MAX_TIME_DIGITS:
-            line = int(number[valid & (width > MAX_TIME_DIGITS)][0])
-            raise OverflowError(f"line {line}: time of more than {MAX_TIME_DIGITS} digits "
-                                "(past the year 9999)")
-    times = pc.cast(pc.if_else(pa.array(valid), t, "0"), pa.int64()).to_numpy()
+    late = valid & (pc.binary_length(t).to_numpy(zero_copy_only=False) > MAX_TIME_DIGITS)
+    times = pc.cast(pc.if_else(pa.array(valid & ~late), t, "0"), pa.int64()).to_numpy(zero_copy_only=False)
+    if late.any():
+        times = times.copy()
+        times[late] = TOO_LATE
     return Lines(number, valid, times, rest.cast(pa.string_view()), count)
 
 

@@ -23,9 +23,9 @@ reader, kept as the reference) gives, in the same order and with the same report
    examples is the same. Blocks hold :data:`PART_ROWS` rows (``ingest.BATCH_SIZE``: a normalised
    batch is one block); rows short of a block wait for the next input block, never past a report.
 
-A time of more than 15 digits (past the year 9999 as a LANL offset) stops the file with an
-``OverflowError`` as soon as its block is read (the line reader stopped the file with an
-``OverflowError`` too, but only when such a line was kept, once its hour was written out).
+A time of all digits that no date can hold (past the year 9999, or more than 15 digits) makes its
+line malformed (``lanl_auth.OUT_OF_RANGE``), as in the line reader: counted and named, the file goes
+on (before 2026-12-03 both readers stopped the file with an ``OverflowError``).
 """
 
 from __future__ import annotations
@@ -208,6 +208,9 @@ class _Times:
             self.max_t = (2**63 - 1 - self.ns0) // 10**9
         except (OverflowError, ValueError):
             self.ns0, self.max_t = 0, -1
+        from ingest.formats.lanl_auth import last_second
+
+        self.last_t = last_second(t0)   # later times are malformed lines (lanl_auth.time_in_range)
 
     def iso(self, t: int) -> str:
         from datetime import timedelta
@@ -237,7 +240,7 @@ def _part(no: np.ndarray, t: np.ndarray, key: np.ndarray, rep: np.ndarray, keys:
     cols[TIMES] = ((times.ns0 + np.where(native, t, 0) * 10**9).astype(np.int64).tobytes(),
                    native.astype(np.uint8).tobytes())
     late = np.flatnonzero(~native)
-    if len(late):   # past 2262: the line reader's text (and its OverflowError past 9999)
+    if len(late):   # past 2262: the line reader's text
         text = pa.array([times.iso(int(t[i])) for i in late], pa.large_string())
         code = np.full(n, -1, dtype=np.int64)
         code[late] = np.arange(len(late))
@@ -319,7 +322,8 @@ def _window_rows(lines: Lines, state: _Open, source: Source, report: FileReport,
     p_key = remap[n_lines + len(state.keys):]
     keys = _keys(rests, keep)
     st = keys.status[line_key]
-    valid = lines.valid
+    late = lines.valid & (lines.t > times.last_t)   # all digits, but past the year 9999
+    valid = lines.valid & ~late
     not_kept = int(np.count_nonzero(valid & (st == _NOT_KEPT)))
     if not_kept:   # (a count of 0 is no entry, as in the line reader's report)
         report.skipped[SKIP_EVENT_ID] += not_kept
@@ -384,7 +388,7 @@ def _window_rows(lines: Lines, state: _Open, source: Source, report: FileReport,
         upto = int(np.searchsorted(due, lines.no[b], side="right"))
         yield from _emit(row_no, row_t, row_key, row_rep, done, upto, keys, times)
         done = max(done, upto)
-        why = ("expected 9 fields" if not valid[b] or st[b] == _BAD
+        why = (la.OUT_OF_RANGE if late[b] else "expected 9 fields" if not valid[b] or st[b] == _BAD
                else f"unknown orientation {keys.orient(int(line_key[b]))!r}")
         report.skip(SKIP_MALFORMED, f"{source.name}, line {int(lines.no[b])}: {why}")
     full = len(row_no) if final else done + (len(row_no) - done) // PART_ROWS * PART_ROWS

@@ -161,3 +161,27 @@ def test_same_case_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_b
     assert rows_new == rows_old > 0
     new, old = pd.read_parquet(tmp_path / "new.parquet"), pd.read_parquet(tmp_path / "old.parquet")
     pd.testing.assert_frame_equal(new, old)
+
+
+@pytest.mark.parametrize("non_ascii", [False, True])
+def test_a_time_past_the_year_9999_is_one_malformed_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         small_blocks: None, non_ascii: bool) -> None:
+    """An all-digit time no date can hold (past 9999-12-31, more than 15 digits, 40 digits) is
+    one malformed line named by its number, in both readers (the fast block split and, with a
+    non-ASCII line in its block, the per-line one); the lines around it are read as usual."""
+    last = lanl_auth.last_second(lanl_auth.epoch())
+    lines = _auth_text(5, 600).split("\n")
+    bad = {120: str(last + 1), 300: "9" * 16, 301: "9" * 40}
+    for i, t in bad.items():
+        lines[i] = f"{t},U1@DOM1,U1@DOM1,C1,C2,Kerberos,Network,LogOn,Success"
+    if non_ascii:
+        for i in (119, 299):
+            lines[i] = "7000,Ülrich@DOM1,Ülrich@DOM1,C1,C2,Kerberos,Network,LogOn,Success"
+    path = tmp_path / "auth.txt"
+    path.write_text("\n".join(lines), newline="")
+    report = _same(path, monkeypatch)
+    fr = report.files[0]
+    assert fr.kept > 0
+    named = [p for p in map(str, fr.problems) if lanl_auth.OUT_OF_RANGE in p]
+    numbers = sorted(i + 1 for i in bad)
+    assert [int(p.split("line ")[1].split(":")[0]) for p in named] == numbers
