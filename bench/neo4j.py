@@ -134,7 +134,21 @@ def timed_push(result: Any, settings: Any, batch_kw: dict[str, Any]) -> tuple[An
     return report, wall, c1 - c0, s1 - s0
 
 
-def bulk_bench(result: Any, runs: int) -> None:
+def server_memory(choice: str) -> Any:
+    """The test server's memory for ``--server-memory``: None (the tests' small server) for ``test``,
+    else what Neo4j recommends for that memory budget (``neo4j-admin server memory-recommendation``)."""
+    from tests.neo4j.server import recommended_memory
+
+    if choice == "test":
+        print("server memory: the tests' (heap 1g, serial GC, page cache 64m)")
+        return None
+    memory = recommended_memory(choice)
+    print(f"server memory: Neo4j's recommendation for {choice} (neo4j-admin server memory-recommendation): "
+          f"heap {memory.heap} (initial = max), page cache {memory.pagecache}, G1 GC")
+    return memory
+
+
+def bulk_bench(result: Any, runs: int, memory: Any = None) -> None:
     """First push by ``neo4j-admin database import full`` into a brand-new database, per run: the import
     (rows, CSV files, the importer: its CPU counted), the test server started on the new store (not
     part of the push: a server starts once), the import finished by the first connection (empty
@@ -161,7 +175,7 @@ def bulk_bench(result: Any, runs: int) -> None:
               f"{report.multiline}); CPU: client "
               f"{own1 - own0:.1f} s, importer {importer:.1f} s")
         t = time.perf_counter()
-        with running_server(Path(tmp.name), home=home,
+        with running_server(Path(tmp.name), home=home, memory=memory,
                             timeout_s=float(os.environ.get("LATGRAPH_NEO4J_START_TIMEOUT", "600"))) as server:
             print(f"  server start on the imported store: {time.perf_counter() - t:.1f} s")
             settings = Neo4jSettings(uri=server.uri, user=server.user, password=server.password)
@@ -209,10 +223,15 @@ def main() -> None:
     parser.add_argument("--bulk-import", action="store_true",
                         help="also a first push with neo4j-admin database import into a brand-new database")
     parser.add_argument("--no-bolt", action="store_true", help="with --bulk-import: skip the Bolt runs")
+    parser.add_argument("--server-memory", default="4g",
+                        help="the started server's memory: what Neo4j recommends for this budget (e.g. 4g, "
+                             "8g: heap, page cache; G1 GC as Neo4j's neo4j.conf), or 'test' for the "
+                             "tests' small server (1g heap, serial GC, 64m page cache). Default: 4g")
     parser.add_argument("--warmup", type=int, default=3,
                         help="after run 1 (fresh server), first pushes of another case (seed + 1, same "
                              "sizes) into the emptied database before the warm runs (0: none)")
     args = parser.parse_args()
+    memory = None if args.uri else server_memory(args.server_memory)
 
     warmup = None
     if not args.no_bolt and args.warmup > 0 and args.runs > 1 and not args.uri:
@@ -238,10 +257,10 @@ def main() -> None:
     n_findings = 0 if result.findings is None else len(result.findings)
 
     if not args.no_bolt:
-        bolt_bench(result, args, batch_kw, n_findings, warmup)
+        bolt_bench(result, args, batch_kw, n_findings, warmup, memory)
         del warmup
     if args.bulk_import:
-        bulk_bench(result, args.runs)
+        bulk_bench(result, args.runs, memory)
 
 
 def warm_up(other: Any, settings: Any, batch_kw: dict[str, Any], pushes: int) -> None:
@@ -255,7 +274,7 @@ def warm_up(other: Any, settings: Any, batch_kw: dict[str, Any], pushes: int) ->
 
 
 def bolt_bench(result: Any, args: argparse.Namespace, batch_kw: dict[str, Any], n_findings: int,
-               warmup: Any = None) -> None:
+               warmup: Any = None, memory: Any = None) -> None:
     """``args.runs`` rounds of: an empty database, the first push, an unchanged re-push, a re-push
     checked row by row. Run 1 goes to the freshly started server; before run 2 the server is warmed
     by ``args.warmup`` pushes of ``warmup`` (another case) into the database, emptied after each.
@@ -270,7 +289,7 @@ def bolt_bench(result: Any, args: argparse.Namespace, batch_kw: dict[str, Any], 
         from tests.neo4j.server import running_server
 
         tmp = tempfile.TemporaryDirectory(prefix="latgraph-bench-neo4j-")
-        server_cm = running_server(Path(tmp.name),
+        server_cm = running_server(Path(tmp.name), memory=memory,
                                    timeout_s=float(os.environ.get("LATGRAPH_NEO4J_START_TIMEOUT", "600")))
 
     with server_cm as server:

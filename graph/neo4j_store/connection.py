@@ -64,6 +64,39 @@ class Neo4jSettings:
         return f"Neo4jSettings(uri={self.uri!r}, user={self.user!r}, database={self.database!r})"
 
 
+class QuietList(list):  # type: ignore[type-arg]
+    """A parameter list whose ``repr`` is its length.
+
+    The driver formats every RUN message with ``repr`` of its parameters for a debug log line, even
+    when debug logging is off (neo4j 6.4, ``Bolt5x5.run``: the argument is built before
+    ``log.debug`` looks at the level). For a 2,000-hop batch that string was about a fifth of the
+    client's CPU time in a push (measured with py-spy on the 49,770-hop case: 0.65 of 3.3 CPU-s).
+    A ``list`` subclass packs to the very same Bolt bytes, and its rows (attacker-controlled names
+    among them) stay out of a debug log.
+
+    Examples:
+        >>> QuietList([{"name": "x"}] * 3)
+        <3 rows>
+        >>> QuietList([1, 2]) == [1, 2]
+        True
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} rows>"
+
+
+def quiet(params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with every list value a :class:`QuietList` (what the run helpers send).
+
+    Examples:
+        >>> quiet({"rows": [1, 2, 3], "push_id": "p"})
+        {'rows': <3 rows>, 'push_id': 'p'}
+    """
+    return {k: QuietList(v) if isinstance(v, list) else v for k, v in params.items()}
+
+
 def import_driver() -> Any:
     """The ``neo4j`` module, or a :class:`Neo4jStoreError` naming the extra to install."""
     try:

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from graph.neo4j_store import cypher
+from graph.neo4j_store.connection import quiet
 from graph.neo4j_store.rows import _SORTED, _digest, _iso_ns, _ns, node_key
 
 #: Findings per write transaction.
@@ -155,8 +156,8 @@ def _plain(value: Any) -> Any:
 
 
 def _data(tx: Any, statement: str, **params: Any) -> list[dict[str, Any]]:
-    return tx.run(statement, **params).data()
+    return tx.run(statement, quiet(params)).data()
 
 
 def _consume(tx: Any, statement: str, **params: Any) -> None:
-    tx.run(statement, **params).consume()
+    tx.run(statement, quiet(params)).consume()

@@ -47,7 +47,7 @@ from graph.config import AnalysisConfig
 from graph.model import AnalysisResult
 from graph.neo4j_store import cypher
 from graph.neo4j_store.bulk import finish_imports
-from graph.neo4j_store.connection import Neo4jSettings, Neo4jStoreError, open_driver, translate_errors
+from graph.neo4j_store.connection import Neo4jSettings, Neo4jStoreError, open_driver, quiet, translate_errors
 from graph.neo4j_store.findings import write_findings
 from graph.neo4j_store.merge import BatchPlan, Planner, apply_updates, to_store
 from graph.neo4j_store.rows import (
@@ -466,18 +466,18 @@ def _write_batch(tx: Any, plan: BatchPlan, ids: dict[tuple[str, str], str], push
     by the element ids written before the batches."""
     if plan.updated:
         need = [{"hop_key": h.hop_key, "rel_id": h.rel_id} for h in plan.updated if h.stored is None]
-        loaded = {rec["hop_key"]: rec["props"] for rec in tx.run(cypher.LOAD_HOPS, rows=need).data()} \
-            if need else {}
+        loaded = {rec["hop_key"]: rec["props"]
+                  for rec in tx.run(cypher.LOAD_HOPS, quiet({"rows": need})).data()} if need else {}
         apply_updates(plan, loaded)
     if plan.created:
         rows = [{"s": ids[("host", p["src"]) if p["src"] is not None else ("unknown", p["dst_host"])],
                  "d": ids[("host", p["dst_host"])], "types": _types(p["kinds"]), "props": to_store(p)}
                 for p in (h.props for h in plan.created) if p is not None]
-        tx.run(cypher.CREATE_HOPS, rows=rows).consume()
+        tx.run(cypher.CREATE_HOPS, quiet({"rows": rows})).consume()
     if plan.updated:
         rows = [{"rel_id": h.rel_id, "types": _types(h.props["kinds"]),
                  "props": to_store(h.props, update=True)} for h in plan.updated if h.props is not None]
-        tx.run(cypher.UPDATE_HOPS, rows=rows).consume()
+        tx.run(cypher.UPDATE_HOPS, quiet({"rows": rows})).consume()
     tx.run(cypher.CHECKPOINT, push_id=push_id, batch=index).consume()
 
 
@@ -508,13 +508,13 @@ def _account_pairs(written: list[dict[str, Any]], ids: dict[tuple[str, str], str
 
 
 def _run_consume(tx: Any, statement: str, **params: Any) -> None:
-    tx.run(statement, **params).consume()
+    tx.run(statement, quiet(params)).consume()
 
 
 def _run_data(tx: Any, statement: str, **params: Any) -> list[dict[str, Any]]:
-    return tx.run(statement, **params).data()
+    return tx.run(statement, quiet(params)).data()
 
 
 def _run_single(tx: Any, statement: str, **params: Any) -> dict[str, Any] | None:
-    record = tx.run(statement, **params).single()
+    record = tx.run(statement, quiet(params)).single()
     return None if record is None else record.data()

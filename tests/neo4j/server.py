@@ -3,6 +3,12 @@
 Used by the pytest fixture (``conftest.py``) and by ``bench/neo4j.py``. ``make neo4j-server``
 builds the classes and ``target/cp.txt``; this module runs ``java`` directly (no Maven at run time)
 with the JVM flags Neo4j 5's own ``neo4j.conf`` uses.
+
+Memory: the tests' server is small on purpose (1 GB heap, serial GC, 64 MB page cache: many
+test sessions share a machine). A benchmark that measures what a running Neo4j does sizes it as
+Neo4j itself recommends for a memory budget (:func:`recommended_memory`, ``neo4j-admin server
+memory-recommendation``) with Neo4j's own garbage collector (G1, as its ``neo4j.conf`` sets):
+:func:`server_memory_options`.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -33,6 +40,61 @@ JVM_FLAGS = (
     "-Dio.netty.tryReflectionSetAccessible=true",
 )
 USER = "neo4j"
+
+
+@dataclass(frozen=True)
+class ServerMemory:
+    """Heap and page cache of a server, as Neo4j writes sizes (``512m``, ``2g``)."""
+
+    heap: str
+    pagecache: str
+
+    def jvm_options(self) -> list[str]:
+        """JVM options for ``latgraph.TestServer``: a fixed-size heap (as Neo4j's recommendation
+        sets initial = max) under G1, Neo4j's own collector, and the page cache size.
+
+        Examples:
+            >>> ServerMemory("2g", "512m").jvm_options()
+            ['-XX:+UseG1GC', '-Xms2g', '-Xmx2g', '-Dlatgraph.pagecacheMb=512']
+        """
+        return ["-XX:+UseG1GC", f"-Xms{self.heap}", f"-Xmx{self.heap}",
+                f"-Dlatgraph.pagecacheMb={_mebibytes(self.pagecache)}"]
+
+
+def _mebibytes(size: str) -> int:
+    """MiB of a Neo4j size text (``k``, ``m``, ``g``, ``t`` suffixes; bytes without one).
+
+    Examples:
+        >>> [_mebibytes(s) for s in ("512m", "2g", "3600m", "1t")]
+        [512, 2048, 3600, 1048576]
+    """
+    text = size.strip().lower().removesuffix("b").removesuffix("i")
+    units = {"k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}
+    if text and text[-1] in units:
+        return max(1, int(float(text[:-1]) * units[text[-1]]))
+    return max(1, int(text) // (1024 * 1024))
+
+
+def recommended_memory(budget: str) -> ServerMemory:
+    """What ``neo4j-admin server memory-recommendation --memory=<budget>`` recommends (the heap's
+    ``max_size`` and the page cache) for a server given ``budget`` of memory (e.g. ``4g``).
+
+    Raises:
+        ServerUnavailable: no java / server build, or the tool failed or said something unexpected.
+    """
+    command = [*admin_command(), "server", "memory-recommendation", f"--memory={budget}"]
+    with tempfile.TemporaryDirectory(prefix="latgraph-neo4j-home-") as home:
+        (Path(home) / "conf").mkdir()
+        (Path(home) / "conf" / "neo4j.conf").write_text("")   # the tool wants a config file
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "NEO4J_HOME": home})
+    values = dict(line.split("=", 1) for line in done.stdout.splitlines()
+                  if "=" in line and not line.startswith("#"))
+    heap, pagecache = values.get("server.memory.heap.max_size"), values.get("server.memory.pagecache.size")
+    if done.returncode != 0 or heap is None or pagecache is None:
+        raise ServerUnavailable(f"neo4j-admin server memory-recommendation --memory={budget} failed "
+                                f"(exit {done.returncode}): {(done.stderr or done.stdout)[-2000:]}")
+    return ServerMemory(heap=heap.strip(), pagecache=pagecache.strip())
 
 
 class ServerUnavailable(RuntimeError):
@@ -75,12 +137,14 @@ def admin_command() -> list[str]:
 
 
 @contextmanager
-def running_server(data_dir: Path, *, timeout_s: float = 180.0, home: Path | None = None
-                   ) -> Iterator[Neo4jServer]:
+def running_server(data_dir: Path, *, timeout_s: float = 180.0, home: Path | None = None,
+                   memory: ServerMemory | None = None) -> Iterator[Neo4jServer]:
     """Start ``latgraph.TestServer`` on a free loopback port (auth on, random password); stop on exit.
 
     ``home``: run the DBMS on this Neo4j home as it is (e.g. one that ``neo4j-admin database import``
-    filled) instead of a fresh folder under ``data_dir``.
+    filled) instead of a fresh folder under ``data_dir``. ``memory``: heap, collector and page cache
+    of :meth:`ServerMemory.jvm_options` instead of the tests' small ones (:data:`JVM_FLAGS`, page
+    cache 64 MB).
 
     Raises:
         ServerUnavailable: no java, the server is not built, or it did not become ready in time.
@@ -92,7 +156,8 @@ def running_server(data_dir: Path, *, timeout_s: float = 180.0, home: Path | Non
     log_path = data_dir / "server.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [java, *JVM_FLAGS, *(["-Dlatgraph.home=true"] if home is not None else []), "-cp", classpath,
+            [java, *_jvm_options(memory), *(["-Dlatgraph.home=true"] if home is not None else []),
+             "-cp", classpath,
              "latgraph.TestServer", str(home if home is not None else data_dir / "db"), str(port), password],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True,
         )
@@ -118,6 +183,13 @@ def running_server(data_dir: Path, *, timeout_s: float = 180.0, home: Path | Non
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(30)
+
+
+def _jvm_options(memory: ServerMemory | None) -> list[str]:
+    """:data:`JVM_FLAGS` (the tests' memory), or with ``memory``'s heap, collector and page cache."""
+    if memory is None:
+        return list(JVM_FLAGS)
+    return [*(f for f in JVM_FLAGS if not f.startswith(("-Xmx", "-XX:+Use"))), *memory.jvm_options()]
 
 
 def _wait_ready(proc: subprocess.Popen[str], ready: list[str]) -> None:

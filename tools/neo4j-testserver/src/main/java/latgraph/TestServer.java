@@ -27,6 +27,9 @@ import org.neo4j.io.ByteUnit;
  * the same store.
  */
 public final class TestServer {
+    /** Page cache size in MiB: {@code -Dlatgraph.pagecacheMb=N} (default 64: a test server). */
+    private static final long PAGECACHE_MB = Long.getLong("latgraph.pagecacheMb", 64);
+
     private TestServer() {}
 
     public static void main(String[] args) {
@@ -59,7 +62,7 @@ public final class TestServer {
                 .withConfig(BoltConnector.enabled, true)
                 .withConfig(BoltConnector.listen_address, new SocketAddress("127.0.0.1", port))
                 .withConfig(GraphDatabaseSettings.auth_enabled, password != null)
-                .withConfig(GraphDatabaseSettings.pagecache_memory, ByteUnit.mebiBytes(64))
+                .withConfig(GraphDatabaseSettings.pagecache_memory, ByteUnit.mebiBytes(PAGECACHE_MB))
                 .build();
         if (password != null) {
             neo4j.databaseManagementService()
@@ -89,7 +92,7 @@ public final class TestServer {
                 .setConfig(BoltConnector.enabled, true)
                 .setConfig(BoltConnector.listen_address, new SocketAddress("127.0.0.1", port))
                 .setConfig(GraphDatabaseSettings.auth_enabled, password != null)
-                .setConfig(GraphDatabaseSettings.pagecache_memory, ByteUnit.mebiBytes(64))
+                .setConfig(GraphDatabaseSettings.pagecache_memory, ByteUnit.mebiBytes(PAGECACHE_MB))
                 .build();
         if (password != null) {
             dbms.database("system").executeTransactionally(
