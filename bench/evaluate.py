@@ -3,6 +3,9 @@
     .venv/bin/python bench/evaluate.py [--seeds 20] [--modes normal stealthy] [--no-real] [--json FILE]
     .venv/bin/python bench/evaluate.py --auth-only [--seeds 20] [--hosts 1000 3000] [--profiles lanl dc]
 
+Section 1 and the command line are here; section 2 is in ``bench/evaluate_real.py``, section 3 in
+``bench/evaluate_auth.py``, what they share in ``bench/evaluate_common.py``.
+
 3. **Authentication only** (``--auth-only``, issue 13): seeded LANL-style enterprises
    (``ingest.synthetic.auth_enterprise``) written as ``auth.txt`` (profile ``lanl``, read by the LANL
    reader exactly like ``latgraph analyze auth.txt``) or as a domain controller's 4768/4769/4776
@@ -55,7 +58,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import tempfile
 import time
@@ -65,15 +67,23 @@ from typing import Any
 
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+# evaluate_common puts the repository on sys.path: it is imported before graph / ingest
+from evaluate_auth import SWEEP, print_auth_table, run_auth_only
+from evaluate_common import DATASETS, MEDIUM_PLUS, REPO, _opt, analyze_case
+from evaluate_real import print_real_table, run_real
 
-from graph.config import AnalysisConfig  # noqa: E402
-from ingest.case import write_case  # noqa: E402
-from ingest.synthetic import GroundTruth, simulate  # noqa: E402
+from graph.config import AnalysisConfig
+from ingest.case import write_case
+from ingest.synthetic import GroundTruth, simulate
 
-DATASETS = REPO.parent / "shared" / "datasets"
-MEDIUM_PLUS = {"high", "medium"}
+#: This script's own names and those of its helper modules (``evaluate_common``, ``evaluate_real``,
+#: ``evaluate_auth``), importable from here as before the split.
+__all__ = [
+    "DATASETS", "MEDIUM_PLUS", "MODES", "REPO", "SWEEP", "SimScore", "analyze_case", "main",
+    "mode_arguments", "print_auth_table", "print_real_table", "print_simulation_table", "run_auth_only",
+    "run_real", "run_simulations", "score_simulation",
+]
+
 #: Spread modes: issue 3's two, and both again with the attacker working from the IT admin's seat;
 #: issue 12's: the deployment / backup server taken over (its service account used by the attacker
 #: while its nightly routine goes on), IT admins' first contacts after 1-2 baseline days, and a
@@ -92,13 +102,6 @@ def mode_arguments(mode: str, seed: int, size: dict[str, int]) -> dict[str, Any]
     elif mode == "benign-only":
         kw["days"] = 7                     # a week, weekend included
     return {**kw, "scenario": mode}
-
-
-def analyze_case(path: Path, config: AnalysisConfig) -> Any:
-    """``latgraph analyze PATH`` without the printing: the AnalysisResult."""
-    from app.pipeline import run
-
-    return run([path], config=config)
 
 
 @dataclass
@@ -128,10 +131,6 @@ class SimScore:
     missed: list[str] = field(default_factory=list)
     false_pos: list[str] = field(default_factory=list)
     admin_notes: list[str] = field(default_factory=list)
-
-
-def _opt(value: Any) -> str | None:
-    return None if value is None or pd.isna(value) else str(value)
 
 
 def score_simulation(result: Any, truth: GroundTruth, *, seed: int, mode: str, n_events: int,
@@ -296,186 +295,6 @@ def print_simulation_table(scores: list[SimScore]) -> dict[str, Any]:
                 print(f"  - ... {len(s.false_pos) - 5} more false medium+ hops")
             for n in s.admin_notes:
                 print(f"  - admin source above the attack: {n}")
-    return summary
-
-
-def _host_name(label: str) -> str | None:
-    """``'WORKSTATION6.theshire.local (172.18.39.6)'`` -> ``WORKSTATION6``; IPs stay IPs."""
-    token = label.split(" ", 1)[0].strip()
-    if not token:
-        return None
-    if re.fullmatch(r"\d+\.\d+\.\d+\.\d+", token):
-        return token
-    return token.split(".", 1)[0].upper()
-
-
-def run_real(config: AnalysisConfig) -> list[dict[str, Any]]:
-    """Every LABELS.json file alone through the pipeline; one row per file."""
-    labels = json.loads((DATASETS / "LABELS.json").read_text())["files"]
-    rows = []
-    for entry in labels:
-        expected = entry.get("expected_t1021_002")
-        path = DATASETS / entry["path"]
-        if expected is None:
-            rows.append({"file": entry["path"], "expected": "n/a (labels only)", "verdict": "skipped"})
-            continue
-        started = time.perf_counter()
-        try:
-            result = analyze_case(path, config)
-        except Exception as exc:   # report, do not abort the table
-            rows.append({"file": entry["path"], "expected": str(expected), "verdict": f"ERROR {exc}"})
-            continue
-        hops = result.hops
-        sev = hops["severity"].astype(str)
-        med = hops[sev.isin(MEDIUM_PLUS)]
-        high = hops[sev == "high"]
-        gt = (entry.get("ground_truth") or {}).get("lateral_movement") or {}
-        dests = {d for d in (_host_name(x) for x in gt.get("destination_hosts") or []) if d}
-        row: dict[str, Any] = {"file": entry["path"], "expected": str(expected),
-                               "hops": len(hops), "medium+": len(med), "high": len(high),
-                               "seconds": round(time.perf_counter() - started, 2)}
-        if expected:
-            hit = med[med["dst_host"].isin(dests).fillna(False).to_numpy(dtype=bool)]
-            row["verdict"] = "ok" if len(hit) else f"MISS (no medium+ hop to {sorted(dests)})"
-            # a source known only from a companion file cannot be in this file alone
-            srcs = {s for s in (_host_name(x) for x in (gt.get("source_ips") or [])
-                                + (gt.get("source_hosts") or []) if "companion" not in x) if s}
-            if srcs and len(hit):
-                named = set(hit["src_host"].dropna().astype(str)) | set(hit["src_ip"].dropna().astype(str))
-                row["source"] = "ok" if named & srcs else f"other ({sorted(named)} vs {sorted(srcs)})"
-            else:
-                row["source"] = "-" if not srcs else "n/a"
-            row["best"] = (f"{_opt(hit.iloc[0]['src_host']) or _opt(hit.iloc[0]['src_ip'])}->"
-                           f"{hit.iloc[0]['dst_host']} {hit.iloc[0]['severity']}") if len(hit) else ""
-        else:
-            row["verdict"] = "ok" if high.empty else f"FALSE ALARM ({len(high)} high hops)"
-            first = high.iloc[0] if len(high) else None
-            row["best"] = "" if first is None else (
-                f"{_opt(first['src_host']) or _opt(first['src_ip'])}->{first['dst_host']}")
-        rows.append(row)
-    return rows
-
-
-def print_real_table(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Markdown table of the real-data verdicts; returns the counts."""
-    print("\n## Real data (../shared/datasets/LABELS.json)\n")
-    print("| file | expected T1021.002 | hops | medium+ | high | verdict | labelled source | evidence |")
-    print("|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['file']} | {r['expected']} | {r.get('hops', '')} | {r.get('medium+', '')} | "
-              f"{r.get('high', '')} | {r['verdict']} | {r.get('source', '')} | {r.get('best', '')} |")
-    attack = [r for r in rows if r["expected"] == "True"]
-    negative = [r for r in rows if r["expected"] == "False"]
-    counts = {"attack_detected": sum(r["verdict"] == "ok" for r in attack), "attack_files": len(attack),
-              "negatives_clean": sum(r["verdict"] == "ok" for r in negative),
-              "negative_files": len(negative)}
-    print(f"\nattack samples detected: {counts['attack_detected']}/{counts['attack_files']}; "
-          "hard negatives / benign without a high hop: "
-          f"{counts['negatives_clean']}/{counts['negative_files']}")
-    return counts
-
-
-SWEEP = (0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7)
-
-
-def run_auth_only(seeds: list[int], hosts: list[int], profiles: list[str], days: int,
-                  config: AnalysisConfig) -> list[dict[str, Any]]:
-    """Generate, analyse and score authentication-only cases; one row per (hosts, profile, seed)."""
-    import os
-
-    from ingest.synthetic.auth_enterprise import START, dc_events, simulate_auth, write_lanl
-
-    os.environ["LATGRAPH_LANL_EPOCH"] = START.isoformat()
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="latgraph-auth-") as tmp:
-        for n in hosts:
-            for seed in seeds:
-                sim = simulate_auth(seed, n_hosts=n, days=days, stealthy=seed % 2 == 1)
-                every = {(src, dst, acct.lower()) for _, acct, src, dst in sim.truth.hops}
-                for profile in profiles:
-                    # a DC sees an NTLM logon only as a 4776 naming the client, never the server
-                    truth = every - sim.truth.ntlm if profile == "dc" else every
-                    if profile == "lanl":
-                        case, _ = write_lanl(sim, Path(tmp) / f"{n}-{seed}")
-                    else:
-                        case = write_case(dc_events(sim), Path(tmp) / f"{n}-{seed}-dc.parquet")
-                    started = time.perf_counter()
-                    result = analyze_case(case, config)
-                    seconds = time.perf_counter() - started
-                    h = result.hops
-                    keys = list(zip(h["src_host"].astype(object), h["dst_host"].astype(object),
-                                    h["account"].astype(object), strict=True))
-                    mal = pd.Series([k in truth for k in keys], index=h.index)
-                    score = h["score"].to_numpy(dtype=float)
-                    curve = {}
-                    for thr in SWEEP:
-                        hit = score >= thr
-                        found = {k for k, m, x in zip(keys, mal, hit, strict=True) if m and x}
-                        curve[thr] = (len(found), int((hit & ~mal.to_numpy()).sum()))
-                    pz = [p.host for p in result.patient_zero]
-                    # with DC logs only, patient zero is the source of the first hop the DC can see
-                    seen = sorted(hop for hop in sim.truth.hops if (hop[2], hop[3], hop[1].lower()) in truth)
-                    want = seen[0][2] if seen else sim.truth.patient_zero
-                    row = {"hosts": n, "profile": profile, "seed": seed, "stealthy": seed % 2 == 1,
-                           "days": days, "truth_hops": len(truth), "unobservable": len(every - truth),
-                           "pz": want, "pz_hidden": want != sim.truth.patient_zero,
-                           "pz_rank": pz.index(want) + 1 if want in pz else None,
-                           "pz_top": pz[0] if pz else None, "hops": len(h), "seconds": seconds,
-                           "curve": curve,
-                           "missed": sorted(truth - {k for k, m, x in zip(
-                               keys, mal, score >= config.min_score, strict=True) if m and x})}
-                    rows.append(row)
-                    found, false = curve[0.4]
-                    print(f"  auth {profile} {n} hosts seed {seed}: pz rank {row['pz_rank']}, hops {found}/"
-                          f"{len(truth)}, false medium+ {false}, {seconds:.1f}s", file=sys.stderr)
-    return rows
-
-
-def print_auth_table(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per (hosts, profile): PZ top-1, recall and false medium+ per day per 1,000 hosts; the curve."""
-    summary: dict[str, Any] = {}
-    print("\n## Authentication only (--auth-only)\n")
-    print("| hosts | profile | cases | days | PZ top-1 | hop recall (medium+) "
-          "| false medium+ / day / 1k hosts | mean analysis s |")
-    print("|---|---|---|---|---|---|---|---|")
-    groups = sorted({(r["hosts"], r["profile"]) for r in rows})
-    for n, profile in groups:
-        rs = [r for r in rows if r["hosts"] == n and r["profile"] == profile]
-        top1 = sum(r["pz_rank"] == 1 for r in rs)
-        th = sum(r["truth_hops"] for r in rs)
-        fh = sum(r["curve"][0.4][0] for r in rs)
-        false = sum(r["curve"][0.4][1] for r in rs)
-        unit = sum(r["days"] * r["hosts"] / 1000 for r in rs)
-        secs = sum(r["seconds"] for r in rs) / len(rs)
-        unseen = sum(r["unobservable"] for r in rs)
-        hidden = sum(r["pz_hidden"] for r in rs)
-        print(f"| {n:,} | {profile} | {len(rs)} | {rs[0]['days']} | {top1}/{len(rs)}"
-              f"{f' ({hidden} by their first visible hop)' if hidden else ''} | "
-              f"{fh / th:.1%} ({fh}/{th}{f'; +{unseen} NTLM not in a DC log' if unseen else ''}) | "
-              f"{false / unit:.2f} ({false}) | {secs:.1f} |")
-        summary[f"{n}-{profile}"] = {"cases": len(rs), "pz_top1": top1, "recall": fh / th,
-                                     "false_per_day_per_1k": false / unit}
-    print("\n### Alerts per day against recall (threshold sweep, all cases of a profile)\n")
-    print("| profile | threshold | hop recall | false alerts / day / 1k hosts "
-          "| all alerts / day / 1k hosts |")
-    print("|---|---|---|---|---|")
-    for profile in sorted({r["profile"] for r in rows}):
-        rs = [r for r in rows if r["profile"] == profile]
-        th = sum(r["truth_hops"] for r in rs)
-        unit = sum(r["days"] * r["hosts"] / 1000 for r in rs)
-        for thr in SWEEP:
-            fh = sum(r["curve"][thr][0] for r in rs)
-            false = sum(r["curve"][thr][1] for r in rs)
-            print(f"| {profile} | {thr:.2f} | {fh / th:.1%} | {false / unit:.2f} | "
-                  f"{(false + fh) / unit:.2f} |")
-    bad = [r for r in rows if r["pz_rank"] != 1 or r["missed"]]
-    if bad:
-        print("\n### Cases that miss a target\n")
-        for r in bad:
-            slow = " (stealthy)" if r["stealthy"] else ""
-            print(f"- {r['profile']} {r['hosts']} hosts seed {r['seed']}{slow}: "
-                  f"patient zero {r['pz']} ranked {r['pz_rank']} (top: {r['pz_top']}); missed hops "
-                  f"{r['missed'][:4]}{' ...' if len(r['missed']) > 4 else ''}")
     return summary
 
 

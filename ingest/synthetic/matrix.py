@@ -36,12 +36,10 @@ from ingest.schema import empty_frame, validate_frame
 from ingest.synthetic import benign
 from ingest.synthetic.blocks import Blocks
 from ingest.synthetic.enterprise import Enterprise, build_enterprise
-from ingest.synthetic.templates import DAY, HOUR, Ctx
-from ingest.synthetic.tools import (
+from ingest.synthetic.footprints import (
     DNS_DOMAIN,
     SECOND,
     SECURITY,
-    TOOLS,
     Hop,
     Recorder,
     fqdn,
@@ -49,6 +47,8 @@ from ingest.synthetic.tools import (
     kerberos_tgt,
     logon,
 )
+from ingest.synthetic.templates import DAY, HOUR, Ctx
+from ingest.synthetic.tools import TOOLS
 from ingest.synthetic.truth import GroundTruth, MaliciousHop
 
 #: First simulated day (a Monday), UTC midnight.
