@@ -28,10 +28,15 @@ server is warmed as a long-running one is: ``--warmup N`` (default 3) first push
 (seed + 1, same sizes, analysed in a child process first) into the database, emptied after each.
 The first-push target (>= 10,000 hops/s) is read on the warm runs' median.
 
-Measured 2026-12-03 (docs/neo4j.md, "fifth pass"), 49,770 hops, load 8-12: fresh 50.3 s (client
-3.7 + server 22.5 CPU-s), warm 23.2-23.9 s = 2,083-2,142 hops/s (client 3.5-3.8 + server 7.8-7.9
-CPU-s), re-push 0.7 s = 67-71k hops/s; 99,599 hops, load 3.5-7.7: fresh 49.3 s (8.0 + 32.5 CPU-s),
-warm 43.8 s = 2,275 hops/s (8.2 + 13.1 CPU-s), re-push 1.1 s = 94,569 hops/s. Target not met.
+The server (``--server-memory``, default ``4g``) is sized as ``neo4j-admin server
+memory-recommendation`` says for that budget (heap 2g, page cache 512m, G1 as Neo4j's neo4j.conf);
+``--server-memory test`` starts the tests' small server (heap 1g, serial GC, page cache 64m).
+
+Measured 2026-12-03 (docs/neo4j.md, "sixth pass"), 49,770 hops, ``--runs 3 --no-cypher
+--bulk-import``, load 1.3-1.7: fresh 13.3 s = 3,738 hops/s (client 3.6 + server 22.3 CPU-s), warm
+4.6 / 4.5 s = 10,831 / 11,086 hops/s (client 2.7 / 2.6 + server 5.3 / 4.9 CPU-s), re-push 0.3 s =
+188,534-192,795 hops/s, bulk import + finish 8.3-8.4 s = 5,921-6,000 hops/s. Target met on the warm
+server.
 """
 
 from __future__ import annotations
