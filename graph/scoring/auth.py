@@ -64,6 +64,10 @@ signals then rank it, but cannot lift it to medium: ``auth`` is capped at ``auth
 (below medium) and ``dst_logged`` (a marker, not a signal: weight 0) is added to its
 ``auth_signals``. Only estates that log authentication alone for a host (LANL ``auth.txt``,
 domain-controller logs) are lifted to medium and high by the graph.
+
+:func:`presence` and its constants are in :mod:`graph.scoring.auth_presence`, the history look-ups
+(``_seen_before``, ``_bursts``...) in :mod:`graph.scoring.auth_history`; both are importable from
+here too.
 """
 
 from __future__ import annotations
@@ -72,6 +76,25 @@ import numpy as np
 import pandas as pd
 
 from graph.config import AnalysisConfig
+from graph.scoring.auth_history import _aged, _bursts, _days_with, _first_in_group, _seen_after, _seen_before
+from graph.scoring.auth_presence import (
+    _NOT_USERS,
+    NTLM_OUT,
+    PRESENCE_COLUMNS,
+    PRESENCE_LOGON_TYPES,
+    SESSION,
+    _hourly,
+    presence,
+)
+
+#: The names of this module, those moved to :mod:`graph.scoring.auth_presence` and
+#: :mod:`graph.scoring.auth_history` included (the Spark engine reads some private ones).
+__all__ = [
+    "AUTH_RULES", "LOGGED_MARK", "NTLM_OUT", "PRESENCE_COLUMNS", "PRESENCE_LOGON_TYPES", "RICH_KINDS",
+    "SESSION", "SIGNALS", "_LATERAL_ARRIVAL", "_NOT_USERS", "_aged", "_bursts", "_days_with",
+    "_first_in_group", "_hourly", "_seen_after", "_seen_before", "auth_only", "combine_signals",
+    "features", "lift", "logged_destinations", "presence", "score", "signals",
+]
 
 #: Signal -> weight (the table in the module docstring), in the order reasons are listed.
 SIGNALS: dict[str, float] = {"new_pair": 0.15, "new_access": 0.15, "foreign": 0.25, "switch": 0.30,
@@ -87,163 +110,6 @@ LOGGED_MARK = "dst_logged"
 RICH_KINDS = frozenset({"admin_share", "ipc_pipe", "file_write", "service_install", "execution"})
 #: Strength of lateral evidence that makes its hop an anomalous arrival for the ``chain`` signal.
 _LATERAL_ARRIVAL = 0.5
-
-
-#: Logon types that put a user's session on the host itself (credentials in memory there).
-PRESENCE_LOGON_TYPES = (2, 7, 10, 11)
-#: Columns of a presence frame: the first time ``account`` was seen on ``host`` in each hour, as a
-#: ``kind``: :data:`SESSION` (its own session there) or :data:`NTLM_OUT` (its credential used *from*
-#: the host by NTLM, a DC's 4776 naming the client workstation: the server is not named).
-PRESENCE_COLUMNS = ("host", "account", "ts", "kind")
-SESSION = "session"
-NTLM_OUT = "ntlm_out"
-_NOT_USERS = ("anonymous logon", "system", "local system", "localsystem", "local service", "network service",
-              "-")
-
-
-def presence(events: pd.DataFrame) -> pd.DataFrame:
-    """Where user accounts had a session of their own, from authentication events (pandas engine;
-    :func:`graph.spark.stage.presence` mirrors it).
-
-    * 4624 interactive / unlock / RDP / cached logons (types 2, 7, 10, 11): ``account`` on ``host``;
-    * 4769 tickets for the client's own host (a DC's view of an interactive logon): ``account`` on
-      ``dst_host`` when the client IP is that host's (its machine account's TGT, or a service
-      ticket the machine account asked for itself, came from that IP) or the client host is named
-      and equal.
-
-    A user's TGT request (4768) or NTLM validation (4776) from a host is *not* a session: an
-    intruder holding a stolen password or hash makes the same requests from the foothold. A
-    successful 4776 (status ``0x0`` or none) naming a client workstation is kept apart, as kind
-    :data:`NTLM_OUT`: the account's credential left that host for a server the DC does not name.
-
-    Returns:
-        Frame of :data:`PRESENCE_COLUMNS`, one row per (host, account, kind, UTC hour): the first time.
-    """
-    cols = ["event_id", "logon_type", "host", "account", "src_host", "src_ip", "dst_host", "ts", "status"]
-    ev = events[cols]
-    acct = ev["account"].astype("string").str.lower()
-    user = acct.notna() & ~acct.str.endswith("$").fillna(False) & ~acct.isin(list(_NOT_USERS))
-    eid = ev["event_id"]
-    inter = eid.eq(4624) & ev["logon_type"].isin(list(PRESENCE_LOGON_TYPES)).fillna(False)
-    # a machine account's own Kerberos requests name its address: its TGT (4768), or a service
-    # ticket it asks for itself (4769 whose client host is named and is that machine)
-    own_name = acct.eq(ev["src_host"].astype("string").str.lower() + "$").fillna(False)
-    machine = ((eid.eq(4768) | (eid.eq(4769) & own_name)) & acct.str.endswith("$").fillna(False)
-               & ev["src_ip"].notna())
-    ip_host = (ev.loc[machine, ["src_ip", "src_host"]].dropna().drop_duplicates("src_ip")
-               .set_index("src_ip")["src_host"])
-    tgs = eid.eq(4769) & ev["dst_host"].notna()
-    by_ip = ev["src_ip"].map(ip_host) if len(ip_host) else pd.Series(pd.NA, index=ev.index)
-    own = tgs & (ev["src_host"].eq(ev["dst_host"]).fillna(False) | by_ip.eq(ev["dst_host"]).fillna(False))
-    status = ev["status"].astype("string").str.lower()
-    ntlm = eid.eq(4776) & ev["src_host"].notna() & (status.isna() | status.eq("0x0")).fillna(False)
-    host = ev["host"].where(inter, ev["dst_host"].where(own, ev["src_host"].where(ntlm)))
-    keep = user & (inter | own | ntlm) & host.notna()
-    kind = np.where((inter | own).to_numpy(dtype=bool), SESSION, NTLM_OUT)
-    return _hourly(pd.DataFrame({"host": host[keep].astype("string").str.upper(), "account": acct[keep],
-                                 "ts": ev.loc[keep, "ts"], "kind": kind[keep.to_numpy(dtype=bool)]}))
-
-
-def _hourly(p: pd.DataFrame) -> pd.DataFrame:
-    """First row per (host, account, kind, UTC hour), sorted (host, account, kind, ts)."""
-    if p.empty:
-        return pd.DataFrame({"host": pd.Series([], dtype="string"), "account": pd.Series([], dtype="string"),
-                             "ts": pd.Series([], dtype="datetime64[ns, UTC]"),
-                             "kind": pd.Series([], dtype="string")})
-    p = p.assign(_h=p["ts"].dt.floor("h")).sort_values(["host", "account", "kind", "ts"], kind="stable")
-    p = p.drop_duplicates(["host", "account", "kind", "_h"])[list(PRESENCE_COLUMNS)].reset_index(drop=True)
-    for c in ("host", "account", "kind"):
-        p[c] = p[c].astype("string")
-    return p
-
-
-def _first_in_group(keys: list[pd.Series]) -> np.ndarray:
-    """True for the earliest hop of each key combination (hops are in time order; NA keys: False)."""
-    frame = pd.concat(keys, axis=1)
-    ok = frame.notna().all(axis=1).to_numpy()
-    first = ~frame.duplicated(keep="first").to_numpy()
-    return ok & first
-
-
-def _seen_before(left: pd.DataFrame, right: pd.DataFrame, on: list[str], window_s: float | None = None,
-                 direction: str = "backward") -> np.ndarray:
-    """For each left row, whether a right row with the same keys started strictly before it
-    (within ``window_s`` when given)."""
-    out = np.zeros(len(left), dtype=bool)
-    lk = left.dropna(subset=on)
-    rk = right.dropna(subset=on)
-    if lk.empty or rk.empty:
-        return out
-    lk = lk.assign(_pos=np.flatnonzero(left[on].notna().all(axis=1).to_numpy())).sort_values("t")
-    rk = rk[[*on, "t"]].assign(_hit=True).sort_values("t")
-    tol = None if window_s is None else pd.Timedelta(seconds=window_s)
-    m = pd.merge_asof(lk[[*on, "t", "_pos"]], rk, on="t", by=on, direction=direction,
-                      allow_exact_matches=False, tolerance=tol)
-    out[m["_pos"].to_numpy()] = m["_hit"].fillna(False).to_numpy(dtype=bool)
-    return out
-
-
-def _aged(t: pd.Series, key: pd.Series, first: pd.Series, age: pd.Timedelta) -> np.ndarray:
-    """Whether ``key`` was first active at least ``age`` before ``t`` (unknown key: False)."""
-    if first.empty:
-        return np.zeros(len(t), dtype=bool)
-    since = pd.to_datetime(key.astype(object).map(first.to_dict()), utc=True)
-    return ((t - since) >= age).fillna(False).to_numpy(dtype=bool)
-
-
-def _bursts(key: pd.Series, t: pd.Series, first: np.ndarray, config: AnalysisConfig,
-            habitual: np.ndarray | None = None) -> np.ndarray:
-    """First contacts of ``key`` (``first``) with at least ``auth_burst_min`` first contacts of the
-    same key within ``auth_burst_window_s`` either side, and at least twice the key's largest such
-    count on any earlier day (a deployment server's nightly sweep is its own habit). ``habitual``
-    hops (first contacts are the routine of their seat and account: helpdesk, administrators)
-    need at least twice the key's largest number of first contacts on any earlier *day*."""
-    out = np.zeros(len(key), dtype=bool)
-    ok = first & key.notna().to_numpy()
-    if not ok.any():
-        return out
-    pos = np.flatnonzero(ok)
-    tt = t.iloc[pos]
-    secs = ((tt - t.min()) / pd.Timedelta(seconds=1)).to_numpy(dtype=float)
-    codes = pd.factorize(key.iloc[pos])[0].astype(float)
-    k = codes * 1e10 + secs
-    srt = np.sort(k)
-    w = config.auth_burst_window_s
-    cnt = np.searchsorted(srt, k + w, side="right") - np.searchsorted(srt, k - w, side="left")
-    g = pd.DataFrame({"c": codes, "day": tt.dt.floor("D").to_numpy(), "n": cnt})
-    daily = g.groupby(["c", "day"])["n"].max().reset_index().sort_values(["c", "day"])
-    daily["prev"] = daily.groupby("c")["n"].shift().fillna(0)
-    daily["prev"] = daily.groupby("c")["prev"].cummax()
-    prev = pd.MultiIndex.from_frame(g[["c", "day"]]).map(daily.set_index(["c", "day"])["prev"])
-    out[pos] = cnt >= np.maximum(config.auth_burst_min, 2 * np.asarray(prev, dtype=float))
-    if habitual is not None and habitual[pos].any():
-        total = g.groupby(["c", "day"]).size().rename("n").reset_index().sort_values(["c", "day"])
-        total["prev"] = total.groupby("c")["n"].shift().fillna(0)
-        total["prev"] = total.groupby("c")["prev"].cummax()
-        prev_total = pd.MultiIndex.from_frame(g[["c", "day"]]).map(total.set_index(["c", "day"])["prev"])
-        out[pos] &= ~habitual[pos] | (cnt >= 2 * np.asarray(prev_total, dtype=float))
-    return out
-
-
-def _days_with(f: pd.DataFrame, mask: np.ndarray, keys: list[str]) -> np.ndarray:
-    """For each hop of ``f`` (time order), on how many distinct earlier UTC days the same ``keys``
-    had a hop in ``mask``."""
-    out = np.zeros(len(f), dtype=float)
-    day = f["t"].dt.floor("D")
-    hit = f.loc[mask, keys].assign(day=day[mask]).dropna().drop_duplicates()
-    if hit.empty:
-        return out
-    hit = hit.assign(k=hit.groupby(keys).cumcount() + 1.0).sort_values("day")
-    left = f[keys].assign(day=day, _pos=np.arange(len(f))).dropna(subset=keys).sort_values("day")
-    m = pd.merge_asof(left, hit, on="day", by=keys, direction="backward", allow_exact_matches=False)
-    out[m["_pos"].to_numpy()] = m["k"].fillna(0.0).to_numpy(dtype=float)
-    return out
-
-
-def _seen_after(left: pd.DataFrame, right: pd.DataFrame, on: list[str], window_s: float) -> np.ndarray:
-    """For each left row, whether a right row with the same keys starts strictly after it, within
-    ``window_s``."""
-    return _seen_before(left, right, on, window_s, direction="forward")
 
 
 def signals(hops: pd.DataFrame, config: AnalysisConfig, present: pd.DataFrame | None = None) -> pd.DataFrame:
