@@ -103,7 +103,7 @@ _NOT_USERS = ("anonymous logon", "system", "local system", "localsystem", "local
 
 def presence(events: pd.DataFrame) -> pd.DataFrame:
     """Where user accounts had a session of their own, from authentication events (pandas engine;
-    :func:`graph.spark.stage.presence` mirrors it).
+    :func:`graph.spark.casewide.presence` mirrors it).
 
     * 4624 interactive / unlock / RDP / cached logons (types 2, 7, 10, 11): ``account`` on ``host``;
     * 4769 tickets for the client's own host (a DC's view of an interactive logon): ``account`` on

@@ -203,7 +203,7 @@ def scan_row_groups(spark: SparkSession, tasks: list[RowGroups], types: dict[str
     buckets and tagged per bucket (``groupBy("_bucket").applyInArrow``: every row a count reads
     reaches its bucket, as in :func:`graph.spark.rules.tag_rows`); and per task:
 
-    * the IP/name pairs of :func:`graph.spark.stage.hint_pairs`: a count per (ip, name, UTC day
+    * the IP/name pairs of :func:`graph.spark.casewide.hint_pairs`: a count per (ip, name, UTC day
       when ``hint_days``, else the epoch), summed on the driver (:func:`hint_pairs_of`);
     * the rows :func:`graph.scoring.auth.presence` reads (event ids 4624 with an interactive logon
       type, 4768, 4769, 4776, with an account): one row per distinct value of the columns it reads
@@ -413,7 +413,7 @@ def _presence_reduce(table: pa.Table, *, hourly: bool = True) -> pa.Table:
 
 
 def hint_pairs_of(aggregates: dict[int, pa.Table]) -> pd.DataFrame:
-    """:func:`graph.spark.stage.hint_pairs` from :func:`scan_row_groups`' aggregates."""
+    """:func:`graph.spark.casewide.hint_pairs` from :func:`scan_row_groups`' aggregates."""
     got = aggregates[PAIRS]
     if not got.num_rows:
         got = pa.table({"ip": pa.array([], pa.string()), "name": pa.array([], pa.string()),
