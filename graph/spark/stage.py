@@ -37,21 +37,12 @@ from graph.config import AnalysisConfig
 from graph.engine import HOP_FEATURE_COLUMNS, EventStage, findings_of
 from graph.rules import RULES
 from graph.spark import correlate as sc
-from graph.spark.casewide import hint_pairs, presence
+from graph.spark.casewide import hint_pairs, hint_pairs_of, hosts_of, presence, presence_of
 from graph.spark.hops import aggregate, finish_hops
 from graph.spark.io import arrow_to_pandas, events_to_spark
+from graph.spark.packing import RowGroupScan, tagged_arrow, unpacked
 from graph.spark.rules import tag_rows, tags_of
-from graph.spark.scan import (
-    RowGroups,
-    RowGroupScan,
-    hint_pairs_of,
-    hosts_of,
-    plan_row_groups,
-    presence_of,
-    scan_row_groups,
-    tagged_arrow,
-    unpacked,
-)
+from graph.spark.scan import RowGroups, plan_row_groups, scan_row_groups
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
