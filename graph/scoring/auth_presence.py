@@ -1,6 +1,6 @@
 """Users' own sessions on hosts (the presence frame) for the authentication signals of
 :mod:`graph.scoring.auth`: where each account had a session, or had its credential used from a host by
-NTLM, first per hour. The Spark engine mirrors :func:`presence` (``graph.spark.stage.presence``).
+NTLM, first per hour. The Spark engine mirrors :func:`presence` (``graph.spark.casewide.presence``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ _NOT_USERS = ("anonymous logon", "system", "local system", "localsystem", "local
 
 def presence(events: pd.DataFrame) -> pd.DataFrame:
     """Where user accounts had a session of their own, from authentication events (pandas engine;
-    :func:`graph.spark.stage.presence` mirrors it).
+    :func:`graph.spark.casewide.presence` mirrors it).
 
     * 4624 interactive / unlock / RDP / cached logons (types 2, 7, 10, 11): ``account`` on ``host``;
     * 4769 tickets for the client's own host (a DC's view of an interactive logon): ``account`` on

@@ -17,6 +17,10 @@ come back to Spark; the latter are grouped per host bucket and tagged as in
 :func:`plan_row_groups` returns None (the caller keeps :func:`graph.spark.rules.tag_rows` over
 Spark's own scan) when a file cannot be opened by pyarrow here (``s3a://``, ``hdfs://`` without
 libhdfs...) or a column has a type this path does not convert (text integers, text times).
+
+The packed rows and :class:`RowGroupScan` live in :mod:`graph.spark.packing`, the reduction and
+finishing of the case-wide partial aggregates in :mod:`graph.spark.casewide`; this module plans and
+runs the scan and re-exports them.
 """
 
 from __future__ import annotations
@@ -29,12 +33,63 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from graph.spark.casewide import (
+    _DAY_NS,
+    _HOUR_NS,
+    _PRESENCE_KEY,
+    PRESENCE_EVENT_IDS,
+    _floor,
+    _presence_reduce,
+    hint_pairs_of,
+    hosts_of,
+    presence_of,
+)
+from graph.spark.packing import (
+    FEED,
+    HOSTS,
+    PACK_COMPRESSION,
+    PACKED_SCHEMA,
+    PAIRS,
+    PRESENCE,
+    TAGGED,
+    RowGroupScan,
+    _concat,
+    _pack,
+    _unpack,
+    tagged_arrow,
+    unpacked,
+)
 from ingest.schema import COLUMNS, DTYPES, LATER_COLUMNS
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import SparkSession
 
     from graph.rules.base import Rule
+
+__all__ = [
+    "FEED",
+    "HOSTS",
+    "PACKED_SCHEMA",
+    "PACK_COMPRESSION",
+    "PAIRS",
+    "PRESENCE",
+    "PRESENCE_EVENT_IDS",
+    "READ_ROWS",
+    "SCAN_TAG_ROWS",
+    "TAGGED",
+    "TASK_ROWS",
+    "RowGroupScan",
+    "RowGroups",
+    "conform_arrow",
+    "hint_pairs_of",
+    "host_buckets",
+    "hosts_of",
+    "plan_row_groups",
+    "presence_of",
+    "scan_row_groups",
+    "tagged_arrow",
+    "unpacked",
+]
 
 #: Rows of one Spark task (whole row groups, consecutive in one file, are bundled up to this).
 TASK_ROWS = 1 << 20
@@ -139,56 +194,6 @@ def conform_arrow(table: pa.Table, schema: pa.Schema, *, text: bool = True) -> p
     return pa.Table.from_arrays(cols, names=schema.names)
 
 
-class RowGroupScan(NamedTuple):
-    """What :func:`scan_row_groups` gives: the tagged rows, packed (see :func:`scan_row_groups`;
-    :func:`tagged_arrow` collects them, :func:`unpacked` makes them a Spark frame again), their
-    number, and the case-wide partial aggregates the tasks computed on the way, collected per
-    kind (:func:`hint_pairs_of`, :func:`presence_of`, :func:`hosts_of` finish them)."""
-
-    packed: DataFrame
-    n_tagged: int
-    row_schema: Any             # the Spark schema of graph.spark.rules.tag_rows' frame
-    aggregates: dict[int, pa.Table]
-
-
-#: ``_kind`` of the scan's rows: tagged, feeding a derived column, and the partial aggregates.
-TAGGED, FEED, PAIRS, PRESENCE, HOSTS = range(5)
-#: The scan's rows: Arrow tables in the IPC stream format, one per row (see :func:`scan_row_groups`).
-PACKED_SCHEMA = "_kind byte, _bucket int, _n long, _payload binary"
-#: Event ids whose rows :func:`graph.scoring.auth.presence` reads.
-PRESENCE_EVENT_IDS = (4624, 4768, 4769, 4776)
-_PRESENCE_KEY = ["event_id", "logon_type", "host", "account", "src_host", "src_ip", "dst_host", "status"]
-_HOUR_NS = 3_600 * 10**9
-_DAY_NS = 86_400 * 10**9
-
-
-#: Compression of the packed Arrow tables (``None``: none): fewer bytes for the JVM to copy,
-#: store, shuffle and collect.
-PACK_COMPRESSION: str | None = "lz4"
-
-
-def _pack(table: pa.Table, kind: int, bucket: int | None = None) -> pa.RecordBatch:
-    """One scan row holding ``table`` (Arrow IPC stream)."""
-    sink = pa.BufferOutputStream()
-    options = pa.ipc.IpcWriteOptions(compression=PACK_COMPRESSION)
-    with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
-        writer.write_table(table)
-    return pa.record_batch([pa.array([kind], pa.int8()), pa.array([bucket], pa.int32()),
-                            pa.array([table.num_rows], pa.int64()),
-                            pa.array([sink.getvalue().to_pybytes()], pa.binary())],
-                           names=["_kind", "_bucket", "_n", "_payload"])
-
-
-def _unpack(rows: pa.Table) -> list[pa.Table]:
-    """The tables packed in scan rows."""
-    payload = rows.column("_payload")
-    return [pa.ipc.open_stream(v.as_buffer()).read_all() for chunk in payload.chunks for v in chunk]
-
-
-def _concat(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:
-    return pa.concat_tables(tables) if tables else schema.empty_table()
-
-
 def scan_row_groups(spark: SparkSession, tasks: list[RowGroups], types: dict[str, Any],
                     rules: Iterable[Rule] | None = None, *, keep: Iterable[str] = (),
                     hint_days: bool = True) -> RowGroupScan:
@@ -203,7 +208,7 @@ def scan_row_groups(spark: SparkSession, tasks: list[RowGroups], types: dict[str
     buckets and tagged per bucket (``groupBy("_bucket").applyInArrow``: every row a count reads
     reaches its bucket, as in :func:`graph.spark.rules.tag_rows`); and per task:
 
-    * the IP/name pairs of :func:`graph.spark.stage.hint_pairs`: a count per (ip, name, UTC day
+    * the IP/name pairs of :func:`graph.spark.casewide.hint_pairs`: a count per (ip, name, UTC day
       when ``hint_days``, else the epoch), summed on the driver (:func:`hint_pairs_of`);
     * the rows :func:`graph.scoring.auth.presence` reads (event ids 4624 with an interactive logon
       type, 4768, 4769, 4776, with an account): one row per distinct value of the columns it reads
@@ -374,76 +379,6 @@ def host_buckets(host: pa.ChunkedArray | pa.Array, buckets: int) -> np.ndarray:
     lowered = pc.fill_null(pc.utf8_lower(host.cast(pa.string())), "")
     values = lowered.to_numpy(zero_copy_only=False).astype(object)
     return (pd.util.hash_array(values) % np.uint64(buckets)).astype(np.int64)
-
-
-def tagged_arrow(scan: RowGroupScan) -> pa.Table:
-    """The tagged rows of a scan collected to the driver (one Arrow table, in no order)."""
-    from pyspark.sql.pandas.types import to_arrow_schema
-
-    return _concat(_unpack(scan.packed.select("_payload").toArrow()), to_arrow_schema(scan.row_schema))
-
-
-def unpacked(scan: RowGroupScan) -> DataFrame:
-    """The tagged rows of a scan as the Spark frame :func:`graph.spark.rules.tag_rows` gives (lazy)."""
-
-    def unpack(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in batches:
-            for table in _unpack(pa.Table.from_batches([batch])):
-                yield from table.to_batches()
-
-    return scan.packed.select("_payload").mapInArrow(unpack, scan.row_schema)
-
-
-def _floor(ts: pa.ChunkedArray | pa.Array, unit: int) -> pa.Array:
-    """``ts`` (int64 epoch ns) floored to a multiple of ``unit`` (pandas' ``dt.floor`` on UTC);
-    missing stays missing."""
-    arr = ts.combine_chunks() if isinstance(ts, pa.ChunkedArray) else ts
-    values = pc.fill_null(arr, 0).to_numpy(zero_copy_only=False).astype(np.int64)
-    return pa.array(values - values % unit, pa.int64(), mask=pc.is_null(arr).to_numpy(zero_copy_only=False))
-
-
-def _presence_reduce(table: pa.Table, *, hourly: bool = True) -> pa.Table:
-    """One row per distinct (presence key, hour): the earliest ``ts`` and the first ``event_index``
-    (``hourly=False``: ``_h`` is recomputed from ``ts``, for tables already reduced)."""
-    if not hourly:
-        table = table.append_column("_h", _floor(table.column("ts"), _HOUR_NS))
-    keys = [*_PRESENCE_KEY, "_h"]
-    out = table.group_by(keys, use_threads=False).aggregate([("ts", "min"), ("event_index", "min")])
-    return out.rename_columns([*keys, "ts", "event_index"]).drop_columns(["_h"])
-
-
-def hint_pairs_of(aggregates: dict[int, pa.Table]) -> pd.DataFrame:
-    """:func:`graph.spark.stage.hint_pairs` from :func:`scan_row_groups`' aggregates."""
-    got = aggregates[PAIRS]
-    if not got.num_rows:
-        got = pa.table({"ip": pa.array([], pa.string()), "name": pa.array([], pa.string()),
-                        "day": pa.array([], pa.int64()), "n_sum": pa.array([], pa.int64())})
-    else:
-        got = got.group_by(["ip", "name", "day"]).aggregate([("n", "sum")])
-    frame = got.to_pandas()
-    return pd.DataFrame({"ip": frame["ip"].astype("string"), "name": frame["name"].astype("string"),
-                         "day": pd.to_datetime(frame["day"].astype("int64"), unit="ns", utc=True),
-                         "n": frame["n_sum"].astype("int64")})
-
-
-def presence_of(aggregates: dict[int, pa.Table]) -> pd.DataFrame:
-    """:func:`graph.scoring.auth.presence` (the pandas function) on :func:`scan_row_groups`'
-    reduced presence rows, in input order."""
-    from graph.scoring.auth import _hourly, presence
-    from graph.spark.io import arrow_to_pandas
-
-    rows = aggregates[PRESENCE]
-    if not rows.num_rows:
-        return _hourly(pd.DataFrame())
-    rows = rows.take(pc.sort_indices(rows.column("event_index")))
-    frame = arrow_to_pandas(rows.select([*_PRESENCE_KEY, "ts"]), ns_columns=("ts",))
-    return presence(frame.reset_index(drop=True))
-
-
-def hosts_of(aggregates: dict[int, pa.Table]) -> list[str | None]:
-    """The distinct ``host`` values of the case (:func:`scan_row_groups`' aggregates)."""
-    rows = aggregates[HOSTS]
-    return pc.unique(rows.column("host")).to_pylist() if rows.num_rows else []
 
 
 def _with_index(schema: pa.Schema, names: list[str]) -> pa.Schema:

@@ -4,23 +4,27 @@ Split of the work:
 
 * **On Spark** (cost grows with events): reading the events; the rules, as the pandas engine's
   own :func:`graph.rules.apply_rules` in Spark tasks on Arrow batches
-  (:func:`graph.spark.rules.tag_rows`); the case-wide IP/name pair counts (:func:`hint_pairs`) and
-  the users' presence (:func:`presence`), aggregated before they are collected.
+  (:func:`graph.spark.rules.tag_rows`); the case-wide IP/name pair counts
+  (:func:`graph.spark.casewide.hint_pairs`) and the users' presence
+  (:func:`graph.spark.casewide.presence`), aggregated before they are collected.
 * **Correlation** (cost grows with the *tagged* events, a few percent of a case): up to
   :data:`MAX_DRIVER_ROWS` tagged events, on the driver with the pandas engine's own
   :func:`graph.correlate.correlate_rows` and :func:`graph.correlate.aggregate_hops`; above it on
   Spark (evidence placement, session joins, IP hints: :mod:`graph.spark.correlate`; hop episodes and
-  the aggregation into one row per hop: :func:`aggregate`), only the hops collected.
+  the aggregation into one row per hop: :func:`graph.spark.hops.aggregate`), only the hops collected.
 * **On the driver** (cost grows with hops): numbering hops (``hop_id``), the noisy-or evidence
   strength and techniques from the hop's rule set (Spark correlation path), and the feature
   scorers (:func:`graph.scoring.add_features`) -- the same pandas functions the pandas engine
   calls, on the collected hops frame.
+
+The aggregation of the Spark correlation path lives in :mod:`graph.spark.hops`, the case-wide
+aggregates on Spark in :mod:`graph.spark.casewide`; this module runs the steps and re-exports them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -31,140 +35,33 @@ from graph import correlate as pc
 from graph import scoring
 from graph.config import AnalysisConfig
 from graph.engine import HOP_FEATURE_COLUMNS, EventStage, findings_of
-from graph.fields import EVIDENCE_FIELDS, INT_FIELDS, field_dicts
 from graph.rules import RULES
 from graph.spark import correlate as sc
+from graph.spark.casewide import hint_pairs, hint_pairs_of, hosts_of, presence, presence_of
+from graph.spark.hops import aggregate, finish_hops
 from graph.spark.io import arrow_to_pandas, events_to_spark
+from graph.spark.packing import RowGroupScan, tagged_arrow, unpacked
 from graph.spark.rules import tag_rows, tags_of
-from graph.spark.scan import (
-    RowGroups,
-    RowGroupScan,
-    hint_pairs_of,
-    hosts_of,
-    plan_row_groups,
-    presence_of,
-    scan_row_groups,
-    tagged_arrow,
-    unpacked,
-)
+from graph.spark.scan import RowGroups, plan_row_groups, scan_row_groups
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-_KEY = ["src_key", "dst_host", "acct_key", "episode"]
-#: The evidence fields as pandas sees them (integers stay integers, text stays text).
-_FIELD_DTYPES = {c: ("Int64" if c in INT_FIELDS else "string") for c in EVIDENCE_FIELDS}
-
-
-def aggregate(rows: DataFrame, tags: DataFrame, config: AnalysisConfig) -> DataFrame:
-    """Hop rows -> one row per hop (see :func:`graph.correlate.aggregate_hops`), hop-scale.
-
-    ``first`` values are pandas' ``groupby().first()``: the first non-missing value in
-    (time, event_index) order.
-    """
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
-    c = F.col
-
-    def first(col: str) -> Any:
-        s = F.min(F.when(c(col).isNotNull(), F.struct("ts", "event_index", col)))
-        return s[col].alias(col)
-
-    rt = F.broadcast(sc.rule_table(rows.sparkSession).select("rule_id", "context_only"))
-    ht = (tags.select("event_index", "rule_id").join(rows.select("event_index", *_KEY), "event_index")
-          .join(rt, "rule_id", "left").where(~F.coalesce(c("context_only"), F.lit(False)))
-          .groupBy(*_KEY).agg(F.array_sort(F.collect_set("rule_id")).alias("rules")))
-    lower_img = F.substring_index(F.lower(c("process")), "\\", -1)
-    cap = Window.partitionBy(*_KEY).orderBy(c("weight").desc(), "ts", "event_index")
-    ranked = rows.withColumn("_rank", F.row_number().over(cap))
-    evidence = F.struct("ts", "event_index", "event_id", "source_file", "record_id",
-                        c("rule_id").alias("rule"), "host", *pc.FIELD_COLUMNS)
-    hops = ranked.groupBy(*_KEY).agg(
-        F.min("ts").alias("first_seen"), F.max("ts").alias("last_seen"),
-        F.sum(F.coalesce(c("repeats"), F.lit(1))).alias("n_events"),
-        first("src_host"), first("src_ip"), first("account"),
-        first("src_resolved_by"),
-        F.array_sort(F.collect_set("kind")).alias("kinds"),
-        F.bool_or("lateral").alias("lateral"),
-        F.bool_and(F.when(c("lateral"), c("local_marker"))).alias("_lat_marker"),
-        F.array_sort(F.collect_set(F.when(c("kind") == "service_install", F.lower(c("service_name")))))
-        .alias("services"),
-        F.array_sort(F.collect_set(F.lower(c("auth_package")))).alias("auth_packages"),
-        F.array_sort(F.collect_set(F.when((c("kind") == "execution") & c("process").isNotNull(),
-                                          lower_img))).alias("images"),
-        F.array_sort(F.collect_list(F.when(c("_rank") <= config.max_evidence_per_hop, evidence)))
-        .alias("evidence"),
-    )
-    return hops.join(ht, _KEY, "left")
-
-
-def _tuple_col(values: pd.Series) -> pd.Series:
-    """Arrow list values (numpy arrays / None) -> tuples of plain Python objects."""
-    return pd.Series([() if v is None else tuple(v.tolist() if hasattr(v, "tolist") else v)
-                      for v in values], index=values.index, dtype=object)
-
-
-def _evidence(values: pd.Series) -> pd.Series:
-    """Collected evidence structs -> tuples of the evidence dicts of
-    :func:`graph.correlate._evidence_lists` (same keys; ``ts`` as UTC ``datetime`` via
-    ``Series.dt.to_pydatetime``, as there)."""
-    items = [[] if v is None else list(v) for v in values]
-    flat = [e for group in items for e in group]
-    ts = pd.Series(pd.to_datetime(pd.array([int(e["ts"]) for e in flat], dtype="int64"),
-                                  unit="ns", utc=True), dtype="datetime64[ns, UTC]").dt.to_pydatetime()
-    fields = field_dicts(pd.DataFrame({c: pd.array([e[f] for e in flat], dtype=_FIELD_DTYPES[c])
-                                       for c, f in zip(EVIDENCE_FIELDS, pc.FIELD_COLUMNS, strict=True)}))
-    dicts = [
-        {"event_id": int(e["event_id"]), "source_file": str(e["source_file"]),
-         "record_id": None if e["record_id"] is None or pd.isna(e["record_id"]) else int(e["record_id"]),
-         "rule": str(e["rule"]), "ts": t, "host": str(e["host"]), "fields": fd}
-        for e, t, fd in zip(flat, ts, fields, strict=True)
-    ]
-    out, start = [], 0
-    for group in items:
-        out.append(tuple(dicts[start:start + len(group)]))
-        start += len(group)
-    return pd.Series(out, index=values.index, dtype=object)
-
-
-def finish_hops(raw: pd.DataFrame, config: AnalysisConfig) -> pd.DataFrame:
-    """The collected hop aggregates -> the pandas engine's hops frame (before scoring features).
-
-    ``hop_id`` numbers hops by (first_seen, src, dst, account) as :func:`graph.correlate.hop_rows`;
-    ``strength`` and ``techniques`` follow :func:`graph.correlate.aggregate_hops` on the rule set.
-    """
-    if raw.empty:
-        return pc.empty_hops()
-    raw = raw.sort_values(["first_seen", "src_key", "dst_host", "acct_key"], kind="stable")
-    hops = raw.reset_index(drop=True)
-    hops.index = pd.RangeIndex(len(hops), name="hop_id")
-    rules = _tuple_col(hops["rules"])
-    hops["rules"] = rules
-    ht = pd.DataFrame({"hop_id": np.repeat(hops.index.to_numpy(), rules.map(len).to_numpy()),
-                       "rule_id": [r for t in rules for r in t]})
-    w = ht["rule_id"].map({r.id: r.weight for r in RULES.values()}).astype(float)
-    log_keep = np.log1p(-w.clip(upper=0.999))
-    hops["strength"] = 1.0 - np.exp(log_keep.groupby(ht["hop_id"]).sum())
-    attack = {r.id: r.attack for r in RULES.values()}
-    tech = ht.assign(t=ht["rule_id"].map(attack)).explode("t").dropna(subset=["t"])
-    tech = tech.drop_duplicates(["hop_id", "t"]).sort_values(["hop_id", "t"])
-    hops["techniques"] = tech["t"].astype(object).groupby(tech["hop_id"].to_numpy()).agg(tuple)
-    for col in ("kinds", "services", "images", "auth_packages"):
-        hops[col] = _tuple_col(hops[col])
-    hops["techniques"] = hops["techniques"].apply(lambda v: v if isinstance(v, tuple) else ())
-    hops["lateral"] = hops["lateral"].astype(bool)
-    lat_marker = hops["_lat_marker"].astype("boolean").fillna(False).astype(bool)
-    hops["local_only"] = hops["src_host"].isna() & hops["src_ip"].isna() & lat_marker
-    hops["evidence"] = _evidence(hops["evidence"])
-    hops["n_events"] = hops["n_events"].astype("int64")
-    hops = hops.reset_index()
-    hops["score"] = 0.0
-    hops["severity"] = "info"
-    for col in ("src_host", "src_ip", "dst_host", "account", "src_resolved_by"):
-        hops[col] = hops[col].astype("string")
-    hops["strength"] = hops["strength"].astype("float64")
-    return hops[list(pc.HOP_COLUMNS) + list(pc.EVIDENCE_FEATURES)]
+__all__ = [
+    "MAX_DRIVER_ROWS",
+    "MAX_FINDING_ROWS",
+    "Correlated",
+    "StorageStage",
+    "aggregate",
+    "event_stage",
+    "event_stage_from_storage",
+    "finish_hops",
+    "hint_pairs",
+    "presence",
+    "spark_hops",
+    "storage_event_stage",
+    "storage_row_groups",
+]
 
 
 #: The most tagged events the driver correlates itself (the pandas correlation on the tagged
@@ -318,39 +215,6 @@ def _tagged_frames(table: pa.Table) -> tuple[pd.DataFrame, pd.DataFrame]:
     return tagged, tag_frame
 
 
-def presence(events: DataFrame) -> pd.DataFrame:
-    """:func:`graph.scoring.auth.presence` on Spark: users' own sessions on hosts and their NTLM
-    credential uses from hosts (4776), one row per (host, account, kind, UTC hour), collected (a
-    few rows per user and day)."""
-    from pyspark.sql import functions as F
-
-    from graph.scoring.auth import _NOT_USERS, NTLM_OUT, PRESENCE_LOGON_TYPES, SESSION, _hourly
-
-    c = F.col
-    acct = F.lower(c("account"))
-    user = acct.isNotNull() & ~acct.endswith("$") & ~acct.isin(*_NOT_USERS)
-    own_name = F.coalesce(F.lower(c("account")) == F.concat(F.lower(c("src_host")), F.lit("$")), F.lit(False))
-    ip_host = (events.where(((c("event_id") == 4768) | ((c("event_id") == 4769) & own_name))
-                            & F.lower(c("account")).endswith("$")
-                            & c("src_ip").isNotNull() & c("src_host").isNotNull())
-               .groupBy("src_ip").agg(F.min_by("src_host", "event_index").alias("_ip_host")))
-    ev = events.join(F.broadcast(ip_host), "src_ip", "left")
-    eid = c("event_id")
-    inter = (eid == 4624) & F.coalesce(c("logon_type").isin(*PRESENCE_LOGON_TYPES), F.lit(False))
-    own = (eid == 4769) & c("dst_host").isNotNull() & (
-        F.coalesce(c("src_host") == c("dst_host"), F.lit(False))
-        | F.coalesce(c("_ip_host") == c("dst_host"), F.lit(False)))
-    ntlm = (eid == 4776) & c("src_host").isNotNull() & (
-        c("status").isNull() | F.coalesce(F.lower(c("status")) == "0x0", F.lit(False)))
-    host = F.when(inter, c("host")).when(own, c("dst_host")).when(ntlm, c("src_host"))
-    kind = F.when(inter | own, F.lit(SESSION)).otherwise(F.lit(NTLM_OUT))
-    rows = ev.where(user & host.isNotNull()).select(F.upper(host).alias("host"), acct.alias("account"), "ts",
-                                                    kind.alias("kind"),
-                                                    F.expr("ts div 3600000000000").alias("_h"))
-    first = rows.groupBy("host", "account", "kind", "_h").agg(F.min("ts").alias("ts")).drop("_h")
-    return _hourly(arrow_to_pandas(first.toArrow(), ns_columns=("ts",)))
-
-
 def event_stage(events: pd.DataFrame, config: AnalysisConfig, *, spark: SparkSession | None = None,
                 master: str | None = None) -> EventStage:
     """The ``"spark"`` engine of :data:`graph.engine.ENGINES` for a pandas events frame.
@@ -484,27 +348,6 @@ def storage_row_groups(frame: DataFrame, paths: str | list[str], fmt: str | None
     except Exception:   # a session that cannot list them (some Connect servers): Spark's own rows
         return None
     return plan_row_groups(files)
-
-
-def hint_pairs(events: DataFrame, config: AnalysisConfig) -> pd.DataFrame:
-    """:func:`graph.correlate.hint_pairs` on Spark, collected (one row per distinct IP, name and day)."""
-    from pyspark.sql import functions as F
-
-    from graph.correlate import _LOOPBACK_IPS
-
-    c = F.col
-    day_ns = 86_400 * 10**9
-    # pandas' ts.dt.floor("D") on UTC; ip_hints_by_day off: one constant day, the epoch (correlate._ALL_DAYS)
-    day = (c("ts") - F.pmod(c("ts"), F.lit(day_ns))) if config.ip_hints_by_day else F.lit(0).cast("long")
-    parts = []
-    for ip_col, name_col in (("src_ip", "src_host"), ("dst_ip", "dst_host")):
-        parts.append(events.where(c(ip_col).isNotNull() & c(name_col).isNotNull()
-                                  & ~c(ip_col).isin(*_LOOPBACK_IPS))
-                     .groupBy(c(ip_col).alias("ip"), c(name_col).alias("name"), day.alias("day"))
-                     .agg(F.count("*").alias("n")))
-    got = arrow_to_pandas(parts[0].unionByName(parts[1]).toArrow(), ns_columns=("day",))
-    return pd.DataFrame({"ip": got["ip"].astype("string"), "name": got["name"].astype("string"),
-                         "day": got["day"], "n": got["n"].astype("int64")})
 
 
 def _hosts(frame: DataFrame, scan: RowGroupScan | None) -> list[str | None]:

@@ -9,8 +9,10 @@ import re
 import pytest
 
 import app.ui.common
+import app.ui.derived
 import app.ui.graph_html
 import app.ui.state
+import app.ui.uploads
 import app.ui.view
 from app.ui.graph_html import edges_table, graph_html
 from app.ui.view import ALL_SEVERITIES, GROUP, ViewOptions, build_view, group_key
@@ -20,7 +22,8 @@ PAYLOAD_IMG = "<img src=x onerror=window.__xss=1>"
 PAYLOAD_SCRIPT = "<script>window.__xss=2</script>"
 
 
-@pytest.mark.parametrize("module", [app.ui.view, app.ui.graph_html, app.ui.common, app.ui.state])
+@pytest.mark.parametrize("module", [app.ui.view, app.ui.graph_html, app.ui.common, app.ui.state,
+                                    app.ui.derived, app.ui.uploads])
 def test_doctests(module):
     assert doctest.testmod(module).failed == 0
 
