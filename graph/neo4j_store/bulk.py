@@ -38,14 +38,8 @@ from graph.neo4j_store import cypher
 from graph.neo4j_store.connection import Neo4jStoreError
 from graph.neo4j_store.findings import finding_rows
 from graph.neo4j_store.merge import Planner
-from graph.neo4j_store.rows import (
-    _iso_from_ns,
-    _iso_many,
-    evidence_text,
-    hop_rows,
-    node_key,
-    push_id_of,
-)
+from graph.neo4j_store.rows import hop_rows, node_key, push_id_of
+from graph.neo4j_store.stored_text import _iso_from_ns, _iso_many, evidence_text
 
 __all__ = ["ARRAY_DELIMITER", "BulkImportError", "BulkReport", "bulk_import", "finish_imports"]
 
