@@ -226,7 +226,7 @@ def _write_csv(directory: Path, hops_props: list[dict[str, Any]], host_rows: lis
                batch_size: int) -> tuple[dict[str, list[str]], int, int, bool]:
     """Write the node and relationship files; returns the importer arguments, the counts and whether
     a record holds a line break (inside a quoted value: the importer must then parse multi-line fields)."""
-    from graph.neo4j_store.push import _account_pairs, _types, _wanted_nodes
+    from graph.neo4j_store.writes import _account_pairs, _types, _wanted_nodes
 
     multiline = False
 
@@ -352,7 +352,7 @@ def finish_imports(session: Any) -> int:
     Run by every push and every answer (``paths``, ``query``, ``load_result``) before anything else;
     a store without imports costs one indexed read.
     """
-    from graph.neo4j_store.push import _ensure_schema
+    from graph.neo4j_store.writes import _ensure_schema
 
     pending = session.run(cypher.IMPORTED_PUSHES).data()
     if not pending:
