@@ -38,14 +38,8 @@ from graph.neo4j_store import cypher
 from graph.neo4j_store.connection import Neo4jStoreError
 from graph.neo4j_store.findings import finding_rows
 from graph.neo4j_store.merge import Planner
-from graph.neo4j_store.rows import (
-    _iso_from_ns,
-    _iso_many,
-    evidence_text,
-    hop_rows,
-    node_key,
-    push_id_of,
-)
+from graph.neo4j_store.rows import hop_rows, node_key, push_id_of
+from graph.neo4j_store.stored_text import _iso_from_ns, _iso_many, evidence_text
 
 __all__ = ["ARRAY_DELIMITER", "BulkImportError", "BulkReport", "bulk_import", "finish_imports"]
 
@@ -232,7 +226,7 @@ def _write_csv(directory: Path, hops_props: list[dict[str, Any]], host_rows: lis
                batch_size: int) -> tuple[dict[str, list[str]], int, int, bool]:
     """Write the node and relationship files; returns the importer arguments, the counts and whether
     a record holds a line break (inside a quoted value: the importer must then parse multi-line fields)."""
-    from graph.neo4j_store.push import _account_pairs, _types, _wanted_nodes
+    from graph.neo4j_store.writes import _account_pairs, _types, _wanted_nodes
 
     multiline = False
 
@@ -358,7 +352,7 @@ def finish_imports(session: Any) -> int:
     Run by every push and every answer (``paths``, ``query``, ``load_result``) before anything else;
     a store without imports costs one indexed read.
     """
-    from graph.neo4j_store.push import _ensure_schema
+    from graph.neo4j_store.writes import _ensure_schema
 
     pending = session.run(cypher.IMPORTED_PUSHES).data()
     if not pending:

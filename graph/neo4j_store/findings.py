@@ -19,7 +19,8 @@ import pandas as pd
 
 from graph.neo4j_store import cypher
 from graph.neo4j_store.connection import quiet
-from graph.neo4j_store.rows import _SORTED, _digest, _iso_ns, _ns, node_key
+from graph.neo4j_store.rows import node_key
+from graph.neo4j_store.stored_text import _SORTED, _digest, _iso_ns, _ns
 
 #: Findings per write transaction.
 FINDING_CHUNK = 5000

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from graph.neo4j_store.rows import evidence_items, evidence_text
+from graph.neo4j_store.stored_text import evidence_items, evidence_text
 
 
 @dataclass
@@ -256,7 +256,7 @@ DROPPED_PROPS = ("evidence_ids",)
 
 def to_store(props: dict[str, Any], *, update: bool = False) -> dict[str, Any]:
     """The properties as written to the LATERAL relationship: the evidence as one JSON array string
-    (:func:`~graph.neo4j_store.rows.evidence_text`), no evidence ids (they follow from the evidence),
+    (:func:`~graph.neo4j_store.stored_text.evidence_text`), no evidence ids (they follow from the evidence),
     ``evidence_complete`` only when false. ``update=True`` (``SET r += ...`` on a stored hop) sets the
     properties not stored any more to null, which removes them.
 

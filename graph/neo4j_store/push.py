@@ -33,10 +33,9 @@ import gc
 import itertools
 import logging
 import operator
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -47,9 +46,9 @@ from graph.config import AnalysisConfig
 from graph.model import AnalysisResult
 from graph.neo4j_store import cypher
 from graph.neo4j_store.bulk import finish_imports
-from graph.neo4j_store.connection import Neo4jSettings, Neo4jStoreError, open_driver, quiet, translate_errors
+from graph.neo4j_store.connection import Neo4jSettings, Neo4jStoreError, open_driver, translate_errors
 from graph.neo4j_store.findings import write_findings
-from graph.neo4j_store.merge import BatchPlan, Planner, apply_updates, to_store
+from graph.neo4j_store.merge import BatchPlan, Planner
 from graph.neo4j_store.rows import (
     RowSource,
     _ns,
@@ -63,6 +62,17 @@ from graph.neo4j_store.rows import (
     node_key,
     push_id_of,
 )
+from graph.neo4j_store.writes import (
+    _account_pairs,
+    _create_schema,
+    _ensure_schema,
+    _row_props,
+    _run_consume,
+    _run_single,
+    _wanted_nodes,
+    _write_batches,
+    _write_nodes,
+)
 
 __all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_WRITERS", "PushReport", "evidence_id", "group_batches", "group_key",
            "hop_key", "hop_rows", "push"]
@@ -74,8 +84,7 @@ DEFAULT_BATCH_SIZE = 2000
 DEFAULT_WRITERS = 2
 #: Groups per lookup read before the first batch.
 LOOKUP_CHUNK = 20_000
-#: Nodes per write before the batches; account relationship pairs per write after them.
-NODE_CHUNK = 20_000
+#: Account relationship pairs per write after the batches (nodes per write: ``writes.NODE_CHUNK``).
 ACCOUNT_CHUNK = 20_000
 #: A push source: a full result, a hops frame, or ``(hops, graph)`` as the pipeline hands them out.
 PushSource = AnalysisResult | pd.DataFrame | tuple[pd.DataFrame, Any]
@@ -323,75 +332,6 @@ def group_batches(rows: list[dict[str, Any]], batch_size: int) -> list[list[dict
     return cut_by_group(rows, operator.itemgetter("group_key"), batch_size)
 
 
-def _row_props(row: dict[str, Any]) -> dict[str, Any]:
-    """The fields of a row the node and account writes read (as in the written properties)."""
-    return {"src": row["src"], "dst_host": row["dst"], "account": row["account"],
-            "first_seen_ns": row["first_seen_ns"], "last_seen_ns": row["last_seen_ns"]}
-
-
-def _wanted_nodes(props: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """The (kind, name) of every node the written hops touch."""
-    wanted = {("host", p["dst_host"]) for p in props}
-    wanted |= {("host", p["src"]) if p["src"] is not None else ("unknown", p["dst_host"]) for p in props}
-    wanted |= {("account", p["account"]) for p in props if p["account"] is not None}
-    return sorted(wanted)
-
-
-def _write_nodes(session: Any, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    """MERGE the nodes (by their bounded key) before any hop, returning their element ids."""
-    ids: dict[tuple[str, str], str] = {}
-    for i in range(0, len(wanted), NODE_CHUNK):
-        chunk = wanted[i:i + NODE_CHUNK]
-
-        def named(kind: str, chunk: list[tuple[str, str]] = chunk) -> list[dict[str, str]]:
-            return [{"key": node_key(n), "name": n} for k, n in chunk if k == kind]
-
-        records = session.execute_write(_run_data, cypher.WRITE_NODES, hosts=named("host"),
-                                        unknown=named("unknown"), accounts=named("account"))
-        ids.update(((rec["kind"], rec["name"]), rec["id"]) for rec in records)
-    return ids
-
-
-def _write_batches(driver: Any, settings: Neo4jSettings, plans: Iterable[tuple[int, BatchPlan]],
-                   ids: dict[tuple[str, str], str], push_id: str, writers: int) -> Iterator[int]:
-    """Write the batches, ``writers`` at a time (one session each); yields 1 per committed batch.
-
-    ``plans`` may be a generator that builds each plan: a batch is handed to a writer as soon as it is
-    planned, so the next one is built while it is written. The first failure stops the rest (the
-    committed batches are recorded in the checkpoint: a re-run resumes) and is raised.
-    """
-    sessions: list[Any] = []
-    local = threading.local()
-    lock = threading.Lock()
-
-    def write(item: tuple[int, BatchPlan]) -> None:
-        session = getattr(local, "session", None)
-        if session is None:
-            session = local.session = driver.session(database=settings.database,
-                                                     notifications_min_severity="OFF")
-            with lock:
-                sessions.append(session)
-        session.execute_write(_write_batch, item[1], ids, push_id, item[0])
-
-    pool = ThreadPoolExecutor(max_workers=writers, thread_name_prefix="latgraph-neo4j")
-    pending: list[Future[None]] = []
-    try:
-        for item in plans:
-            pending.append(pool.submit(write, item))
-            failed = next((f for f in pending if f.done() and f.exception() is not None), None)
-            if failed is not None:
-                failed.result()
-        for future in as_completed(pending):
-            future.result()
-            yield 1
-    finally:
-        for future in pending:
-            future.cancel()
-        pool.shutdown(wait=True)
-        for session in sessions:
-            session.close()
-
-
 def _case_parts(source: PushSource, merge_gap_s: float | None
                 ) -> tuple[pd.DataFrame, list[dict[str, Any]], pd.DataFrame | None, int, str]:
     """What a push (Bolt or bulk) writes: hops, host rows, findings, the merge gap in ns (the
@@ -419,102 +359,3 @@ def _split_source(source: PushSource) -> tuple[pd.DataFrame, list[dict[str, Any]
     if isinstance(source, Sequence) and len(source) == 2 and isinstance(source[0], pd.DataFrame):
         return source[0], []
     raise Neo4jStoreError(f"cannot push a {type(source).__name__}: give an AnalysisResult or a hops frame")
-
-
-def _ensure_schema(session: Any, *, defer_relationship_indexes: bool = False) -> list[str]:
-    """Create the missing constraints and indexes (one ``SHOW`` when all exist) and wait for them.
-
-    With ``defer_relationship_indexes`` the missing relationship ones are not created but returned
-    (for :func:`_create_schema` after the last batch).
-    """
-    names = {r["name"] for r in session.run("SHOW INDEXES YIELD name RETURN name")}
-    names |= {r["name"] for r in session.run("SHOW CONSTRAINTS YIELD name RETURN name")}
-    if names & set(cypher.OLD_SCHEMA):
-        _migrate_keys(session, names)
-    missing = [st for st in cypher.SCHEMA if st.split()[2] not in names]
-    deferred = [st for st in missing if defer_relationship_indexes and st in cypher.RELATIONSHIP_SCHEMA]
-    _create_schema(session, [st for st in missing if st not in deferred])
-    return deferred
-
-
-def _migrate_keys(session: Any, names: set[str]) -> None:
-    """A store written before node keys: give every node its ``key``, drop the name constraints."""
-    for label, statement in cypher.NODES_WITHOUT_KEY.items():
-        rows = [{"id": r["id"], "key": node_key(r["name"])} for r in session.run(statement)
-                if r["name"] is not None]
-        for i in range(0, len(rows), 10_000):
-            session.execute_write(_run_data, cypher.SET_KEYS, rows=rows[i:i + 10_000])
-        log.info("gave %d %s node(s) their key", len(rows), label)
-    for name in cypher.OLD_SCHEMA:
-        if name in names:
-            kind = "INDEX" if name == "latgraph_lateral_account" else "CONSTRAINT"
-            session.run(f"DROP {kind} {name} IF EXISTS").consume()   # a fixed name, not data
-
-
-def _create_schema(session: Any, statements: list[str]) -> None:
-    """Run schema statements (``IF NOT EXISTS``) and wait until the indexes are online."""
-    for statement in statements:
-        session.run(statement).consume()
-    if statements:
-        session.run("CALL db.awaitIndexes(300)").consume()
-
-
-def _write_batch(tx: Any, plan: BatchPlan, ids: dict[tuple[str, str], str], push_id: str,
-                 index: int) -> None:
-    """One batch's writes in one transaction: load the joined hops stored before this push, create
-    the new hops, update the joined ones, record the batch in the checkpoint. Nodes are addressed
-    by the element ids written before the batches."""
-    if plan.updated:
-        need = [{"hop_key": h.hop_key, "rel_id": h.rel_id} for h in plan.updated if h.stored is None]
-        loaded = {rec["hop_key"]: rec["props"]
-                  for rec in tx.run(cypher.LOAD_HOPS, quiet({"rows": need})).data()} if need else {}
-        apply_updates(plan, loaded)
-    if plan.created:
-        rows = [{"s": ids[("host", p["src"]) if p["src"] is not None else ("unknown", p["dst_host"])],
-                 "d": ids[("host", p["dst_host"])], "types": _types(p["kinds"]), "props": to_store(p)}
-                for p in (h.props for h in plan.created) if p is not None]
-        tx.run(cypher.CREATE_HOPS, quiet({"rows": rows})).consume()
-    if plan.updated:
-        rows = [{"rel_id": h.rel_id, "types": _types(h.props["kinds"]),
-                 "props": to_store(h.props, update=True)} for h in plan.updated if h.props is not None]
-        tx.run(cypher.UPDATE_HOPS, quiet({"rows": rows})).consume()
-    tx.run(cypher.CHECKPOINT, push_id=push_id, batch=index).consume()
-
-
-def _types(kinds: list[str]) -> list[str]:
-    """The relationship types of a hop's kinds (from the fixed whitelist; unknown kinds have none)."""
-    return [cypher.KIND_TYPES[k] for k in kinds if k in cypher.KIND_TYPES]
-
-
-def _account_pairs(written: list[dict[str, Any]], ids: dict[tuple[str, str], str]
-                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(account, destination) and (source host, account) pairs with their min first / max last time,
-    nodes as element ids."""
-    auth: dict[tuple[str, str], list[int]] = {}
-    used: dict[tuple[str, str], list[int]] = {}
-    for p in written:
-        if p["account"] is None:
-            continue
-        pairs = [(auth, (p["account"], p["dst_host"]))]
-        if p["src"] is not None:
-            pairs.append((used, (p["src"], p["account"])))
-        for table, key in pairs:
-            span = table.setdefault(key, [p["first_seen_ns"], p["last_seen_ns"]])
-            span[0], span[1] = min(span[0], p["first_seen_ns"]), max(span[1], p["last_seen_ns"])
-    return ([{"a": ids[("account", a)], "d": ids[("host", d)], "first": f, "last": la}
-             for (a, d), (f, la) in auth.items()],
-            [{"s": ids[("host", s)], "a": ids[("account", a)], "first": f, "last": la}
-             for (s, a), (f, la) in used.items()])
-
-
-def _run_consume(tx: Any, statement: str, **params: Any) -> None:
-    tx.run(statement, quiet(params)).consume()
-
-
-def _run_data(tx: Any, statement: str, **params: Any) -> list[dict[str, Any]]:
-    return tx.run(statement, quiet(params)).data()
-
-
-def _run_single(tx: Any, statement: str, **params: Any) -> dict[str, Any] | None:
-    record = tx.run(statement, quiet(params)).single()
-    return None if record is None else record.data()

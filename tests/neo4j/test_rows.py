@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from graph.neo4j_store import evidence_id, hop_rows
 from graph.neo4j_store.merge import merge_props, plan_batch
-from graph.neo4j_store.rows import (
+from graph.neo4j_store.stored_text import (
     _evidence_json,
     _evidence_texts,
     _evidence_texts_bulk,
