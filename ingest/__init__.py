@@ -40,11 +40,12 @@ BATCH_SIZE = 50_000
 #: in them and pickling their frames back costs about as much as it saves.
 PARALLEL_MIN_BYTES = 64 * 1024 * 1024
 #: The same threshold for ``.evtx`` bytes read by the Rust EVTX reader, which reads them so fast
-#: that the pool's fixed costs dominate longer. Measured with ``bench/pool.py`` (2026-12-03, copies
-#: of the real data-set EVTX files, 5 runs per cell, medians; idle 2-core estimate from CPU time,
-#: since the machine's load average was 25-27): 2 workers vs 1 gave 0.80x at 50 MB, 1.08x at
-#: 100 MB, 1.22x at 150 MB, 1.34x at 200 MB, 1.26x at 300 MB, 1.40x at 400 MB. So a pool from 150 MB.
-PARALLEL_MIN_EVTX_BYTES = 150 * 1000 * 1000
+#: that the pool's fixed costs dominate longer. Measured with ``bench/pool.py`` (copies of the real
+#: data-set EVTX files, medians) on a quiet machine (2026-12-03, load 0.9-1.8; docs/ingest.md): 2
+#: workers vs 1 took 0.85x at 50 MB, 0.97x at 60 and 75 MB, 1.02x at 90 MB, 1.11-1.22x at 100 MB,
+#: 1.20-1.26x at 125-150 MB, 1.32x at 200 MB, 1.43x at 300 MB, 1.52x at 400 MB. So a pool from
+#: 100 MB, the smallest size where it won in both runs.
+PARALLEL_MIN_EVTX_BYTES = 100 * 1000 * 1000
 
 ProgressCallback = Callable[[int, int, str], None]
 PathLike = str | os.PathLike[str]
