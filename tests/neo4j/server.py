@@ -8,7 +8,7 @@ Memory: the tests' server is small on purpose (1 GB heap, serial GC, 64 MB page 
 test sessions share a machine). A benchmark that measures what a running Neo4j does sizes it as
 Neo4j itself recommends for a memory budget (:func:`recommended_memory`, ``neo4j-admin server
 memory-recommendation``) with Neo4j's own garbage collector (G1, as its ``neo4j.conf`` sets):
-:func:`server_memory_options`.
+:meth:`ServerMemory.jvm_options`.
 """
 
 from __future__ import annotations

@@ -201,3 +201,20 @@ def test_a_frame_that_cannot_be_pushed_writes_nothing(neo4j_db: Neo4jServer) -> 
     assert counts(neo4j_db) == (0, 0)
     names = [r["name"] for r in query(neo4j_db, "SHOW CONSTRAINTS YIELD name RETURN name")]
     assert not [n for n in names if n.startswith("latgraph_")]
+
+
+def test_the_driver_debug_log_gets_row_counts_not_rows(neo4j_db: Neo4jServer, caplog) -> None:
+    """The driver builds each RUN's debug line from ``repr`` of its parameters even with debug logging
+    off (CPU for nothing, per batch); the push sends its lists as QuietList, whose repr is a count,
+    so hop rows (and the attacker-controlled names in them) never reach that line."""
+    import logging
+
+    case = chain_case()
+    keys = {hop_key(r["src_host"], r["src_ip"], r["dst_host"], r["account"], r["first_seen"])
+            for r in case.to_dict("records")}
+    with caplog.at_level(logging.DEBUG, logger="neo4j"):
+        push(case, settings_of(neo4j_db), batch_size=2)
+    runs = [r.getMessage() for r in caplog.records if "C: RUN" in r.getMessage()]
+    assert any("rows>" in m for m in runs)        # the batches were logged, as counts
+    assert not [m for m in runs if any(k in m for k in keys)]
+    assert not [m for m in runs if "svc_backup" in m]
