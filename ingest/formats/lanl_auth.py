@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ingest.formats.base import Format, Source, text_lines
+from ingest.formats.lanl_blocks import MAX_TIME_DIGITS
 from ingest.formats.lanl_columns import iter_columns
 from ingest.normalize import normalize_account, normalize_domain, normalize_host
 from ingest.report import SKIP_EVENT_ID, SKIP_LABELS, SKIP_MALFORMED, FileReport
@@ -98,9 +99,6 @@ COLLAPSE_S = 3600
 MAX_RUNS = 1_000_000
 
 
-#: Digits of the longest time read (15: about 31.7 million years; any time past the year 9999 is out
-#: of range anyway).
-MAX_TIME_DIGITS = 15
 #: Why a line whose time is all digits is malformed when no date can hold it.
 OUT_OF_RANGE = "time out of range (past the year 9999)"
 

@@ -23,8 +23,10 @@ from ingest.formats.base import Source
 
 #: Bytes read per block (about 470,000 LANL lines).
 BLOCK_BYTES = 32 << 20
-#: A time of all digits longer than this is out of range: its value is :data:`TOO_LATE` (the reader
-#: reports the line as malformed, as the line reader does: ``lanl_auth.time_in_range``).
+#: Digits of the longest time read (15: about 31.7 million years as seconds; any time past the year
+#: 9999 is out of range anyway). A time of all digits longer than this is out of range: its value is
+#: :data:`TOO_LATE` (the reader reports the line as malformed, as the line reader does with this same
+#: limit: ``lanl_auth.time_in_range``).
 MAX_TIME_DIGITS = 15
 #: The value given to a time of more than :data:`MAX_TIME_DIGITS` digits (past any date).
 TOO_LATE = np.iinfo(np.int64).max
