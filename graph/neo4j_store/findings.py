@@ -18,9 +18,9 @@ from typing import Any
 import pandas as pd
 
 from graph.neo4j_store import cypher
-from graph.neo4j_store.connection import quiet
 from graph.neo4j_store.rows import node_key
 from graph.neo4j_store.stored_text import _SORTED, _digest, _iso_ns, _ns
+from graph.neo4j_store.writes import _run_consume, _run_data
 
 #: Findings per write transaction.
 FINDING_CHUNK = 5000
@@ -83,10 +83,10 @@ def write_findings(session: Any, findings: pd.DataFrame, hops: pd.DataFrame, row
     if not new:
         return 0
     stored = {rec["key"]: rec["signature"] for rec in session.execute_read(
-        _data, cypher.LOOKUP_FINDINGS, keys=[r["props"]["key"] for r in new])}
+        _run_data, cypher.LOOKUP_FINDINGS, keys=[r["props"]["key"] for r in new])}
     new = [r for r in new if stored.get(r["props"]["key"]) != r["props"]["signature"]]
     for i in range(0, len(new), FINDING_CHUNK):
-        session.execute_write(_consume, cypher.WRITE_FINDINGS, rows=new[i:i + FINDING_CHUNK])
+        session.execute_write(_run_consume, cypher.WRITE_FINDINGS, rows=new[i:i + FINDING_CHUNK])
     return len(new)
 
 
@@ -154,11 +154,3 @@ def _plain(value: Any) -> Any:
     except (TypeError, ValueError):
         pass
     return str(value)
-
-
-def _data(tx: Any, statement: str, **params: Any) -> list[dict[str, Any]]:
-    return tx.run(statement, quiet(params)).data()
-
-
-def _consume(tx: Any, statement: str, **params: Any) -> None:
-    tx.run(statement, quiet(params)).consume()
