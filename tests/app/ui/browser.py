@@ -119,6 +119,24 @@ def graph_frame(page, timeout_s: float = 60.0):
     raise AssertionError("no drawn graph iframe")
 
 
+def graph_eval(page, expression: str, timeout_s: float = 60.0):
+    """``expression`` evaluated in the drawn graph's frame once Streamlit's run is over.
+
+    After a widget change Streamlit re-runs and replaces the graph iframe; a frame found just before
+    that is detached under the evaluation ("Frame was detached"). The run is awaited first, and a
+    frame detached anyway is looked up again and the evaluation repeated, up to ``timeout_s``.
+    """
+    deadline = time.monotonic() + timeout_s
+    settle(page)
+    while True:
+        frame = graph_frame(page, max(1.0, deadline - time.monotonic()))
+        try:
+            return frame.evaluate(expression)
+        except Exception as exc:
+            if "detached" not in str(exc) or time.monotonic() > deadline:
+                raise
+
+
 def settle(page, timeout_s: float = 30.0) -> None:
     """Wait until Streamlit has finished the current run (no spinner, no stale elements)."""
     # a screenshot of a busy page still helps; the assertions decide, so a timeout is ignored

@@ -13,7 +13,15 @@ import pytest
 
 from app.ui.graph_html import graph_html
 from app.ui.view import ALL_SEVERITIES, ViewOptions
-from tests.app.ui.browser import ARTIFACTS, browser_page, chromium_or_skip, graph_frame, shot, ui_server
+from tests.app.ui.browser import (
+    ARTIFACTS,
+    browser_page,
+    chromium_or_skip,
+    graph_eval,
+    graph_frame,
+    shot,
+    ui_server,
+)
 from tests.app.ui.fixtures import spread_result
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(600)]
@@ -114,9 +122,8 @@ def test_demo_end_to_end(tmp_path):
         picked = options.nth(choice).inner_text()
         options.nth(choice).click()
         page.get_by_text(f"Path #{choice + 1}:").wait_for(timeout=30000)
-        frame = graph_frame(page)
-        highlighted = frame.evaluate(
-            "window.latgraphNetwork.body.data.edges.get().filter(e => e.color === '#1f77b4').length")
+        highlighted = graph_eval(
+            page, "window.latgraphNetwork.body.data.edges.get().filter(e => e.color === '#1f77b4').length")
         assert highlighted >= 1, picked
         page.wait_for_timeout(1500)
         shot(page, "paths")
